@@ -1,0 +1,2 @@
+export * from './addr.js';
+export * from './prefix.js';

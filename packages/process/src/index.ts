@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './run.js';
+export * from './netns.js';
+export * from './ip.js';
+export * from './sysctl.js';

@@ -1,0 +1,54 @@
+// The network configuration on stdin: decoding, the keys every plugin shares, and prevResult.
+import { ALL_VERSIONS, CniError, ErrorCode, type Result, configError, isPlainObject, parseResult, parseVersion } from '@cni-ts/types';
+import { validateNetworkName } from './validate.js';
+
+/** The config as decoded, with the keys skel itself reads made canonical. */
+export interface NetConf {
+  cniVersion: string;
+  name: string;
+  type?: string;
+  /** Everything from stdin, including keys skel does not know (plugins parse their own). */
+  raw: Record<string, unknown>;
+}
+
+/** Decodes stdin as a network config: JSON (code 6), `name` (code 7), `cniVersion` (codes 7 and 1). */
+export function decodeNetConf(stdin: string): NetConf {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdin);
+  } catch (e) {
+    const why = stdin.trim() === '' ? 'stdin is empty' : (e as Error).message;
+    throw new CniError(ErrorCode.decodingFailure, `error unmarshall network config: ${why}`, 'the runtime must send the network configuration as JSON on stdin');
+  }
+  if (!isPlainObject(raw)) {
+    throw new CniError(ErrorCode.decodingFailure, 'error unmarshall network config: expected a JSON object');
+  }
+  const name = validateNetworkName(pick(raw, 'name'));
+  const version = pick(raw, 'cniVersion');
+  if (version === undefined || version === null || version === '') {
+    // Upstream silently treats a missing version as 0.1.0; we ask the operator to say what they mean.
+    throw configError('network configuration has no "cniVersion"',
+      `set "cniVersion" to one of ${ALL_VERSIONS.join(', ')} (in a conflist, at the top level)`);
+  }
+  if (typeof version !== 'string') throw configError(`"cniVersion" must be a string such as "1.0.0", got ${JSON.stringify(version)}`);
+  parseVersion(version);
+  const type = pick(raw, 'type');
+  return { cniVersion: version, name, type: typeof type === 'string' ? type : undefined, raw };
+}
+
+/** Parses prevResult (any version; its own cniVersion or the config's) into the current shape. */
+export function decodePrevResult(conf: NetConf): Result | undefined {
+  const prev = pick(conf.raw, 'prevResult');
+  if (prev === undefined || prev === null) return undefined;
+  if (!isPlainObject(prev)) throw new CniError(ErrorCode.decodingFailure, 'invalid prevResult: expected a JSON object');
+  return parseResult(prev, conf.cniVersion, 'prevResult');
+}
+
+/** Reads a top-level key case-insensitively, as Go's decoder would. */
+export function pick(obj: Record<string, unknown>, key: string): unknown {
+  if (key in obj) return obj[key];
+  const lower = key.toLowerCase();
+  let found: unknown;
+  for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === lower) found = v;
+  return found;
+}

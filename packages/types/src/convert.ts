@@ -1,0 +1,165 @@
+// Results in every spec version: parsing any version into the current shape, and printing the
+// current shape in the version the runtime asked for, byte-compatible with libcni.
+import * as z from 'zod/mini';
+import { CniError, ErrorCode } from './errors.js';
+import { foldKeys } from './keys.js';
+import { type DNS, type Interface, type IPConfig, type Result, type Route, addressFamily, dnsIsEmpty } from './result.js';
+import { cidrString, compact, ipString, lazySchema, opt, parseWith } from './schema.js';
+import { goJson, sortKeysDeep } from './json.js';
+import { CURRENT_VERSION, resultFamily } from './version.js';
+
+const schemas = lazySchema(() => {
+  const route = z.object({
+    dst: cidrString(), gw: opt(ipString()), mtu: opt(z.int()), advmss: opt(z.int()),
+    priority: opt(z.int()), table: opt(z.int()), scope: opt(z.int()),
+  });
+  const dns = z.object({
+    nameservers: opt(z.array(z.string())), domain: opt(z.string()),
+    search: opt(z.array(z.string())), options: opt(z.array(z.string())),
+  });
+  const iface = z.object({
+    name: z.string(), mac: opt(z.string()), mtu: opt(z.int()), sandbox: opt(z.string()),
+    socketPath: opt(z.string()), pciID: opt(z.string()),
+  });
+  const ipc = z.object({
+    version: opt(z.enum(['4', '6'])), interface: opt(z.int().check(z.nonnegative())),
+    address: cidrString(), gateway: opt(ipString()),
+  });
+  const current = z.object({
+    cniVersion: opt(z.string()), interfaces: opt(z.array(iface)), ips: opt(z.array(ipc)),
+    routes: opt(z.array(route)), dns: opt(dns),
+  });
+  const ip020 = z.object({ ip: cidrString(), gateway: opt(ipString()), routes: opt(z.array(route)) });
+  const legacy = z.object({ cniVersion: opt(z.string()), ip4: opt(ip020), ip6: opt(ip020), dns: opt(dns) });
+  return { current, legacy, dns, route };
+});
+
+/**
+ * Parses a result of any spec version (its own `cniVersion`, else `fallbackVersion`) into the
+ * current shape. Used for prevResult and for the results of delegated IPAM plugins.
+ */
+export function parseResult(raw: unknown, fallbackVersion: string, what = 'result'): Result {
+  const version = typeof (raw as { cniVersion?: unknown })?.cniVersion === 'string' && (raw as { cniVersion: string }).cniVersion
+    ? (raw as { cniVersion: string }).cniVersion
+    : fallbackVersion;
+  const family = resultFamily(version);
+  if (family === '0.2') {
+    const s = schemas().legacy;
+    const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
+    return fromLegacy(r, version);
+  }
+  const s = schemas().current;
+  const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
+  const out: Result = { cniVersion: version };
+  if (r.interfaces?.length) out.interfaces = r.interfaces.map((i) => compact(i) as Interface);
+  if (r.ips?.length) out.ips = r.ips.map(({ version: _v, ...ip }) => compact(ip) as IPConfig);
+  if (r.routes?.length) out.routes = r.routes.map((rt) => compact(rt) as Route);
+  const dns = r.dns ? (compact(r.dns) as DNS) : undefined;
+  if (!dnsIsEmpty(dns)) out.dns = dns;
+  return out;
+}
+
+type LegacyIP = { ip: string; gateway?: string | null | undefined; routes?: Array<{ dst: string; gw?: string | null | undefined }> | null | undefined };
+
+type Nullable<T> = { [K in keyof T]?: T[K] | null };
+
+function fromLegacy(r: { ip4?: LegacyIP | null | undefined; ip6?: LegacyIP | null | undefined; dns?: Nullable<DNS> | null | undefined }, version: string): Result {
+  const out: Result = { cniVersion: version };
+  const ips: IPConfig[] = [];
+  const routes: Route[] = [];
+  for (const ipc of [r.ip4, r.ip6]) {
+    if (!ipc) continue;
+    ips.push(compact({ address: ipc.ip, gateway: ipc.gateway ?? undefined }) as IPConfig);
+    for (const rt of ipc.routes ?? []) routes.push(compact({ dst: rt.dst, gw: rt.gw ?? undefined }) as Route);
+  }
+  if (ips.length) out.ips = ips;
+  if (routes.length) out.routes = routes;
+  const dns = r.dns ? (compact(r.dns) as DNS) : undefined;
+  if (!dnsIsEmpty(dns)) out.dns = dns;
+  return out;
+}
+
+/** The result as a plain object in the shape of `version` (what libcni would decode). */
+export function convertResult(result: Result, version: string): Record<string, unknown> {
+  switch (resultFamily(version)) {
+    case '0.2': return toLegacy(result, version);
+    case '0.4': return toV04(result, version);
+    default: return toV1(result, version);
+  }
+}
+
+/** Prints the result in `version`'s shape exactly as libcni's PrintResult does. */
+export function formatResult(result: Result, version: string): string {
+  return goJson(convertResult(result, version));
+}
+
+function dnsOut(dns: DNS | undefined): DNS {
+  if (!dns) return {};
+  return compact({
+    nameservers: dns.nameservers?.length ? dns.nameservers : undefined,
+    domain: dns.domain || undefined,
+    search: dns.search?.length ? dns.search : undefined,
+    options: dns.options?.length ? dns.options : undefined,
+  });
+}
+
+function routeOut(r: Route): Route {
+  return compact({
+    dst: r.dst, gw: r.gw, mtu: r.mtu || undefined, advmss: r.advmss || undefined,
+    priority: r.priority || undefined, table: r.table, scope: r.scope,
+  }) as Route;
+}
+
+function toV1(result: Result, version: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { cniVersion: version };
+  if (result.interfaces?.length) {
+    out.interfaces = result.interfaces.map((i) => compact({
+      name: i.name, mac: i.mac || undefined, mtu: i.mtu || undefined, sandbox: i.sandbox || undefined,
+      socketPath: i.socketPath || undefined, pciID: i.pciID || undefined,
+    }));
+  }
+  if (result.ips?.length) out.ips = result.ips.map((ip) => compact({ interface: ip.interface, address: ip.address, gateway: ip.gateway }));
+  if (result.routes?.length) out.routes = result.routes.map(routeOut);
+  if (!dnsIsEmpty(result.dns)) out.dns = dnsOut(result.dns);
+  return sortKeysDeep(out) as Record<string, unknown>;
+}
+
+function toV04(result: Result, version: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { cniVersion: version };
+  if (result.interfaces?.length) {
+    out.interfaces = result.interfaces.map((i) => compact({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }));
+  }
+  if (result.ips?.length) {
+    out.ips = result.ips.map((ip) => compact({ version: addressFamily(ip.address), interface: ip.interface, address: ip.address, gateway: ip.gateway }));
+  }
+  if (result.routes?.length) out.routes = result.routes.map(routeOut);
+  out.dns = dnsOut(result.dns);
+  return out;
+}
+
+function toLegacy(result: Result, version: string): Record<string, unknown> {
+  const byFamily: Record<'4' | '6', Record<string, unknown> | undefined> = { '4': undefined, '6': undefined };
+  for (const ip of result.ips ?? []) {
+    const f = addressFamily(ip.address);
+    byFamily[f] ??= compact({ ip: ip.address, gateway: ip.gateway });
+  }
+  if (!byFamily['4'] && !byFamily['6']) {
+    throw new CniError(ErrorCode.incompatibleVersion, `cannot convert result to version ${version}: no valid IP addresses`,
+      `results before 0.3.0 must carry an IP address; use cniVersion 0.3.0 or newer for this plugin`);
+  }
+  for (const r of result.routes ?? []) {
+    const target = byFamily[addressFamily(r.dst)];
+    if (!target) continue;
+    ((target.routes ??= []) as Route[]).push(compact({ dst: r.dst, gw: r.gw }) as Route);
+  }
+  const out: Record<string, unknown> = { cniVersion: version };
+  if (byFamily['4']) out.ip4 = byFamily['4'];
+  if (byFamily['6']) out.ip6 = byFamily['6'];
+  out.dns = dnsOut(result.dns);
+  return out;
+}
+
+/** A fresh result in the current version. */
+export function newResult(init: Omit<Result, 'cniVersion'> = {}): Result {
+  return { cniVersion: CURRENT_VERSION, ...init };
+}

@@ -1,0 +1,7 @@
+export * from './errors.js';
+export * from './version.js';
+export * from './result.js';
+export * from './json.js';
+export * from './keys.js';
+export * from './schema.js';
+export * from './convert.js';

@@ -1,0 +1,31 @@
+// JSON printing that matches Go's encoding/json byte for byte where it differs from JSON.stringify.
+
+/**
+ * Indented JSON as Go's json.MarshalIndent(v, "", "    ") writes it: no trailing newline,
+ * and <, >, & and U+2028/U+2029 escaped inside strings, as Go's HTML-safe encoder does.
+ */
+export function goJson(value: unknown, indent = '    '): string {
+  return goEscape(JSON.stringify(value, null, indent));
+}
+
+/** Compact JSON as Go's json.Marshal writes it. */
+export function goJsonCompact(value: unknown): string {
+  return goEscape(JSON.stringify(value));
+}
+
+function goEscape(s: string): string {
+  return s.replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+/** Copies an object with its keys sorted at every level (Go marshals maps with sorted keys). */
+export function sortKeysDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort(byteOrder)) out[k] = sortKeysDeep((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

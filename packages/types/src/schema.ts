@@ -1,0 +1,48 @@
+// Helpers shared by every zod/mini schema in the project: lazy construction, address checks,
+// and turning zod issues into one CNI error with a readable message.
+import * as z from 'zod/mini';
+import { parseIP, parsePrefix } from '@cni-ts/netaddr';
+import { CniError, ErrorCode } from './errors.js';
+
+/** Builds a schema on first use, so a plugin run pays only for the schemas its verb needs. */
+export function lazySchema<T>(build: () => T): () => T {
+  let cached: T | undefined;
+  return () => (cached ??= build());
+}
+
+/** A string that must be an IP address. */
+export function ipString(): z.ZodMiniString<string> {
+  return z.string().check(z.refine((s) => parseIP(s) !== undefined, { message: 'must be an IP address' }));
+}
+
+/** A string that must be an address with a prefix length, e.g. "10.1.0.5/24". */
+export function cidrString(): z.ZodMiniString<string> {
+  return z.string().check(z.refine((s) => parsePrefix(s) !== undefined, { message: 'must be a CIDR such as "10.1.0.0/16"' }));
+}
+
+/** An optional field that Go's decoder would also accept as null. */
+export function opt<T extends z.ZodMiniType>(schema: T): z.ZodMiniOptional<z.ZodMiniNullable<T>> {
+  return z.optional(z.nullable(schema));
+}
+
+/** Parses data with a schema or throws a CniError (default code 7) listing every problem by path. */
+export function parseWith<T extends z.ZodMiniType>(schema: T, data: unknown, what: string, code: number = ErrorCode.invalidConfig): z.output<T> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => `${formatPath(i.path)}${i.message}`);
+  throw new CniError(code, `invalid ${what}: ${problems.join('; ')}`);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '';
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return `${out}: `;
+}
+
+/** Drops null and undefined members of an object (Go leaves such fields at their zero value). */
+export function compact<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined) out[k] = v;
+  return out as T;
+}
