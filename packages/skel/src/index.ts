@@ -8,3 +8,4 @@ export * from './dispatch.js';
 export * from './invoke.js';
 export * from './gc.js';
 export * from './main.js';
+export * from './netns.js';

@@ -14,6 +14,8 @@ export const ErrorCode = {
   tryAgainLater: 11,
   pluginNotAvailable: 50,
   limitedConnectivity: 51,
+  /** cni-ts: CHECK found the sandbox differs from what ADD set up (plugin-specific range ≥ 100). */
+  checkFailed: 100,
   internal: 999,
 } as const;
 

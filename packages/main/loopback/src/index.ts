@@ -1,0 +1,1 @@
+export { loopback, isLoopbackAddress } from './loopback.js';

@@ -1,0 +1,54 @@
+import test from 'ava';
+import { FakeExecutor } from '../src/index.js';
+import { ProcessError, batchLine, ipBatch, ipJson, runChecked, sysctlPath, writeSysctlsIn } from '../src/index.js';
+
+test('ipBatch sends every command on one stdin and enters the netns with nsenter', (t) => {
+  const exec = new FakeExecutor().on(() => true, { stdout: '[{"ifname":"lo"}]\n' });
+  const out = ipBatch(exec, [['link', 'set', 'lo', 'up'], ['addr', 'show', 'dev', 'lo']], { netns: '/proc/42/ns/net' });
+  t.deepEqual(out, [[{ ifname: 'lo' }]]);
+  t.deepEqual(exec.calls, [{ file: 'nsenter', args: ['--net=/proc/42/ns/net', '--', 'ip', '-j', '-batch', '-'], input: 'link set lo up\naddr show dev lo\n' }]);
+});
+
+test('ipBatch without a netns runs ip directly; an empty batch runs nothing', (t) => {
+  const exec = new FakeExecutor();
+  ipBatch(exec, [['link', 'del', 'x']]);
+  ipBatch(exec, []);
+  t.deepEqual(exec.lines(), ['ip -j -batch - << link del x']);
+});
+
+test('ipBatch names the failing command and classifies the error', (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 1, stderr: 'Cannot find device "nosuch"\nCommand failed -:2\n' });
+  const e = t.throws(() => ipBatch(exec, [['link', 'set', 'lo', 'up'], ['link', 'set', 'nosuch', 'up']], { netns: '/run/netns/p' }), { instanceOf: ProcessError });
+  t.is(e?.kind, 'missing');
+  t.is(e?.command, 'ip link set nosuch up');
+  t.is(e?.message, 'ip link set nosuch up (in netns /run/netns/p): Cannot find device "nosuch"');
+});
+
+test('exists and busy are classified; busy carries CNI code 11', (t) => {
+  const exists = new FakeExecutor().on(() => true, { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1' });
+  t.is(t.throws(() => ipJson(exists, ['link', 'add', 'x', 'type', 'dummy']), { instanceOf: ProcessError })?.kind, 'exists');
+  const busy = new FakeExecutor().on(() => true, { status: 4, stderr: 'Another app is currently holding the xtables lock.' });
+  const e = t.throws(() => runChecked(busy, 'iptables-restore', ['--noflush']), { instanceOf: ProcessError });
+  t.is(e?.kind, 'busy');
+  t.is(e?.cniCode, 11);
+});
+
+test('batch lines quote arguments with spaces or quotes', (t) => {
+  t.is(batchLine(['link', 'set', 'x', 'alias', 'a b"c']), 'link set x alias "a b\\"c"');
+});
+
+test('sysctl names: dotted names swap dots and slashes, slash names are kept', (t) => {
+  t.is(sysctlPath('net.ipv4.ip_forward'), '/proc/sys/net/ipv4/ip_forward');
+  t.is(sysctlPath('net/ipv4/conf/cni0.100/forwarding'), '/proc/sys/net/ipv4/conf/cni0.100/forwarding');
+  t.is(sysctlPath('net.ipv4.conf.cni0/100.forwarding'), '/proc/sys/net/ipv4/conf/cni0.100/forwarding');
+});
+
+test('sysctls in another netns are written by one sh process with positional arguments', (t) => {
+  const exec = new FakeExecutor();
+  writeSysctlsIn(exec, '/run/netns/p', [['net.ipv6.conf.eth0.accept_dad', '0'], ['net/ipv4/conf/eth0/arp_notify', '1']]);
+  t.is(exec.calls.length, 1);
+  const c = exec.calls[0]!;
+  t.is(c.file, 'nsenter');
+  t.deepEqual(c.args.slice(0, 4), ['--net=/run/netns/p', '--', 'sh', '-c']);
+  t.deepEqual(c.args.slice(5), ['sh', '/proc/sys/net/ipv6/conf/eth0/accept_dad', '0', '/proc/sys/net/ipv4/conf/eth0/arp_notify', '1']);
+});

@@ -1,0 +1,74 @@
+import test from 'ava';
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeExecutor } from '@cni-ts/testutils';
+import { CniError } from '@cni-ts/types';
+import { type Context, decodeNetConf, delegate, findInPath } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cts-invoke-'));
+const bin = join(dir, 'bin');
+mkdirSync(bin);
+writeFileSync(join(bin, 'ipam-x'), '#!/bin/sh\n');
+chmodSync(join(bin, 'ipam-x'), 0o755);
+writeFileSync(join(bin, 'not-exec'), '');
+mkdirSync(join(bin, 'a-dir'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+function ctx(exec: FakeExecutor, version = '1.0.0'): Context {
+  const stdin = JSON.stringify({ cniVersion: version, name: 'n', ipam: { type: 'ipam-x' } });
+  return {
+    command: 'ADD', stdin, conf: decodeNetConf(stdin), exec, log: () => {},
+    args: { containerId: 'c', netns: '/x', ifname: 'eth0', args: 'IgnoreUnknown=1', path: ['/nonexistent', bin], netnsOverride: false },
+    env: { CNI_COMMAND: 'ADD', CNI_PATH: `/nonexistent:${bin}`, OTHER: 'kept' },
+  };
+}
+
+test('findInPath finds regular executable files only and names the path on failure', (t) => {
+  t.is(findInPath('ipam-x', ['/nonexistent', bin]), join(bin, 'ipam-x'));
+  for (const name of ['not-exec', 'a-dir', 'missing']) {
+    const e = t.throws(() => findInPath(name, [bin]), { instanceOf: CniError });
+    t.is(e?.code, 7);
+    t.regex(e!.message, new RegExp(`failed to find plugin "${name}" in path`));
+  }
+  t.is(t.throws(() => findInPath('', [bin]))?.message, 'no plugin name provided');
+  t.regex(t.throws(() => findInPath('../x', [bin]))!.message, /cannot contain/);
+});
+
+test('delegate runs the plugin with our env (CNI_COMMAND replaced) and the same stdin', (t) => {
+  const exec = new FakeExecutor().on(() => true, { stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }] }) });
+  const c = ctx(exec);
+  const r = delegate(c, 'ipam-x', 'ADD');
+  t.deepEqual(r?.ips, [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }]);
+  t.is(exec.calls[0]?.file, join(bin, 'ipam-x'));
+  t.is(exec.calls[0]?.input, c.stdin);
+});
+
+test('delegate passes the environment through', (t) => {
+  let seen: Record<string, string | undefined> | undefined;
+  const exec = new FakeExecutor();
+  const orig = exec.run.bind(exec);
+  exec.run = (f, a, o) => { seen = o?.env; return orig(f, a, o); };
+  delegate(ctx(exec), 'ipam-x', 'DEL');
+  t.is(seen?.CNI_COMMAND, 'DEL');
+  t.is(seen?.OTHER, 'kept');
+});
+
+test("a delegate's CNI error comes back with its own code", (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 1, stdout: JSON.stringify({ code: 11, msg: 'store locked', details: 'd' }) });
+  const e = t.throws(() => delegate(ctx(exec), 'ipam-x', 'ADD'), { instanceOf: CniError });
+  t.deepEqual(e?.toJSON(), { code: 11, msg: 'store locked', details: 'd' });
+});
+
+test('a delegate that fails without a CNI error is 999 with its stderr', (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 2, stderr: 'segfault' });
+  const e = t.throws(() => delegate(ctx(exec), 'ipam-x', 'ADD'), { instanceOf: CniError });
+  t.is(e?.code, 999);
+  t.regex(e!.message, /ipam-x ADD failed with exit status 2: segfault/);
+});
+
+test('a delegate result without cniVersion is read in the config version', (t) => {
+  const exec = new FakeExecutor().on(() => true, { stdout: JSON.stringify({ ip4: { ip: '10.0.0.7/8' } }) });
+  const r = delegate(ctx(exec, '0.2.0'), 'ipam-x', 'ADD');
+  t.deepEqual(r?.ips, [{ address: '10.0.0.7/8' }]);
+});

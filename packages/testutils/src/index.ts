@@ -1,0 +1,5 @@
+export * from './paths.js';
+export * from './runtime.js';
+export * from './netns.js';
+export { FakeExecutor, type Call } from '@cni-ts/process';
+export * from './ava.js';

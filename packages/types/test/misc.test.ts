@@ -1,0 +1,60 @@
+import test from 'ava';
+import * as z from 'zod/mini';
+import { CniError, compareVersions, foldKeys, goJson, parseVersion, resultFamily, toCniError, versionsFrom } from '../src/index.js';
+
+test('goJson escapes HTML characters as Go does and has no trailing newline', (t) => {
+  t.is(goJson({ msg: 'a <b> & c' }), '{\n    "msg": "a \\u003cb\\u003e \\u0026 c"\n}');
+});
+
+test('version parsing and comparison', (t) => {
+  t.deepEqual(parseVersion('1'), [1, 0, 0]);
+  t.true(compareVersions('0.3.1', '0.3.0') > 0);
+  t.true(compareVersions('1.0.0', '0.4.0') > 0);
+  t.is(compareVersions('1.0', '1.0.0'), 0);
+  t.is(t.throws(() => parseVersion('1.0.0.0'), { instanceOf: CniError })?.code, 1);
+  t.is(t.throws(() => parseVersion('v1'), { instanceOf: CniError })?.code, 1);
+  t.deepEqual(versionsFrom('0.3.0'), ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']);
+  t.is(resultFamily('0.3.1'), '0.4');
+  t.is(resultFamily('0.1.0'), '0.2');
+});
+
+test('toCniError keeps codes, honours cniCode and wraps the rest as 999 with the cause', (t) => {
+  const coded = new CniError(7, 'bad');
+  t.is(toCniError(coded), coded);
+  const busy = Object.assign(new Error('lock held'), { cniCode: 11 });
+  t.is(toCniError(busy).code, 11);
+  const plain = new TypeError('boom');
+  const e = toCniError(plain);
+  t.is(e.code, 999);
+  t.is(e.message, 'boom');
+  t.is(e.cause, plain);
+  t.deepEqual(e.toJSON(), { code: 999, msg: 'boom' });
+});
+
+test('foldKeys renames keys case-insensitively through objects, arrays, unions and records', (t) => {
+  const s = z.object({
+    ipMasq: z.optional(z.boolean()),
+    runtimeConfig: z.optional(z.object({ portMappings: z.array(z.object({ hostPort: z.number() })) })),
+    trunk: z.optional(z.array(z.union([z.object({ id: z.number() }), z.object({ minID: z.number(), maxID: z.number() })]))),
+    labels: z.optional(z.record(z.string(), z.object({ keyName: z.string() }))),
+  });
+  const folded = foldKeys(s, {
+    IPMASQ: true,
+    RuntimeConfig: { PortMappings: [{ HostPort: 80 }] },
+    Trunk: [{ ID: 1 }, { MinId: 2, maxid: 3 }],
+    labels: { Foo: { KEYNAME: 'x' } },
+    unknownKey: { HostPort: 1 },
+  });
+  t.deepEqual(folded, {
+    ipMasq: true,
+    runtimeConfig: { portMappings: [{ hostPort: 80 }] },
+    trunk: [{ id: 1 }, { minID: 2, maxID: 3 }],
+    labels: { Foo: { keyName: 'x' } },
+    unknownKey: { HostPort: 1 },
+  });
+});
+
+test('foldKeys: the later of two spellings wins, as in Go', (t) => {
+  const s = z.object({ mtu: z.optional(z.number()) });
+  t.deepEqual(foldKeys(s, { mtu: 1, MTU: 2 }), { mtu: 2 });
+});

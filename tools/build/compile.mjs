@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Compiles the multi-call bundle into one standalone executable with bun (no Node.js needed on
+// the node) and hard-links it under every plugin name into <repo>/dist/bin. See docs/packaging.md.
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const name = pkg.cni.type;
+const outDir = join(root, 'dist', 'bin');
+const out = join(outDir, name);
+const bun = join(root, 'node_modules', '.bin', 'bun');
+const target = process.env.CNI_TS_TARGET; // e.g. bun-linux-arm64 for release builds
+
+mkdirSync(outDir, { recursive: true });
+rmSync(out, { force: true });
+execFileSync(bun, [
+  'build', '--compile', '--minify', '--bytecode', '--keep-names',
+  '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
+  ...(target ? [`--target=${target}`] : []),
+  `dist/bundle/${name}.mjs`, '--outfile', out,
+], { stdio: ['ignore', 'ignore', 'inherit'] });
+for (const plugin of pkg.cni.plugins) {
+  const link = join(outDir, plugin);
+  rmSync(link, { force: true });
+  linkSync(out, link);
+}
+console.log(`compiled ${out} and linked ${pkg.cni.plugins.join(', ')}`);
