@@ -1,0 +1,4 @@
+import { runPlugin } from '@cni-ts/skel';
+import { hostLocal } from './index.js';
+
+runPlugin(hostLocal);

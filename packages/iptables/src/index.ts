@@ -1,0 +1,2 @@
+// Placeholder: the iptables/nftables batch package (issue: bridge).
+export {};

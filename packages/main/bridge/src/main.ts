@@ -1,0 +1,4 @@
+import { runPlugin } from '@cni-ts/skel';
+import { bridge } from './index.js';
+
+runPlugin(bridge);

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The plugin bench: our executables against the Go reference plugins, measured in the same run,
+// inside throwaway namespaces (needs root and hyperfine). Prints markdown tables with ratios.
+//   node tools/bench/bench.mjs [--runs N]
+import { callScript, go, hyperfine, namespaces, ours, printTable, scratch } from './lib.mjs';
+
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
+const tag = `ctbench${process.pid.toString(36)}`;
+const node = `${tag}-node`;
+const pod = `${tag}-pod`;
+const { dir, cleanup } = scratch();
+const dropNs = await namespaces([node, pod]);
+
+try {
+  const version = await hyperfine([
+    ['ours VERSION', `CNI_COMMAND=VERSION ${ours('loopback')}`],
+    ['go VERSION', `CNI_COMMAND=VERSION ${go('loopback')}`],
+  ], { runs, dir });
+
+  const env = (cmd) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: 'bench', CNI_NETNS: `/run/netns/${pod}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' });
+  const lo = (impl, plugin) => {
+    // Go v1.1.1 speaks up to 1.0.0, so both get 1.0.0 here.
+    const config = { cniVersion: '1.0.0', name: 'bench', type: 'loopback' };
+    return [`${impl} loopback ADD+DEL`,
+      `${callScript(dir, `${impl}-add`, plugin, env('ADD'), config)} && ${callScript(dir, `${impl}-del`, plugin, env('DEL'), config)}`];
+  };
+  const loop = await hyperfine([lo('ours', ours('loopback')), lo('go', go('loopback'))], { runs, netns: node, dir });
+
+  printTable(`cni-ts bench (${new Date().toISOString().slice(0, 10)}, ${runs} runs each, hyperfine; lower is better)`, [
+    ['VERSION', version['ours VERSION'], version['go VERSION']],
+    ['loopback ADD + DEL (two executions)', loop['ours loopback ADD+DEL'], loop['go loopback ADD+DEL']],
+  ]);
+} finally {
+  await dropNs();
+  cleanup();
+}
