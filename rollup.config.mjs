@@ -11,6 +11,7 @@ const version = process.env.CNI_TS_VERSION ?? pkg.version ?? rootPkg.version;
 
 export default {
   input: 'dist/src/main.js',
+  external: ['bun:ffi'], // Bun's built-in FFI, loaded lazily by @cni-ts/process's lockFile
   output: {
     file: `dist/bundle/${name}.mjs`,
     format: 'es',
