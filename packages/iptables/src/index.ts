@@ -1,2 +1,6 @@
-// Placeholder: the iptables/nftables batch package (issue: bridge).
-export {};
+export * from './names.js';
+export * from './rules.js';
+export * from './restore.js';
+export * from './save.js';
+export * from './apply.js';
+export * from './nft.js';
