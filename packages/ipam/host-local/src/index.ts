@@ -1,8 +1,9 @@
-// Placeholder until the plugin lands: every verb answers with a clear error.
-import { type Plugin } from '@cni-ts/skel';
-import { ALL_VERSIONS, CniError } from '@cni-ts/types';
-
-const notYet = (): never => { throw new CniError(999, 'host-local is not implemented yet'); };
-
-/** The host-local plugin. */
-export const hostLocal: Plugin = { name: 'host-local', versions: ALL_VERSIONS, add: notYet, del: notYet, check: notYet };
+export { hostLocal, lockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from './hostlocal.js';
+export * from './config.js';
+export * from './range.js';
+export * from './rangeset.js';
+export * from './allocator.js';
+export * from './owners.js';
+export * from './store.js';
+export * from './paths.js';
+export * from './dns.js';

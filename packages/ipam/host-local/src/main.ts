@@ -1,4 +1,4 @@
 import { runPlugin } from '@cni-ts/skel';
-import { hostLocal } from './index.js';
+import { hostLocal } from './hostlocal.js';
 
 runPlugin(hostLocal);

@@ -1,0 +1,181 @@
+// The disk store, byte-compatible with upstream's backend/disk so that the Go plugin and ours can
+// share <dataDir>/<network>/ on one node:
+//   <ip>                  one file per reservation: "<containerID>\r\n<ifname>", no newline, 0600
+//   last_reserved_ip.<N>  the address last reserved from range set N, no newline, 0600
+//   lock                  empty; flock(2)ed around every operation, created 0750 as go-filemutex does
+// A reservation is written to a temporary file and hard-linked into place, so a plugin killed
+// mid-write never leaves a half-written (empty) reservation behind.
+import { closeSync, constants, linkSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { formatIP, parseIP } from '@cni-ts/netaddr';
+import { type FileLock, isKind, lockFile } from '@cni-ts/process';
+import { CniError, ErrorCode } from '@cni-ts/types';
+import type { Store } from './allocator.js';
+import { type Reservation, ownerText } from './owners.js';
+import { ioError } from './paths.js';
+import { canonicalAddr } from './range.js';
+
+/** Prefix of our temporary files; GC removes any left by a writer that was killed. */
+export const TEMP_PREFIX = '.host-local.tmp.';
+/** Prefix of the round-robin cursor files. */
+export const LAST_PREFIX = 'last_reserved_ip.';
+
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY } = constants;
+
+/** A network's store directory on disk. */
+export class DiskStore implements Store {
+  private readonly buf = Buffer.alloc(4096);
+
+  constructor(readonly dir: string, readonly network: string) {}
+
+  /** Takes the store's lock; a lock still busy after timeoutMs is a code-11 error. */
+  async lock(timeoutMs: number): Promise<FileLock> {
+    const path = `${this.dir}/lock`;
+    try {
+      return await lockFile(path, { timeoutMs, mode: 0o750 });
+    } catch (e) {
+      if (isKind(e, 'busy')) {
+        throw new CniError(ErrorCode.tryAgainLater, `the IP store of network "${this.network}" is busy: ${e.message}`,
+          'another host-local run holds the store lock; the runtime should retry', { cause: e });
+      }
+      throw new CniError(ErrorCode.ioFailure, `failed to lock the IP store of network "${this.network}": ${(e as Error).message}`, '', { cause: e });
+    }
+  }
+
+  reservedIPs(): Set<string> {
+    const out = new Set<string>();
+    for (const name of this.names()) {
+      const ip = parseIP(name);
+      if (ip) out.add(formatIP(canonicalAddr(ip)));
+    }
+    return out;
+  }
+
+  reservations(): Reservation[] {
+    const out: Reservation[] = [];
+    for (const ent of this.entries()) {
+      const ip = ent.isFile() ? parseIP(ent.name) : undefined;
+      if (!ip) continue;
+      const text = this.read(ent.name);
+      if (text !== undefined) out.push({ ip: formatIP(canonicalAddr(ip)), file: ent.name, owner: text.trim() });
+    }
+    return out;
+  }
+
+  reserve(ip: string, id: string, ifname: string, rangeId: string): boolean {
+    const final = `${this.dir}/${ip}`;
+    const tmp = `${this.dir}/${TEMP_PREFIX}${process.pid}.${ip}`;
+    const content = ownerText(id, ifname);
+    this.unlink(tmp); // a leftover of a killed run that had our pid
+    if (!this.writeNew(tmp, content)) throw ioError('write', tmp, new Error('EEXIST'));
+    try {
+      linkSync(tmp, final);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw ioError('write reservation', final, e);
+      // a file system without hard links: create the reservation in place (O_EXCL), as upstream
+      if (!this.writeNew(final, content)) return false;
+    } finally {
+      this.unlink(tmp);
+    }
+    this.writeReplace(`${LAST_PREFIX}${rangeId}`, ip);
+    return true;
+  }
+
+  lastReserved(rangeId: string): string | undefined {
+    const text = this.read(`${LAST_PREFIX}${rangeId}`)?.trim();
+    const ip = text ? parseIP(text) : undefined;
+    return ip ? formatIP(canonicalAddr(ip)) : undefined;
+  }
+
+  remove(file: string): void {
+    this.unlink(`${this.dir}/${file}`);
+  }
+
+  /** Removes temporary files left by writers that were killed; returns their names. */
+  removeStrays(): string[] {
+    const names = this.names().filter((n) => n.startsWith(TEMP_PREFIX));
+    for (const n of names) this.remove(n);
+    return names;
+  }
+
+  private names(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch (e) {
+      throw ioError('list', this.dir, e);
+    }
+  }
+
+  private entries() {
+    try {
+      return readdirSync(this.dir, { withFileTypes: true });
+    } catch (e) {
+      throw ioError('list', this.dir, e);
+    }
+  }
+
+  // Reads a small regular file without following links or blocking on FIFOs.
+  private read(name: string): string | undefined {
+    let fd: number;
+    try {
+      fd = openSync(`${this.dir}/${name}`, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    try {
+      return this.buf.toString('utf8', 0, readSync(fd, this.buf, 0, this.buf.length, 0));
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  // Creates path (O_EXCL, 0600, not through a link) with content; false when it already exists.
+  private writeNew(path: string, content: string): boolean {
+    let fd: number;
+    try {
+      fd = openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw ioError('write', path, e);
+    }
+    try {
+      writeSync(fd, content);
+    } catch (e) {
+      closeSync(fd);
+      this.unlink(path);
+      throw ioError('write', path, e);
+    }
+    closeSync(fd);
+    return true;
+  }
+
+  // Replaces a file atomically (readers see the old or the new content, never a partial one).
+  private writeReplace(name: string, content: string): void {
+    const tmp = `${this.dir}/${TEMP_PREFIX}${process.pid}.${name}`;
+    const path = `${this.dir}/${name}`;
+    this.unlink(tmp);
+    try {
+      const fd = openSync(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, content);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (e) {
+      this.unlink(tmp);
+      throw ioError('write', path, e);
+    }
+  }
+
+  private unlink(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('remove', path, e);
+    }
+  }
+}
