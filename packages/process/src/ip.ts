@@ -8,6 +8,8 @@ export interface IpOptions {
   /** Run inside the network namespace at this path (CNI_NETNS); default: the current one. */
   netns?: string;
   timeoutMs?: number;
+  /** Global options before `-j -batch -`, e.g. ['-d'] for link details (batch lines cannot carry options). */
+  options?: readonly string[];
 }
 
 /**
@@ -17,10 +19,19 @@ export interface IpOptions {
 export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
   const input = commands.map(batchLine).join('\n') + '\n';
-  const [file, args] = inNetns(opts.netns, 'ip', ['-j', '-batch', '-']);
+  const [file, args] = inNetns(opts.netns, 'ip', [...(opts.options ?? []), '-j', '-batch', '-']);
   const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
-  if (r.status !== 0) throw batchError(commands, r.stderr, r.status, opts.netns);
+  if (r.status !== 0) throw batchError('ip', commands, r.stderr, r.status, opts.netns);
   return parseJsonLines(r.stdout);
+}
+
+/** Runs every command in one `bridge -batch -` process (bridge VLAN entries, port flags). */
+export function bridgeBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): void {
+  if (commands.length === 0) return;
+  const input = commands.map(batchLine).join('\n') + '\n';
+  const [file, args] = inNetns(opts.netns, 'bridge', [...(opts.options ?? []), '-batch', '-']);
+  const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
+  if (r.status !== 0) throw batchError('bridge', commands, r.stderr, r.status, opts.netns);
 }
 
 /** Runs one `ip -j …` command and returns what it printed (undefined when it printed nothing). */
@@ -42,10 +53,10 @@ function parseJsonLines(stdout: string): unknown[] {
   return out;
 }
 
-function batchError(commands: ReadonlyArray<readonly string[]>, stderr: string, status: number, netns?: string): ProcessError {
+function batchError(tool: string, commands: ReadonlyArray<readonly string[]>, stderr: string, status: number, netns?: string): ProcessError {
   const m = /Command failed -:(\d+)/.exec(stderr);
   const failed = m ? commands[Number(m[1]) - 1] : undefined;
-  const cmd = `ip ${failed ? failed.join(' ') : '-batch'}`;
+  const cmd = `${tool} ${failed ? failed.join(' ') : '-batch'}`;
   const why = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Command failed')).join('; ') || `exit status ${status}`;
   const where = netns ? ` (in netns ${netns})` : '';
   return new ProcessError(classifyStderr(stderr), cmd, `${cmd}${where}: ${why}`, { status, stderr });

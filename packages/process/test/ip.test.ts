@@ -1,6 +1,6 @@
 import test from 'ava';
 import { FakeExecutor } from '../src/index.js';
-import { ProcessError, batchLine, ipBatch, ipJson, runChecked, sysctlPath, writeSysctlsIn } from '../src/index.js';
+import { ProcessError, batchLine, bridgeBatch, ipBatch, ipJson, runChecked, sysctlPath, writeSysctlsIn } from '../src/index.js';
 
 test('ipBatch sends every command on one stdin and enters the netns with nsenter', (t) => {
   const exec = new FakeExecutor().on(() => true, { stdout: '[{"ifname":"lo"}]\n' });
@@ -51,4 +51,21 @@ test('sysctls in another netns are written by one sh process with positional arg
   t.is(c.file, 'nsenter');
   t.deepEqual(c.args.slice(0, 4), ['--net=/run/netns/p', '--', 'sh', '-c']);
   t.deepEqual(c.args.slice(5), ['sh', '/proc/sys/net/ipv6/conf/eth0/accept_dad', '0', '/proc/sys/net/ipv4/conf/eth0/arp_notify', '1']);
+});
+
+test('ipBatch puts global options before -j -batch; bridgeBatch runs bridge -batch in the netns', (t) => {
+  const exec = new FakeExecutor();
+  ipBatch(exec, [['addr', 'show', 'dev', 'cni0']], { options: ['-d'] });
+  bridgeBatch(exec, [['vlan', 'add', 'dev', 'veth1', 'vid', '5', 'pvid', 'untagged']], { netns: '/run/netns/n' });
+  bridgeBatch(exec, []);
+  t.deepEqual(exec.lines(), [
+    'ip -d -j -batch - << addr show dev cni0',
+    'nsenter --net=/run/netns/n -- bridge -batch - << vlan add dev veth1 vid 5 pvid untagged',
+  ]);
+});
+
+test('bridgeBatch names the failing command', (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 255, stderr: 'RTNETLINK answers: Operation not supported\nCommand failed -:1\n' });
+  const e = t.throws(() => bridgeBatch(exec, [['vlan', 'add', 'dev', 'v', 'vid', '5']]), { instanceOf: ProcessError });
+  t.is(e?.message, 'bridge vlan add dev v vid 5: RTNETLINK answers: Operation not supported');
 });

@@ -1,4 +1,4 @@
 import { runPlugin } from '@cni-ts/skel';
-import { bridge } from './index.js';
+import { bridge } from './bridge.js';
 
 runPlugin(bridge);

@@ -1,0 +1,70 @@
+// ADD: check the config and the node, reserve addresses with IPAM, plan everything, then apply
+// it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
+import { type Context, delegate, requireNetns } from '@cni-ts/skel';
+import { CniError, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
+import { applyNode, applyPod, readBack } from './apply.js';
+import { type BridgeConf, loadConf } from './config.js';
+import { type Gateways, calcGateways } from './gateway.js';
+import { type Host, randomMac, randomVethName } from './host.js';
+import { setupMasq } from './masq.js';
+import { type LinkState, showLinks } from './observe.js';
+import { planNode } from './plan-node.js';
+import { planPodL2, planPodL3 } from './plan-pod.js';
+import { addSpoofCheck } from './spoofcheck-apply.js';
+import { UndoStack } from './undo.js';
+
+/** The bridge and VLAN gateway as they are now (undefined when missing); refuses a non-bridge link with the bridge's name. */
+export function observeNode(ctx: Context, conf: BridgeConf, taken: ReadonlySet<string>): { bridge?: LinkState; vlanGateway?: LinkState } {
+  const vlanGw = `${conf.bridge}.${conf.vlan}`;
+  const names = [conf.bridge, ...(conf.vlan !== 0 && conf.isGateway ? [vlanGw] : [])].filter((n) => taken.has(n));
+  const links = names.length ? showLinks(ctx.exec, names) : [];
+  const bridge = links.find((l) => l.name === conf.bridge);
+  if (bridge && bridge.kind !== 'bridge') {
+    throw configError(`"${conf.bridge}" already exists but is not a bridge`, `it is a ${bridge.kind ?? 'plain'} link; choose another "bridge" name`);
+  }
+  const vlanGateway = links.find((l) => l.name === vlanGw);
+  return { ...(bridge ? { bridge } : {}), ...(vlanGateway ? { vlanGateway } : {}) };
+}
+
+function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Result {
+  const r = delegate(ctx, conf.ipamType, 'ADD')!;
+  undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegate(ctx, conf.ipamType, 'DEL'));
+  if (!r.ips?.length) throw new CniError(ErrorCode.internal, 'IPAM plugin returned missing IP config', `${conf.ipamType} returned no addresses`);
+  return r;
+}
+
+/** The bridge plugin's ADD. */
+export function cmdAdd(host: Host, ctx: Context): Result {
+  const conf = loadConf(ctx, true);
+  const { netns, ifname, containerId } = ctx.args;
+  requireNetns(netns);
+  const taken = host.linkNames();
+  const node = observeNode(ctx, conf, taken);
+  const undo = new UndoStack(ctx.log);
+  try {
+    const ipam = conf.ipamType ? ipamAdd(ctx, conf, undo) : undefined;
+    const gw: Gateways = ipam ? calcGateways(conf, ipam.ips ?? [], ipam.routes ?? []) : { ips: [], routes: [], gateways: [] };
+    const hostVeth = randomVethName(host, taken);
+    const nodePlan = planNode({
+      conf, netns, ifname, hostVeth, ...node, gateways: gw.gateways,
+      vlanPeer: randomVethName(host, new Set([...taken, hostVeth])), newBridgeMac: randomMac(host),
+    });
+    const podPlan = ipam ? planPodL3(conf, ifname, gw.ips, gw.routes, host.hasIpv6()) : planPodL2(conf, ifname);
+    applyNode(host, ctx.exec, nodePlan, hostVeth, undo);
+    const container = applyPod(host, ctx.exec, podPlan, netns, ifname);
+    const links = readBack(host, ctx.exec, { bridge: conf.bridge, hostVeth, vlanGateway: nodePlan.vlanGatewayName }, !conf.disableContainerInterface);
+    if (conf.macspoofchk) addSpoofCheck(ctx.exec, containerId, ifname, hostVeth, container.mac, undo);
+    if (ipam && conf.ipMasq) setupMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, gw.ips.map((i) => i.address), undo);
+    const interfaces: Interface[] = [
+      { name: conf.bridge, mac: links.bridge.mac },
+      { name: hostVeth, mac: links.hostVeth.mac },
+      { name: ifname, mac: container.mac, sandbox: netns },
+      ...(links.vlanGateway ? [{ name: links.vlanGateway.name, mac: links.vlanGateway.mac }] : []),
+    ];
+    const dns = conf.dns ?? ipam?.dns;
+    return newResult({ interfaces, ...(gw.ips.length ? { ips: gw.ips } : {}), ...(gw.routes.length ? { routes: gw.routes } : {}), ...(dns ? { dns } : {}) });
+  } catch (e) {
+    undo.unwind();
+    throw e;
+  }
+}

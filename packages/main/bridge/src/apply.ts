@@ -1,0 +1,128 @@
+// Applies the ADD plans in as few processes as possible: node ip batch (plus `ip link add` of a
+// missing bridge, and one `bridge -batch` for VLANs), one process of pod sysctls, one pod ip
+// batch through nsenter, and one node read to confirm the port is up. Each step that changes the
+// kernel records its undo first.
+import { type Executor, ProcessError, bridgeBatch, ipBatch, isKind, writeSysctlsIn } from '@cni-ts/process';
+import { CniError, ErrorCode } from '@cni-ts/types';
+import type { Host } from './host.js';
+import { type LinkState, parseLinks, showLinks } from './observe.js';
+import type { NodePlan } from './plan-node.js';
+import type { PodPlan } from './plan-pod.js';
+import type { UndoStack } from './undo.js';
+
+/** The links as they are after ADD. */
+export interface Applied {
+  bridge: LinkState;
+  hostVeth: LinkState;
+  container: LinkState;
+  vlanGateway?: LinkState;
+}
+
+const PORT_UP_WAITS_MS = [0, 50, 500, 1000, 1000];
+const DAD_TIMEOUT_MS = 5000;
+const DAD_POLL_MS = 50;
+
+/** A kernel refusal turned into a CNI error; a kernel without bridge VLAN filtering gets its own message. */
+export function kernelError(what: string, e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  const msg = (e as Error).message;
+  if (/vlan_filtering|^bridge (vlan|-batch)/.test((e as ProcessError).command ?? '') && /Operation not supported/i.test(msg)) {
+    return new CniError(ErrorCode.invalidConfig, `failed to ${what}: this kernel does not support bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`,
+      `${msg}; remove "vlan"/"vlanTrunk" from the config or run on a kernel with VLAN filtering`);
+  }
+  return new CniError((e as { cniCode?: number }).cniCode ?? ErrorCode.internal, `failed to ${what}: ${msg}`, '', { cause: e });
+}
+
+function delLink(exec: Executor, name: string, netns?: string): void {
+  try {
+    ipBatch(exec, [['link', 'del', 'dev', name]], { netns });
+  } catch (e) {
+    if (!isKind(e, 'missing')) throw e;
+  }
+}
+
+/** Applies the node plan (bridge, veth, port flags, VLANs, gateway addresses, sysctls). */
+export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: string, undo: UndoStack): void {
+  if (plan.createBridge) {
+    try {
+      ipBatch(exec, [plan.createBridge]);
+    } catch (e) {
+      if (!isKind(e, 'exists')) throw kernelError(`create bridge "${plan.createBridge[3]}"`, e);
+    }
+  }
+  undo.push(`veth ${hostVeth}`, () => delLink(exec, hostVeth));
+  try {
+    ipBatch(exec, plan.batch);
+  } catch (e) {
+    throw kernelError('set up the bridge port', e);
+  }
+  for (const link of plan.acceptRa) {
+    try {
+      host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
+    } catch {
+      // as upstream: a node without IPv6 has no accept_ra to turn off
+    }
+  }
+  for (const [k, v] of plan.forwarding) {
+    try {
+      host.writeSysctl(k, v);
+    } catch (e) {
+      throw new CniError(ErrorCode.internal, `failed to enable forwarding (${k}): ${(e as Error).message}`);
+    }
+  }
+  try {
+    bridgeBatch(exec, plan.vlans);
+  } catch (e) {
+    throw kernelError(`set the VLANs of ${hostVeth}`, e);
+  }
+}
+
+/** Applies the pod plan and returns the container interface as it ended up. */
+export function applyPod(host: Host, exec: Executor, plan: PodPlan, netns: string, ifname: string): LinkState {
+  try {
+    writeSysctlsIn(exec, netns, plan.sysctls);
+    const docs = ipBatch(exec, plan.batch, { netns });
+    let link = parseLinks(docs[docs.length - 1])[0];
+    if (!link) throw new Error(`${ifname} is missing from ${netns}`);
+    if (plan.settle) link = settle(host, exec, link, netns, ifname);
+    return link;
+  } catch (e) {
+    throw kernelError(`configure ${ifname} in ${netns}`, e);
+  }
+}
+
+// Waits until no IPv6 address is tentative (upstream SettleAddresses): DADFAILED is an error;
+// still tentative after 5 s is an error only when the link is up.
+function settle(host: Host, exec: Executor, first: LinkState, netns: string, ifname: string): LinkState {
+  let link = first;
+  for (let waited = 0; ; waited += DAD_POLL_MS) {
+    const v6 = link.addrs.filter((a) => a.family === 6);
+    const failed = v6.find((a) => a.dadfailed);
+    if (failed) throw new Error(`link ${ifname} has address ${failed.local} in DADFAILED state (another host uses it)`);
+    if (!v6.some((a) => a.tentative)) return link;
+    if (waited >= DAD_TIMEOUT_MS) {
+      if (link.operstate === 'UP') throw new Error(`link ${ifname} still has tentative addresses after ${DAD_TIMEOUT_MS / 1000} seconds`);
+      return link;
+    }
+    host.sleep(DAD_POLL_MS);
+    link = showLinks(exec, [ifname], netns)[0] ?? link;
+  }
+}
+
+/** Reads the node links back, waiting for the host veth to be up as upstream does (unless the container end stays down). */
+export function readBack(host: Host, exec: Executor, names: { bridge: string; hostVeth: string; vlanGateway?: string }, expectUp: boolean): Omit<Applied, 'container'> {
+  const list = [names.bridge, names.hostVeth, ...(names.vlanGateway ? [names.vlanGateway] : [])];
+  for (let i = 0; ; i++) {
+    host.sleep(PORT_UP_WAITS_MS[i]!);
+    const links = showLinks(exec, list);
+    const by = (n: string) => links.find((l) => l.name === n);
+    const hostVeth = by(names.hostVeth);
+    const bridge = by(names.bridge);
+    if (!hostVeth || !bridge) throw new CniError(ErrorCode.internal, `failed to read back ${list.join(', ')}`);
+    if (!expectUp || hostVeth.operstate === 'UP' || i === PORT_UP_WAITS_MS.length - 1) {
+      if (expectUp && hostVeth.operstate !== 'UP') throw new CniError(ErrorCode.internal, `bridge port in error state: ${hostVeth.operstate}`, `${names.hostVeth} did not come up`);
+      const vlanGateway = names.vlanGateway ? by(names.vlanGateway) : undefined;
+      return { bridge, hostVeth, ...(vlanGateway ? { vlanGateway } : {}) };
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// DEL: remove the container interface (its host end goes with it), the spoof check and the
+// masquerade rules, and release the IPAM reservation — also when the sandbox is already gone,
+// finding the rules by name (chain = hash of network and container) rather than by netns
+// (upstream leaks them then: containernetworking/plugins#810). Every step runs even when an
+// earlier one failed; repeated DELs succeed.
+import { ipBatch, isKind } from '@cni-ts/process';
+import type { Family } from '@cni-ts/iptables';
+import { type Context, delegate, netnsGone } from '@cni-ts/skel';
+import { CniError, type Result, toCniError } from '@cni-ts/types';
+import { kernelError } from './apply.js';
+import { type BridgeConf, loadConf } from './config.js';
+import type { Host } from './host.js';
+import { familyOf } from './masq-iptables.js';
+import { teardownMasq } from './masq.js';
+import { parseLinks, showLinks } from './observe.js';
+import { removeSpoofCheck } from './spoofcheck-apply.js';
+
+/** The host veth ADD reported: an interface outside the sandbox that is neither the bridge nor the VLAN gateway. */
+export function hostVethOf(prev: Result | undefined, conf: BridgeConf): string | undefined {
+  return prev?.interfaces?.find((i, idx) => idx !== 0 && !i.sandbox && i.name !== conf.bridge && i.name !== `${conf.bridge}.${conf.vlan}`)?.name;
+}
+
+// Deletes the container interface and returns the families of its global addresses.
+function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
+  try {
+    const docs = ipBatch(ctx.exec, [['addr', 'show', 'dev', ctx.args.ifname], ['link', 'del', 'dev', ctx.args.ifname]], { netns: ctx.args.netns });
+    const addrs = parseLinks(docs[0])[0]?.addrs ?? [];
+    return [...new Set(addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => a.family))];
+  } catch (e) {
+    if (!isKind(e, 'missing')) errors.push(kernelError(`delete ${ctx.args.ifname} in ${ctx.args.netns}`, e));
+    return [];
+  }
+}
+
+// The sandbox is gone, so its veth normally went with it; a host end left behind (the namespace
+// still held elsewhere) is removed when it is still a veth on our bridge.
+function deleteLeftHostVeth(host: Host, ctx: Context, conf: BridgeConf, errors: Error[]): void {
+  const name = hostVethOf(ctx.prevResult, conf);
+  if (!name || !host.linkNames().has(name)) return;
+  try {
+    const [link] = showLinks(ctx.exec, [name]);
+    if (link?.kind === 'veth' && link.master === conf.bridge) ipBatch(ctx.exec, [['link', 'del', 'dev', name]]);
+  } catch (e) {
+    if (!isKind(e, 'missing')) errors.push(kernelError(`delete ${name}`, e));
+  }
+}
+
+/** The bridge plugin's DEL. */
+export function cmdDel(host: Host, ctx: Context): void {
+  const conf = loadConf(ctx, false);
+  const { containerId, ifname } = ctx.args;
+  const errors: Error[] = [];
+  const families = new Set<Family>((ctx.prevResult?.ips ?? []).map((ip) => familyOf(ip.address)));
+  if (!netnsGone(ctx.args.netns)) for (const f of deleteInSandbox(ctx, errors)) families.add(f);
+  else deleteLeftHostVeth(host, ctx, conf, errors);
+  if (conf.macspoofchk) {
+    try {
+      removeSpoofCheck(ctx.exec, containerId, ifname);
+    } catch (e) {
+      errors.push(kernelError('remove the spoof check', e));
+    }
+  }
+  if (conf.ipamType && conf.ipMasq) {
+    const fams: Family[] = families.size ? [...families].sort() : [4, 6];
+    errors.push(...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams).map((e) => kernelError('remove masquerade rules', e)));
+  }
+  if (conf.ipamType) {
+    try {
+      delegate(ctx, conf.ipamType, 'DEL');
+    } catch (e) {
+      errors.push(e as Error);
+    }
+  }
+  throwAll(errors);
+}
+
+/** Throws one CniError for several failures (the first one's code; every message). */
+export function throwAll(errors: readonly Error[]): void {
+  if (errors.length === 0) return;
+  const first = toCniError(errors[0]);
+  if (errors.length === 1) throw first;
+  throw new CniError(first.code, errors.map((e) => e.message).join('; '), first.details, { cause: errors[0] });
+}

@@ -1,0 +1,42 @@
+// GC and STATUS. GC forwards to IPAM and removes the masquerade rules (both backends) of this
+// network's attachments that are not in cni.dev/valid-attachments, and spoof checks whose host
+// veth is gone; upstream bridge has no GC at all. STATUS forwards to IPAM, as upstream.
+import { nftApply, nftList } from '@cni-ts/iptables';
+import { type Context, delegate, validAttachments } from '@cni-ts/skel';
+import { kernelError } from './apply.js';
+import { loadConf } from './config.js';
+import { throwAll } from './del.js';
+import type { Host } from './host.js';
+import { gcMasq } from './masq.js';
+import { SPOOF_LIST, planSpoofGc } from './spoofcheck.js';
+
+/** The bridge plugin's GC. */
+export function cmdGc(host: Host, ctx: Context): void {
+  const conf = loadConf(ctx, false);
+  const errors: Error[] = [];
+  if (conf.ipamType) {
+    try {
+      delegate(ctx, conf.ipamType, 'GC');
+    } catch (e) {
+      errors.push(e as Error);
+    }
+  }
+  const valid = validAttachments(ctx.conf);
+  if (valid) {
+    errors.push(...gcMasq(ctx.exec, conf, valid).map((e) => kernelError('remove stale masquerade rules', e)));
+    if (conf.macspoofchk) {
+      try {
+        nftApply(ctx.exec, planSpoofGc(nftList(ctx.exec, SPOOF_LIST), valid, host.linkNames()));
+      } catch (e) {
+        errors.push(kernelError('remove stale spoof checks', e));
+      }
+    }
+  }
+  throwAll(errors);
+}
+
+/** The bridge plugin's STATUS: ready when its IPAM plugin is. */
+export function cmdStatus(ctx: Context): void {
+  const conf = loadConf(ctx, false);
+  if (conf.ipamType) delegate(ctx, conf.ipamType, 'STATUS');
+}

@@ -1,0 +1,104 @@
+// IP masquerade for the container's addresses through the configured backend (iptables by
+// default, nftables when asked or when iptables is unusable and nft works, as upstream), with
+// teardown and GC that look at both backends: a pod may have been set up by another version.
+import { type Executor, isKind } from '@cni-ts/process';
+import { type Family, type TableState, nftApply, nftList, restore, saveTable } from '@cni-ts/iptables';
+import { type BridgeConf } from './config.js';
+import { checkMasq, familyOf, planMasqGc, planMasqSetup, planMasqTeardown } from './masq-iptables.js';
+import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './masq-nft.js';
+import type { UndoStack } from './undo.js';
+
+/** Which attachment the rules belong to. */
+export interface MasqOwner {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** The backend to use: the configured one, else iptables when `iptables-save` works, else nftables. */
+export function chooseBackend(exec: Executor, conf: BridgeConf): { backend: 'iptables' | 'nftables'; v4?: TableState } {
+  if (conf.ipMasqBackend) return { backend: conf.ipMasqBackend };
+  try {
+    return { backend: 'iptables', v4: saveTable(exec, 4, 'nat') };
+  } catch {
+    return { backend: 'nftables' };
+  }
+}
+
+/** Families present in a list of addresses, IPv4 first. */
+export function familiesOf(addresses: readonly string[]): Family[] {
+  return ([4, 6] as const).filter((f) => addresses.some((a) => familyOf(a) === f));
+}
+
+/** Sets up masquerading for `addresses`, pushing the undo of each applied step. */
+export function setupMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, addresses: readonly string[], undo: UndoStack): void {
+  const { backend, v4 } = chooseBackend(exec, conf);
+  if (backend === 'nftables') {
+    nftApply(exec, planNftMasqSetup(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses));
+    undo.push('nftables masquerade', () => nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)));
+    return;
+  }
+  for (const f of familiesOf(addresses)) {
+    const state = f === 4 && v4 ? v4 : saveTable(exec, f, 'nat');
+    restore(exec, f, planMasqSetup(state, o.network, o.containerId, addresses.filter((a) => familyOf(a) === f)));
+    undo.push(`iptables masquerade (IPv${f})`, () => restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)));
+  }
+}
+
+// Teardown and GC try both backends, as upstream; a backend may be absent from the node. iptables
+// errors count unless its tools are missing or the config names nftables; nftables errors count
+// only when the config names nftables.
+function matters(conf: BridgeConf, backend: 'iptables' | 'nftables', e: unknown): boolean {
+  if (isKind(e, 'not-found')) return false;
+  return backend === 'iptables' ? conf.ipMasqBackend !== 'nftables' : conf.ipMasqBackend === 'nftables';
+}
+
+/**
+ * Removes an attachment's masquerade rules from both backends; for iptables, in `families`
+ * (the chain is found by name, so no address is needed). Returns the errors that matter.
+ */
+export function teardownMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, families: readonly Family[]): Error[] {
+  const errors: Error[] = [];
+  for (const f of families) {
+    try {
+      restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId));
+    } catch (e) {
+      if (matters(conf, 'iptables', e)) errors.push(e as Error);
+    }
+  }
+  try {
+    nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId));
+  } catch (e) {
+    if (matters(conf, 'nftables', e)) errors.push(e as Error);
+  }
+  return errors;
+}
+
+/** Removes the masquerade rules of `network` whose attachment is not in `valid` (both backends, both families). */
+export function gcMasq(exec: Executor, conf: BridgeConf, valid: ReadonlyArray<{ containerID: string; ifname: string }>): Error[] {
+  const errors: Error[] = [];
+  const keep = new Set(valid.map((a) => a.containerID));
+  for (const f of [4, 6] as const) {
+    try {
+      restore(exec, f, planMasqGc(saveTable(exec, f, 'nat'), conf.name, keep));
+    } catch (e) {
+      if (matters(conf, 'iptables', e)) errors.push(e as Error);
+    }
+  }
+  try {
+    nftApply(exec, planNftMasqGc(nftList(exec, MASQ_LIST), conf.name, valid));
+  } catch (e) {
+    if (matters(conf, 'nftables', e)) errors.push(e as Error);
+  }
+  return errors;
+}
+
+/** What is missing from an attachment's masquerade rules in the backend ADD would use. */
+export function checkMasqRules(exec: Executor, conf: BridgeConf, o: MasqOwner, addresses: readonly string[]): string[] {
+  const { backend, v4 } = chooseBackend(exec, conf);
+  if (backend === 'nftables') return checkNftMasq(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses);
+  return familiesOf(addresses).flatMap((f) => {
+    const state = f === 4 && v4 ? v4 : saveTable(exec, f, 'nat');
+    return checkMasq(state, o.network, o.containerId, addresses.filter((a) => familyOf(a) === f));
+  });
+}
