@@ -41,22 +41,24 @@ export interface IpamConfig extends StoreConfig {
 }
 
 const schemas = lazySchema(() => {
-  const range = z.object({ subnet: opt(z.string()), rangeStart: opt(z.string()), rangeEnd: opt(z.string()), gateway: opt(z.string()) });
-  const rangeSets = z.array(z.array(range));
-  const route = z.object({
-    dst: z.string(), gw: opt(z.string()), mtu: opt(z.int()), advmss: opt(z.int()),
-    priority: opt(z.int()), table: opt(z.int()), scope: opt(z.int()),
-  });
+  const str = () => opt(z.string({ error: 'must be a string' }));
+  const int = () => opt(z.int({ error: 'must be an integer' }));
+  const range = z.object({ subnet: str(), rangeStart: str(), rangeEnd: str(), gateway: str() }, { error: 'must be a range object ({"subnet": …})' });
+  const rangeSets = z.array(z.array(range, { error: 'must be a list of ranges ([{"subnet": …}])' }),
+    { error: 'must be a list of range sets ([[{"subnet": …}]])' });
+  const route = z.object({ dst: z.string({ error: 'must be a CIDR string' }), gw: str(), mtu: int(), advmss: int(), priority: int(), table: int(), scope: int() },
+    { error: 'must be a route object ({"dst": …})' });
+  const ips = z.array(z.string({ error: 'must be an address string' }), { error: 'must be a list of addresses' });
   const ipam = z.object({
-    type: opt(z.string()), subnet: opt(z.string()), rangeStart: opt(z.string()), rangeEnd: opt(z.string()), gateway: opt(z.string()),
-    routes: opt(z.array(route)), dataDir: opt(z.string()), resolvConf: opt(z.string()), ranges: opt(rangeSets),
-  });
+    type: str(), subnet: str(), rangeStart: str(), rangeEnd: str(), gateway: str(),
+    routes: opt(z.array(route, { error: 'must be a list of routes' })), dataDir: str(), resolvConf: str(), ranges: opt(rangeSets),
+  }, { error: 'must be an object' });
   const net = z.object({
     ipam: opt(ipam),
-    runtimeConfig: opt(z.object({ ipRanges: opt(rangeSets), ips: opt(z.array(z.string())) })),
-    args: opt(z.object({ cni: opt(z.object({ ips: opt(z.array(z.string())) })) })),
+    runtimeConfig: opt(z.object({ ipRanges: opt(rangeSets), ips: opt(ips) })),
+    args: opt(z.object({ cni: opt(z.object({ ips: opt(ips) })) })),
   });
-  const store = z.object({ ipam: opt(z.object({ dataDir: opt(z.string()) })) });
+  const store = z.object({ ipam: opt(z.object({ dataDir: str() }, { error: 'must be an object' })) });
   return { net, store };
 });
 

@@ -1,0 +1,150 @@
+// The disk store in a temporary directory: the exact bytes and modes upstream writes, and the
+// refusals that keep writes inside the store.
+import test from 'ava';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lockFile } from '@cni-ts/process';
+import { CniError } from '@cni-ts/types';
+import { DiskStore, TEMP_PREFIX, storeDir } from '../src/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'cts-hl-store-'));
+test.after.always(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+function fresh(): { dataDir: string; dir: string; store: DiskStore } {
+  const dataDir = join(root, `d${++n}`);
+  const dir = storeDir(dataDir, 'net1', true)!;
+  return { dataDir, dir, store: new DiskStore(dir, 'net1') };
+}
+const mode = (p: string) => lstatSync(p).mode & 0o777;
+const umasked = (m: number) => m & ~process.umask();
+
+test('reserve writes "<id>\\r\\n<ifname>" without a newline, 0600, and last_reserved_ip.<N>, leaving no temporary file', (t) => {
+  const { dir, store } = fresh();
+  t.true(store.reserve('10.1.0.5', '  ctr1 ', 'eth0', '0'));
+  t.true(store.reserve('2001:db8::5', 'ctr1', 'eth0', '1'));
+  t.deepEqual(readFileSync(join(dir, '10.1.0.5')), Buffer.from('ctr1\r\neth0'));
+  t.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.1.0.5');
+  t.is(readFileSync(join(dir, 'last_reserved_ip.1'), 'utf8'), '2001:db8::5');
+  for (const f of ['10.1.0.5', '2001:db8::5', 'last_reserved_ip.0', 'last_reserved_ip.1']) t.is(mode(join(dir, f)), umasked(0o600), f);
+  t.is(mode(dir), umasked(0o755));
+  t.deepEqual(readdirSync(dir).sort(), ['10.1.0.5', '2001:db8::5', 'last_reserved_ip.0', 'last_reserved_ip.1']);
+});
+
+test('reserving a taken address fails and leaves the holder and the cursor alone', (t) => {
+  const { dir, store } = fresh();
+  t.true(store.reserve('10.1.0.5', 'a', 'eth0', '0'));
+  t.true(store.reserve('10.1.0.6', 'b', 'eth0', '0'));
+  t.false(store.reserve('10.1.0.5', 'c', 'eth0', '0'));
+  t.is(readFileSync(join(dir, '10.1.0.5'), 'utf8'), 'a\r\neth0');
+  t.is(store.lastReserved('0'), '10.1.0.6');
+  t.false(readdirSync(dir).some((f) => f.startsWith(TEMP_PREFIX)));
+});
+
+test('reservations: owners trimmed, legacy files kept, lock/cursors/odd names/links/dirs ignored, names canonical', (t) => {
+  const { dir, store } = fresh();
+  writeFileSync(join(dir, '10.1.0.2'), 'a\r\neth0');
+  writeFileSync(join(dir, '10.1.0.3'), 'legacy-id\n');
+  writeFileSync(join(dir, '2001:DB8::0:7'), 'b\r\neth1');
+  writeFileSync(join(dir, 'last_reserved_ip.0'), '10.1.0.3');
+  writeFileSync(join(dir, 'lock'), '');
+  writeFileSync(join(dir, 'notes.txt'), 'a\r\neth0');
+  writeFileSync(join(root, 'outside'), 'x\r\neth0');
+  symlinkSync(join(root, 'outside'), join(dir, '10.1.0.9'));
+  mkdirSync(join(dir, '10.1.0.10'));
+  const got = store.reservations().sort((a, b) => a.ip.localeCompare(b.ip));
+  t.deepEqual(got, [
+    { ip: '10.1.0.2', file: '10.1.0.2', owner: 'a\r\neth0' },
+    { ip: '10.1.0.3', file: '10.1.0.3', owner: 'legacy-id' },
+    { ip: '2001:db8::7', file: '2001:DB8::0:7', owner: 'b\r\neth1' },
+  ]);
+  // but every name that is an address blocks that address
+  t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.10', '10.1.0.2', '10.1.0.3', '10.1.0.9', '2001:db8::7']);
+  t.false(store.reserve('10.1.0.9', 'c', 'eth0', '0'), 'a link named as an address is never written through');
+  t.is(readFileSync(join(root, 'outside'), 'utf8'), 'x\r\neth0');
+});
+
+test('lastReserved ignores garbage and trims; a linked cursor is replaced, never written through', (t) => {
+  const { dir, store } = fresh();
+  t.is(store.lastReserved('0'), undefined);
+  writeFileSync(join(dir, 'last_reserved_ip.0'), '10.1.0.4\n');
+  t.is(store.lastReserved('0'), '10.1.0.4');
+  writeFileSync(join(dir, 'last_reserved_ip.0'), 'not an ip');
+  t.is(store.lastReserved('0'), undefined);
+  const target = join(root, `target${n}`);
+  writeFileSync(target, 'keep');
+  symlinkSync(target, join(dir, 'last_reserved_ip.1'));
+  t.true(store.reserve('10.1.0.7', 'a', 'eth0', '1'));
+  t.is(readFileSync(target, 'utf8'), 'keep');
+  t.false(lstatSync(join(dir, 'last_reserved_ip.1')).isSymbolicLink());
+  t.is(store.lastReserved('1'), '10.1.0.7');
+});
+
+test('remove tolerates a missing file; removeStrays deletes only temporary files', (t) => {
+  const { dir, store } = fresh();
+  store.remove('10.1.0.99');
+  writeFileSync(join(dir, `${TEMP_PREFIX}123.10.1.0.5`), 'a\r\neth0');
+  writeFileSync(join(dir, '10.1.0.5'), 'a\r\neth0');
+  t.deepEqual(store.removeStrays(), [`${TEMP_PREFIX}123.10.1.0.5`]);
+  t.deepEqual(readdirSync(dir), ['10.1.0.5']);
+});
+
+test('lock creates the lock file 0750; a busy store is code 11 naming the network', async (t) => {
+  const { dir, store } = fresh();
+  const held = await store.lock(1000);
+  t.is(mode(join(dir, 'lock')), umasked(0o750));
+  const e = await t.throwsAsync(store.lock(150), { instanceOf: CniError });
+  t.is(e?.code, 11);
+  t.regex(e!.message, /^the IP store of network "net1" is busy: could not lock .*\/lock within 150 ms/);
+  held.release();
+  (await store.lock(150)).release();
+  // the lock is interoperable with any other flock user on the same file
+  const other = await lockFile(join(dir, 'lock'));
+  await t.throwsAsync(store.lock(100), { message: /is busy/ });
+  other.release();
+});
+
+test('storeDir: created 0755 on demand, absent otherwise', (t) => {
+  const dataDir = join(root, 'sd1', 'deeper');
+  t.is(storeDir(dataDir, 'n', false), undefined);
+  t.false(existsSync(dataDir));
+  t.is(storeDir(dataDir, 'n', true), `${dataDir}/n`);
+  t.true(statSync(`${dataDir}/n`).isDirectory());
+  t.is(storeDir(dataDir, 'n', false), `${dataDir}/n`);
+  t.is(storeDir(dataDir, 'other', false), undefined);
+});
+
+const refusals: Array<[string, (base: string) => string, string, RegExp]> = [
+  ['a dataDir that is a symbolic link', (b) => { mkdirSync(`${b}/real`); symlinkSync(`${b}/real`, `${b}/link`); return `${b}/link`; }, 'n',
+    /^ipam\.dataDir ".*\/link" is a symbolic link$/],
+  ['a network directory that is a symbolic link', (b) => { mkdirSync(`${b}/elsewhere`); mkdirSync(`${b}/dd`); symlinkSync(`${b}/elsewhere`, `${b}/dd/n`); return `${b}/dd`; }, 'n',
+    /^the store of network "n", .*\/dd\/n, is a symbolic link$/],
+  ['a network directory that is a file', (b) => { mkdirSync(`${b}/dd`); writeFileSync(`${b}/dd/n`, ''); return `${b}/dd`; }, 'n',
+    /^the store of network "n", .*\/dd\/n, is not a directory$/],
+  ['a dataDir that is a file', (b) => { writeFileSync(`${b}/file`, ''); return `${b}/file`; }, 'n',
+    /^ipam\.dataDir ".*\/file" is not a directory$/],
+  ['a dataDir below a file', (b) => { writeFileSync(`${b}/file`, ''); return `${b}/file/sub`; }, 'n',
+    /^ipam\.dataDir ".*\/file\/sub" cannot hold the store of network "n": a part of .* is not a directory$/],
+  ['a network name ".."', (b) => b, '..', /^network name "\.\." cannot name a store directory$/],
+  ['a network name with "/"', (b) => b, 'a/../../etc', /^network name "a\/\.\.\/\.\.\/etc" cannot name a store directory$/],
+];
+let r = 0;
+for (const [what, setup, name, msg] of refusals) {
+  test(`storeDir refuses ${what} (code 7), creating nothing outside`, (t) => {
+    const base = join(root, `ref${++r}`);
+    mkdirSync(base);
+    const dataDir = setup(base);
+    const before = readdirSync(base, { recursive: true }).sort();
+    for (const create of [true, false]) {
+      if (!create && what === 'a dataDir below a file') {
+        t.is(storeDir(dataDir, name, create), undefined, 'nothing there to read');
+        continue;
+      }
+      const e = t.throws(() => storeDir(dataDir, name, create), { instanceOf: CniError });
+      t.is(e?.code, 7);
+      t.regex(e!.message, msg);
+    }
+    t.deepEqual(readdirSync(base, { recursive: true }).sort(), before);
+  });
+}
