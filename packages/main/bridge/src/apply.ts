@@ -41,6 +41,15 @@ function delLink(exec: Executor, name: string, netns?: string): void {
   }
 }
 
+// We own the routes of the links we create: no router advertisements (errors ignored, as upstream).
+function acceptRaOff(host: Host, link: string): void {
+  try {
+    host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
+  } catch {
+    // a node without IPv6 has no accept_ra to turn off
+  }
+}
+
 /** Applies the node plan (bridge, veth, port flags, VLANs, gateway addresses, sysctls). */
 export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: string, undo: UndoStack): void {
   if (plan.createBridge) {
@@ -50,19 +59,14 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
       if (!isKind(e, 'exists')) throw kernelError(`create bridge "${plan.createBridge[3]}"`, e);
     }
   }
+  acceptRaOff(host, plan.bridge);
   undo.push(`veth ${hostVeth}`, () => delLink(exec, hostVeth));
   try {
     ipBatch(exec, plan.batch);
   } catch (e) {
     throw kernelError('set up the bridge port', e);
   }
-  for (const link of plan.acceptRa) {
-    try {
-      host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
-    } catch {
-      // as upstream: a node without IPv6 has no accept_ra to turn off
-    }
-  }
+  for (const link of plan.acceptRa) acceptRaOff(host, link);
   for (const [k, v] of plan.forwarding) {
     try {
       host.writeSysctl(k, v);

@@ -40,7 +40,9 @@ export interface NodePlan {
   batch: string[][];
   /** One `bridge -batch` for VLAN entries (empty without VLANs). */
   vlans: string[][];
-  /** accept_ra=0 on the links we own routes for (errors ignored, as upstream). */
+  /** The bridge (accept_ra=0 is set on it once it exists). */
+  bridge: string;
+  /** accept_ra=0 on the veths created here (errors ignored, as upstream). */
   acceptRa: string[];
   /** Forwarding sysctls for families with a gateway on the bridge. */
   forwarding: Array<[string, string]>;
@@ -100,11 +102,8 @@ export function planNode(i: NodeInput): NodePlan {
   const gwExisting = vlanGw ? i.vlanGateway?.addrs ?? [] : i.bridge?.addrs ?? [];
   const gwCmds = gatewayAddrCommands(c, gatewayLink, gwExisting, i.gateways);
   const pinMac = !vlanGw && gwCmds.some((cmd) => cmd[1] === 'add');
-  const plan: NodePlan = { batch: [], vlans: [], acceptRa: [], forwarding: [], gatewayLink };
-  if (!i.bridge) {
-    plan.createBridge = linkAddBridge(c, pinMac ? i.newBridgeMac : undefined);
-    plan.acceptRa.push(br);
-  }
+  const plan: NodePlan = { bridge: br, batch: [], vlans: [], acceptRa: [], forwarding: [], gatewayLink };
+  if (!i.bridge) plan.createBridge = linkAddBridge(c, pinMac ? i.newBridgeMac : undefined);
   if (c.promiscMode) plan.batch.push(['link', 'set', 'dev', br, 'promisc', 'on']);
   plan.batch.push(['link', 'set', 'dev', br, 'up']);
   if (pinMac && i.bridge) plan.batch.push(['link', 'set', 'dev', br, 'address', i.bridge.mac]);
