@@ -2,7 +2,7 @@
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
 import { type Context, delegate, requireNetns } from '@cni-ts/skel';
 import { CniError, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
-import { applyNode, applyPod, readBack } from './apply.js';
+import { applyNode, applyPod, kernelError, readBack } from './apply.js';
 import { type BridgeConf, loadConf } from './config.js';
 import { type Gateways, calcGateways } from './gateway.js';
 import { type Host, randomMac, randomVethName } from './host.js';
@@ -54,7 +54,13 @@ export function cmdAdd(host: Host, ctx: Context): Result {
     const container = applyPod(host, ctx.exec, podPlan, netns, ifname);
     const links = readBack(host, ctx.exec, { bridge: conf.bridge, hostVeth, vlanGateway: nodePlan.vlanGatewayName }, !conf.disableContainerInterface);
     if (conf.macspoofchk) addSpoofCheck(ctx.exec, containerId, ifname, hostVeth, container.mac, undo);
-    if (ipam && conf.ipMasq) setupMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, gw.ips.map((i) => i.address), undo);
+    if (ipam && conf.ipMasq) {
+      try {
+        setupMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, gw.ips.map((i) => i.address), undo);
+      } catch (e) {
+        throw kernelError('set up masquerading', e);
+      }
+    }
     const interfaces: Interface[] = [
       { name: conf.bridge, mac: links.bridge.mac },
       { name: hostVeth, mac: links.hostVeth.mac },
