@@ -29,11 +29,14 @@ export async function namespaces(names) {
 
 /**
  * Times shell commands with hyperfine (run inside `netns` when given) and returns mean/σ in ms by name.
+ * Each command is [name, cmd] or [name, cmd, prepare].
  * hyperfine subtracts the cost of starting its shell.
  */
 export async function hyperfine(commands, { runs = 40, warmup = 5, netns, dir, shell = true } = {}) {
   const out = join(dir, `hf-${Date.now()}.json`);
   const args = ['-w', String(warmup), '-r', String(runs), '--export-json', out, '--style', 'basic', ...(shell ? [] : ['-N'])];
+  // a command may be [name, cmd, prepare]: prepare runs untimed before each run (all or none have one)
+  for (const [, , prepare] of commands) if (prepare) args.push('-p', prepare);
   for (const [name, cmd] of commands) args.push('-n', name, cmd);
   const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, 'hyperfine', ...args]] : ['hyperfine', args];
   await sh(file, argv, { stdout: 'ignore', stderr: 'inherit' });

@@ -9,7 +9,7 @@ import { type Reservation, describeOwner, heldBy } from './owners.js';
 
 /** The reservation store host-local allocates from (upstream's backend.Store, minus locking). */
 export interface Store {
-  /** Canonical addresses that have a reservation file (names only: no file is read). */
+  /** Names of the reservation files, i.e. the taken addresses (no file is read). */
   reservedIPs(): Set<string>;
   /** Every reservation with its owner (reads every reservation file). */
   reservations(): Reservation[];
@@ -78,16 +78,15 @@ function reserveNext(store: Store, cfg: AllocConfig, pool: Pool, held: Reservati
     throw configError(`${dup.ip} has been allocated to ${id} (interface ${ifname}) in ${describePool(pool)} of network "${cfg.name}", duplicate allocation is not allowed`,
       'the runtime sent ADD twice for one attachment; DEL it before adding it again');
   }
+  // taken addresses are skipped by name, so each try costs a set lookup, not a file creation
   const reserved = store.reservedIPs();
-  const capacity = setCapacity(pool.ranges);
-  if (countIn(pool, reserved) >= capacity) throw exhausted(cfg, pool, capacity);
   const lastText = store.lastReserved(pool.id);
   const lastIP = lastText ? parseIP(lastText) : undefined;
   for (const c of candidates(pool.ranges, lastIP && canonicalAddr(lastIP))) {
     const key = formatIP(c.ip);
     if (!reserved.has(key) && store.reserve(key, id, ifname, pool.id)) return c;
   }
-  throw exhausted(cfg, pool, capacity);
+  throw exhausted(cfg, pool, setCapacity(pool.ranges));
 }
 
 /** How many reserved addresses are allocatable addresses of the pool. */
@@ -115,15 +114,15 @@ export function exhausted(cfg: Pick<AllocConfig, 'name' | 'dataDir'>, pool: Pool
  */
 export function verifyAttachment(pools: readonly Pool[], held: readonly Reservation[], prevIPs: readonly string[]): string[] {
   const problems: string[] = [];
-  const ips = held.map((r) => ({ key: r.ip, ip: parseIP(r.ip) })).filter((x): x is { key: string; ip: IP } => !!x.ip);
+  const ips = held.flatMap((r) => { const p = parseIP(r.ip); return p ? [canonicalAddr(p)] : []; });
   for (const pool of pools) {
-    if (!ips.some((x) => setContains(pool.ranges, canonicalAddr(x.ip)))) problems.push(`no address of ${describePool(pool)} is reserved for it`);
+    if (!ips.some((ip) => setContains(pool.ranges, ip))) problems.push(`no address of ${describePool(pool)} is reserved for it`);
   }
   for (const text of prevIPs) {
     const parsed = parseIP(text.split('/')[0]!);
     if (!parsed) continue;
     const ip = canonicalAddr(parsed);
-    if (pools.some((p) => setContains(p.ranges, ip)) && !ips.some((x) => x.key === formatIP(ip))) {
+    if (pools.some((p) => setContains(p.ranges, ip)) && !ips.some((x) => x.value === ip.value && x.family === ip.family)) {
       problems.push(`prevResult address ${text} is not reserved for it`);
     }
   }

@@ -1,5 +1,6 @@
 // host-local: hands out addresses from the configured range sets and remembers them on disk
 // (<dataDir>/<network>/), under the store's flock, compatible with the Go plugin's store.
+import { parseIP } from '@cni-ts/netaddr';
 import { type Context, type Plugin, validAttachments } from '@cni-ts/skel';
 import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-ts/types';
 import { allocateAll, verifyAttachment } from './allocator.js';
@@ -69,7 +70,7 @@ async function gc(ctx: Context): Promise<void> {
     return;
   }
   await withStore(ctx, cfg, false, (s) => {
-    const gone = stale(s.reservations(), valid);
+    const gone = stale(s.reservations().filter((r) => parseIP(r.file) !== undefined), valid);
     removeAll(s, gone, `garbage-collect network "${cfg.name}"`);
     for (const r of gone) ctx.log(`GC released ${r.ip} of network "${cfg.name}" (${describeOwner(r.owner)})`);
     s.removeStrays();

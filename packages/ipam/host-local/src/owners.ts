@@ -5,9 +5,9 @@ import { type Attachment, attachmentKey } from '@cni-ts/skel';
 
 /** One reservation file: the address, the file name, and its trimmed content. */
 export interface Reservation {
-  /** The canonical address. */
+  /** The address as the file name spells it (canonical when host-local wrote it). */
   ip: string;
-  /** The file name in the store (the canonical address, unless written by hand). */
+  /** The file name in the store. */
   file: string;
   /** The file content, whitespace-trimmed as upstream compares it. */
   owner: string;
