@@ -1,8 +1,6 @@
 // A scripted node for golden tests: a FakeExecutor that answers ip, nsenter, iptables, nft and
 // the IPAM plugin from plain data, and a fake Host. Nothing here touches the machine.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Call, FakeExecutor, type RunOptions, type RunResult } from '@cni-ts/process';
 import { type Context, decodeNetConf, decodePrevResult } from '@cni-ts/skel';
 import type { Host } from '../src/index.js';
@@ -10,15 +8,8 @@ import type { Host } from '../src/index.js';
 /** A netns path that always exists (requireNetns passes without root). */
 export const NETNS = '/proc/self/ns/net';
 
-/** A directory on CNI_PATH holding an executable named like the IPAM plugin (FakeExecutor answers it). */
-export const IPAM_DIR = (() => {
-  const dir = mkdtempSync(join(tmpdir(), 'cts-br-golden-'));
-  for (const n of ['host-local', 'static']) {
-    writeFileSync(join(dir, n), '#!/bin/sh\nexit 1\n');
-    chmodSync(join(dir, n), 0o755);
-  }
-  return dir;
-})();
+/** A directory on CNI_PATH holding executables named like IPAM plugins (FakeExecutor answers them; never run). */
+export const IPAM_DIR = fileURLToPath(new URL('../../test/fixtures/bin', import.meta.url));
 
 /** A link for `ip -j addr show` answers. */
 export interface FakeLink {
