@@ -49,7 +49,13 @@ export function allocateAll(store: Store, cfg: AllocConfig, id: string, ifname: 
     }
     return out;
   } catch (e) {
-    for (const ip of made) store.remove(ip);
+    for (const ip of made) {
+      try {
+        store.remove(ip);
+      } catch {
+        // the original error matters more; the runtime's DEL after a failed ADD releases the rest
+      }
+    }
     throw e;
   }
 }
