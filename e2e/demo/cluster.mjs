@@ -10,6 +10,14 @@ import { CniRuntime, Netns, binDir, repoRoot, sh } from '@cni-ts/testutils';
 
 export const DEFAULT_CONFLIST = join(repoRoot, 'e2e', 'conf', '10-cni-ts.conflist');
 
+// The cluster's pod network; traffic from it to anywhere else is masqueraded by each node, as
+// kubenet's non-masquerade CIDR rule or ip-masq-agent do (the conflist's ipMasq stays false so
+// pods see each other's real addresses across nodes, as the Kubernetes network model requires).
+const CLUSTER_CIDR = '10.244.0.0/16';
+// A host outside the cluster, reachable through node1 only (it has no route to pod addresses).
+const OUTSIDE = { node: '10.99.0.1', host: '10.99.0.2' };
+const NODE_NET = '192.168.77.0/24';
+
 const NODES = [
   { name: 'node1', ip4: '192.168.77.1', ip6: 'fd00:77::1', podV4: '10.244.1.0/24', podV6: 'fd00:10:244:1::/64' },
   { name: 'node2', ip4: '192.168.77.2', ip6: 'fd00:77::2', podV4: '10.244.2.0/24', podV6: 'fd00:10:244:2::/64' },
@@ -54,6 +62,9 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
       nodes.push({ ...n, ns, list, dataDir, runtime, pods: [] });
     }
     await wireNodes(nodes, prefix);
+    const outside = await Netns.create(`${prefix}-outside`);
+    namespaces.push(outside);
+    await wireOutside(nodes[0], outside, prefix);
 
     log('creating pods (loopback, then the default conflist, as containerd does)');
     for (const node of nodes) {
@@ -81,10 +92,29 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
     await check('pods on one node reach each other (IPv6)', () => ping(p1.ns, p2.v6));
     await check('pods on different nodes reach each other without NAT (IPv4)', async () => {
       await ping(p1.ns, q1.v4);
-      return `${p1.v4} → ${q1.v4}`;
+      const seen = await observedSource(q1.ns, q1.v4, p1.ns);
+      if (seen !== p1.v4) throw new Error(`${q1.v4} saw the packet from ${seen}, expected the pod's own ${p1.v4}`);
+      return `${q1.v4} sees ${seen}`;
     });
     await check('pods on different nodes reach each other (IPv6)', () => ping(p1.ns, q1.v6));
-    await check("a pod reaches another node's address (masqueraded)", () => ping(p1.ns, n2.ip4));
+    await check("a pod reaches another node's address, which sees the pod's address", async () => {
+      await ping(p1.ns, n2.ip4);
+      const seen = await observedSource(n2.ns, n2.ip4, p1.ns);
+      if (seen !== p1.v4) throw new Error(`${n2.ip4} saw the packet from ${seen}, expected ${p1.v4}`);
+      return `${n2.ip4} sees ${seen}`;
+    });
+    await check('a pod reaches a host outside the cluster, masqueraded to its node', async () => {
+      await ping(p1.ns, OUTSIDE.host);
+      const seen = await observedSource(outside, OUTSIDE.host, p1.ns);
+      if (seen !== OUTSIDE.node) throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node1's ${OUTSIDE.node}`);
+      return `${OUTSIDE.host} sees ${seen}`;
+    });
+    await check('a pod on another node reaches the outside host through the cluster', async () => {
+      await ping(q1.ns, OUTSIDE.host);
+      const seen = await observedSource(outside, OUTSIDE.host, q1.ns);
+      if (seen !== n2.ip4) throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node2's ${n2.ip4}`);
+      return `${OUTSIDE.host} sees ${seen}`;
+    });
     await check('CHECK passes for every pod', async () => {
       for (const node of nodes) for (const p of node.pods) await node.runtime.check(node.list, p.a);
     });
@@ -145,6 +175,26 @@ async function wireNodes([a, b], prefix) {
   }
 }
 
+// node1 has a second uplink to a host outside the cluster; node2 routes outside traffic via node1.
+async function wireOutside(node, outside, prefix) {
+  const inNode = `${prefix.slice(0, 8)}o`;
+  const inOut = `${prefix.slice(0, 8)}p`;
+  await sh('ip', ['link', 'add', inNode, 'netns', node.ns.name, 'type', 'veth', 'peer', 'name', inOut, 'netns', outside.name]);
+  await node.ns.exec('ip', ['addr', 'add', `${OUTSIDE.node}/24`, 'dev', inNode]);
+  await node.ns.exec('ip', ['link', 'set', inNode, 'up']);
+  await outside.exec('ip', ['addr', 'add', `${OUTSIDE.host}/24`, 'dev', inOut]);
+  await outside.exec('ip', ['link', 'set', inOut, 'up']);
+  // the cluster's masquerade rules on every node, as ip-masq-agent writes them: pod traffic to the
+  // pod and node networks keeps its source; anything else leaving the node is NATed
+  const agent = ['*nat', ':IP-MASQ-AGENT - [0:0]', '-A POSTROUTING -m comment --comment "ip-masq-agent" -j IP-MASQ-AGENT',
+    `-A IP-MASQ-AGENT -d ${CLUSTER_CIDR} -j RETURN`, `-A IP-MASQ-AGENT -d ${NODE_NET} -j RETURN`,
+    `-A IP-MASQ-AGENT -s ${CLUSTER_CIDR} -j MASQUERADE`, 'COMMIT', ''].join('\n');
+  for (const n of NODES) await sh('ip', ['netns', 'exec', `${prefix}-${n.name}`, 'iptables-restore', '--noflush', '-w'], agent);
+  await sh('ip', ['netns', 'exec', `${prefix}-node2`, 'ip', 'route', 'add', `${OUTSIDE.host}/32`, 'via', node.ip4]);
+  await outside.exec('ip', ['route', 'add', NODE_NET, 'via', OUTSIDE.node]);
+  await node.ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+}
+
 function loopbackList() {
   return { cniVersion: '1.1.0', name: 'cni-loopback', plugins: [{ type: 'loopback' }] };
 }
@@ -159,6 +209,24 @@ async function ping(ns, ip) {
   if (!ip) throw new Error('no address to ping');
   const r = await execa('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-W', '3', ip], { reject: false });
   if (r.exitCode !== 0) throw new Error(`ping ${ip} from ${ns.name} failed: ${r.stdout.split('\n').slice(-2).join(' ')}`);
+}
+
+// Sends one UDP datagram from clientNs to ip and returns the source address the receiver saw.
+async function observedSource(serverNs, ip, clientNs) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const server = execa('ip', ['netns', 'exec', serverNs.name, process.execPath, '-e', `
+    const s = require('node:dgram').createSocket('udp4');
+    s.on('message', (m, r) => { console.log(r.address); process.exit(0); });
+    s.bind(${port}, '${ip}', () => console.log('ready'));
+    setTimeout(() => process.exit(2), 5000);`], { reject: false });
+  await new Promise((resolve) => server.stdout.once('data', resolve));
+  await execa('ip', ['netns', 'exec', clientNs.name, process.execPath, '-e', `
+    const s = require('node:dgram').createSocket('udp4');
+    s.send('hi', ${port}, '${ip}', () => s.close());`]);
+  const r = await server;
+  const lines = r.stdout.trim().split('\n');
+  if (r.exitCode !== 0) throw new Error(`no datagram arrived at ${ip}:${port}`);
+  return lines[lines.length - 1];
 }
 
 function reservations(dataDir, network) {
