@@ -4,6 +4,7 @@
 //   node tools/bench/bench.mjs [--runs N]
 import { callScript, go, hyperfine, namespaces, ours, printTable, scratch } from './lib.mjs';
 import { hostLocalRows } from './hostlocal.mjs';
+import { bridgeRows } from './bridge.mjs';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
 const tag = `ctbench${process.pid.toString(36)}`;
@@ -27,11 +28,13 @@ try {
   };
   const loop = await hyperfine([lo('ours', ours('loopback')), lo('go', go('loopback'))], { runs, netns: node, dir });
   const hl = await hostLocalRows(dir, runs);
+  const br = await bridgeRows(dir, runs);
 
   printTable(`cni-ts bench (${new Date().toISOString().slice(0, 10)}, ${runs} runs each, hyperfine; lower is better)`, [
     ['VERSION', version['ours VERSION'], version['go VERSION']],
     ['loopback ADD + DEL (two executions)', loop['ours loopback ADD+DEL'], loop['go loopback ADD+DEL']],
     ...hl.rows,
+    ...br,
   ]);
   console.log(`\nhost-local: the 250th address of a /24 costs ${hl.ratio.ours.toFixed(2)}× the 1st (Go: ${hl.ratio.go.toFixed(2)}×)`);
 } finally {

@@ -2,6 +2,7 @@
 import type { Executor } from './run.js';
 import { ProcessError, classifyStderr } from './errors.js';
 import { inNetns } from './netns.js';
+import { sysctlPath, writeSysctl } from './sysctl.js';
 
 /** Options for an ip batch. */
 export interface IpOptions {
@@ -10,7 +11,12 @@ export interface IpOptions {
   timeoutMs?: number;
   /** Global options before `-j -batch -`, e.g. ['-d'] for link details (batch lines cannot carry options). */
   options?: readonly string[];
+  /** ipBatch only: sysctls written before the batch runs, by the same process (one spawn instead of two). */
+  sysctls?: ReadonlyArray<readonly [string, string]>;
 }
+
+// Writes "path value" pairs up to "--", then becomes the command after it.
+const SYSCTLS_THEN_EXEC = 'while [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; shift; exec "$@"';
 
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
@@ -19,8 +25,16 @@ export interface IpOptions {
 export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
   const input = commands.map(batchLine).join('\n') + '\n';
-  const [file, args] = inNetns(opts.netns, 'ip', [...(opts.options ?? []), '-j', '-batch', '-']);
-  const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
+  const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
+  const sysctls = opts.sysctls ?? [];
+  let cmd: [string, string[]];
+  if (sysctls.length && opts.netns) {
+    cmd = inNetns(opts.netns, 'sh', ['-c', SYSCTLS_THEN_EXEC, 'sh', ...sysctls.flatMap(([k, v]) => [sysctlPath(k), v]), '--', 'ip', ...ipArgs]);
+  } else {
+    for (const [k, v] of sysctls) writeSysctl(k, v);
+    cmd = inNetns(opts.netns, 'ip', ipArgs);
+  }
+  const r = exec.run(cmd[0], cmd[1], { input, timeoutMs: opts.timeoutMs });
   if (r.status !== 0) throw batchError('ip', commands, r.stderr, r.status, opts.netns);
   return parseJsonLines(r.stdout);
 }
@@ -56,7 +70,8 @@ function parseJsonLines(stdout: string): unknown[] {
 function batchError(tool: string, commands: ReadonlyArray<readonly string[]>, stderr: string, status: number, netns?: string): ProcessError {
   const m = /Command failed -:(\d+)/.exec(stderr);
   const failed = m ? commands[Number(m[1]) - 1] : undefined;
-  const cmd = `${tool} ${failed ? failed.join(' ') : '-batch'}`;
+  const sysctl = /(?:^|\n)cannot write sysctl (\S+)/.exec(stderr);
+  const cmd = sysctl ? `sysctl ${sysctl[1]}` : `${tool} ${failed ? failed.join(' ') : '-batch'}`;
   const why = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Command failed')).join('; ') || `exit status ${status}`;
   const where = netns ? ` (in netns ${netns})` : '';
   return new ProcessError(classifyStderr(stderr), cmd, `${cmd}${where}: ${why}`, { status, stderr });

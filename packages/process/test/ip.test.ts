@@ -69,3 +69,19 @@ test('bridgeBatch names the failing command', (t) => {
   const e = t.throws(() => bridgeBatch(exec, [['vlan', 'add', 'dev', 'v', 'vid', '5']]), { instanceOf: ProcessError });
   t.is(e?.message, 'bridge vlan add dev v vid 5: RTNETLINK answers: Operation not supported');
 });
+
+test('ipBatch with sysctls in a netns writes them and runs ip in one nsenter process', (t) => {
+  const exec = new FakeExecutor();
+  ipBatch(exec, [['link', 'set', 'eth0', 'up']], { netns: '/run/netns/p', sysctls: [['net/ipv6/conf/eth0/accept_dad', '0'], ['net.ipv4.conf.eth0.arp_notify', '1']] });
+  t.is(exec.calls.length, 1);
+  const c = exec.calls[0]!;
+  t.deepEqual(c.args.slice(0, 4), ['--net=/run/netns/p', '--', 'sh', '-c']);
+  t.deepEqual(c.args.slice(5), ['sh', '/proc/sys/net/ipv6/conf/eth0/accept_dad', '0', '/proc/sys/net/ipv4/conf/eth0/arp_notify', '1', '--', 'ip', '-j', '-batch', '-']);
+  t.is(c.input, 'link set eth0 up\n');
+});
+
+test('a sysctl that cannot be written is named in the error', (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 1, stderr: 'sh: 1: cannot create /proc/sys/x: Permission denied\ncannot write sysctl /proc/sys/x\n' });
+  const e = t.throws(() => ipBatch(exec, [['link', 'show']], { netns: '/run/netns/p', sysctls: [['x', '1']] }), { instanceOf: ProcessError });
+  t.regex(e!.message, /^sysctl \/proc\/sys\/x \(in netns \/run\/netns\/p\): /);
+});

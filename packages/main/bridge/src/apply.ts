@@ -2,7 +2,7 @@
 // missing bridge, and one `bridge -batch` for VLANs), one process of pod sysctls, one pod ip
 // batch through nsenter, and one node read to confirm the port is up. Each step that changes the
 // kernel records its undo first.
-import { type Executor, ProcessError, bridgeBatch, ipBatch, isKind, writeSysctlsIn } from '@cni-ts/process';
+import { type Executor, ProcessError, bridgeBatch, ipBatch, isKind } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
 import { type LinkState, parseLinks, showLinks } from './observe.js';
@@ -10,12 +10,18 @@ import type { NodePlan } from './plan-node.js';
 import type { PodPlan } from './plan-pod.js';
 import type { UndoStack } from './undo.js';
 
-/** The links as they are after ADD. */
-export interface Applied {
-  bridge: LinkState;
-  hostVeth: LinkState;
-  container: LinkState;
-  vlanGateway?: LinkState;
+/** What ADD reports of a node link. */
+export interface LinkBrief {
+  name: string;
+  mac: string;
+  operstate: string;
+}
+
+/** The node links as they are after ADD. */
+export interface NodeLinks {
+  bridge: LinkBrief;
+  hostVeth: LinkBrief;
+  vlanGateway?: LinkBrief;
 }
 
 const PORT_UP_WAITS_MS = [0, 50, 500, 1000, 1000];
@@ -84,8 +90,7 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
 /** Applies the pod plan and returns the container interface as it ended up. */
 export function applyPod(host: Host, exec: Executor, plan: PodPlan, netns: string, ifname: string): LinkState {
   try {
-    writeSysctlsIn(exec, netns, plan.sysctls);
-    const docs = ipBatch(exec, plan.batch, { netns });
+    const docs = ipBatch(exec, plan.batch, { netns, sysctls: plan.sysctls });
     let link = parseLinks(docs[docs.length - 1])[0];
     if (!link) throw new Error(`${ifname} is missing from ${netns}`);
     if (plan.settle) link = settle(host, exec, link, netns, ifname);
@@ -113,12 +118,28 @@ function settle(host: Host, exec: Executor, first: LinkState, netns: string, ifn
   }
 }
 
-/** Reads the node links back, waiting for the host veth to be up as upstream does (unless the container end stays down). */
-export function readBack(host: Host, exec: Executor, names: { bridge: string; hostVeth: string; vlanGateway?: string }, expectUp: boolean): Omit<Applied, 'container'> {
-  const list = [names.bridge, names.hostVeth, ...(names.vlanGateway ? [names.vlanGateway] : [])];
+// The links from /sys/class/net without a process. Only trusted when sysfs shows the host veth
+// we just created (its name is random), i.e. sysfs belongs to our netns; else undefined.
+function fromSysfs(host: Host, names: readonly string[]): LinkBrief[] | undefined {
+  const out: LinkBrief[] = [];
+  for (const name of names) {
+    const mac = host.readLinkAttr(name, 'address');
+    const operstate = host.readLinkAttr(name, 'operstate');
+    if (mac === undefined || operstate === undefined) return undefined;
+    out.push({ name, mac, operstate: operstate.toUpperCase() });
+  }
+  return out;
+}
+
+/**
+ * Reads the node links back (sysfs when it is ours, else one ip process), waiting for the host
+ * veth to be up as upstream does (0, 50, 500, 1000, 1000 ms), unless the container end stays down.
+ */
+export function readBack(host: Host, exec: Executor, names: { bridge: string; hostVeth: string; vlanGateway?: string }, expectUp: boolean): NodeLinks {
+  const list = [names.hostVeth, names.bridge, ...(names.vlanGateway ? [names.vlanGateway] : [])];
   for (let i = 0; ; i++) {
     host.sleep(PORT_UP_WAITS_MS[i]!);
-    const links = showLinks(exec, list);
+    const links: LinkBrief[] = fromSysfs(host, list) ?? showLinks(exec, list);
     const by = (n: string) => links.find((l) => l.name === n);
     const hostVeth = by(names.hostVeth);
     const bridge = by(names.bridge);

@@ -13,6 +13,8 @@ export interface Host {
   writeSysctl(name: string, value: string): void;
   /** Reads a sysctl of our netns; undefined when it does not exist. */
   readSysctl(name: string): string | undefined;
+  /** A link attribute from /sys/class/net/<name>/<attr> (trimmed); undefined when absent. */
+  readLinkAttr(name: string, attr: string): string | undefined;
   /** True when the kernel has IPv6 (/proc/sys/net/ipv6 exists). */
   hasIpv6(): boolean;
   /** Cryptographically random bytes (veth names, MACs). */
@@ -35,6 +37,13 @@ export const systemHost: Host = {
   readSysctl(name) {
     try {
       return readSysctl(name);
+    } catch {
+      return undefined;
+    }
+  },
+  readLinkAttr(name, attr) {
+    try {
+      return readFileSync(`/sys/class/net/${name}/${attr}`, 'utf8').trim();
     } catch {
       return undefined;
     }

@@ -11,7 +11,8 @@ const POD = { eth0: { ifindex: 2, mac: '0a:58:0a:16:00:02', peer: 9, addrs: [['1
 // vetha0a1a2a3 is the first name FakeHost's counting "random" bytes give.
 const VETH = 'vetha0a1a2a3';
 const NODE = { cni0: { ifindex: 3, kind: 'bridge', mac: '02:a0:a1:a2:a3:a4', info: { vlan_filtering: 0, vlan_default_pvid: 1 } }, [VETH]: { ifindex: 9, mac: '6e:00:00:00:00:09', master: 'cni0' } };
-const SH = 'sh -c while [ $# -gt 0 ]; do printf %s "$2" > "$1" || { echo "cannot write $1" >&2; exit 1; }; shift 2; done sh';
+const SH = 'sh -c while [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; shift; exec "$@" sh';
+const READ_BACK = `ip -d -j -batch - << addr show dev ${'vetha0a1a2a3'} ; addr show dev cni0`;
 const C = '"name: \\"podnet\\" id: \\"ctr1\\""';
 const CHAIN = 'CNI-ee871de47c845415462ccc60';
 
@@ -26,16 +27,16 @@ async function add(config: Record<string, unknown>, s: Scenario, hostLinks: stri
   }
 }
 
-test('ADD on a fresh node: IPAM, bridge, one node batch, pod sysctls, one pod batch, read-back, one iptables-restore', async (t) => {
+test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctls + batch), read-back, one iptables-restore', async (t) => {
   const { exec, host, result, error } = await add({ isGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_V4 });
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
     'IPAM ADD',
     'ip -j -batch - << link add name cni0 address aa:a9:aa:ab:ac:ad type bridge',
     `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; link set dev ${VETH} up ; addr add 10.22.0.1/24 broadcast + dev cni0`,
-    `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1`,
-    `nsenter --net=${NETNS} -- ip -j -batch - << addr add 10.22.0.2/24 broadcast + dev eth0 ; link set dev eth0 up ; route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; addr show dev eth0`,
-    `ip -d -j -batch - << addr show dev cni0 ; addr show dev ${VETH}`,
+    `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 -- ip -j -batch - << ` +
+      'addr add 10.22.0.2/24 broadcast + dev eth0 ; link set dev eth0 up ; route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; addr show dev eth0',
+    READ_BACK,
     'iptables-save -t nat',
     `iptables-restore --noflush -w << *nat ; :${CHAIN} - [0:0] ; -A ${CHAIN} -d 10.22.0.0/24 -m comment --comment ${C} -j ACCEPT ; ` +
       `-A ${CHAIN} ! -d 224.0.0.0/4 -m comment --comment ${C} -j MASQUERADE ; -A POSTROUTING -s 10.22.0.2/32 -m comment --comment ${C} -j ${CHAIN} ; COMMIT`,
@@ -57,11 +58,11 @@ test('dual-stack with isDefaultGateway: IPv6 sysctls, a default route per family
   const s = exec.script();
   t.true(s[2]!.endsWith('addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0'));
   t.is(s[3], `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 ` +
-    '/proc/sys/net/ipv6/conf/lo/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down 1');
-  t.is(s[4], `nsenter --net=${NETNS} -- ip -j -batch - << addr add 10.22.0.2/24 broadcast + dev eth0 ; addr add fd00:22::2/64 dev eth0 ; link set dev eth0 up ; ` +
+    '/proc/sys/net/ipv6/conf/lo/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down 1 -- ip -j -batch - << ' +
+    'addr add 10.22.0.2/24 broadcast + dev eth0 ; addr add fd00:22::2/64 dev eth0 ; link set dev eth0 up ; ' +
     'route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; route add ::/0 via fd00:22::1 dev eth0 ; addr show dev eth0');
-  t.deepEqual(s.slice(6).map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'ip6tables-restore --noflush -w']);
-  t.regex(s[9]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);
+  t.deepEqual(s.slice(5).map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'ip6tables-restore --noflush -w']);
+  t.regex(s[8]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);
   t.deepEqual(host.sysctls.slice(-2), [['net/ipv4/ip_forward', '1'], ['net/ipv6/conf/all/forwarding', '1']]);
   t.deepEqual(result?.routes, [{ dst: '0.0.0.0/0', gw: '10.22.0.1' }, { dst: '::/0', gw: 'fd00:22::1' }]);
   t.deepEqual(result?.ips, [{ interface: 2, address: '10.22.0.2/24', gateway: '10.22.0.1' }, { interface: 2, address: 'fd00:22::2/64', gateway: 'fd00:22::1' }]);
@@ -130,10 +131,7 @@ test('a failure while masquerading unwinds the spoof check, the veth and the res
 test('L2-only: no IPAM, no pod sysctls, the container end is set up; no forwarding, no gateway', async (t) => {
   const { exec, host, result, error } = await add({}, { node: NODE, pod: POD });
   t.is(error, undefined);
-  t.deepEqual(exec.script().slice(2), [
-    `nsenter --net=${NETNS} -- ip -j -batch - << link set dev eth0 up ; addr show dev eth0`,
-    `ip -d -j -batch - << addr show dev cni0 ; addr show dev ${VETH}`,
-  ]);
+  t.deepEqual(exec.script().slice(2), [`nsenter --net=${NETNS} -- ip -j -batch - << link set dev eth0 up ; addr show dev eth0`, READ_BACK]);
   t.is(exec.script()[0], 'ip -j -batch - << link add name cni0 type bridge');
   t.false(host.sysctls.some(([k]) => k.includes('forward')));
   t.is(result?.ips, undefined);
@@ -242,4 +240,21 @@ test('CNI_NETNS that does not exist is code 4 before anything runs', async (t) =
   const e = await t.throwsAsync(async () => makeBridge(new FakeHost()).add(context(exec, {}, { netns: '/run/netns/cts-no-such-ns' })), { instanceOf: CniError });
   t.is(e?.code, 4);
   t.deepEqual(exec.calls, []);
+});
+
+test('read-back from /sys/class/net when it shows our new veth (no process); waits while the port is not up yet', async (t) => {
+  const exec = new ScriptedExec({ node: NODE, pod: POD });
+  const host = new FakeHost();
+  host.sysfs[VETH] = { address: '6e:00:00:00:00:10', operstate: 'lowerlayerdown' };
+  host.sysfs.cni0 = { address: '02:00:00:00:00:20', operstate: 'up' };
+  let reads = 0;
+  const orig = host.readLinkAttr.bind(host);
+  host.readLinkAttr = (name: string, attr: string) => {
+    if (name === VETH && attr === 'operstate' && ++reads === 2) host.sysfs[VETH]!.operstate = 'up';
+    return orig(name, attr);
+  };
+  const r = await makeBridge(host).add(context(exec, {}));
+  t.false(exec.script().some((l) => l.startsWith('ip -d -j')), 'no ip read-back');
+  t.deepEqual(host.sleeps, [0, 50]);
+  t.deepEqual(r.interfaces?.slice(0, 2), [{ name: 'cni0', mac: '02:00:00:00:00:20' }, { name: VETH, mac: '6e:00:00:00:00:10' }]);
 });

@@ -88,7 +88,9 @@ export class ScriptedExec extends FakeExecutor {
   private answer(s: Scenario, c: Call): Partial<RunResult> {
     const failed = s.fail?.(c, this.verb);
     if (failed) return { status: failed.status ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr };
-    const argv = c.file === 'nsenter' ? c.args.slice(2) : [c.file, ...c.args];
+    let argv = c.file === 'nsenter' ? c.args.slice(2) : [c.file, ...c.args];
+    // `sh -c '<write sysctls>; exec "$@"' sh k v … -- ip …` runs the command after "--"
+    if (argv[0] === 'sh' && argv.indexOf('--', 3) > 0) argv = argv.slice(argv.indexOf('--', 3) + 1);
     const tool = argv[0]!;
     if (tool === 'ip') return answerIp((c.file === 'nsenter' ? s.pod : s.node) ?? {}, c);
     if (tool.endsWith('tables-save')) return { stdout: s.iptables?.[tool.startsWith('ip6') ? 6 : 4] ?? EMPTY_NAT };
@@ -113,6 +115,9 @@ export class FakeHost implements Host {
   linkNames() { return new Set(this.links); }
   writeSysctl(k: string, v: string) { this.sysctls.push([k, v]); }
   readSysctl() { return undefined; }
+  /** Attributes /sys/class/net answers with (none by default, so read-back goes through ip). */
+  readonly sysfs: Record<string, Record<string, string>> = {};
+  readLinkAttr(name: string, attr: string) { return this.sysfs[name]?.[attr]; }
   hasIpv6() { return this.ipv6; }
   random(n: number) { return Buffer.from(Array.from({ length: n }, () => 0xa0 + (this.n++ % 16))); }
   sleep(ms: number) { this.sleeps.push(ms); }

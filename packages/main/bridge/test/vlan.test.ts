@@ -78,7 +78,7 @@ test('ADD with vlan and isGateway: the gateway goes on <bridge>.<vlan>, a veth w
     `link set dev ${VETH} up ; link add name cni0.100 type veth peer name ${PEER} ; link set dev ${PEER} master cni0 ; link set dev ${PEER} up ; ` +
     'link set dev cni0.100 up ; addr add 10.1.0.1/24 broadcast + dev cni0.100');
   t.is(s[3], `bridge -batch - << vlan del dev ${VETH} vid 1 ; vlan add dev ${VETH} vid 100 pvid untagged ; vlan del dev ${PEER} vid 1 ; vlan add dev ${PEER} vid 100 pvid untagged`);
-  t.is(s.at(-1), `ip -d -j -batch - << addr show dev cni0 ; addr show dev ${VETH} ; addr show dev cni0.100`);
+  t.is(s.at(-1), `ip -d -j -batch - << addr show dev ${VETH} ; addr show dev cni0 ; addr show dev cni0.100`);
   t.deepEqual(r.interfaces?.[3], { name: 'cni0.100', mac: '02:00:00:00:01:00' });
   t.true(host.sysctls.some(([k]) => k === `net/ipv6/conf/${PEER}/accept_ra`));
 });
