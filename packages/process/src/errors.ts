@@ -23,7 +23,7 @@ export class ProcessError extends Error {
 }
 
 const PATTERNS: ReadonlyArray<[RegExp, ProcessErrorKind]> = [
-  [/File exists|already exists|Chain already exists/i, 'exists'],
+  [/File exists|already exists|Chain already exists|[Aa]ddress already assigned/i, 'exists'],
   [/Resource temporarily unavailable|Device or resource busy|holding the xtables lock|Another app is currently holding/i, 'busy'],
   [/Cannot find device|does not exist|No such device|No such file or directory|No chain\/target\/match by that name|Bad rule \(does a matching rule exist|No such process|Could not process rule: No such file/i, 'missing'],
 ];

@@ -85,3 +85,8 @@ test('a sysctl that cannot be written is named in the error', (t) => {
   const e = t.throws(() => ipBatch(exec, [['link', 'show']], { netns: '/run/netns/p', sysctls: [['x', '1']] }), { instanceOf: ProcessError });
   t.regex(e!.message, /^sysctl \/proc\/sys\/x \(in netns \/run\/netns\/p\): /);
 });
+
+test('an address the kernel already has ("Address already assigned", with extack) is classified as exists', (t) => {
+  const exec = new FakeExecutor().on(() => true, { status: 2, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:1\n' });
+  t.is(t.throws(() => ipBatch(exec, [['addr', 'add', '10.0.0.1/24', 'dev', 'x']]), { instanceOf: ProcessError })?.kind, 'exists');
+});

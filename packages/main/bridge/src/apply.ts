@@ -85,6 +85,40 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
   } catch (e) {
     throw kernelError(`set the VLANs of ${hostVeth}`, e);
   }
+  if (plan.newVlanGateway) addVlanGateway(exec, plan.newVlanGateway, plan.gatewayLink);
+  addGateways(exec, plan.gateway, plan.gatewayLink);
+}
+
+// Creates the VLAN gateway veth (shared by every pod of the VLAN, so never undone); a concurrent
+// ADD that created it first also enslaves it and sets its VLAN.
+function addVlanGateway(exec: Executor, gw: NonNullable<NodePlan['newVlanGateway']>, name: string): void {
+  try {
+    ipBatch(exec, gw.batch);
+  } catch (e) {
+    if (isKind(e, 'exists') && (e as ProcessError).command === `ip ${gw.batch[0]!.join(' ')}`) return;
+    throw kernelError(`create the VLAN gateway interface ${name}`, e);
+  }
+  try {
+    bridgeBatch(exec, gw.vlans);
+  } catch (e) {
+    throw kernelError(`set the VLAN of the gateway interface ${name}`, e);
+  }
+}
+
+// Runs the gateway address commands; one that fails because the address is already there (a
+// concurrent ADD put it there) is skipped and the rest run on.
+function addGateways(exec: Executor, cmds: readonly string[][], link: string): void {
+  let rest = cmds;
+  while (rest.length > 0) {
+    try {
+      ipBatch(exec, rest);
+      return;
+    } catch (e) {
+      const at = rest.findIndex((c) => (e as ProcessError).command === `ip ${c.join(' ')}`);
+      if (!isKind(e, 'exists') || at < 0 || rest[at]![1] !== 'add') throw kernelError(`set the gateway address on ${link}`, e);
+      rest = rest.slice(at + 1);
+    }
+  }
 }
 
 /** Applies the pod plan and returns the container interface as it ended up. */

@@ -36,10 +36,20 @@ export interface NodeInput {
 export interface NodePlan {
   /** `ip link add` of a missing bridge, run on its own so a concurrent creation is tolerated. */
   createBridge?: string[];
-  /** One `ip -batch` for everything else. */
+  /** One `ip -batch` for the bridge and the port. */
   batch: string[][];
+  /**
+   * The gateway address changes, in their own `ip -batch` (only when there are any): an address
+   * a concurrent ADD has just added is not an error.
+   */
+  gateway: string[][];
   /** One `bridge -batch` for VLAN entries (empty without VLANs). */
   vlans: string[][];
+  /**
+   * A new VLAN gateway veth, created in its own batch: when a concurrent ADD created it first
+   * (its `link add` fails with "exists"), that ADD also finishes it.
+   */
+  newVlanGateway?: { batch: string[][]; vlans: string[][] };
   /** The bridge (accept_ra=0 is set on it once it exists). */
   bridge: string;
   /** accept_ra=0 on the veths created here (errors ignored, as upstream). */
@@ -102,7 +112,7 @@ export function planNode(i: NodeInput): NodePlan {
   const gwExisting = vlanGw ? i.vlanGateway?.addrs ?? [] : i.bridge?.addrs ?? [];
   const gwCmds = gatewayAddrCommands(c, gatewayLink, gwExisting, i.gateways);
   const pinMac = !vlanGw && gwCmds.some((cmd) => cmd[1] === 'add');
-  const plan: NodePlan = { bridge: br, batch: [], vlans: [], acceptRa: [], forwarding: [], gatewayLink };
+  const plan: NodePlan = { bridge: br, batch: [], gateway: gwCmds, vlans: [], acceptRa: [], forwarding: [], gatewayLink };
   if (!i.bridge) plan.createBridge = linkAddBridge(c, pinMac ? i.newBridgeMac : undefined);
   if (c.promiscMode) plan.batch.push(['link', 'set', 'dev', br, 'promisc', 'on']);
   plan.batch.push(['link', 'set', 'dev', br, 'up']);
@@ -121,13 +131,14 @@ export function planNode(i: NodeInput): NodePlan {
     plan.vlanGatewayName = vlanGw;
     if (!i.vlanGateway) {
       const brMtu = c.mtu || i.bridge?.mtu || 0;
-      plan.batch.push(['link', 'add', 'name', vlanGw, ...(brMtu ? ['mtu', String(brMtu)] : []), 'type', 'veth', 'peer', 'name', i.vlanPeer]);
-      plan.batch.push(['link', 'set', 'dev', i.vlanPeer, 'master', br], ['link', 'set', 'dev', i.vlanPeer, 'up'], ['link', 'set', 'dev', vlanGw, 'up']);
+      plan.newVlanGateway = {
+        batch: [['link', 'add', 'name', vlanGw, ...(brMtu ? ['mtu', String(brMtu)] : []), 'type', 'veth', 'peer', 'name', i.vlanPeer],
+          ['link', 'set', 'dev', i.vlanPeer, 'master', br], ['link', 'set', 'dev', i.vlanPeer, 'up'], ['link', 'set', 'dev', vlanGw, 'up']],
+        vlans: portVlanCommands(i.vlanPeer, { vlan: c.vlan, vlans: [], preserveDefaultVlan: c.preserveDefaultVlan, defaultPvid }),
+      };
       plan.acceptRa.push(i.vlanPeer);
-      plan.vlans.push(...portVlanCommands(i.vlanPeer, { vlan: c.vlan, vlans: [], preserveDefaultVlan: c.preserveDefaultVlan, defaultPvid }));
     }
   }
-  plan.batch.push(...gwCmds);
   for (const f of [4, 6] as const) {
     if (i.gateways.some((g) => g.family === f)) plan.forwarding.push(f === 4 ? ['net/ipv4/ip_forward', '1'] : ['net/ipv6/conf/all/forwarding', '1']);
   }

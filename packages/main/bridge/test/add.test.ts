@@ -33,7 +33,8 @@ test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctl
   t.deepEqual(exec.script(), [
     'IPAM ADD',
     'ip -j -batch - << link add name cni0 address aa:a9:aa:ab:ac:ad type bridge',
-    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; link set dev ${VETH} up ; addr add 10.22.0.1/24 broadcast + dev cni0`,
+    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; link set dev ${VETH} up`,
+    'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0',
     `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 -- ip -j -batch - << ` +
       'addr add 10.22.0.2/24 broadcast + dev eth0 ; link set dev eth0 up ; route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; addr show dev eth0',
     READ_BACK,
@@ -56,13 +57,13 @@ test('dual-stack with isDefaultGateway: IPv6 sysctls, a default route per family
   const { exec, host, result, error } = await add({ isDefaultGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_DUAL });
   t.is(error, undefined);
   const s = exec.script();
-  t.true(s[2]!.endsWith('addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0'));
-  t.is(s[3], `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 ` +
+  t.is(s[3], 'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0');
+  t.is(s[4], `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 ` +
     '/proc/sys/net/ipv6/conf/lo/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down 1 -- ip -j -batch - << ' +
     'addr add 10.22.0.2/24 broadcast + dev eth0 ; addr add fd00:22::2/64 dev eth0 ; link set dev eth0 up ; ' +
     'route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; route add ::/0 via fd00:22::1 dev eth0 ; addr show dev eth0');
-  t.deepEqual(s.slice(5).map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'ip6tables-restore --noflush -w']);
-  t.regex(s[8]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);
+  t.deepEqual(s.slice(6).map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'ip6tables-restore --noflush -w']);
+  t.regex(s[9]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);
   t.deepEqual(host.sysctls.slice(-2), [['net/ipv4/ip_forward', '1'], ['net/ipv6/conf/all/forwarding', '1']]);
   t.deepEqual(result?.routes, [{ dst: '0.0.0.0/0', gw: '10.22.0.1' }, { dst: '::/0', gw: 'fd00:22::1' }]);
   t.deepEqual(result?.ips, [{ interface: 2, address: '10.22.0.2/24', gateway: '10.22.0.1' }, { interface: 2, address: 'fd00:22::2/64', gateway: 'fd00:22::1' }]);
@@ -82,14 +83,15 @@ test('forceAddress replaces the conflicting address and pins the MAC of an exist
   const { exec, error } = await add({ isGateway: true, forceAddress: true, ipam: { type: 'host-local' } }, { node, pod: POD, ipam: IPAM_V4 }, ['cni0']);
   t.is(error, undefined);
   t.is(exec.script()[2], `ip -j -batch - << link set dev cni0 up ; link set dev cni0 address 02:a0:a1:a2:a3:a4 ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; ` +
-    `link set dev ${VETH} master cni0 ; link set dev ${VETH} up ; addr del 10.99.0.1/16 dev cni0 ; addr add 10.22.0.1/24 broadcast + dev cni0`);
+    `link set dev ${VETH} master cni0 ; link set dev ${VETH} up`);
+  t.is(exec.script()[3], 'ip -j -batch - << addr del 10.99.0.1/16 dev cni0 ; addr add 10.22.0.1/24 broadcast + dev cni0');
 });
 
 test('IPv6 gateways conflict only with overlapping subnets; the existing gateway address is kept', async (t) => {
   const node = { ...NODE, cni0: { ...NODE.cni0, addrs: [['10.22.0.1', 24], ['fd00:99::1', 64]] as Array<[string, number]> } };
   const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node, pod: POD, ipam: IPAM_DUAL }, ['cni0']);
   t.is(error, undefined);
-  t.true(exec.script()[2]!.endsWith(`link set dev ${VETH} up ; addr add fd00:22::1/64 dev cni0`));
+  t.is(exec.script()[3], 'ip -j -batch - << addr add fd00:22::1/64 dev cni0', 'only the missing IPv6 gateway is added');
   const overlap = { ...NODE, cni0: { ...NODE.cni0, addrs: [['fd00:22::5', 48]] as Array<[string, number]> } };
   const r = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node: overlap, pod: POD, ipam: IPAM_DUAL }, ['cni0']);
   t.is(r.error?.message, '"cni0" already has an IP address different from fd00:22::1/64');
@@ -204,7 +206,7 @@ test('IPv6 with enabledad: DAD sysctls on, and ADD waits until no address is ten
       : undefined),
   });
   t.is(error, undefined);
-  t.true(exec.script()[3]!.includes('/proc/sys/net/ipv6/conf/eth0/enhanced_dad 1 /proc/sys/net/ipv6/conf/eth0/accept_dad 1'));
+  t.true(exec.script()[4]!.includes('/proc/sys/net/ipv6/conf/eth0/enhanced_dad 1 /proc/sys/net/ipv6/conf/eth0/accept_dad 1'));
   t.is(polls, 3);
   t.deepEqual(host.sleeps.slice(0, 3), [50, 50, 50]);
 });
@@ -257,4 +259,16 @@ test('read-back from /sys/class/net when it shows our new veth (no process); wai
   t.false(exec.script().some((l) => l.startsWith('ip -d -j')), 'no ip read-back');
   t.deepEqual(host.sleeps, [0, 50]);
   t.deepEqual(r.interfaces?.slice(0, 2), [{ name: 'cni0', mac: '02:00:00:00:00:20' }, { name: VETH, mac: '6e:00:00:00:00:10' }]);
+});
+
+test('a gateway address a concurrent ADD has just added is not an error; the other gateway is still added', async (t) => {
+  const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, {
+    node: NODE, pod: POD, ipam: IPAM_DUAL,
+    fail: (c) => (c.input.startsWith('addr add 10.22.0.1/24') ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' } : undefined),
+  });
+  t.is(error, undefined);
+  t.deepEqual(exec.script().filter((l) => l.startsWith('ip -j -batch - << addr add')), [
+    'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0',
+    'ip -j -batch - << addr add fd00:22::1/64 dev cni0',
+  ]);
 });

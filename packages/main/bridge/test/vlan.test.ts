@@ -74,13 +74,26 @@ test('ADD with vlan and isGateway: the gateway goes on <bridge>.<vlan>, a veth w
   const host = new FakeHost();
   const r = await makeBridge(host).add(context(exec, { vlan: 100, isGateway: true, ipam: { type: 'host-local' } }));
   const s = exec.script();
-  t.is(s[2], `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; ` +
-    `link set dev ${VETH} up ; link add name cni0.100 type veth peer name ${PEER} ; link set dev ${PEER} master cni0 ; link set dev ${PEER} up ; ` +
-    'link set dev cni0.100 up ; addr add 10.1.0.1/24 broadcast + dev cni0.100');
-  t.is(s[3], `bridge -batch - << vlan del dev ${VETH} vid 1 ; vlan add dev ${VETH} vid 100 pvid untagged ; vlan del dev ${PEER} vid 1 ; vlan add dev ${PEER} vid 100 pvid untagged`);
+  t.deepEqual(s.slice(2, 7), [
+    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; link set dev ${VETH} up`,
+    `bridge -batch - << vlan del dev ${VETH} vid 1 ; vlan add dev ${VETH} vid 100 pvid untagged`,
+    `ip -j -batch - << link add name cni0.100 type veth peer name ${PEER} ; link set dev ${PEER} master cni0 ; link set dev ${PEER} up ; link set dev cni0.100 up`,
+    `bridge -batch - << vlan del dev ${PEER} vid 1 ; vlan add dev ${PEER} vid 100 pvid untagged`,
+    'ip -j -batch - << addr add 10.1.0.1/24 broadcast + dev cni0.100',
+  ]);
   t.is(s.at(-1), `ip -d -j -batch - << addr show dev ${VETH} ; addr show dev cni0 ; addr show dev cni0.100`);
   t.deepEqual(r.interfaces?.[3], { name: 'cni0.100', mac: '02:00:00:00:01:00' });
   t.true(host.sysctls.some(([k]) => k === `net/ipv6/conf/${PEER}/accept_ra`));
+});
+
+test('a VLAN gateway a concurrent ADD created first is left to that ADD to finish', async (t) => {
+  const exec = new ScriptedExec({
+    node: NODE, pod: POD, ipam: { cniVersion: '1.0.0', ips: [{ address: '10.1.0.2/24' }] },
+    fail: (c) => (c.input.startsWith('link add name cni0.100') ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' } : undefined),
+  });
+  await makeBridge(new FakeHost()).add(context(exec, { vlan: 100, isGateway: true, ipam: { type: 'host-local' } }));
+  t.false(exec.script().some((l) => l.includes(`vlan add dev ${PEER}`)));
+  t.true(exec.script().includes('ip -j -batch - << addr add 10.1.0.1/24 broadcast + dev cni0.100'));
 });
 
 test('an existing VLAN gateway interface is reused, its address kept', async (t) => {

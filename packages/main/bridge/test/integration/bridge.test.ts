@@ -148,3 +148,21 @@ test('ADD, CHECK and DEL work with the capitalised keys real runtimes send', asy
   t.is(r.interfaces[0].name, 'cni9');
   t.is((await natRules(w.node.node)).length, 4);
 });
+
+test('parallel ADDs on a fresh node (racing to create the bridge and its gateway address) all succeed, then parallel DELs clean up', async (t) => {
+  const { w } = t.context;
+  const conf = netConf(w, { isGateway: true, ipMasq: true });
+  const pods = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((n) => w.node.addPod(n)));
+  const adds = await Promise.all(pods.map((p, i) => run(w, 'ADD', p, conf, { containerId: `ctr-${i}` })));
+  for (const r of adds) t.is(r.exitCode, 0, r.stdout);
+  const ips = adds.map((r) => r.json.ips[0].address).sort();
+  t.is(new Set(ips).size, 6);
+  t.true(await pings(pods[0]!, adds[5]!.json.ips[0].address.split('/')[0]));
+  const [br] = (await links(w.node.node)).filter((l) => l.ifname === 'cni0');
+  t.deepEqual(addrsOf(br), ['10.22.0.1/24']);
+  t.is((await natRules(w.node.node)).filter((l) => l.startsWith('-A POSTROUTING')).length, 6);
+  const dels = await Promise.all(pods.map((p, i) => run(w, 'DEL', p, conf, { containerId: `ctr-${i}` })));
+  for (const r of dels) t.is(r.exitCode, 0, r.stdout);
+  t.deepEqual(await natRules(w.node.node), []);
+  t.deepEqual(reservations(w), []);
+});
