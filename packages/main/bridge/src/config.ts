@@ -40,6 +40,7 @@ export interface BridgeConf {
   mac?: string;
 }
 
+/** The bridge name when the config gives none (upstream defaultBrName). */
 export const DEFAULT_BRIDGE = 'cni0';
 
 const schema = lazySchema(() => {

@@ -4,8 +4,9 @@
 import { formatIP, formatNetwork, mustParsePrefix } from '@cni-ts/netaddr';
 import { type NftListing, type NftRule, goQuote, hashWithPrefix } from '@cni-ts/iptables';
 
-/** The shared masquerade table and its per-address chain. */
+/** The shared masquerade table (family inet). */
 export const MASQ_TABLE = 'cni_plugins_masquerade';
+/** The chain holding one rule per masqueraded address. */
 export const MASQ_CHAIN = 'masq_checks';
 const T = `inet ${MASQ_TABLE}`;
 const COMMENT_MAX = 128;
