@@ -1,7 +1,6 @@
 // The node-side world the plugin touches directly, without a process: its own netns's /proc
 // (interface names, sysctls), randomness and sleeping. Injected so golden tests never touch
 // the machine they run on.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readSysctl, writeSysctl } from '@cni-ts/process';
 
@@ -49,7 +48,8 @@ export const systemHost: Host = {
     }
   },
   hasIpv6: () => existsSync('/proc/sys/net/ipv6'),
-  random: (n) => randomBytes(n),
+  // Web Crypto, not node:crypto, whose import costs a bun-compiled plugin ~2.5 ms per run
+  random: (n) => Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(n))),
   sleep(ms) {
     if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   },
