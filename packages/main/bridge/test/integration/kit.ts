@@ -67,13 +67,15 @@ export interface Call {
   ifname?: string;
   cniArgs?: string;
   env?: Record<string, string | undefined>;
+  /** CNI_PATH (default: IPAM_DIR, then the fixtures). */
+  cniPath?: string[];
 }
 
 /** Runs the bridge (ours unless `plugin`) inside the node for a pod, as a runtime would. */
 export function run(w: World, command: string, pod: Netns | string, config: unknown, c: Call = {}): Promise<PluginOutcome> {
   return execPlugin({
     plugin: c.plugin ?? OURS, command, config, containerId: c.containerId ?? 'ctr1', ifname: c.ifname ?? 'eth0',
-    netns: typeof pod === 'string' ? pod : pod.path, inNetns: w.node.node.name, cniPath: [IPAM_DIR, w.fixtures], cniArgs: c.cniArgs, env: c.env,
+    netns: typeof pod === 'string' ? pod : pod.path, inNetns: w.node.node.name, cniPath: c.cniPath ?? [IPAM_DIR, w.fixtures], cniArgs: c.cniArgs, env: c.env,
   });
 }
 
