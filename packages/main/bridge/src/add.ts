@@ -1,8 +1,8 @@
 // ADD: check the config and the node, reserve addresses with IPAM, plan everything, then apply
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
 import { type Context, delegate, requireNetns } from '@cni-ts/skel';
-import { CniError, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
-import { applyNode, applyPod, kernelError, readBack } from './apply.js';
+import { CniError, type DNS, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
+import { type NodeLinks, applyNode, applyPod, kernelError, readBack } from './apply.js';
 import { type BridgeConf, loadConf } from './config.js';
 import { type Gateways, calcGateways } from './gateway.js';
 import { type Host, randomMac, randomVethName } from './host.js';
@@ -33,6 +33,17 @@ function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Result {
   return r;
 }
 
+/** The ADD result: [bridge, host veth, container (+ VLAN gateway)], addresses on interface 2. */
+export function addResult(conf: BridgeConf, args: Context['args'], links: NodeLinks, containerMac: string, gw: Gateways, dns: DNS | undefined): Result {
+  const interfaces: Interface[] = [
+    { name: conf.bridge, mac: links.bridge.mac },
+    { name: links.hostVeth.name, mac: links.hostVeth.mac },
+    { name: args.ifname, mac: containerMac, sandbox: args.netns },
+    ...(links.vlanGateway ? [{ name: links.vlanGateway.name, mac: links.vlanGateway.mac }] : []),
+  ];
+  return newResult({ interfaces, ...(gw.ips.length ? { ips: gw.ips } : {}), ...(gw.routes.length ? { routes: gw.routes } : {}), ...(dns ? { dns } : {}) });
+}
+
 /** The bridge plugin's ADD. */
 export function cmdAdd(host: Host, ctx: Context): Result {
   const conf = loadConf(ctx, true);
@@ -61,14 +72,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
         throw kernelError('set up masquerading', e);
       }
     }
-    const interfaces: Interface[] = [
-      { name: conf.bridge, mac: links.bridge.mac },
-      { name: hostVeth, mac: links.hostVeth.mac },
-      { name: ifname, mac: container.mac, sandbox: netns },
-      ...(links.vlanGateway ? [{ name: links.vlanGateway.name, mac: links.vlanGateway.mac }] : []),
-    ];
-    const dns = conf.dns ?? ipam?.dns;
-    return newResult({ interfaces, ...(gw.ips.length ? { ips: gw.ips } : {}), ...(gw.routes.length ? { routes: gw.routes } : {}), ...(dns ? { dns } : {}) });
+    return addResult(conf, ctx.args, links, container.mac, gw, conf.dns ?? ipam?.dns);
   } catch (e) {
     undo.unwind();
     throw e;

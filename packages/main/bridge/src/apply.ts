@@ -1,7 +1,7 @@
-// Applies the ADD plans in as few processes as possible: node ip batch (plus `ip link add` of a
-// missing bridge, and one `bridge -batch` for VLANs), one process of pod sysctls, one pod ip
-// batch through nsenter, and one node read to confirm the port is up. Each step that changes the
-// kernel records its undo first.
+// Applies the ADD plans in as few processes as possible: one node ip batch (plus `ip link add` of
+// a missing bridge, one `bridge -batch` for VLANs, one ip batch for missing gateway addresses),
+// one nsenter process for the pod's sysctls and ip batch, and a read-back that the port is up
+// (sysfs, or one ip process). Each step that changes the kernel records its undo first.
 import { type Executor, ProcessError, bridgeBatch, ipBatch, isKind } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
