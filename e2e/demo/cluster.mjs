@@ -207,7 +207,9 @@ function gatewayOf(result, family) {
 
 async function ping(ns, ip) {
   if (!ip) throw new Error('no address to ping');
-  const r = await execa('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-W', '3', ip], { reject: false });
+  // -c 1 -w 5: one reply within 5 s, re-sending each second. A fresh node's first IPv6 gateway
+  // address is tentative for about a second (DAD, as with the Go plugin), like any new link.
+  const r = await execa('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-w', '5', ip], { reject: false });
   if (r.exitCode !== 0) throw new Error(`ping ${ip} from ${ns.name} failed: ${r.stdout.split('\n').slice(-2).join(' ')}`);
 }
 
