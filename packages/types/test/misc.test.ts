@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as z from 'zod/mini';
-import { CniError, compareVersions, foldKeys, goJson, parseVersion, resultFamily, toCniError, versionsFrom } from '../src/index.js';
+import { CniError, compareVersions, foldKeys, goJson, parseVersion, parseWith, resultFamily, toCniError, versionsFrom } from '../src/index.js';
 
 test('goJson escapes HTML characters as Go does and has no trailing newline', (t) => {
   t.is(goJson({ msg: 'a <b> & c' }), '{\n    "msg": "a \\u003cb\\u003e \\u0026 c"\n}');
@@ -57,4 +57,13 @@ test('foldKeys renames keys case-insensitively through objects, arrays, unions a
 test('foldKeys: the later of two spellings wins, as in Go', (t) => {
   const s = z.object({ mtu: z.optional(z.number()) });
   t.deepEqual(foldKeys(s, { mtu: 1, MTU: 2 }), { mtu: 2 });
+});
+
+test('parseWith names the path, what was expected and what was given (zod/mini has no messages of its own)', (t) => {
+  const s = z.object({ mtu: z.optional(z.int()), ranges: z.array(z.object({ subnet: z.string() })), mode: z.optional(z.enum(['a', 'b'])), n: z.optional(z.number().check(z.maximum(10))) });
+  const e = t.throws(() => parseWith(s, { mtu: 'big', ranges: [{}], mode: 'c', n: 11 }, 'bridge network configuration'), { instanceOf: CniError });
+  t.is(e?.code, 7);
+  t.is(e?.message, 'invalid bridge network configuration: mtu: expected a number, got "big"; ranges[0].subnet: expected a string, got nothing; mode: must be one of "a", "b", got "c"; n: must be at most 10, got 11');
+  const frac = t.throws(() => parseWith(s, { mtu: 1.5, ranges: [] }, 'config'), { instanceOf: CniError });
+  t.regex(frac!.message, /^invalid config: mtu: expected an integer, got 1\.5$/);
 });
