@@ -2,7 +2,7 @@
 import type { Executor } from './run.js';
 import { ProcessError, classifyStderr } from './errors.js';
 import { inNetns } from './netns.js';
-import { sysctlPath, writeSysctl } from './sysctl.js';
+import { sysctlShellArgs, writeSysctl } from './sysctl.js';
 
 /** Options for an ip batch. */
 export interface IpOptions {
@@ -15,9 +15,6 @@ export interface IpOptions {
   sysctls?: ReadonlyArray<readonly [string, string]>;
 }
 
-// Writes "path value" pairs up to "--", then becomes the command after it.
-const SYSCTLS_THEN_EXEC = 'while [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; shift; exec "$@"';
-
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
  * showing commands printed, in order. On failure, the ProcessError names the failing command.
@@ -29,7 +26,7 @@ export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[
   const sysctls = opts.sysctls ?? [];
   let cmd: [string, string[]];
   if (sysctls.length && opts.netns) {
-    cmd = inNetns(opts.netns, 'sh', ['-c', SYSCTLS_THEN_EXEC, 'sh', ...sysctls.flatMap(([k, v]) => [sysctlPath(k), v]), '--', 'ip', ...ipArgs]);
+    cmd = inNetns(opts.netns, 'sh', sysctlShellArgs(sysctls, ['ip', ...ipArgs]));
   } else {
     for (const [k, v] of sysctls) writeSysctl(k, v);
     cmd = inNetns(opts.netns, 'ip', ipArgs);

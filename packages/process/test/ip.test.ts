@@ -1,6 +1,10 @@
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeExecutor } from '../src/index.js';
-import { ProcessError, batchLine, bridgeBatch, ipBatch, ipJson, runChecked, sysctlPath, writeSysctlsIn } from '../src/index.js';
+import { ProcessError, batchLine, bridgeBatch, ipBatch, ipJson, runChecked, sysctlPath, sysctlShellArgs, writeSysctlsIn } from '../src/index.js';
 
 test('ipBatch sends every command on one stdin and enters the netns with nsenter', (t) => {
   const exec = new FakeExecutor().on(() => true, { stdout: '[{"ifname":"lo"}]\n' });
@@ -89,4 +93,28 @@ test('a sysctl that cannot be written is named in the error', (t) => {
 test('an address the kernel already has ("Address already assigned", with extack) is classified as exists', (t) => {
   const exec = new FakeExecutor().on(() => true, { status: 2, stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:1\n' });
   t.is(t.throws(() => ipBatch(exec, [['addr', 'add', '10.0.0.1/24', 'dev', 'x']]), { instanceOf: ProcessError })?.kind, 'exists');
+});
+
+test('the sysctl script writes every pair, then runs the command after "--"; a failed write stops it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cts-sysctl-'));
+  try {
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    // sysctlShellArgs maps names to /proc/sys paths; run its script with plain file paths instead
+    const script = sysctlShellArgs([])[1]!;
+    const ok = spawnSync('sh', ['-c', script, 'sh', a, '1', b, '0', '--', 'echo', 'ran'], { encoding: 'utf8' });
+    t.is(ok.status, 0);
+    t.is(ok.stdout, 'ran\n');
+    t.is(readFileSync(a, 'utf8'), '1');
+    t.is(readFileSync(b, 'utf8'), '0');
+    const noCmd = spawnSync('sh', ['-c', script, 'sh', a, '7'], { encoding: 'utf8' });
+    t.is(noCmd.status, 0);
+    t.is(readFileSync(a, 'utf8'), '7');
+    const bad = spawnSync('sh', ['-c', script, 'sh', join(dir, 'missing', 'x'), '1', '--', 'echo', 'never'], { encoding: 'utf8' });
+    t.is(bad.status, 1);
+    t.notRegex(bad.stdout, /never/);
+    t.regex(bad.stderr, /cannot write sysctl .*missing\/x/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

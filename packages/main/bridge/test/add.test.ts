@@ -1,6 +1,7 @@
 // Golden tests of ADD: the exact processes (and their stdin) for each kind of network, and that
 // a failure anywhere undoes what ADD did.
 import test from 'ava';
+import { sysctlShellArgs } from '@cni-ts/process';
 import { CniError } from '@cni-ts/types';
 import { makeBridge } from '../src/index.js';
 import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
@@ -11,7 +12,7 @@ const POD = { eth0: { ifindex: 2, mac: '0a:58:0a:16:00:02', peer: 9, addrs: [['1
 // vetha0a1a2a3 is the first name FakeHost's counting "random" bytes give.
 const VETH = 'vetha0a1a2a3';
 const NODE = { cni0: { ifindex: 3, kind: 'bridge', mac: '02:a0:a1:a2:a3:a4', info: { vlan_filtering: 0, vlan_default_pvid: 1 } }, [VETH]: { ifindex: 9, mac: '6e:00:00:00:00:09', master: 'cni0' } };
-const SH = 'sh -c while [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; shift; exec "$@" sh';
+const SH = `sh ${sysctlShellArgs([]).slice(0, 3).join(' ')}`; // the sysctl-writing script (pinned in packages/process)
 const READ_BACK = 'ip -d -j -batch - << addr show dev vetha0a1a2a3 ; addr show dev cni0';
 const C = '"name: \\"podnet\\" id: \\"ctr1\\""';
 const CHAIN = 'CNI-ee871de47c845415462ccc60';
