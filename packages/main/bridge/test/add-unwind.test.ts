@@ -2,25 +2,9 @@
 // anywhere undoes what ADD did (newest first), leaving nothing behind.
 import test from 'ava';
 import { CniError } from '@cni-ts/types';
+import { IPAM_V4, NODE, POD, VETH, runAdd as add } from './add-fixtures.js';
 import { makeBridge } from '../src/index.js';
-import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
-
-const IPAM_V4 = { cniVersion: '1.0.0', ips: [{ address: '10.22.0.2/24' }], routes: [{ dst: '0.0.0.0/0' }], dns: { nameservers: ['10.22.0.53'] } };
-const POD = { eth0: { ifindex: 2, mac: '0a:58:0a:16:00:02', peer: 9, addrs: [['10.22.0.2', 24]] as Array<[string, number]> } };
-// vetha0a1a2a3 is the first name FakeHost's counting "random" bytes give.
-const VETH = 'vetha0a1a2a3';
-const NODE = { cni0: { ifindex: 3, kind: 'bridge', mac: '02:a0:a1:a2:a3:a4', info: { vlan_filtering: 0, vlan_default_pvid: 1 } }, [VETH]: { ifindex: 9, mac: '6e:00:00:00:00:09', master: 'cni0' } };
-
-async function add(config: Record<string, unknown>, s: Scenario, hostLinks: string[] = [], cniArgs = '') {
-  const exec = new ScriptedExec(s);
-  const host = new FakeHost(hostLinks);
-  try {
-    const result = await makeBridge(host).add(context(exec, config, { cniArgs }));
-    return { exec, host, result, error: undefined };
-  } catch (error) {
-    return { exec, host, result: undefined, error: error as CniError };
-  }
-}
+import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
 
 test('an existing bridge with another IPv4 address: code 7 naming both, before any kernel change; the reservation is released', async (t) => {
   const node = { cni0: { ...NODE.cni0, addrs: [['10.99.0.1', 16]] as Array<[string, number]> } };

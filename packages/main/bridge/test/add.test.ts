@@ -3,30 +3,15 @@
 import test from 'ava';
 import { sysctlShellArgs } from '@cni-ts/process';
 import { CniError } from '@cni-ts/types';
+import { IPAM_V4, NODE, POD, VETH, runAdd as add } from './add-fixtures.js';
 import { makeBridge } from '../src/index.js';
-import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
+import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
 
-const IPAM_V4 = { cniVersion: '1.0.0', ips: [{ address: '10.22.0.2/24' }], routes: [{ dst: '0.0.0.0/0' }], dns: { nameservers: ['10.22.0.53'] } };
 const IPAM_DUAL = { cniVersion: '1.0.0', ips: [{ address: '10.22.0.2/24', gateway: '10.22.0.1' }, { address: 'fd00:22::2/64' }] };
-const POD = { eth0: { ifindex: 2, mac: '0a:58:0a:16:00:02', peer: 9, addrs: [['10.22.0.2', 24]] as Array<[string, number]> } };
-// vetha0a1a2a3 is the first name FakeHost's counting "random" bytes give.
-const VETH = 'vetha0a1a2a3';
-const NODE = { cni0: { ifindex: 3, kind: 'bridge', mac: '02:a0:a1:a2:a3:a4', info: { vlan_filtering: 0, vlan_default_pvid: 1 } }, [VETH]: { ifindex: 9, mac: '6e:00:00:00:00:09', master: 'cni0' } };
 const SH = `sh ${sysctlShellArgs([]).slice(0, 3).join(' ')}`; // the sysctl-writing script (pinned in packages/process)
 const READ_BACK = 'ip -d -j -batch - << addr show dev vetha0a1a2a3 ; addr show dev cni0';
 const C = '"name: \\"podnet\\" id: \\"ctr1\\""';
 const CHAIN = 'CNI-ee871de47c845415462ccc60';
-
-async function add(config: Record<string, unknown>, s: Scenario, hostLinks: string[] = [], cniArgs = '') {
-  const exec = new ScriptedExec(s);
-  const host = new FakeHost(hostLinks);
-  try {
-    const result = await makeBridge(host).add(context(exec, config, { cniArgs }));
-    return { exec, host, result, error: undefined };
-  } catch (error) {
-    return { exec, host, result: undefined, error: error as CniError };
-  }
-}
 
 test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctls + batch), read-back, one iptables-restore', async (t) => {
   const { exec, host, result, error } = await add({ isGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_V4 });
