@@ -1,15 +1,8 @@
 // Root integration tests of dist/bin/bridge: the pod network on one node, end to end.
 import anyTest, { type TestFn } from 'ava';
-import { rootTest } from '@cni-ts/testutils';
-import { type World, addrsOf, dropWorld, linkNames, links, makeWorld, mustAdd, natRules, netConf, nftRules, pings, reservations, run, sysctls } from './kit.js';
+import { type World, worldTest, addrsOf, linkNames, links, mustAdd, natRules, netConf, nftRules, pings, reservations, run, sysctls } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge integration');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('br');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'br', 'bridge integration');
 
 test('two pods on one bridge reach each other and the gateway; the node state is what ADD reported', async (t) => {
   const { w } = t.context;

@@ -4,15 +4,9 @@ import anyTest, { type TestFn } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Netns, rootTest } from '@cni-ts/testutils';
-import { type World, addrsOf, dropWorld, linkNames, links, makeWorld, mustAdd, natRules, netConf, nftRules, reservations, run } from './kit.js';
+import { type World, worldTest, addrsOf, linkNames, links, mustAdd, natRules, netConf, nftRules, reservations, run } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge failure integration');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('bf');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'bf', 'bridge failure integration');
 
 /** Asserts the node has no veth, the pod only lo, no rules, no reservation. */
 async function nothingLeft(t: any, w: World, pod: Netns, network = 'podnet') {

@@ -3,16 +3,9 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { rootTest } from '@cni-ts/testutils';
-import { type World, dropWorld, links, makeWorld, mustAdd, natRules, netConf, nftRules, pings, run } from './kit.js';
+import { type World, worldTest, links, mustAdd, natRules, netConf, nftRules, pings, run } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge features integration');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('bo');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'bo', 'bridge features integration');
 
 const port = async (w: World, name: string) => (await links(w.node.node)).find((l) => l.ifname === name);
 

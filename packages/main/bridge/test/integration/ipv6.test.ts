@@ -1,15 +1,8 @@
 // IPv6 and dual-stack on the bridge, with DAD as upstream (off on the pod end unless enabledad).
 import anyTest, { type TestFn } from 'ava';
-import { rootTest } from '@cni-ts/testutils';
-import { type World, addrsOf, dropWorld, links, makeWorld, mustAdd, natRules, netConf, pings, reservations, run, sysctls } from './kit.js';
+import { type World, worldTest, addrsOf, links, mustAdd, natRules, netConf, pings, reservations, run, sysctls } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge IPv6 integration');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('b6');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'b6', 'bridge IPv6 integration');
 
 const V6 = [[{ subnet: 'fd00:22::/64' }]];
 const DUAL = [[{ subnet: '10.22.0.0/24' }], [{ subnet: 'fd00:22::/64' }]];

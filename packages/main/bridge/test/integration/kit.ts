@@ -4,8 +4,8 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutionContext } from 'ava';
-import { type Netns, type PluginOutcome, TestNode, execPlugin, goPlugin, ourPlugin, sh, uniquePrefix } from '@cni-ts/testutils';
+import type { ExecutionContext, TestFn } from 'ava';
+import { type Netns, type PluginOutcome, TestNode, execPlugin, goPlugin, ourPlugin, rootTest, sh, uniquePrefix } from '@cni-ts/testutils';
 
 export const OURS = ourPlugin('bridge');
 export const GO = goPlugin('bridge');
@@ -141,4 +141,16 @@ export async function kernelHasVlanFiltering(): Promise<boolean> {
   } finally {
     await sh('ip', ['netns', 'del', name]).catch(() => undefined);
   }
+}
+
+/** The root-only ava test function of a file whose tests each get a fresh World (made and dropped around every test). */
+export function worldTest(test: TestFn<{ w: World }>, tag: string, what: string): TestFn<{ w: World }> {
+  const t0 = rootTest(test, what);
+  t0.beforeEach(async (t) => {
+    t.context.w = await makeWorld(tag);
+  });
+  t0.afterEach.always(async (t) => {
+    await dropWorld(t.context.w);
+  });
+  return t0;
 }

@@ -2,16 +2,9 @@
 // version has it, STATUS and GC for 1.1.0, DEL. Debian's Go host-local stops at 1.0.0, so 1.1.0
 // uses a fixture IPAM that answers a fixed address (until our host-local lands).
 import anyTest, { type TestFn } from 'ava';
-import { rootTest } from '@cni-ts/testutils';
-import { type World, dropWorld, makeWorld, natRules, netConf, pings, run } from './kit.js';
+import { type World, worldTest, natRules, netConf, pings, run } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge cniVersion integration');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('bv');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'bv', 'bridge cniVersion integration');
 
 const FIXED = JSON.stringify({ cniVersion: '1.1.0', ips: [{ address: '10.22.0.2/24', gateway: '10.22.0.1' }] });
 

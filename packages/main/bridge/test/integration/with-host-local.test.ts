@@ -2,17 +2,10 @@
 // Debian's Go host-local cannot speak: ADD, CHECK, STATUS, GC releasing both the reservation and
 // the masquerade rules of a stale attachment, DEL.
 import anyTest, { type TestFn } from 'ava';
-import { binDir, rootTest } from '@cni-ts/testutils';
-import { type World, dropWorld, makeWorld, natRules, netConf, pings, reservations, run } from './kit.js';
+import { binDir } from '@cni-ts/testutils';
+import { type World, worldTest, natRules, netConf, pings, reservations, run } from './kit.js';
 
-const test = rootTest(anyTest as TestFn<{ w: World }>, 'bridge with our host-local');
-test.beforeEach(async (t) => {
-  t.context.w = await makeWorld('bh');
-});
-test.afterEach.always(async (t) => {
-  await dropWorld(t.context.w);
-});
-
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'bh', 'bridge with our host-local');
 test('cniVersion 1.1.0 end to end with our host-local: ADD, CHECK, STATUS, GC of a stale attachment, DEL', async (t) => {
   const { w } = t.context;
   const conf = netConf(w, { cniVersion: '1.1.0', isDefaultGateway: true, ipMasq: true }, [[{ subnet: '10.22.0.0/24' }], [{ subnet: 'fd00:22::/64' }]]);
