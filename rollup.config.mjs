@@ -20,12 +20,14 @@ export default {
     // skel's runPlugin reads this for the about text (CNI_COMMAND unset), as upstream's ldflags do
     intro: `const __CNI_TS_VERSION__ = ${JSON.stringify(`v${version}`)};`,
   },
-  plugins: [
-    nodeResolve({ exportConditions: ['node'], preferBuiltins: true }),
-  ],
+  plugins: [nodeResolve({ exportConditions: ['node'], preferBuiltins: true })],
   onwarn(warning, warn) {
     // zod's own circular imports and comment placement are harmless for a bundle
-    if ((warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') && /node_modules\/zod/.test(warning.message + (warning.id ?? ''))) return;
+    if (
+      (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') &&
+      /node_modules\/zod/.test(warning.message + (warning.id ?? ''))
+    )
+      return;
     warn(warning);
   },
 };

@@ -11,6 +11,9 @@ t0('the sandbox cluster demo passes every check and leaves nothing behind', asyn
   const { ok, checks } = await runClusterDemo({ prefix: `ctdt${process.pid.toString(36)}`, log: (l) => lines.push(l) });
   t.log(lines.join('\n'));
   t.true(checks.length >= 10, 'all checks ran');
-  t.deepEqual(checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`), []);
+  t.deepEqual(
+    checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
+    [],
+  );
   t.true(ok);
 });

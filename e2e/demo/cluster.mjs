@@ -28,14 +28,20 @@ export function nodeConflist(base, node, dataDir) {
   const list = structuredClone(base);
   for (const p of list.plugins) {
     if (p.ipam?.type !== 'host-local') continue;
-    p.ipam.ranges = p.ipam.ranges.map((set) => set.map((r) => ({ ...r, subnet: r.subnet.includes(':') ? node.podV6 : node.podV4 })));
+    p.ipam.ranges = p.ipam.ranges.map((set) =>
+      set.map((r) => ({ ...r, subnet: r.subnet.includes(':') ? node.podV6 : node.podV4 })),
+    );
     p.ipam.dataDir = dataDir;
   }
   return list;
 }
 
 /** Runs the demo; `log` receives one line per step. Returns {ok, checks: [{name, ok, detail}]}. */
-export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36)}`, log = console.log, podsPerNode = 2 } = {}) {
+export async function runClusterDemo({
+  prefix = `ctdemo${process.pid.toString(36)}`,
+  log = console.log,
+  podsPerNode = 2,
+} = {}) {
   const base = JSON.parse(readFileSync(DEFAULT_CONFLIST, 'utf8'));
   const work = mkdtempSync(join(tmpdir(), 'cts-demo-'));
   const namespaces = [];
@@ -71,11 +77,22 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
       for (let i = 1; i <= podsPerNode; i++) {
         const pod = await Netns.create(`${prefix}-${node.name}-pod${i}`, { loUp: false });
         namespaces.push(pod);
-        const a = { containerId: `${prefix}-${node.name}-pod${i}`, netns: pod.path, ifname: 'eth0', cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${node.name}-pod${i}` };
+        const a = {
+          containerId: `${prefix}-${node.name}-pod${i}`,
+          netns: pod.path,
+          ifname: 'eth0',
+          cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${node.name}-pod${i}`,
+        };
         await node.runtime.add(loopbackList(), { ...a, ifname: 'lo' });
         const result = await node.runtime.add(node.list, a);
         const ips = (result.ips ?? []).map((x) => x.address.split('/')[0]);
-        node.pods.push({ ns: pod, a, result, v4: ips.find((x) => !x.includes(':')), v6: ips.find((x) => x.includes(':')) });
+        node.pods.push({
+          ns: pod,
+          a,
+          result,
+          v4: ips.find((x) => !x.includes(':')),
+          v6: ips.find((x) => x.includes(':')),
+        });
         log(`  ${node.name}/pod${i}: ${ips.join(', ')}`);
       }
     }
@@ -106,7 +123,8 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
     await check('a pod reaches a host outside the cluster, masqueraded to its node', async () => {
       await ping(p1.ns, OUTSIDE.host);
       const seen = await observedSource(outside, OUTSIDE.host, p1.ns);
-      if (seen !== OUTSIDE.node) throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node1's ${OUTSIDE.node}`);
+      if (seen !== OUTSIDE.node)
+        throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node1's ${OUTSIDE.node}`);
       return `${OUTSIDE.host} sees ${seen}`;
     });
     await check('a pod on another node reaches the outside host through the cluster', async () => {
@@ -125,8 +143,11 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
     log('garbage collection: a pod whose sandbox vanished without DEL');
     const lost = n1.pods.pop();
     await lost.ns.destroy();
-    await check('GC releases the lost pod\'s addresses and keeps the live ones', async () => {
-      await n1.runtime.gc(n1.list, n1.pods.map((p) => p.a));
+    await check("GC releases the lost pod's addresses and keeps the live ones", async () => {
+      await n1.runtime.gc(
+        n1.list,
+        n1.pods.map((p) => p.a),
+      );
       const held = reservations(n1.dataDir, n1.list.name);
       if (held.includes(lost.v4)) throw new Error(`${lost.v4} still reserved after GC`);
       for (const p of n1.pods) if (!held.includes(p.v4)) throw new Error(`GC released live pod ${p.v4}`);
@@ -157,7 +178,11 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
     rmSync(work, { recursive: true, force: true });
   }
   const ok = checks.length > 0 && checks.every((c) => c.ok);
-  log(ok ? `all ${checks.length} checks passed` : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`);
+  log(
+    ok
+      ? `all ${checks.length} checks passed`
+      : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`,
+  );
   return { ok, checks };
 }
 
@@ -166,7 +191,10 @@ async function wireNodes([a, b], prefix) {
   const ifa = `${prefix.slice(0, 8)}a`;
   const ifb = `${prefix.slice(0, 8)}b`;
   await sh('ip', ['link', 'add', ifa, 'netns', a.ns.name, 'type', 'veth', 'peer', 'name', ifb, 'netns', b.ns.name]);
-  for (const [n, ifn, peer] of [[a, ifa, b], [b, ifb, a]]) {
+  for (const [n, ifn, peer] of [
+    [a, ifa, b],
+    [b, ifb, a],
+  ]) {
     await n.ns.exec('ip', ['addr', 'add', `${n.ip4}/24`, 'dev', ifn]);
     await n.ns.exec('ip', ['-6', 'addr', 'add', `${n.ip6}/64`, 'dev', ifn, 'nodad']);
     await n.ns.exec('ip', ['link', 'set', ifn, 'up']);
@@ -179,17 +207,38 @@ async function wireNodes([a, b], prefix) {
 async function wireOutside(node, outside, prefix) {
   const inNode = `${prefix.slice(0, 8)}o`;
   const inOut = `${prefix.slice(0, 8)}p`;
-  await sh('ip', ['link', 'add', inNode, 'netns', node.ns.name, 'type', 'veth', 'peer', 'name', inOut, 'netns', outside.name]);
+  await sh('ip', [
+    'link',
+    'add',
+    inNode,
+    'netns',
+    node.ns.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    inOut,
+    'netns',
+    outside.name,
+  ]);
   await node.ns.exec('ip', ['addr', 'add', `${OUTSIDE.node}/24`, 'dev', inNode]);
   await node.ns.exec('ip', ['link', 'set', inNode, 'up']);
   await outside.exec('ip', ['addr', 'add', `${OUTSIDE.host}/24`, 'dev', inOut]);
   await outside.exec('ip', ['link', 'set', inOut, 'up']);
   // the cluster's masquerade rules on every node, as ip-masq-agent writes them: pod traffic to the
   // pod and node networks keeps its source; anything else leaving the node is NATed
-  const agent = ['*nat', ':IP-MASQ-AGENT - [0:0]', '-A POSTROUTING -m comment --comment "ip-masq-agent" -j IP-MASQ-AGENT',
-    `-A IP-MASQ-AGENT -d ${CLUSTER_CIDR} -j RETURN`, `-A IP-MASQ-AGENT -d ${NODE_NET} -j RETURN`,
-    `-A IP-MASQ-AGENT -s ${CLUSTER_CIDR} -j MASQUERADE`, 'COMMIT', ''].join('\n');
-  for (const n of NODES) await sh('ip', ['netns', 'exec', `${prefix}-${n.name}`, 'iptables-restore', '--noflush', '-w'], agent);
+  const agent = [
+    '*nat',
+    ':IP-MASQ-AGENT - [0:0]',
+    '-A POSTROUTING -m comment --comment "ip-masq-agent" -j IP-MASQ-AGENT',
+    `-A IP-MASQ-AGENT -d ${CLUSTER_CIDR} -j RETURN`,
+    `-A IP-MASQ-AGENT -d ${NODE_NET} -j RETURN`,
+    `-A IP-MASQ-AGENT -s ${CLUSTER_CIDR} -j MASQUERADE`,
+    'COMMIT',
+    '',
+  ].join('\n');
+  for (const n of NODES)
+    await sh('ip', ['netns', 'exec', `${prefix}-${n.name}`, 'iptables-restore', '--noflush', '-w'], agent);
   await sh('ip', ['netns', 'exec', `${prefix}-node2`, 'ip', 'route', 'add', `${OUTSIDE.host}/32`, 'via', node.ip4]);
   await outside.exec('ip', ['route', 'add', NODE_NET, 'via', OUTSIDE.node]);
   await node.ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
@@ -210,21 +259,40 @@ async function ping(ns, ip) {
   // -c 1 -w 5: one reply within 5 s, re-sending each second. A fresh node's first IPv6 gateway
   // address is tentative for about a second (DAD, as with the Go plugin), like any new link.
   const r = await execa('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-w', '5', ip], { reject: false });
-  if (r.exitCode !== 0) throw new Error(`ping ${ip} from ${ns.name} failed: ${r.stdout.split('\n').slice(-2).join(' ')}`);
+  if (r.exitCode !== 0)
+    throw new Error(`ping ${ip} from ${ns.name} failed: ${r.stdout.split('\n').slice(-2).join(' ')}`);
 }
 
 // Sends one UDP datagram from clientNs to ip and returns the source address the receiver saw.
 async function observedSource(serverNs, ip, clientNs) {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = execa('ip', ['netns', 'exec', serverNs.name, process.execPath, '-e', `
+  const server = execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      serverNs.name,
+      process.execPath,
+      '-e',
+      `
     const s = require('node:dgram').createSocket('udp4');
     s.on('message', (m, r) => { console.log(r.address); process.exit(0); });
     s.bind(${port}, '${ip}', () => console.log('ready'));
-    setTimeout(() => process.exit(2), 5000);`], { reject: false });
+    setTimeout(() => process.exit(2), 5000);`,
+    ],
+    { reject: false },
+  );
   await new Promise((resolve) => server.stdout.once('data', resolve));
-  await execa('ip', ['netns', 'exec', clientNs.name, process.execPath, '-e', `
+  await execa('ip', [
+    'netns',
+    'exec',
+    clientNs.name,
+    process.execPath,
+    '-e',
+    `
     const s = require('node:dgram').createSocket('udp4');
-    s.send('hi', ${port}, '${ip}', () => s.close());`]);
+    s.send('hi', ${port}, '${ip}', () => s.close());`,
+  ]);
   const r = await server;
   const lines = r.stdout.trim().split('\n');
   if (r.exitCode !== 0) throw new Error(`no datagram arrived at ${ip}:${port}`);

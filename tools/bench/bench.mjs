@@ -14,17 +14,28 @@ const { dir, cleanup } = scratch();
 const dropNs = await namespaces([node, pod]);
 
 try {
-  const version = await hyperfine([
-    ['ours VERSION', `CNI_COMMAND=VERSION ${ours('loopback')}`],
-    ['go VERSION', `CNI_COMMAND=VERSION ${go('loopback')}`],
-  ], { runs, dir });
+  const version = await hyperfine(
+    [
+      ['ours VERSION', `CNI_COMMAND=VERSION ${ours('loopback')}`],
+      ['go VERSION', `CNI_COMMAND=VERSION ${go('loopback')}`],
+    ],
+    { runs, dir },
+  );
 
-  const env = (cmd) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: 'bench', CNI_NETNS: `/run/netns/${pod}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' });
+  const env = (cmd) => ({
+    CNI_COMMAND: cmd,
+    CNI_CONTAINERID: 'bench',
+    CNI_NETNS: `/run/netns/${pod}`,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: '/opt/cni/bin',
+  });
   const lo = (impl, plugin) => {
     // Go v1.1.1 speaks up to 1.0.0, so both get 1.0.0 here.
     const config = { cniVersion: '1.0.0', name: 'bench', type: 'loopback' };
-    return [`${impl} loopback ADD+DEL`,
-      `${callScript(dir, `${impl}-add`, plugin, env('ADD'), config)} && ${callScript(dir, `${impl}-del`, plugin, env('DEL'), config)}`];
+    return [
+      `${impl} loopback ADD+DEL`,
+      `${callScript(dir, `${impl}-add`, plugin, env('ADD'), config)} && ${callScript(dir, `${impl}-del`, plugin, env('DEL'), config)}`,
+    ];
   };
   const loop = await hyperfine([lo('ours', ours('loopback')), lo('go', go('loopback'))], { runs, netns: node, dir });
   const hl = await hostLocalRows(dir, runs);
@@ -36,7 +47,9 @@ try {
     ...hl.rows,
     ...br,
   ]);
-  console.log(`\nhost-local: the 250th address of a /24 costs ${hl.ratio.ours.toFixed(2)}× the 1st (Go: ${hl.ratio.go.toFixed(2)}×)`);
+  console.log(
+    `\nhost-local: the 250th address of a /24 costs ${hl.ratio.ours.toFixed(2)}× the 1st (Go: ${hl.ratio.go.toFixed(2)}×)`,
+  );
 } finally {
   await dropNs();
   cleanup();

@@ -24,7 +24,9 @@ export async function sh(file, args, opts = {}) {
 /** Creates named netns and returns a function that deletes them all. */
 export async function namespaces(names) {
   for (const n of names) await sh('ip', ['netns', 'add', n]);
-  return async () => { for (const n of names) await execa('ip', ['netns', 'del', n], { reject: false }); };
+  return async () => {
+    for (const n of names) await execa('ip', ['netns', 'del', n], { reject: false });
+  };
 }
 
 /**
@@ -34,21 +36,35 @@ export async function namespaces(names) {
  */
 export async function hyperfine(commands, { runs = 40, warmup = 5, netns, dir, shell = true } = {}) {
   const out = join(dir, `hf-${Date.now()}.json`);
-  const args = ['-w', String(warmup), '-r', String(runs), '--export-json', out, '--style', 'basic', ...(shell ? [] : ['-N'])];
+  const args = [
+    '-w',
+    String(warmup),
+    '-r',
+    String(runs),
+    '--export-json',
+    out,
+    '--style',
+    'basic',
+    ...(shell ? [] : ['-N']),
+  ];
   // a command may be [name, cmd, prepare]: prepare runs untimed before each run (all or none have one)
   for (const [, , prepare] of commands) if (prepare) args.push('-p', prepare);
   for (const [name, cmd] of commands) args.push('-n', name, cmd);
   const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, 'hyperfine', ...args]] : ['hyperfine', args];
   await sh(file, argv, { stdout: 'ignore', stderr: 'inherit' });
   const res = JSON.parse(readFileSync(out, 'utf8')).results;
-  return Object.fromEntries(res.map((r) => [r.command, { mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000 }]));
+  return Object.fromEntries(
+    res.map((r) => [r.command, { mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000 }]),
+  );
 }
 
 /** Writes a CNI driver script: one plugin call with env and stdin from a file. */
 export function callScript(dir, name, plugin, env, config) {
   const conf = join(dir, `${name}.json`);
   writeFileSync(conf, JSON.stringify(config));
-  const vars = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(' ');
+  const vars = Object.entries(env)
+    .map(([k, v]) => `${k}='${v}'`)
+    .join(' ');
   return `${vars} ${plugin} < ${conf} > /dev/null`;
 }
 

@@ -31,7 +31,22 @@ try {
     const src = join(dir, `p${i}.mjs`);
     const exe = join(dir, `p${i}`);
     writeFileSync(src, code);
-    execFileSync(bun, ['build', '--compile', '--minify', '--bytecode', '--keep-names', '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig', src, '--outfile', exe], { stdio: 'ignore' });
+    execFileSync(
+      bun,
+      [
+        'build',
+        '--compile',
+        '--minify',
+        '--bytecode',
+        '--keep-names',
+        '--no-compile-autoload-dotenv',
+        '--no-compile-autoload-bunfig',
+        src,
+        '--outfile',
+        exe,
+      ],
+      { stdio: 'ignore' },
+    );
     return [name, exe];
   });
   const res = await hyperfine(commands, { runs, dir, shell: false });
@@ -39,7 +54,10 @@ try {
   console.log('| mechanism | mean ± σ (ms) | over "open only" (ms) |');
   console.log('|---|---|---|');
   const base = res['open only'].mean;
-  for (const [name] of commands) console.log(`| ${name} | ${res[name].mean.toFixed(2)} ± ${res[name].stddev.toFixed(2)} | ${(res[name].mean - base).toFixed(2)} |`);
+  for (const [name] of commands)
+    console.log(
+      `| ${name} | ${res[name].mean.toFixed(2)} ± ${res[name].stddev.toFixed(2)} | ${(res[name].mean - base).toFixed(2)} |`,
+    );
 } finally {
   cleanup();
 }

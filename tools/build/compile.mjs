@@ -18,12 +18,23 @@ const target = process.env.CNI_TS_TARGET; // e.g. bun-linux-arm64 for release bu
 // build) keeps its old inode, and nothing ever sees a half-written executable.
 const tmp = `${out}.tmp${process.pid}`;
 mkdirSync(outDir, { recursive: true });
-execFileSync(bun, [
-  'build', '--compile', '--minify', '--bytecode', '--keep-names',
-  '--no-compile-autoload-dotenv', '--no-compile-autoload-bunfig',
-  ...(target ? [`--target=${target}`] : []),
-  `dist/bundle/${name}.mjs`, '--outfile', tmp,
-], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(
+  bun,
+  [
+    'build',
+    '--compile',
+    '--minify',
+    '--bytecode',
+    '--keep-names',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    ...(target ? [`--target=${target}`] : []),
+    `dist/bundle/${name}.mjs`,
+    '--outfile',
+    tmp,
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
 for (const plugin of pkg.cni.plugins) {
   const link = join(outDir, plugin);
   const linkTmp = `${link}.tmp${process.pid}`;

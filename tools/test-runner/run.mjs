@@ -14,7 +14,11 @@ const isRoot = process.getuid?.() === 0;
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0' };
 
 if (!argv.includes('--no-build')) {
-  const b = spawnSync('npx', ['nx', 'run-many', '-t', 'build', 'package', '--output-style=static'], { cwd: root, env, stdio: 'inherit' });
+  const b = spawnSync('npx', ['nx', 'run-many', '-t', 'build', 'package', '--output-style=static'], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  });
   if (b.status !== 0) {
     console.log('build failed');
     console.log('0 passed, 1 failed');
@@ -42,7 +46,8 @@ for (const tier of tiers) {
     console.log(`# ${r.rootSkips} integration file(s) skipped for lack of root although we are root`);
     failed += r.rootSkips;
   }
-  if (tier.name === 'integration' && !isRoot) console.log('# not root: integration tests were skipped (CI runs them as root)');
+  if (tier.name === 'integration' && !isRoot)
+    console.log('# not root: integration tests were skipped (CI runs them as root)');
 }
 if (skipped) console.log(`${skipped} skipped`);
 console.log(`${passed} passed, ${failed} failed`);
@@ -50,11 +55,21 @@ process.exitCode = failed === 0 ? 0 : 1;
 
 function runAva(config) {
   return new Promise((done) => {
-    const child = spawn('npx', ['ava', '--config', config, '--tap'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npx', ['ava', '--config', config, '--tap'], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
-    child.stderr.on('data', (d) => { err += d; process.stderr.write(d); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+      process.stderr.write(d);
+    });
     child.on('close', (code) => {
       const counts = parseTap(out);
       const rootSkips = (err.match(/^# SKIP .*need root/gm) ?? []).length;

@@ -4,7 +4,10 @@
 // sha512 without a start-up cost: importing node:crypto costs a bun-compiled plugin ~2.5 ms on
 // every run (5 ms when loaded lazily), Bun's native hasher ~0.2 ms; Node (tests) loads node:crypto
 // only when a name is hashed.
-interface Hasher { update(s: string): Hasher; digest(enc: 'hex'): string }
+interface Hasher {
+  update(s: string): Hasher;
+  digest(enc: 'hex'): string;
+}
 type BunGlobal = { CryptoHasher: new (alg: string) => Hasher };
 
 /** The hex sha512 of a UTF-8 string. */

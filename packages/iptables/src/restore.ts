@@ -36,12 +36,18 @@ export function splitArgs(line: string): string[] {
 
 function changeLine(c: Change): string {
   switch (c.op) {
-    case 'declare': return `:${c.chain} - [0:0]`;
-    case 'append': return [`-A`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
-    case 'insert': return [`-I`, c.rule.chain, ...(c.position ? [String(c.position)] : []), ...c.rule.spec].map(quoteArg).join(' ');
-    case 'delete': return [`-D`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
-    case 'flush': return `-F ${quoteArg(c.chain)}`;
-    case 'deleteChain': return `-X ${quoteArg(c.chain)}`;
+    case 'declare':
+      return `:${c.chain} - [0:0]`;
+    case 'append':
+      return [`-A`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
+    case 'insert':
+      return [`-I`, c.rule.chain, ...(c.position ? [String(c.position)] : []), ...c.rule.spec].map(quoteArg).join(' ');
+    case 'delete':
+      return [`-D`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
+    case 'flush':
+      return `-F ${quoteArg(c.chain)}`;
+    case 'deleteChain':
+      return `-X ${quoteArg(c.chain)}`;
   }
 }
 

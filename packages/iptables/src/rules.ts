@@ -42,7 +42,12 @@ export function rule(table: TableName, chain: string, ...spec: string[]): Rule {
 
 /** True when two rules are the same table, chain and argument list. */
 export function sameRule(a: Rule, b: Rule): boolean {
-  return a.table === b.table && a.chain === b.chain && a.spec.length === b.spec.length && a.spec.every((x, i) => x === b.spec[i]);
+  return (
+    a.table === b.table &&
+    a.chain === b.chain &&
+    a.spec.length === b.spec.length &&
+    a.spec.every((x, i) => x === b.spec[i])
+  );
 }
 
 /** The target of a rule (`-j X` or `-g X`), if any. */

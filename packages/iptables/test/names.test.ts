@@ -2,9 +2,7 @@ import test from 'ava';
 import { formatChainName, formatComment, goQuote, hashWithPrefix } from '../src/index.js';
 
 // Chain names read back from Debian's Go bridge v1.1.1 (ipMasq ADD, `iptables-save -t nat`).
-const FROM_GO: Array<[string, string, string]> = [
-  ['mynet', 'ctr1', 'CNI-5145007e2a8415ce07579739'],
-];
+const FROM_GO: Array<[string, string, string]> = [['mynet', 'ctr1', 'CNI-5145007e2a8415ce07579739']];
 
 for (const [net, id, chain] of FROM_GO) {
   test(`chain name of ${net}/${id} is the one the Go plugin created`, (t) => {

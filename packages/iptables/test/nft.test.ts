@@ -2,11 +2,26 @@ import test from 'ava';
 import { FakeExecutor } from '@cni-ts/process';
 import { nftApply, nftList, nftString, parseNftJson } from '../src/index.js';
 
-const LISTING = JSON.stringify({ nftables: [
-  { metainfo: { version: '1.0.6' } },
-  { chain: { family: 'bridge', table: 'nat', name: 'PREROUTING', handle: 1, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } },
-  { rule: { family: 'bridge', table: 'nat', chain: 'PREROUTING', handle: 4, comment: 'macspoofchk-c-eth0', expr: [] } },
-] });
+const LISTING = JSON.stringify({
+  nftables: [
+    { metainfo: { version: '1.0.6' } },
+    {
+      chain: {
+        family: 'bridge',
+        table: 'nat',
+        name: 'PREROUTING',
+        handle: 1,
+        type: 'filter',
+        hook: 'prerouting',
+        prio: -300,
+        policy: 'accept',
+      },
+    },
+    {
+      rule: { family: 'bridge', table: 'nat', chain: 'PREROUTING', handle: 4, comment: 'macspoofchk-c-eth0', expr: [] },
+    },
+  ],
+});
 
 test('nftList parses chains and rules; a missing table is an empty listing', (t) => {
   const exec = new FakeExecutor()

@@ -12,19 +12,22 @@ test('restore text: one section per table, declarations first, quoted comments',
     { op: 'flush', table: 'nat', chain: 'CNI-y' },
     { op: 'deleteChain', table: 'nat', chain: 'CNI-y' },
   ];
-  t.is(renderRestore(changes), [
-    '*nat',
-    ':CNI-x - [0:0]',
-    '-A CNI-x -d 10.0.0.0/24 -m comment --comment "name: \\"n\\" id: \\"c\\"" -j ACCEPT',
-    '-D POSTROUTING -s 10.0.0.2/32 -j CNI-x',
-    '-F CNI-y',
-    '-X CNI-y',
-    'COMMIT',
-    '*filter',
-    '-I FORWARD 1 -j CNI-FW',
-    'COMMIT',
-    '',
-  ].join('\n'));
+  t.is(
+    renderRestore(changes),
+    [
+      '*nat',
+      ':CNI-x - [0:0]',
+      '-A CNI-x -d 10.0.0.0/24 -m comment --comment "name: \\"n\\" id: \\"c\\"" -j ACCEPT',
+      '-D POSTROUTING -s 10.0.0.2/32 -j CNI-x',
+      '-F CNI-y',
+      '-X CNI-y',
+      'COMMIT',
+      '*filter',
+      '-I FORWARD 1 -j CNI-FW',
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('quoting round-trips through splitArgs', (t) => {
@@ -50,7 +53,21 @@ test('parseSave reads chains and rules of one table, unquoting comments', (t) =>
   const s = parseSave(SAVED, 'nat');
   t.deepEqual(s.chains, ['PREROUTING', 'POSTROUTING', 'CNI-abc']);
   t.is(s.rules.length, 2);
-  t.deepEqual(s.rules[0], rule('nat', 'POSTROUTING', '-s', '10.22.0.2/32', '-m', 'comment', '--comment', 'name: "mynet" id: "ctr1"', '-j', 'CNI-abc'));
+  t.deepEqual(
+    s.rules[0],
+    rule(
+      'nat',
+      'POSTROUTING',
+      '-s',
+      '10.22.0.2/32',
+      '-m',
+      'comment',
+      '--comment',
+      'name: "mynet" id: "ctr1"',
+      '-j',
+      'CNI-abc',
+    ),
+  );
   t.deepEqual(parseSave(SAVED, 'filter').rules, [rule('filter', 'FORWARD', '-j', 'DROP')]);
   t.deepEqual(parseSave(SAVED, 'mangle'), { table: 'mangle', chains: [], rules: [] });
 });

@@ -1,6 +1,17 @@
 import test from 'ava';
 import { FakeExecutor } from '@cni-ts/process';
-import { chainExists, deleteRule, ensureChain, ensureRule, parseSave, removeChain, restore, rule, rulesJumpingTo, saveTable } from '../src/index.js';
+import {
+  chainExists,
+  deleteRule,
+  ensureChain,
+  ensureRule,
+  parseSave,
+  removeChain,
+  restore,
+  rule,
+  rulesJumpingTo,
+  saveTable,
+} from '../src/index.js';
 
 const SAVED = `*nat
 :POSTROUTING ACCEPT [0:0]
@@ -46,14 +57,14 @@ test('saveTable and restore run one process per family with the right tool', (t)
   t.true(s6.chains.includes('CNI-own'));
   restore(exec, 4, [{ op: 'flush', table: 'nat', chain: 'CNI-own' }]);
   restore(exec, 6, []);
-  t.deepEqual(exec.lines(), [
-    'ip6tables-save -t nat',
-    'iptables-restore --noflush -w << *nat ; -F CNI-own ; COMMIT',
-  ]);
+  t.deepEqual(exec.lines(), ['ip6tables-save -t nat', 'iptables-restore --noflush -w << *nat ; -F CNI-own ; COMMIT']);
 });
 
 test('a failing restore is a classified error', (t) => {
-  const exec = new FakeExecutor().on(() => true, { status: 4, stderr: 'Another app is currently holding the xtables lock.' });
+  const exec = new FakeExecutor().on(() => true, {
+    status: 4,
+    stderr: 'Another app is currently holding the xtables lock.',
+  });
   const e = t.throws(() => restore(exec, 4, [{ op: 'flush', table: 'nat', chain: 'X' }]));
   t.is((e as { cniCode?: number }).cniCode, 11);
 });

@@ -7,7 +7,10 @@ const plugin = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
 if (plugin) {
   runPlugin(plugin);
 } else {
-  writeAll(2, `cni-ts: invoke this executable through a link named after a plugin (${Object.keys(PLUGINS).join(', ')}),\n` +
-    'e.g. ln cni-ts /opt/cni/bin/loopback\n');
+  writeAll(
+    2,
+    `cni-ts: invoke this executable through a link named after a plugin (${Object.keys(PLUGINS).join(', ')}),\n` +
+      'e.g. ln cni-ts /opt/cni/bin/loopback\n',
+  );
   process.exitCode = 1;
 }

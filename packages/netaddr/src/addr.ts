@@ -45,7 +45,7 @@ function parseV6(text: string): IP | undefined {
   if (text.slice(lastColon + 1).includes('.')) {
     tailV4 = parseV4(text.slice(lastColon + 1));
     if (tailV4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
+    head = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const halves = head.split('::');
   if (halves.length > 2) return undefined;
@@ -73,10 +73,16 @@ export function formatIP(ip: IP): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = (a: number[]) => a.map((n) => n.toString(16)).join(':');

@@ -29,7 +29,7 @@ export function mustParsePrefix(text: string): Prefix {
 /** The mask of a prefix as an integer. */
 export function maskOf(family: 4 | 6, bits: number): bigint {
   const total = BigInt(bitsOf(family));
-  return (maxOf(family) >> (total - BigInt(bits))) << (total - BigInt(bits)) & maxOf(family);
+  return ((maxOf(family) >> (total - BigInt(bits))) << (total - BigInt(bits))) & maxOf(family);
 }
 
 /** The network address (host bits cleared). */

@@ -1,5 +1,17 @@
 import test from 'ava';
-import { formatIP, formatNetwork, formatPrefix, hasHostBits, lastOf, mustParseIP, mustParsePrefix, networkOf, parsePrefix, prefixContains, prefixesOverlap } from '../src/index.js';
+import {
+  formatIP,
+  formatNetwork,
+  formatPrefix,
+  hasHostBits,
+  lastOf,
+  mustParseIP,
+  mustParsePrefix,
+  networkOf,
+  parsePrefix,
+  prefixContains,
+  prefixesOverlap,
+} from '../src/index.js';
 
 test('network and last address of IPv4 and IPv6 prefixes', (t) => {
   const p = mustParsePrefix('10.1.2.3/24');

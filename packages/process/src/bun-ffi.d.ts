@@ -2,7 +2,8 @@
 declare module 'bun:ffi' {
   export const FFIType: { readonly i32: number; readonly ptr: number };
   export function dlopen<S extends Record<string, { args: number[]; returns: number }>>(
-    path: string, symbols: S,
+    path: string,
+    symbols: S,
   ): { symbols: { [K in keyof S]: (...args: number[]) => number }; close(): void };
   export const read: { i32(ptr: number, offset?: number): number };
 }

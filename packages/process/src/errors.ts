@@ -11,7 +11,12 @@ export class ProcessError extends Error {
   readonly stderr: string;
   readonly cniCode?: number;
 
-  constructor(kind: ProcessErrorKind, command: string, message: string, init: { status?: number | null; stderr?: string; cause?: unknown } = {}) {
+  constructor(
+    kind: ProcessErrorKind,
+    command: string,
+    message: string,
+    init: { status?: number | null; stderr?: string; cause?: unknown } = {},
+  ) {
     super(message, { cause: init.cause });
     this.name = 'ProcessError';
     this.kind = kind;
@@ -24,8 +29,14 @@ export class ProcessError extends Error {
 
 const PATTERNS: ReadonlyArray<[RegExp, ProcessErrorKind]> = [
   [/File exists|already exists|Chain already exists|[Aa]ddress already assigned/i, 'exists'],
-  [/Resource temporarily unavailable|Device or resource busy|holding the xtables lock|Another app is currently holding/i, 'busy'],
-  [/Cannot find device|does not exist|No such device|No such file or directory|No chain\/target\/match by that name|Bad rule \(does a matching rule exist|No such process|Could not process rule: No such file/i, 'missing'],
+  [
+    /Resource temporarily unavailable|Device or resource busy|holding the xtables lock|Another app is currently holding/i,
+    'busy',
+  ],
+  [
+    /Cannot find device|does not exist|No such device|No such file or directory|No chain\/target\/match by that name|Bad rule \(does a matching rule exist|No such process|Could not process rule: No such file/i,
+    'missing',
+  ],
 ];
 
 /** Classifies a tool's stderr into an error kind. */

@@ -34,6 +34,8 @@ export class FakeExecutor implements Executor {
 
   /** Every call as one printable line (stdin lines appended after '<<'). */
   lines(): string[] {
-    return this.calls.map((c) => [c.file, ...c.args].join(' ') + (c.input ? ` << ${c.input.trim().split('\n').join(' ; ')}` : ''));
+    return this.calls.map(
+      (c) => [c.file, ...c.args].join(' ') + (c.input ? ` << ${c.input.trim().split('\n').join(' ; ')}` : ''),
+    );
   }
 }

@@ -21,7 +21,7 @@ export interface IpOptions {
  */
 export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
-  const input = commands.map(batchLine).join('\n') + '\n';
+  const input = `${commands.map(batchLine).join('\n')}\n`;
   const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
   const sysctls = opts.sysctls ?? [];
   let cmd: [string, string[]];
@@ -39,7 +39,7 @@ export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[
 /** Runs every command in one `bridge -batch -` process (bridge VLAN entries, port flags). */
 export function bridgeBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): void {
   if (commands.length === 0) return;
-  const input = commands.map(batchLine).join('\n') + '\n';
+  const input = `${commands.map(batchLine).join('\n')}\n`;
   const [file, args] = inNetns(opts.netns, 'bridge', [...(opts.options ?? []), '-batch', '-']);
   const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
   if (r.status !== 0) throw batchError('bridge', commands, r.stderr, r.status, opts.netns);
@@ -64,12 +64,23 @@ function parseJsonLines(stdout: string): unknown[] {
   return out;
 }
 
-function batchError(tool: string, commands: ReadonlyArray<readonly string[]>, stderr: string, status: number, netns?: string): ProcessError {
+function batchError(
+  tool: string,
+  commands: ReadonlyArray<readonly string[]>,
+  stderr: string,
+  status: number,
+  netns?: string,
+): ProcessError {
   const m = /Command failed -:(\d+)/.exec(stderr);
   const failed = m ? commands[Number(m[1]) - 1] : undefined;
   const sysctl = /(?:^|\n)cannot write sysctl (\S+)/.exec(stderr);
   const cmd = sysctl ? `sysctl ${sysctl[1]}` : `${tool} ${failed ? failed.join(' ') : '-batch'}`;
-  const why = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Command failed')).join('; ') || `exit status ${status}`;
+  const why =
+    stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('Command failed'))
+      .join('; ') || `exit status ${status}`;
   const where = netns ? ` (in netns ${netns})` : '';
   return new ProcessError(classifyStderr(stderr), cmd, `${cmd}${where}: ${why}`, { status, stderr });
 }

@@ -35,7 +35,10 @@ const EINTR = 4;
 const EWOULDBLOCK = 11;
 const BUSY_EXIT = 75;
 
-interface Libc { flock(fd: number, op: number): number; errno(): number }
+interface Libc {
+  flock(fd: number, op: number): number;
+  errno(): number;
+}
 let libc: Libc | null | undefined;
 
 /** Takes an exclusive flock on `path` (created if missing, never through a symlink). */
@@ -65,7 +68,8 @@ export async function lockFile(path: string, opts: LockOptions = {}): Promise<Fi
 function held(path: string, fd: number, via: FileLock['via'], unlock?: () => void): FileLock {
   let open = true;
   return {
-    path, via,
+    path,
+    via,
     release() {
       if (!open) return;
       open = false;
@@ -76,8 +80,11 @@ function held(path: string, fd: number, via: FileLock['via'], unlock?: () => voi
 }
 
 function busy(path: string, timeoutMs: number): ProcessError {
-  return new ProcessError('busy', `flock ${path}`,
-    `could not lock ${path} within ${timeoutMs} ms: another process holds it (try again later)`);
+  return new ProcessError(
+    'busy',
+    `flock ${path}`,
+    `could not lock ${path} within ${timeoutMs} ms: another process holds it (try again later)`,
+  );
 }
 
 async function pollFlock(ffi: Libc, fd: number, path: string, timeoutMs: number): Promise<void> {
@@ -101,17 +108,31 @@ function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void>
   const wait = timeoutMs <= 0 ? ['-n'] : ['-w', (timeoutMs / 1000).toFixed(3)];
   const child = spawn('flock', [...wait, '-E', String(BUSY_EXIT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += String(d); });
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
   return new Promise((resolve, reject) => {
     child.once('error', (err) => {
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(new ProcessError(missing ? 'not-found' : 'failed', 'flock',
-        missing ? 'flock: command not found (install util-linux)' : `flock ${path}: ${err.message}`, { cause: err }));
+      reject(
+        new ProcessError(
+          missing ? 'not-found' : 'failed',
+          'flock',
+          missing ? 'flock: command not found (install util-linux)' : `flock ${path}: ${err.message}`,
+          { cause: err },
+        ),
+      );
     });
     child.once('close', (status) => {
       if (status === 0) resolve();
       else if (status === BUSY_EXIT) reject(busy(path, timeoutMs));
-      else reject(new ProcessError('failed', 'flock', `flock ${path}: ${stderr.trim() || `exit status ${status}`}`, { status, stderr }));
+      else
+        reject(
+          new ProcessError('failed', 'flock', `flock ${path}: ${stderr.trim() || `exit status ${status}`}`, {
+            status,
+            stderr,
+          }),
+        );
     });
   });
 }

@@ -15,7 +15,7 @@ export type NetnsState = 'ok' | 'missing' | 'not-netns' | 'self';
 
 /** Checks a netns path: missing, not a network namespace, our own namespace, or ok. */
 export function probeNetns(path: string): NetnsState {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {

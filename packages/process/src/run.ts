@@ -42,8 +42,17 @@ export const systemExecutor: Executor = {
     const command = describe(file, args);
     if (r.error) {
       const code = (r.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new ProcessError('not-found', command, `${file}: command not found (is it installed and on PATH?)`, { cause: r.error });
-      if (code === 'ETIMEDOUT') throw new ProcessError('timeout', command, `${command}: timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`, { cause: r.error });
+      if (code === 'ENOENT')
+        throw new ProcessError('not-found', command, `${file}: command not found (is it installed and on PATH?)`, {
+          cause: r.error,
+        });
+      if (code === 'ETIMEDOUT')
+        throw new ProcessError(
+          'timeout',
+          command,
+          `${command}: timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
+          { cause: r.error },
+        );
       throw new ProcessError('failed', command, `${command}: ${r.error.message}`, { cause: r.error });
     }
     if (r.signal) throw new ProcessError('failed', command, `${command}: killed by ${r.signal}`, { stderr: r.stderr });
@@ -57,7 +66,10 @@ export function runChecked(exec: Executor, file: string, args: readonly string[]
   if (r.status !== 0) {
     const command = describe(file, args);
     const why = r.stderr.trim() || r.stdout.trim() || `exit status ${r.status}`;
-    throw new ProcessError(classifyStderr(r.stderr), command, `${command}: ${why}`, { status: r.status, stderr: r.stderr });
+    throw new ProcessError(classifyStderr(r.stderr), command, `${command}: ${why}`, {
+      status: r.status,
+      stderr: r.stderr,
+    });
   }
   return r;
 }

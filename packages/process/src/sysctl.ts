@@ -33,16 +33,24 @@ export function writeSysctl(name: string, value: string): void {
 }
 
 // Writes "path value" pairs up to "--" (or the end), then becomes the command after "--" if any.
-const WRITE_THEN_EXEC = 'while [ $# -gt 0 ] && [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && exec "$@"; exit 0';
+const WRITE_THEN_EXEC =
+  'while [ $# -gt 0 ] && [ "$1" != -- ]; do printf %s "$2" > "$1" || { echo "cannot write sysctl $1" >&2; exit 1; }; shift 2; done; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && exec "$@"; exit 0';
 
 /** `sh` arguments that write the sysctls, then exec `thenRun` (if given) in the same process. */
-export function sysctlShellArgs(entries: ReadonlyArray<readonly [string, string]>, thenRun: readonly string[] = []): string[] {
+export function sysctlShellArgs(
+  entries: ReadonlyArray<readonly [string, string]>,
+  thenRun: readonly string[] = [],
+): string[] {
   const pairs = entries.flatMap(([k, v]) => [sysctlPath(k), v]);
   return ['-c', WRITE_THEN_EXEC, 'sh', ...pairs, ...(thenRun.length ? ['--', ...thenRun] : [])];
 }
 
 /** Writes several sysctls inside another netns with one process (values in the current netns when netns is undefined). */
-export function writeSysctlsIn(exec: Executor, netns: string | undefined, entries: ReadonlyArray<readonly [string, string]>): void {
+export function writeSysctlsIn(
+  exec: Executor,
+  netns: string | undefined,
+  entries: ReadonlyArray<readonly [string, string]>,
+): void {
   if (entries.length === 0) return;
   if (!netns) {
     for (const [k, v] of entries) writeSysctl(k, v);

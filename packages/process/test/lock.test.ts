@@ -14,26 +14,37 @@ const bun = fileURLToPath(new URL('../../../../node_modules/.bin/bun', import.me
 
 // A process that takes the lock, prints how, and holds it until its stdin closes (or it is killed).
 const holderScript = join(dir, 'hold.mjs');
-writeFileSync(holderScript, `import { lockFile } from ${JSON.stringify(lockModule)};
+writeFileSync(
+  holderScript,
+  `import { lockFile } from ${JSON.stringify(lockModule)};
 const l = await lockFile(process.argv[2], { timeoutMs: Number(process.argv[3]), forceHelper: process.argv[4] === 'helper' });
 process.stdout.write(l.via + '\\n');
 process.stdin.on('data', () => {});
 process.stdin.on('end', () => { l.release(); process.exit(0); });
-`);
+`,
+);
 
 let n = 0;
 const fresh = () => join(dir, `lock${++n}`);
 
 /** Starts a holder under `runtime` and resolves with its first line once it holds the lock. */
-function hold(runtime: string, path: string, timeoutMs = 5000, helper = false): Promise<{ child: ChildProcess; via: string }> {
-  const child = spawn(runtime, [holderScript, path, String(timeoutMs), helper ? 'helper' : ''], { stdio: ['pipe', 'pipe', 'inherit'] });
+function hold(
+  runtime: string,
+  path: string,
+  timeoutMs = 5000,
+  helper = false,
+): Promise<{ child: ChildProcess; via: string }> {
+  const child = spawn(runtime, [holderScript, path, String(timeoutMs), helper ? 'helper' : ''], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d) => resolve({ child, via: String(d).trim() }));
     child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
   });
 }
 
-const exited = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode ? r(null) : c.once('exit', r)));
+const exited = (c: ChildProcess) =>
+  new Promise((r) => (c.exitCode !== null || c.signalCode ? r(null) : c.once('exit', r)));
 /** True when flock(1) could take the lock right now (as another program on the node would). */
 const freeForOthers = (path: string) => spawnSync('flock', ['-n', path, 'true']).status === 0;
 

@@ -40,7 +40,9 @@ export function loadCniArgs(raw: string, known: readonly string[]): Record<strin
     else unknown.push(`${k}=${v}`);
   }
   if (unknown.length && !ignoreUnknown) {
-    throw argsError(`ARGS: unknown args [${unknown.map((u) => JSON.stringify(u)).join(' ')}] (add IgnoreUnknown=1 to CNI_ARGS to ignore them)`);
+    throw argsError(
+      `ARGS: unknown args [${unknown.map((u) => JSON.stringify(u)).join(' ')}] (add IgnoreUnknown=1 to CNI_ARGS to ignore them)`,
+    );
   }
   return out;
 }

@@ -32,12 +32,15 @@ export async function dispatch(plugin: Plugin, io: PluginIO, buildVersion = 'ver
       return 0;
     }
     if (command === 'VERSION') {
-      io.stdout(goJsonCompact({ cniVersion: CURRENT_VERSION, supportedVersions: plugin.versions }) + '\n');
+      io.stdout(`${goJsonCompact({ cniVersion: CURRENT_VERSION, supportedVersions: plugin.versions })}\n`);
       return 0;
     }
     if (!(COMMANDS as readonly string[]).includes(command)) {
-      throw new CniError(ErrorCode.invalidEnvironment, `unknown CNI_COMMAND: ${command}`,
-        `CNI_COMMAND must be one of ADD, DEL, CHECK, GC, STATUS, VERSION`);
+      throw new CniError(
+        ErrorCode.invalidEnvironment,
+        `unknown CNI_COMMAND: ${command}`,
+        `CNI_COMMAND must be one of ADD, DEL, CHECK, GC, STATUS, VERSION`,
+      );
     }
     await run(plugin, command as Command, io);
     return 0;
@@ -56,12 +59,20 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
   negotiate(command, conf.cniVersion, plugin.versions);
   if (command !== 'GC' && command !== 'STATUS' && args.netns && !args.netnsOverride) {
     if ((io.probeNetns ?? probeNetns)(args.netns) === 'self') {
-      throw new CniError(ErrorCode.invalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same",
-        `CNI_NETNS=${args.netns} is the namespace the plugin runs in; the runtime must pass the container's netns`);
+      throw new CniError(
+        ErrorCode.invalidNetns,
+        "plugin's netns and netns from CNI_NETNS should not be the same",
+        `CNI_NETNS=${args.netns} is the namespace the plugin runs in; the runtime must pass the container's netns`,
+      );
     }
   }
   const ctx: Context = {
-    command, args, conf, stdin, env: io.env, exec: io.exec,
+    command,
+    args,
+    conf,
+    stdin,
+    env: io.env,
+    exec: io.exec,
     log: (msg) => io.stderr(`${plugin.name}: ${msg}\n`),
   };
   const prev = decodePrevResult(conf);
@@ -72,9 +83,13 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
       io.stdout(formatResult(result, conf.cniVersion));
       return;
     }
-    case 'DEL': return plugin.del(ctx);
-    case 'CHECK': return plugin.check?.(ctx);
-    case 'GC': return plugin.gc?.(ctx);
-    case 'STATUS': return plugin.status?.(ctx);
+    case 'DEL':
+      return plugin.del(ctx);
+    case 'CHECK':
+      return plugin.check?.(ctx);
+    case 'GC':
+      return plugin.gc?.(ctx);
+    case 'STATUS':
+      return plugin.status?.(ctx);
   }
 }

@@ -40,8 +40,11 @@ export function readCmdArgs(command: Command, getenv: Getenv): CmdArgs {
     else validate?.(v);
   }
   if (missing.length) {
-    throw new CniError(ErrorCode.invalidEnvironment, `required env variables [${missing.join(',')}] missing`,
-      `CNI_COMMAND=${command} needs ${missing.join(', ')} set by the container runtime`);
+    throw new CniError(
+      ErrorCode.invalidEnvironment,
+      `required env variables [${missing.join(',')}] missing`,
+      `CNI_COMMAND=${command} needs ${missing.join(', ')} set by the container runtime`,
+    );
   }
   const override = (getenv('CNI_NETNS_OVERRIDE') ?? '').toLowerCase();
   return {

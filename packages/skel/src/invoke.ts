@@ -8,8 +8,14 @@ import type { Context } from './plugin.js';
 
 /** Finds an executable plugin named `name` in the CNI_PATH directories. */
 export function findInPath(name: string, dirs: readonly string[]): string {
-  if (name === '') throw new CniError(ErrorCode.invalidConfig, 'no plugin name provided', 'set "type" (for IPAM: "ipam": {"type": …})');
-  if (name.includes('/')) throw new CniError(ErrorCode.invalidConfig, `invalid plugin name "${name}": it cannot contain '/'`);
+  if (name === '')
+    throw new CniError(
+      ErrorCode.invalidConfig,
+      'no plugin name provided',
+      'set "type" (for IPAM: "ipam": {"type": …})',
+    );
+  if (name.includes('/'))
+    throw new CniError(ErrorCode.invalidConfig, `invalid plugin name "${name}": it cannot contain '/'`);
   for (const dir of dirs) {
     const full = `${dir.replace(/\/+$/, '')}/${name}`;
     try {
@@ -20,8 +26,11 @@ export function findInPath(name: string, dirs: readonly string[]): string {
       // not here
     }
   }
-  throw new CniError(ErrorCode.invalidConfig, `failed to find plugin "${name}" in path [${dirs.join(' ')}]`,
-    `install the "${name}" executable into one of the CNI_PATH directories`);
+  throw new CniError(
+    ErrorCode.invalidConfig,
+    `failed to find plugin "${name}" in path [${dirs.join(' ')}]`,
+    `install the "${name}" executable into one of the CNI_PATH directories`,
+  );
 }
 
 /** Runs plugin `type` for `command` with the caller's environment and stdin; returns its parsed result for ADD. */
@@ -36,7 +45,11 @@ export function delegate(ctx: Context, type: string, command: Command, stdin = c
   try {
     json = JSON.parse(r.stdout);
   } catch {
-    throw new CniError(ErrorCode.decodingFailure, `${type} ${command} printed a result that is not JSON`, r.stdout.slice(0, 200));
+    throw new CniError(
+      ErrorCode.decodingFailure,
+      `${type} ${command} printed a result that is not JSON`,
+      r.stdout.slice(0, 200),
+    );
   }
   return parseResult(json, ctx.conf.cniVersion, `result of ${type}`);
 }

@@ -10,19 +10,26 @@ declare const __CNI_TS_VERSION__: string | undefined;
 /** Runs a plugin as a process. Never calls process.exit, so stdout is always flushed. */
 export function runPlugin(plugin: Plugin): void {
   const version = typeof __CNI_TS_VERSION__ === 'string' ? __CNI_TS_VERSION__ : 'version unknown';
-  dispatch(plugin, {
-    env: process.env,
-    readStdin: () => readFileSync(0, 'utf8'),
-    stdout: (s) => writeAll(1, s),
-    stderr: (s) => writeAll(2, s),
-    exec: systemExecutor,
-  }, version).then((code) => {
-    process.exitCode = code;
-  }, (err: unknown) => {
-    // dispatch catches everything; this is only reachable if writing the error itself failed
-    writeAll(2, `${plugin.name}: ${String(err)}\n`);
-    process.exitCode = 1;
-  });
+  dispatch(
+    plugin,
+    {
+      env: process.env,
+      readStdin: () => readFileSync(0, 'utf8'),
+      stdout: (s) => writeAll(1, s),
+      stderr: (s) => writeAll(2, s),
+      exec: systemExecutor,
+    },
+    version,
+  ).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      // dispatch catches everything; this is only reachable if writing the error itself failed
+      writeAll(2, `${plugin.name}: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
 
 /** Writes all of text to fd, retrying when the fd is non-blocking and full (EAGAIN). */

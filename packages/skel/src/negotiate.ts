@@ -13,18 +13,26 @@ export function negotiate(command: Command, confVersion: string, supported: read
   const floor = FLOOR[command];
   if (floor) {
     if (!versionAtLeast(confVersion, floor)) {
-      throw new CniError(ErrorCode.incompatibleVersion, `config version does not allow ${command}`,
-        `${command} needs cniVersion ${floor} or newer; the config says "${confVersion}"`);
+      throw new CniError(
+        ErrorCode.incompatibleVersion,
+        `config version does not allow ${command}`,
+        `${command} needs cniVersion ${floor} or newer; the config says "${confVersion}"`,
+      );
     }
     if (!supported.some((v) => compareVersions(v, confVersion) >= 0)) {
-      throw new CniError(ErrorCode.incompatibleVersion, `plugin version does not allow ${command}`,
-        `config is "${confVersion}", plugin supports ${quoteList(supported)}`);
+      throw new CniError(
+        ErrorCode.incompatibleVersion,
+        `plugin version does not allow ${command}`,
+        `config is "${confVersion}", plugin supports ${quoteList(supported)}`,
+      );
     }
   }
   if (!supported.includes(confVersion)) {
-    throw new CniError(ErrorCode.incompatibleVersion,
+    throw new CniError(
+      ErrorCode.incompatibleVersion,
       `incompatible CNI versions: config is "${confVersion}", plugin supports ${supported.join(', ')}`,
-      `config is "${confVersion}", plugin supports ${quoteList(supported)}`);
+      `config is "${confVersion}", plugin supports ${quoteList(supported)}`,
+    );
   }
 }
 

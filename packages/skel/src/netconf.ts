@@ -1,5 +1,14 @@
 // The network configuration on stdin: decoding, the keys every plugin shares, and prevResult.
-import { ALL_VERSIONS, CniError, ErrorCode, type Result, configError, isPlainObject, parseResult, parseVersion } from '@cni-ts/types';
+import {
+  ALL_VERSIONS,
+  CniError,
+  ErrorCode,
+  type Result,
+  configError,
+  isPlainObject,
+  parseResult,
+  parseVersion,
+} from '@cni-ts/types';
 import { validateNetworkName } from './validate.js';
 
 /** The config as decoded, with the keys skel itself reads made canonical. */
@@ -18,7 +27,11 @@ export function decodeNetConf(stdin: string): NetConf {
     raw = JSON.parse(stdin);
   } catch (e) {
     const why = stdin.trim() === '' ? 'stdin is empty' : (e as Error).message;
-    throw new CniError(ErrorCode.decodingFailure, `error unmarshall network config: ${why}`, 'the runtime must send the network configuration as JSON on stdin');
+    throw new CniError(
+      ErrorCode.decodingFailure,
+      `error unmarshall network config: ${why}`,
+      'the runtime must send the network configuration as JSON on stdin',
+    );
   }
   if (!isPlainObject(raw)) {
     throw new CniError(ErrorCode.decodingFailure, 'error unmarshall network config: expected a JSON object');
@@ -27,10 +40,13 @@ export function decodeNetConf(stdin: string): NetConf {
   const version = pick(raw, 'cniVersion');
   if (version === undefined || version === null || version === '') {
     // Upstream silently treats a missing version as 0.1.0; we ask the operator to say what they mean.
-    throw configError('network configuration has no "cniVersion"',
-      `set "cniVersion" to one of ${ALL_VERSIONS.join(', ')} (in a conflist, at the top level)`);
+    throw configError(
+      'network configuration has no "cniVersion"',
+      `set "cniVersion" to one of ${ALL_VERSIONS.join(', ')} (in a conflist, at the top level)`,
+    );
   }
-  if (typeof version !== 'string') throw configError(`"cniVersion" must be a string such as "1.0.0", got ${JSON.stringify(version)}`);
+  if (typeof version !== 'string')
+    throw configError(`"cniVersion" must be a string such as "1.0.0", got ${JSON.stringify(version)}`);
   parseVersion(version);
   const type = pick(raw, 'type');
   return { cniVersion: version, name, type: typeof type === 'string' ? type : undefined, raw };

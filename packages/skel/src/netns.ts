@@ -6,11 +6,17 @@ import { CniError, ErrorCode } from '@cni-ts/types';
 export function requireNetns(path: string): void {
   switch (probeNetns(path)) {
     case 'missing':
-      throw new CniError(ErrorCode.invalidEnvironment, `CNI_NETNS "${path}" does not exist`,
-        'the sandbox may already be gone; the runtime must pass the path of the container network namespace');
+      throw new CniError(
+        ErrorCode.invalidEnvironment,
+        `CNI_NETNS "${path}" does not exist`,
+        'the sandbox may already be gone; the runtime must pass the path of the container network namespace',
+      );
     case 'not-netns':
-      throw new CniError(ErrorCode.invalidEnvironment, `CNI_NETNS "${path}" is not a network namespace`,
-        'expected a path such as /proc/<pid>/ns/net or /var/run/netns/<name>');
+      throw new CniError(
+        ErrorCode.invalidEnvironment,
+        `CNI_NETNS "${path}" is not a network namespace`,
+        'expected a path such as /proc/<pid>/ns/net or /var/run/netns/<name>',
+      );
     default:
   }
 }

@@ -3,7 +3,10 @@ import { CniError } from '@cni-ts/types';
 import { K8S_ARGS, loadCniArgs, splitCniArgs } from '../src/index.js';
 
 test('splits pairs and keeps order', (t) => {
-  t.deepEqual(splitCniArgs('A=1;B=2'), [['A', '1'], ['B', '2']]);
+  t.deepEqual(splitCniArgs('A=1;B=2'), [
+    ['A', '1'],
+    ['B', '2'],
+  ]);
   t.deepEqual(splitCniArgs(''), []);
 });
 
@@ -20,6 +23,9 @@ test('unknown keys are refused unless IgnoreUnknown is true; keys are case-sensi
   t.throws(() => loadCniArgs('ip=10.0.0.2', ['IP']), { message: /unknown args/ });
   t.deepEqual(loadCniArgs('IgnoreUnknown=1;FOO=bar;IP=10.0.0.2', ['IP']), { IP: '10.0.0.2' });
   t.deepEqual(loadCniArgs('IgnoreUnknown=TRUE;K8S_POD_NAME=web', ['IP']), {});
-  t.deepEqual(loadCniArgs('K8S_POD_NAMESPACE=default;K8S_POD_NAME=web', K8S_ARGS), { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: 'web' });
+  t.deepEqual(loadCniArgs('K8S_POD_NAMESPACE=default;K8S_POD_NAME=web', K8S_ARGS), {
+    K8S_POD_NAMESPACE: 'default',
+    K8S_POD_NAME: 'web',
+  });
   t.throws(() => loadCniArgs('IgnoreUnknown=yes', []), { message: /not a boolean/ });
 });

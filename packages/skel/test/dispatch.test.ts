@@ -7,7 +7,11 @@ const conf = (v = '1.0.0', extra: object = {}) => ({ cniVersion: v, name: 'net1'
 
 test('VERSION prints the supported list without reading stdin', async (t) => {
   const { plugin } = recordingPlugin();
-  const r = await run(plugin, { CNI_COMMAND: 'VERSION' }, '', { readStdin: () => { throw new Error('read stdin'); } });
+  const r = await run(plugin, { CNI_COMMAND: 'VERSION' }, '', {
+    readStdin: () => {
+      throw new Error('read stdin');
+    },
+  });
   t.is(r.code, 0);
   t.is(r.stdout, `{"cniVersion":"1.1.0","supportedVersions":${JSON.stringify(ALL_VERSIONS)}}\n`);
 });
@@ -93,7 +97,11 @@ test('an unsupported cniVersion is code 1 naming the supported versions', async 
   t.is((await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('1.0.0.0'))).json.code, 1);
 });
 
-const floors: Array<[string, string, string]> = [['CHECK', '0.3.1', '0.4.0'], ['GC', '1.0.0', '1.1.0'], ['STATUS', '1.0.0', '1.1.0']];
+const floors: Array<[string, string, string]> = [
+  ['CHECK', '0.3.1', '0.4.0'],
+  ['GC', '1.0.0', '1.1.0'],
+  ['STATUS', '1.0.0', '1.1.0'],
+];
 for (const [cmd, below, floor] of floors) {
   test(`${cmd} is refused below ${floor} and accepted at it`, async (t) => {
     const { plugin } = recordingPlugin({ gc: () => {}, status: () => {} });
@@ -127,7 +135,12 @@ test('ADD prints the result in the config version', async (t) => {
 
 test('prevResult of an older version is converted up and passed to the handler', async (t) => {
   const { plugin, calls } = recordingPlugin();
-  const prevResult = { cniVersion: '0.4.0', interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ version: '4', interface: 0, address: '10.1.0.9/16' }], dns: {} };
+  const prevResult = {
+    cniVersion: '0.4.0',
+    interfaces: [{ name: 'eth0', sandbox: '/x' }],
+    ips: [{ version: '4', interface: 0, address: '10.1.0.9/16' }],
+    dns: {},
+  };
   const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('1.0.0', { prevResult }));
   t.is(r.code, 0);
   t.deepEqual(calls[0]?.prevResult?.ips, [{ interface: 0, address: '10.1.0.9/16' }]);
@@ -137,7 +150,11 @@ test('prevResult of an older version is converted up and passed to the handler',
 
 test('a malformed prevResult is a decode error (code 6)', async (t) => {
   const { plugin } = recordingPlugin();
-  const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('1.0.0', { prevResult: { ips: [{ address: 'nope' }] } }));
+  const r = await run(
+    plugin,
+    { ...BASE_ENV, CNI_COMMAND: 'ADD' },
+    conf('1.0.0', { prevResult: { ips: [{ address: 'nope' }] } }),
+  );
   t.is(r.json.code, 6);
   t.regex(r.json.msg, /prevResult/);
 });
@@ -147,7 +164,9 @@ test('CNI_NETNS equal to our own netns is refused with code 8 before the handler
   const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf(), { probeNetns: () => 'self' });
   t.is(r.json.code, 8);
   t.is(calls.length, 0);
-  const over = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD', CNI_NETNS_OVERRIDE: 'TRUE' }, conf(), { probeNetns: () => 'self' });
+  const over = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD', CNI_NETNS_OVERRIDE: 'TRUE' }, conf(), {
+    probeNetns: () => 'self',
+  });
   t.is(over.code, 0);
 });
 
@@ -159,7 +178,11 @@ test('handler errors keep their code; busy tools are 11; anything else is 999 wi
     [new TypeError("Cannot read properties of undefined (reading 'x')"), 999],
   ];
   for (const [err, code] of cases) {
-    const { plugin } = recordingPlugin({ add: () => { throw err; } });
+    const { plugin } = recordingPlugin({
+      add: () => {
+        throw err;
+      },
+    });
     const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf());
     t.is(r.code, 1);
     t.is(r.json.code, code);
@@ -170,7 +193,15 @@ test('handler errors keep their code; busy tools are 11; anything else is 999 wi
 
 test('config keys skel reads are matched case-insensitively', async (t) => {
   const { plugin, calls } = recordingPlugin();
-  const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, { CNIVersion: '0.4.0', Name: 'n1', PrevResult: { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.3/24' }] } });
+  const r = await run(
+    plugin,
+    { ...BASE_ENV, CNI_COMMAND: 'ADD' },
+    {
+      CNIVersion: '0.4.0',
+      Name: 'n1',
+      PrevResult: { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.3/24' }] },
+    },
+  );
   t.is(r.code, 0);
   t.is(calls[0]?.conf.name, 'n1');
   t.is(calls[0]?.prevResult?.ips?.[0]?.address, '10.0.0.3/24');

@@ -18,8 +18,19 @@ test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 function ctx(exec: FakeExecutor, version = '1.0.0'): Context {
   const stdin = JSON.stringify({ cniVersion: version, name: 'n', ipam: { type: 'ipam-x' } });
   return {
-    command: 'ADD', stdin, conf: decodeNetConf(stdin), exec, log: () => {},
-    args: { containerId: 'c', netns: '/x', ifname: 'eth0', args: 'IgnoreUnknown=1', path: ['/nonexistent', bin], netnsOverride: false },
+    command: 'ADD',
+    stdin,
+    conf: decodeNetConf(stdin),
+    exec,
+    log: () => {},
+    args: {
+      containerId: 'c',
+      netns: '/x',
+      ifname: 'eth0',
+      args: 'IgnoreUnknown=1',
+      path: ['/nonexistent', bin],
+      netnsOverride: false,
+    },
     env: { CNI_COMMAND: 'ADD', CNI_PATH: `/nonexistent:${bin}`, OTHER: 'kept' },
   };
 }
@@ -36,7 +47,9 @@ test('findInPath finds regular executable files only and names the path on failu
 });
 
 test('delegate runs the plugin with our env (CNI_COMMAND replaced) and the same stdin', (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }] }) });
+  const exec = new FakeExecutor().on(() => true, {
+    stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }] }),
+  });
   const c = ctx(exec);
   const r = delegate(c, 'ipam-x', 'ADD');
   t.deepEqual(r?.ips, [{ address: '10.0.0.5/24', gateway: '10.0.0.1' }]);
@@ -48,14 +61,20 @@ test('delegate passes the environment through', (t) => {
   let seen: Record<string, string | undefined> | undefined;
   const exec = new FakeExecutor();
   const orig = exec.run.bind(exec);
-  exec.run = (f, a, o) => { seen = o?.env; return orig(f, a, o); };
+  exec.run = (f, a, o) => {
+    seen = o?.env;
+    return orig(f, a, o);
+  };
   delegate(ctx(exec), 'ipam-x', 'DEL');
   t.is(seen?.CNI_COMMAND, 'DEL');
   t.is(seen?.OTHER, 'kept');
 });
 
 test("a delegate's CNI error comes back with its own code", (t) => {
-  const exec = new FakeExecutor().on(() => true, { status: 1, stdout: JSON.stringify({ code: 11, msg: 'store locked', details: 'd' }) });
+  const exec = new FakeExecutor().on(() => true, {
+    status: 1,
+    stdout: JSON.stringify({ code: 11, msg: 'store locked', details: 'd' }),
+  });
   const e = t.throws(() => delegate(ctx(exec), 'ipam-x', 'ADD'), { instanceOf: CniError });
   t.deepEqual(e?.toJSON(), { code: 11, msg: 'store locked', details: 'd' });
 });

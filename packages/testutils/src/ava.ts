@@ -19,7 +19,13 @@ function skippingTest<T>(test: TestFn<T>): TestFn<T> {
   const hook = Object.assign(() => {}, { always: Object.assign(() => {}, { skip: () => {} }), skip: () => {} });
   const chain = Object.assign(skip, { skip, only: skip, failing: Object.assign(skip, { skip }) });
   return Object.assign(chain, {
-    serial: chain, before: hook, after: hook, beforeEach: hook, afterEach: hook,
-    todo: test.todo, macro: test.macro, meta: test.meta,
+    serial: chain,
+    before: hook,
+    after: hook,
+    beforeEach: hook,
+    afterEach: hook,
+    todo: test.todo,
+    macro: test.macro,
+    meta: test.meta,
   }) as unknown as TestFn<T>;
 }

@@ -27,7 +27,11 @@ export interface Attachment {
 
 /** A plugin invocation that failed: carries the CNI error the plugin printed. */
 export class PluginFailure extends Error {
-  constructor(readonly type: string, readonly command: string, readonly outcome: PluginOutcome) {
+  constructor(
+    readonly type: string,
+    readonly command: string,
+    readonly outcome: PluginOutcome,
+  ) {
     super(`${type} ${command} failed (exit ${outcome.exitCode}): ${outcome.stdout || outcome.stderr}`);
   }
 }
@@ -77,7 +81,13 @@ export class CniRuntime {
     const attachments = valid.map((v) => ({ containerID: v.containerId, ifname: v.ifname }));
     for (const p of list.plugins) {
       const conf = { ...this.pluginConf(list, p), 'cni.dev/valid-attachments': attachments };
-      const r = await execPlugin({ plugin: this.find(p.type), command: 'GC', config: conf, cniPath: this.opts.cniPath, inNetns: this.opts.inNetns });
+      const r = await execPlugin({
+        plugin: this.find(p.type),
+        command: 'GC',
+        config: conf,
+        cniPath: this.opts.cniPath,
+        inNetns: this.opts.inNetns,
+      });
       if (r.exitCode !== 0) throw new PluginFailure(p.type, 'GC', r);
     }
   }
@@ -85,19 +95,38 @@ export class CniRuntime {
   /** STATUS of every plugin; throws on the first that is not ready. */
   async status(list: ConfList): Promise<void> {
     for (const p of list.plugins) {
-      const r = await execPlugin({ plugin: this.find(p.type), command: 'STATUS', config: this.pluginConf(list, p), cniPath: this.opts.cniPath, inNetns: this.opts.inNetns });
+      const r = await execPlugin({
+        plugin: this.find(p.type),
+        command: 'STATUS',
+        config: this.pluginConf(list, p),
+        cniPath: this.opts.cniPath,
+        inNetns: this.opts.inNetns,
+      });
       if (r.exitCode !== 0) throw new PluginFailure(p.type, 'STATUS', r);
     }
   }
 
-  private async call(list: ConfList, p: ConfList['plugins'][number], command: string, a: Attachment, prev: unknown): Promise<PluginOutcome> {
+  private async call(
+    list: ConfList,
+    p: ConfList['plugins'][number],
+    command: string,
+    a: Attachment,
+    prev: unknown,
+  ): Promise<PluginOutcome> {
     const conf: Record<string, unknown> = this.pluginConf(list, p);
     const rc = runtimeConfig(p.capabilities, a.capabilityArgs);
     if (rc) conf.runtimeConfig = rc;
     if (prev !== undefined && prev !== null) conf.prevResult = prev;
     const r = await execPlugin({
-      plugin: this.find(p.type), command, config: conf, containerId: a.containerId, netns: a.netns,
-      ifname: a.ifname, cniArgs: a.cniArgs, cniPath: this.opts.cniPath, inNetns: this.opts.inNetns,
+      plugin: this.find(p.type),
+      command,
+      config: conf,
+      containerId: a.containerId,
+      netns: a.netns,
+      ifname: a.ifname,
+      cniArgs: a.cniArgs,
+      cniPath: this.opts.cniPath,
+      inNetns: this.opts.inNetns,
     });
     if (r.exitCode !== 0) throw new PluginFailure(p.type, command, r);
     return r;
@@ -118,7 +147,10 @@ export class CniRuntime {
 }
 
 /** The runtimeConfig a plugin gets: capability args it declared with capabilities[key] == true. */
-export function runtimeConfig(caps: Record<string, boolean> | undefined, args: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+export function runtimeConfig(
+  caps: Record<string, boolean> | undefined,
+  args: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
   if (!caps || !args) return undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(args)) if (caps[k]) out[k] = v;

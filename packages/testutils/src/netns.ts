@@ -18,7 +18,12 @@ export function isRoot(): boolean {
 
 /** Runs a command (system PATH); throws with stderr on failure. */
 export async function sh(file: string, args: string[], input?: string): Promise<string> {
-  const r = await execa(file, args, { env: { PATH: SYSTEM_PATH }, extendEnv: false, input: input ?? '', reject: false });
+  const r = await execa(file, args, {
+    env: { PATH: SYSTEM_PATH },
+    extendEnv: false,
+    input: input ?? '',
+    reject: false,
+  });
   if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (${r.exitCode}): ${r.stderr || r.stdout}`);
   return r.stdout;
 }
@@ -59,7 +64,10 @@ export class Netns {
 /** A test node: one "node" netns and any number of pod netns, all removed by destroy(). */
 export class TestNode {
   readonly pods: Netns[] = [];
-  private constructor(readonly prefix: string, readonly node: Netns) {}
+  private constructor(
+    readonly prefix: string,
+    readonly node: Netns,
+  ) {}
 
   /** Creates the node namespace `<prefix>-node` (forwarding off, as a fresh netns has it). */
   static async create(prefix: string): Promise<TestNode> {
@@ -90,6 +98,6 @@ export async function removeStaleNetns(start: string): Promise<void> {
   const out = await sh('ip', ['netns', 'list']);
   for (const line of out.split('\n')) {
     const name = line.split(' ')[0];
-    if (name && name.startsWith(start)) await execa('ip', ['netns', 'del', name], { reject: false });
+    if (name?.startsWith(start)) await execa('ip', ['netns', 'del', name], { reject: false });
   }
 }

@@ -36,7 +36,9 @@ export interface PluginOutcome {
 export async function execPlugin(call: PluginCall): Promise<PluginOutcome> {
   const dir = call.plugin.slice(0, call.plugin.lastIndexOf('/'));
   const env: Record<string, string> = { PATH: SYSTEM_PATH };
-  const set = (k: string, v: string | undefined) => { if (v !== undefined) env[k] = v; };
+  const set = (k: string, v: string | undefined) => {
+    if (v !== undefined) env[k] = v;
+  };
   set('CNI_COMMAND', call.command);
   set('CNI_CONTAINERID', call.containerId);
   set('CNI_NETNS', call.netns);
@@ -50,7 +52,12 @@ export async function execPlugin(call: PluginCall): Promise<PluginOutcome> {
   const input = typeof call.config === 'string' ? call.config : JSON.stringify(call.config);
   const [file, args] = call.inNetns ? ['ip', ['netns', 'exec', call.inNetns, call.plugin]] : [call.plugin, []];
   const r = await execa(file, args as string[], {
-    env, extendEnv: false, input, reject: false, timeout: call.timeoutMs ?? 60_000, stripFinalNewline: false,
+    env,
+    extendEnv: false,
+    input,
+    reject: false,
+    timeout: call.timeoutMs ?? 60_000,
+    stripFinalNewline: false,
   });
   let json: unknown;
   try {

@@ -3,31 +3,55 @@
 import * as z from 'zod/mini';
 import { CniError, ErrorCode } from './errors.js';
 import { foldKeys } from './keys.js';
-import { type DNS, type Interface, type IPConfig, type Result, type Route, addressFamily, dnsIsEmpty } from './result.js';
+import {
+  type DNS,
+  type Interface,
+  type IPConfig,
+  type Result,
+  type Route,
+  addressFamily,
+  dnsIsEmpty,
+} from './result.js';
 import { cidrString, compact, ipString, lazySchema, opt, parseWith } from './schema.js';
 import { goJson, sortKeysDeep } from './json.js';
 import { CURRENT_VERSION, resultFamily } from './version.js';
 
 const schemas = lazySchema(() => {
   const route = z.object({
-    dst: cidrString(), gw: opt(ipString()), mtu: opt(z.int()), advmss: opt(z.int()),
-    priority: opt(z.int()), table: opt(z.int()), scope: opt(z.int()),
+    dst: cidrString(),
+    gw: opt(ipString()),
+    mtu: opt(z.int()),
+    advmss: opt(z.int()),
+    priority: opt(z.int()),
+    table: opt(z.int()),
+    scope: opt(z.int()),
   });
   const dns = z.object({
-    nameservers: opt(z.array(z.string())), domain: opt(z.string()),
-    search: opt(z.array(z.string())), options: opt(z.array(z.string())),
+    nameservers: opt(z.array(z.string())),
+    domain: opt(z.string()),
+    search: opt(z.array(z.string())),
+    options: opt(z.array(z.string())),
   });
   const iface = z.object({
-    name: z.string(), mac: opt(z.string()), mtu: opt(z.int()), sandbox: opt(z.string()),
-    socketPath: opt(z.string()), pciID: opt(z.string()),
+    name: z.string(),
+    mac: opt(z.string()),
+    mtu: opt(z.int()),
+    sandbox: opt(z.string()),
+    socketPath: opt(z.string()),
+    pciID: opt(z.string()),
   });
   const ipc = z.object({
-    version: opt(z.enum(['4', '6'])), interface: opt(z.int().check(z.nonnegative())),
-    address: cidrString(), gateway: opt(ipString()),
+    version: opt(z.enum(['4', '6'])),
+    interface: opt(z.int().check(z.nonnegative())),
+    address: cidrString(),
+    gateway: opt(ipString()),
   });
   const current = z.object({
-    cniVersion: opt(z.string()), interfaces: opt(z.array(iface)), ips: opt(z.array(ipc)),
-    routes: opt(z.array(route)), dns: opt(dns),
+    cniVersion: opt(z.string()),
+    interfaces: opt(z.array(iface)),
+    ips: opt(z.array(ipc)),
+    routes: opt(z.array(route)),
+    dns: opt(dns),
   });
   const ip020 = z.object({ ip: cidrString(), gateway: opt(ipString()), routes: opt(z.array(route)) });
   const legacy = z.object({ cniVersion: opt(z.string()), ip4: opt(ip020), ip6: opt(ip020), dns: opt(dns) });
@@ -39,9 +63,10 @@ const schemas = lazySchema(() => {
  * current shape. Used for prevResult and for the results of delegated IPAM plugins.
  */
 export function parseResult(raw: unknown, fallbackVersion: string, what = 'result'): Result {
-  const version = typeof (raw as { cniVersion?: unknown })?.cniVersion === 'string' && (raw as { cniVersion: string }).cniVersion
-    ? (raw as { cniVersion: string }).cniVersion
-    : fallbackVersion;
+  const version =
+    typeof (raw as { cniVersion?: unknown })?.cniVersion === 'string' && (raw as { cniVersion: string }).cniVersion
+      ? (raw as { cniVersion: string }).cniVersion
+      : fallbackVersion;
   const family = resultFamily(version);
   if (family === '0.2') {
     const s = schemas().legacy;
@@ -59,11 +84,18 @@ export function parseResult(raw: unknown, fallbackVersion: string, what = 'resul
   return out;
 }
 
-type LegacyIP = { ip: string; gateway?: string | null | undefined; routes?: Array<{ dst: string; gw?: string | null | undefined }> | null | undefined };
+type LegacyIP = {
+  ip: string;
+  gateway?: string | null | undefined;
+  routes?: Array<{ dst: string; gw?: string | null | undefined }> | null | undefined;
+};
 
 type Nullable<T> = { [K in keyof T]?: T[K] | null };
 
-function fromLegacy(r: { ip4?: LegacyIP | null | undefined; ip6?: LegacyIP | null | undefined; dns?: Nullable<DNS> | null | undefined }, version: string): Result {
+function fromLegacy(
+  r: { ip4?: LegacyIP | null | undefined; ip6?: LegacyIP | null | undefined; dns?: Nullable<DNS> | null | undefined },
+  version: string,
+): Result {
   const out: Result = { cniVersion: version };
   const ips: IPConfig[] = [];
   const routes: Route[] = [];
@@ -82,9 +114,12 @@ function fromLegacy(r: { ip4?: LegacyIP | null | undefined; ip6?: LegacyIP | nul
 /** The result as a plain object in the shape of `version` (what libcni would decode). */
 export function convertResult(result: Result, version: string): Record<string, unknown> {
   switch (resultFamily(version)) {
-    case '0.2': return toLegacy(result, version);
-    case '0.4': return toV04(result, version);
-    default: return toV1(result, version);
+    case '0.2':
+      return toLegacy(result, version);
+    case '0.4':
+      return toV04(result, version);
+    default:
+      return toV1(result, version);
   }
 }
 
@@ -105,20 +140,32 @@ function dnsOut(dns: DNS | undefined): DNS {
 
 function routeOut(r: Route): Route {
   return compact({
-    dst: r.dst, gw: r.gw, mtu: r.mtu || undefined, advmss: r.advmss || undefined,
-    priority: r.priority || undefined, table: r.table, scope: r.scope,
+    dst: r.dst,
+    gw: r.gw,
+    mtu: r.mtu || undefined,
+    advmss: r.advmss || undefined,
+    priority: r.priority || undefined,
+    table: r.table,
+    scope: r.scope,
   }) as Route;
 }
 
 function toV1(result: Result, version: string): Record<string, unknown> {
   const out: Record<string, unknown> = { cniVersion: version };
   if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((i) => compact({
-      name: i.name, mac: i.mac || undefined, mtu: i.mtu || undefined, sandbox: i.sandbox || undefined,
-      socketPath: i.socketPath || undefined, pciID: i.pciID || undefined,
-    }));
+    out.interfaces = result.interfaces.map((i) =>
+      compact({
+        name: i.name,
+        mac: i.mac || undefined,
+        mtu: i.mtu || undefined,
+        sandbox: i.sandbox || undefined,
+        socketPath: i.socketPath || undefined,
+        pciID: i.pciID || undefined,
+      }),
+    );
   }
-  if (result.ips?.length) out.ips = result.ips.map((ip) => compact({ interface: ip.interface, address: ip.address, gateway: ip.gateway }));
+  if (result.ips?.length)
+    out.ips = result.ips.map((ip) => compact({ interface: ip.interface, address: ip.address, gateway: ip.gateway }));
   if (result.routes?.length) out.routes = result.routes.map(routeOut);
   if (!dnsIsEmpty(result.dns)) out.dns = dnsOut(result.dns);
   return sortKeysDeep(out) as Record<string, unknown>;
@@ -127,10 +174,19 @@ function toV1(result: Result, version: string): Record<string, unknown> {
 function toV04(result: Result, version: string): Record<string, unknown> {
   const out: Record<string, unknown> = { cniVersion: version };
   if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((i) => compact({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }));
+    out.interfaces = result.interfaces.map((i) =>
+      compact({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }),
+    );
   }
   if (result.ips?.length) {
-    out.ips = result.ips.map((ip) => compact({ version: addressFamily(ip.address), interface: ip.interface, address: ip.address, gateway: ip.gateway }));
+    out.ips = result.ips.map((ip) =>
+      compact({
+        version: addressFamily(ip.address),
+        interface: ip.interface,
+        address: ip.address,
+        gateway: ip.gateway,
+      }),
+    );
   }
   if (result.routes?.length) out.routes = result.routes.map(routeOut);
   out.dns = dnsOut(result.dns);
@@ -144,8 +200,11 @@ function toLegacy(result: Result, version: string): Record<string, unknown> {
     byFamily[f] ??= compact({ ip: ip.address, gateway: ip.gateway });
   }
   if (!byFamily['4'] && !byFamily['6']) {
-    throw new CniError(ErrorCode.incompatibleVersion, `cannot convert result to version ${version}: no valid IP addresses`,
-      `results before 0.3.0 must carry an IP address; use cniVersion 0.3.0 or newer for this plugin`);
+    throw new CniError(
+      ErrorCode.incompatibleVersion,
+      `cannot convert result to version ${version}: no valid IP addresses`,
+      `results before 0.3.0 must carry an IP address; use cniVersion 0.3.0 or newer for this plugin`,
+    );
   }
   for (const r of result.routes ?? []) {
     const target = byFamily[addressFamily(r.dst)];

@@ -14,7 +14,7 @@ export function goJsonCompact(value: unknown): string {
 }
 
 function goEscape(s: string): string {
-  return s.replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Copies an object with its keys sorted at every level (Go marshals maps with sorted keys). */

@@ -15,7 +15,12 @@ export function foldKeys(schema: z.ZodMiniType, value: unknown): unknown {
     case 'record':
       return isPlainObject(value) ? mapValues(value, (v) => foldKeys(def.valueType as z.ZodMiniType, v)) : value;
     case 'tuple':
-      return Array.isArray(value) ? value.map((v, i) => { const s = (def.items as z.ZodMiniType[])[i]; return s ? foldKeys(s, v) : v; }) : value;
+      return Array.isArray(value)
+        ? value.map((v, i) => {
+            const s = (def.items as z.ZodMiniType[])[i];
+            return s ? foldKeys(s, v) : v;
+          })
+        : value;
     case 'union':
       return (def.options as z.ZodMiniType[]).reduce((v, s) => foldKeys(s, v), value);
     case 'intersection':
@@ -29,13 +34,17 @@ export function foldKeys(schema: z.ZodMiniType, value: unknown): unknown {
   }
 }
 
-function foldObject(shape: Record<string, z.ZodMiniType>, catchall: z.ZodMiniType | undefined, value: unknown): unknown {
+function foldObject(
+  shape: Record<string, z.ZodMiniType>,
+  catchall: z.ZodMiniType | undefined,
+  value: unknown,
+): unknown {
   if (!isPlainObject(value)) return value;
   const byLower = new Map<string, string>();
   for (const k of Object.keys(shape)) byLower.set(k.toLowerCase(), k);
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    const target = key in shape ? key : byLower.get(key.toLowerCase()) ?? key;
+    const target = key in shape ? key : (byLower.get(key.toLowerCase()) ?? key);
     const s = shape[target] ?? catchall;
     out[target] = s ? foldKeys(s, v) : v;
   }

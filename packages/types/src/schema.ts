@@ -17,7 +17,9 @@ export function ipString(): z.ZodMiniString<string> {
 
 /** A string that must be an address with a prefix length, e.g. "10.1.0.5/24". */
 export function cidrString(): z.ZodMiniString<string> {
-  return z.string().check(z.refine((s) => parsePrefix(s) !== undefined, { message: 'must be a CIDR such as "10.1.0.0/16"' }));
+  return z
+    .string()
+    .check(z.refine((s) => parsePrefix(s) !== undefined, { message: 'must be a CIDR such as "10.1.0.0/16"' }));
 }
 
 /** An optional field that Go's decoder would also accept as null. */
@@ -26,14 +28,30 @@ export function opt<T extends z.ZodMiniType>(schema: T): z.ZodMiniOptional<z.Zod
 }
 
 /** Parses data with a schema or throws a CniError (default code 7) listing every problem by path. */
-export function parseWith<T extends z.ZodMiniType>(schema: T, data: unknown, what: string, code: number = ErrorCode.invalidConfig): z.output<T> {
+export function parseWith<T extends z.ZodMiniType>(
+  schema: T,
+  data: unknown,
+  what: string,
+  code: number = ErrorCode.invalidConfig,
+): z.output<T> {
   const r = schema.safeParse(data);
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `${formatPath(i.path)}${describeIssue(i as Issue, valueAt(data, i.path))}`);
+  const problems = r.error.issues.map(
+    (i) => `${formatPath(i.path)}${describeIssue(i as Issue, valueAt(data, i.path))}`,
+  );
   throw new CniError(code, `invalid ${what}: ${problems.join('; ')}`);
 }
 
-type Issue = { code: string; message: string; expected?: string; maximum?: unknown; minimum?: unknown; values?: unknown[]; format?: string; keys?: string[] };
+type Issue = {
+  code: string;
+  message: string;
+  expected?: string;
+  maximum?: unknown;
+  minimum?: unknown;
+  values?: unknown[];
+  format?: string;
+  keys?: string[];
+};
 
 // zod/mini carries no locale, so its own issues all read "Invalid input"; say what was expected
 // and what was given instead. Messages we wrote (refinements) are kept as they are.
@@ -41,14 +59,22 @@ function describeIssue(i: Issue, got: unknown): string {
   if (i.message && i.message !== 'Invalid input') return i.message;
   const given = got === undefined ? 'nothing' : JSON.stringify(got);
   switch (i.code) {
-    case 'invalid_type': return `expected ${i.expected === 'int' ? 'an integer' : `a${/^[aeiou]/.test(i.expected ?? '') ? 'n' : ''} ${i.expected}`}, got ${given}`;
-    case 'too_big': return `must be at most ${String(i.maximum)}, got ${given}`;
-    case 'too_small': return `must be at least ${String(i.minimum)}, got ${given}`;
-    case 'invalid_value': return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${given}`;
-    case 'invalid_format': return `must be a valid ${i.format ?? 'value'}, got ${given}`;
-    case 'unrecognized_keys': return `unknown keys ${(i.keys ?? []).join(', ')}`;
-    case 'invalid_union': return `does not match any accepted form, got ${given}`;
-    default: return `invalid value ${given}`;
+    case 'invalid_type':
+      return `expected ${i.expected === 'int' ? 'an integer' : `a${/^[aeiou]/.test(i.expected ?? '') ? 'n' : ''} ${i.expected}`}, got ${given}`;
+    case 'too_big':
+      return `must be at most ${String(i.maximum)}, got ${given}`;
+    case 'too_small':
+      return `must be at least ${String(i.minimum)}, got ${given}`;
+    case 'invalid_value':
+      return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${given}`;
+    case 'invalid_format':
+      return `must be a valid ${i.format ?? 'value'}, got ${given}`;
+    case 'unrecognized_keys':
+      return `unknown keys ${(i.keys ?? []).join(', ')}`;
+    case 'invalid_union':
+      return `does not match any accepted form, got ${given}`;
+    default:
+      return `invalid value ${given}`;
   }
 }
 

@@ -13,7 +13,11 @@ export type Triple = readonly [number, number, number];
 export function parseVersion(v: string): Triple {
   const parts = v.split('.');
   if (parts.length > 3 || parts.some((p) => !/^\d+$/.test(p))) {
-    throw new CniError(ErrorCode.incompatibleVersion, `invalid version "${v}"`, 'a CNI version has up to three numeric parts, e.g. "1.0.0"');
+    throw new CniError(
+      ErrorCode.incompatibleVersion,
+      `invalid version "${v}"`,
+      'a CNI version has up to three numeric parts, e.g. "1.0.0"',
+    );
   }
   const [a = 0, b = 0, c = 0] = parts.map(Number);
   return [a, b, c];

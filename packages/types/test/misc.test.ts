@@ -1,6 +1,16 @@
 import test from 'ava';
 import * as z from 'zod/mini';
-import { CniError, compareVersions, foldKeys, goJson, parseVersion, parseWith, resultFamily, toCniError, versionsFrom } from '../src/index.js';
+import {
+  CniError,
+  compareVersions,
+  foldKeys,
+  goJson,
+  parseVersion,
+  parseWith,
+  resultFamily,
+  toCniError,
+  versionsFrom,
+} from '../src/index.js';
 
 test('goJson escapes HTML characters as Go does and has no trailing newline', (t) => {
   t.is(goJson({ msg: 'a <b> & c' }), '{\n    "msg": "a \\u003cb\\u003e \\u0026 c"\n}');
@@ -35,7 +45,9 @@ test('foldKeys renames keys case-insensitively through objects, arrays, unions a
   const s = z.object({
     ipMasq: z.optional(z.boolean()),
     runtimeConfig: z.optional(z.object({ portMappings: z.array(z.object({ hostPort: z.number() })) })),
-    trunk: z.optional(z.array(z.union([z.object({ id: z.number() }), z.object({ minID: z.number(), maxID: z.number() })]))),
+    trunk: z.optional(
+      z.array(z.union([z.object({ id: z.number() }), z.object({ minID: z.number(), maxID: z.number() })])),
+    ),
     labels: z.optional(z.record(z.string(), z.object({ keyName: z.string() }))),
   });
   const folded = foldKeys(s, {
@@ -60,10 +72,21 @@ test('foldKeys: the later of two spellings wins, as in Go', (t) => {
 });
 
 test('parseWith names the path, what was expected and what was given (zod/mini has no messages of its own)', (t) => {
-  const s = z.object({ mtu: z.optional(z.int()), ranges: z.array(z.object({ subnet: z.string() })), mode: z.optional(z.enum(['a', 'b'])), n: z.optional(z.number().check(z.maximum(10))) });
-  const e = t.throws(() => parseWith(s, { mtu: 'big', ranges: [{}], mode: 'c', n: 11 }, 'bridge network configuration'), { instanceOf: CniError });
+  const s = z.object({
+    mtu: z.optional(z.int()),
+    ranges: z.array(z.object({ subnet: z.string() })),
+    mode: z.optional(z.enum(['a', 'b'])),
+    n: z.optional(z.number().check(z.maximum(10))),
+  });
+  const e = t.throws(
+    () => parseWith(s, { mtu: 'big', ranges: [{}], mode: 'c', n: 11 }, 'bridge network configuration'),
+    { instanceOf: CniError },
+  );
   t.is(e?.code, 7);
-  t.is(e?.message, 'invalid bridge network configuration: mtu: expected a number, got "big"; ranges[0].subnet: expected a string, got nothing; mode: must be one of "a", "b", got "c"; n: must be at most 10, got 11');
+  t.is(
+    e?.message,
+    'invalid bridge network configuration: mtu: expected a number, got "big"; ranges[0].subnet: expected a string, got nothing; mode: must be one of "a", "b", got "c"; n: must be at most 10, got 11',
+  );
   const frac = t.throws(() => parseWith(s, { mtu: 1.5, ranges: [] }, 'config'), { instanceOf: CniError });
   t.regex(frac!.message, /^invalid config: mtu: expected an integer, got 1\.5$/);
 });

@@ -1,7 +1,7 @@
 // The allocator: pure logic against a Store (the disk store, or an in-memory fake in tests).
 // The caller holds the store's lock for the whole call.
 import { type IP, formatIP, parseIP } from '@cni-ts/netaddr';
-import { CniError, type IPConfig, configError } from '@cni-ts/types';
+import { type CniError, type IPConfig, configError } from '@cni-ts/types';
 import { type IpamConfig, type Pool, type Requested, describePool } from './config.js';
 import { canonicalAddr, formatRange, isExcluded, type Range } from './range.js';
 import { candidates, rangeFor, setCapacity, setContains } from './rangeset.js';
@@ -38,14 +38,18 @@ export function allocateAll(store: Store, cfg: AllocConfig, id: string, ifname: 
     const out = cfg.pools.map((pool) => {
       const i = pending.findIndex((r) => setContains(pool.ranges, r.ip));
       const req = i >= 0 ? pending.splice(i, 1)[0] : undefined;
-      const got = req ? reserveRequested(store, cfg, pool, req, id, ifname) : reserveNext(store, cfg, pool, heldNow(), id, ifname);
+      const got = req
+        ? reserveRequested(store, cfg, pool, req, id, ifname)
+        : reserveNext(store, cfg, pool, heldNow(), id, ifname);
       made.push(formatIP(got.ip));
       return { address: `${formatIP(got.ip)}/${got.range.subnet.bits}`, gateway: formatIP(got.range.gateway) };
     });
     if (pending.length) {
       const what = pending.map((r) => `${formatIP(r.ip)} (${r.from})`).join(', ');
-      throw configError(`failed to allocate all requested IPs: ${what} not in any range of network "${cfg.name}"`,
-        `request addresses inside ${cfg.pools.map(describePool).join(', ')}; at most one per range set`);
+      throw configError(
+        `failed to allocate all requested IPs: ${what} not in any range of network "${cfg.name}"`,
+        `request addresses inside ${cfg.pools.map(describePool).join(', ')}; at most one per range set`,
+      );
     }
     return out;
   } catch (e) {
@@ -60,29 +64,46 @@ export function allocateAll(store: Store, cfg: AllocConfig, id: string, ifname: 
   }
 }
 
-interface Got { ip: IP; range: Range }
+interface Got {
+  ip: IP;
+  range: Range;
+}
 
 function reserveRequested(store: Store, cfg: AllocConfig, pool: Pool, req: Requested, id: string, ifname: string): Got {
   const key = formatIP(req.ip);
   const range = rangeFor(pool.ranges, req.ip)!;
   if (isExcluded(range, req.ip)) {
-    const what = req.ip.value === range.gateway.value ? 'gateway' : req.ip.value === range.subnet.ip.value ? 'network address' : 'broadcast address';
-    throw configError(`requested IP ${key} (${req.from}) is the ${what} of range ${formatRange(range)} (${range.where})`,
-      'request an address that can be assigned to a container');
+    const what =
+      req.ip.value === range.gateway.value
+        ? 'gateway'
+        : req.ip.value === range.subnet.ip.value
+          ? 'network address'
+          : 'broadcast address';
+    throw configError(
+      `requested IP ${key} (${req.from}) is the ${what} of range ${formatRange(range)} (${range.where})`,
+      'request an address that can be assigned to a container',
+    );
   }
   if (!store.reserve(key, id, ifname, pool.id)) {
     const owner = store.reservations().find((r) => r.ip === key);
-    throw configError(`requested IP address ${key} (${req.from}) is not available in ${describePool(pool)} of network "${cfg.name}": it is reserved${owner ? ` by ${describeOwner(owner.owner)}` : ''}`,
-      'request another address, or DEL the attachment that holds it first');
+    throw configError(
+      `requested IP address ${key} (${req.from}) is not available in ${describePool(pool)} of network "${cfg.name}": it is reserved${owner ? ` by ${describeOwner(owner.owner)}` : ''}`,
+      'request another address, or DEL the attachment that holds it first',
+    );
   }
   return { ip: req.ip, range };
 }
 
 function reserveNext(store: Store, cfg: AllocConfig, pool: Pool, held: Reservation[], id: string, ifname: string): Got {
-  const dup = held.find((r) => { const ip = parseIP(r.ip); return ip && setContains(pool.ranges, canonicalAddr(ip)); });
+  const dup = held.find((r) => {
+    const ip = parseIP(r.ip);
+    return ip && setContains(pool.ranges, canonicalAddr(ip));
+  });
   if (dup) {
-    throw configError(`${dup.ip} has been allocated to ${id} (interface ${ifname}) in ${describePool(pool)} of network "${cfg.name}", duplicate allocation is not allowed`,
-      'the runtime sent ADD twice for one attachment; DEL it before adding it again');
+    throw configError(
+      `${dup.ip} has been allocated to ${id} (interface ${ifname}) in ${describePool(pool)} of network "${cfg.name}", duplicate allocation is not allowed`,
+      'the runtime sent ADD twice for one attachment; DEL it before adding it again',
+    );
   }
   // taken addresses are skipped by name, so each try costs a set lookup, not a file creation
   const reserved = store.reservedIPs();
@@ -110,25 +131,38 @@ export function countIn(pool: Pool, reserved: Iterable<string>): bigint {
 
 /** The code-7 error for a full range set: it names the network, the range and what to do. */
 export function exhausted(cfg: Pick<AllocConfig, 'name' | 'dataDir'>, pool: Pool, capacity: bigint): CniError {
-  return configError(`no IP addresses available in ${describePool(pool)} of network "${cfg.name}": all ${capacity} usable addresses are reserved`,
-    `free addresses by deleting the pods that hold them (or let the runtime run CNI GC), or widen ${pool.where}; the reservations are the files in ${cfg.dataDir}/${cfg.name}`);
+  return configError(
+    `no IP addresses available in ${describePool(pool)} of network "${cfg.name}": all ${capacity} usable addresses are reserved`,
+    `free addresses by deleting the pods that hold them (or let the runtime run CNI GC), or widen ${pool.where}; the reservations are the files in ${cfg.dataDir}/${cfg.name}`,
+  );
 }
 
 /**
  * CHECK's comparison: every range set must hold a reservation of the attachment, and every
  * prevResult address inside the range sets must be one of them. Returns the problems found.
  */
-export function verifyAttachment(pools: readonly Pool[], held: readonly Reservation[], prevIPs: readonly string[]): string[] {
+export function verifyAttachment(
+  pools: readonly Pool[],
+  held: readonly Reservation[],
+  prevIPs: readonly string[],
+): string[] {
   const problems: string[] = [];
-  const ips = held.flatMap((r) => { const p = parseIP(r.ip); return p ? [canonicalAddr(p)] : []; });
+  const ips = held.flatMap((r) => {
+    const p = parseIP(r.ip);
+    return p ? [canonicalAddr(p)] : [];
+  });
   for (const pool of pools) {
-    if (!ips.some((ip) => setContains(pool.ranges, ip))) problems.push(`no address of ${describePool(pool)} is reserved for it`);
+    if (!ips.some((ip) => setContains(pool.ranges, ip)))
+      problems.push(`no address of ${describePool(pool)} is reserved for it`);
   }
   for (const text of prevIPs) {
     const parsed = parseIP(text.split('/')[0]!);
     if (!parsed) continue;
     const ip = canonicalAddr(parsed);
-    if (pools.some((p) => setContains(p.ranges, ip)) && !ips.some((x) => x.value === ip.value && x.family === ip.family)) {
+    if (
+      pools.some((p) => setContains(p.ranges, ip)) &&
+      !ips.some((x) => x.value === ip.value && x.family === ip.family)
+    ) {
       problems.push(`prevResult address ${text} is not reserved for it`);
     }
   }

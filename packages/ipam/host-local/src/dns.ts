@@ -12,10 +12,18 @@ export function parseResolvConf(text: string): DNS {
     const [key, ...values] = line.split(/\s+/);
     if (values.length === 0) continue;
     switch (key) {
-      case 'nameserver': (dns.nameservers ??= []).push(values[0]!); break;
-      case 'domain': dns.domain = values[0]!; break;
-      case 'search': (dns.search ??= []).push(...values); break;
-      case 'options': (dns.options ??= []).push(...values); break;
+      case 'nameserver':
+        (dns.nameservers ??= []).push(values[0]!);
+        break;
+      case 'domain':
+        dns.domain = values[0]!;
+        break;
+      case 'search':
+        (dns.search ??= []).push(...values);
+        break;
+      case 'options':
+        (dns.options ??= []).push(...values);
+        break;
       default:
     }
   }
@@ -30,10 +38,19 @@ export function readResolvConf(path: string): DNS {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EISDIR') {
-      throw new CniError(ErrorCode.invalidConfig, `ipam.resolvConf "${path}" ${code === 'ENOENT' ? 'does not exist' : 'is a directory'}`,
-        'point it at a resolv.conf file, or leave it out', { cause: e });
+      throw new CniError(
+        ErrorCode.invalidConfig,
+        `ipam.resolvConf "${path}" ${code === 'ENOENT' ? 'does not exist' : 'is a directory'}`,
+        'point it at a resolv.conf file, or leave it out',
+        { cause: e },
+      );
     }
-    throw new CniError(ErrorCode.ioFailure, `failed to read ipam.resolvConf "${path}": ${code ?? (e as Error).message}`, '', { cause: e });
+    throw new CniError(
+      ErrorCode.ioFailure,
+      `failed to read ipam.resolvConf "${path}": ${code ?? (e as Error).message}`,
+      '',
+      { cause: e },
+    );
   }
   return parseResolvConf(text);
 }

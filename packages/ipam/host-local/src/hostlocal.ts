@@ -21,7 +21,12 @@ export function lockTimeout(env: Readonly<Record<string, string | undefined>>): 
 }
 
 /** Runs fn on the network's store with its lock held; undefined when the store does not exist and create is off. */
-export async function withStore<T>(ctx: Context, cfg: StoreConfig, create: boolean, fn: (store: DiskStore) => T): Promise<T | undefined> {
+export async function withStore<T>(
+  ctx: Context,
+  cfg: StoreConfig,
+  create: boolean,
+  fn: (store: DiskStore) => T,
+): Promise<T | undefined> {
   const dir = storeDir(cfg.dataDir, cfg.name, create);
   if (!dir) return undefined;
   const store = new DiskStore(dir, cfg.name);
@@ -45,7 +50,11 @@ async function del(ctx: Context): Promise<void> {
   const cfg = loadStoreConfig(ctx.conf);
   const { containerId: id, ifname } = ctx.args;
   await withStore(ctx, cfg, false, (s) => {
-    removeAll(s, toRelease(s.reservations(), id, ifname), `release the addresses of container ${id} interface ${ifname}`);
+    removeAll(
+      s,
+      toRelease(s.reservations(), id, ifname),
+      `release the addresses of container ${id} interface ${ifname}`,
+    );
   });
 }
 
@@ -56,8 +65,11 @@ async function check(ctx: Context): Promise<void> {
   const prevIPs = (ctx.prevResult?.ips ?? []).map((ip) => ip.address);
   const problems = verifyAttachment(cfg.pools, held, prevIPs);
   if (problems.length) {
-    throw new CniError(ErrorCode.checkFailed, `host-local: Failed to find address added by container ${id} (interface ${ifname}) in network "${cfg.name}": ${problems.join('; ')}`,
-      `its reservation in ${cfg.dataDir}/${cfg.name} is gone (released by DEL or GC, or the directory was wiped); delete and re-create the pod`);
+    throw new CniError(
+      ErrorCode.checkFailed,
+      `host-local: Failed to find address added by container ${id} (interface ${ifname}) in network "${cfg.name}": ${problems.join('; ')}`,
+      `its reservation in ${cfg.dataDir}/${cfg.name} is gone (released by DEL or GC, or the directory was wiped); delete and re-create the pod`,
+    );
   }
 }
 
@@ -70,7 +82,10 @@ async function gc(ctx: Context): Promise<void> {
     return;
   }
   await withStore(ctx, cfg, false, (s) => {
-    const gone = stale(s.reservations().filter((r) => parseIP(r.file) !== undefined), valid);
+    const gone = stale(
+      s.reservations().filter((r) => parseIP(r.file) !== undefined),
+      valid,
+    );
     removeAll(s, gone, `garbage-collect network "${cfg.name}"`);
     for (const r of gone) ctx.log(`GC released ${r.ip} of network "${cfg.name}" (${describeOwner(r.owner)})`);
     s.removeStrays();

@@ -27,7 +27,9 @@ export function parseOwner(owner: string): { containerID: string; ifname?: strin
 /** "container <id> interface <ifname>" for messages. */
 export function describeOwner(owner: string): string {
   const o = parseOwner(owner);
-  return o.ifname === undefined ? `container ${o.containerID || '(unknown)'}` : `container ${o.containerID} interface ${o.ifname}`;
+  return o.ifname === undefined
+    ? `container ${o.containerID || '(unknown)'}`
+    : `container ${o.containerID} interface ${o.ifname}`;
 }
 
 /** Reservations of (id, ifname), counting legacy id-only files (upstream's GetByID / FindByID). */

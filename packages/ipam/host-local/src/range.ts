@@ -1,6 +1,15 @@
 // One address range of a subnet: its canonical form (defaults filled in, as upstream's
 // Range.Canonicalize), membership, overlap, and which addresses are never handed out.
-import { type IP, type Prefix, formatIP, lastOf, networkOf, parseIP, parsePrefix, prefixContains } from '@cni-ts/netaddr';
+import {
+  type IP,
+  type Prefix,
+  formatIP,
+  lastOf,
+  networkOf,
+  parseIP,
+  parsePrefix,
+  prefixContains,
+} from '@cni-ts/netaddr';
 import { configError } from '@cni-ts/types';
 
 /** A range as users write it (ipam.ranges[i][j], the legacy ipam keys, runtimeConfig.ipRanges). */
@@ -31,22 +40,37 @@ export function canonicalAddr(ip: IP): IP {
 /** Parses an address the user wrote at `where`, or throws a code-7 error naming it. */
 export function parseAddr(text: string, where: string): IP {
   const ip = parseIP(text);
-  if (!ip) throw configError(`${where}: "${text}" is not an IP address`, 'write an address such as "10.1.0.2" or "2001:db8::2"');
+  if (!ip)
+    throw configError(
+      `${where}: "${text}" is not an IP address`,
+      'write an address such as "10.1.0.2" or "2001:db8::2"',
+    );
   return canonicalAddr(ip);
 }
 
 /** Fills in a range's defaults and checks it, like upstream, plus the checks upstream skips. */
 export function canonicalRange(raw: RawRange, where: string): Range {
-  if (!raw.subnet) throw configError(`${where}: "subnet" is missing`, 'every range needs a subnet such as "10.1.0.0/24"');
+  if (!raw.subnet)
+    throw configError(`${where}: "subnet" is missing`, 'every range needs a subnet such as "10.1.0.0/24"');
   const p = parsePrefix(raw.subnet);
-  if (!p) throw configError(`${where}: subnet "${raw.subnet}" is not a valid CIDR`, 'write the subnet as network/length, e.g. "10.1.0.0/24" or "2001:db8::/64"');
+  if (!p)
+    throw configError(
+      `${where}: subnet "${raw.subnet}" is not a valid CIDR`,
+      'write the subnet as network/length, e.g. "10.1.0.0/24" or "2001:db8::/64"',
+    );
   const bits = p.ip.family === 4 ? 32 : 128;
   if (p.bits > bits - 2) {
-    throw configError(`${where}: network ${raw.subnet} is too small to allocate from`, `use a /${bits - 2} or larger subnet`);
+    throw configError(
+      `${where}: network ${raw.subnet} is too small to allocate from`,
+      `use a /${bits - 2} or larger subnet`,
+    );
   }
   const net = networkOf(p);
   if (net.value !== p.ip.value) {
-    throw configError(`${where}: network ${raw.subnet} has host bits set`, `for a /${p.bits} the network address is ${formatIP(net)}: write "${formatIP(net)}/${p.bits}"`);
+    throw configError(
+      `${where}: network ${raw.subnet} has host bits set`,
+      `for a /${p.bits} the network address is ${formatIP(net)}: write "${formatIP(net)}/${p.bits}"`,
+    );
   }
   const subnet: Prefix = { ip: net, bits: p.bits };
   const first: IP = { family: net.family, value: net.value + 1n };
@@ -56,7 +80,10 @@ export function canonicalRange(raw: RawRange, where: string): Range {
     if (text === undefined || text === null || text === '') return fallback;
     const ip = parseAddr(text, `${where}.${key}`);
     if (!prefixContains(subnet, ip)) {
-      throw configError(`${where}: ${key} ${formatIP(ip)} is outside subnet ${formatIP(net)}/${p.bits}`, `set ${key} to an address inside ${formatIP(net)}/${p.bits}, or leave it out`);
+      throw configError(
+        `${where}: ${key} ${formatIP(ip)} is outside subnet ${formatIP(net)}/${p.bits}`,
+        `set ${key} to an address inside ${formatIP(net)}/${p.bits}, or leave it out`,
+      );
     }
     return ip;
   };
@@ -65,7 +92,10 @@ export function canonicalRange(raw: RawRange, where: string): Range {
   // IPv4 stops before the broadcast address; IPv6 has none and ends at the last address
   const end = inside('rangeEnd', net.family === 4 ? { family: 4, value: last.value - 1n } : last);
   if (start.value > end.value) {
-    throw configError(`${where}: rangeStart ${formatIP(start)} is after rangeEnd ${formatIP(end)}`, 'swap them, or leave either out to use the subnet\'s default');
+    throw configError(
+      `${where}: rangeStart ${formatIP(start)} is after rangeEnd ${formatIP(end)}`,
+      "swap them, or leave either out to use the subnet's default",
+    );
   }
   return { subnet, start, end, gateway, where };
 }

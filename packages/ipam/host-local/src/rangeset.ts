@@ -2,7 +2,16 @@
 // round-robin order in which its addresses are tried.
 import type { IP } from '@cni-ts/netaddr';
 import { configError } from '@cni-ts/types';
-import { type RawRange, type Range, canonicalRange, formatRange, isExcluded, rangeCapacity, rangeContains, rangesOverlap } from './range.js';
+import {
+  type RawRange,
+  type Range,
+  canonicalRange,
+  formatRange,
+  isExcluded,
+  rangeCapacity,
+  rangeContains,
+  rangesOverlap,
+} from './range.js';
 
 /** A canonical range set; its index in the final list is upstream's rangeID. */
 export type RangeSet = Range[];
@@ -11,20 +20,33 @@ export type RangeSet = Range[];
  * Canonicalises every range of a set and checks the set: not empty, one family, no overlaps.
  * `where` names the set in messages, `nameRange(i)` its ranges.
  */
-export function canonicalSet(raw: readonly RawRange[], where: string, nameRange = (i: number) => `${where}[${i}]`): RangeSet {
-  if (raw.length === 0) throw configError(`${where}: empty range set`, 'give each range set at least one range, e.g. [{"subnet": "10.1.0.0/24"}]');
+export function canonicalSet(
+  raw: readonly RawRange[],
+  where: string,
+  nameRange = (i: number) => `${where}[${i}]`,
+): RangeSet {
+  if (raw.length === 0)
+    throw configError(
+      `${where}: empty range set`,
+      'give each range set at least one range, e.g. [{"subnet": "10.1.0.0/24"}]',
+    );
   const set = raw.map((r, i) => canonicalRange(r, nameRange(i)));
   const family = set[0]!.start.family;
   for (const r of set) {
     if (r.start.family !== family) {
-      throw configError(`${where}: mixed address families (${r.where} is IPv${r.start.family}, ${set[0]!.where} is IPv${family})`,
-        'put IPv4 and IPv6 ranges in separate range sets to get one address of each');
+      throw configError(
+        `${where}: mixed address families (${r.where} is IPv${r.start.family}, ${set[0]!.where} is IPv${family})`,
+        'put IPv4 and IPv6 ranges in separate range sets to get one address of each',
+      );
     }
   }
   for (let i = 0; i < set.length; i++) {
     for (let j = i + 1; j < set.length; j++) {
       if (rangesOverlap(set[i]!, set[j]!)) {
-        throw configError(`${where}: ranges ${formatRange(set[i]!)} and ${formatRange(set[j]!)} overlap`, 'ranges of one set must not share addresses');
+        throw configError(
+          `${where}: ranges ${formatRange(set[i]!)} and ${formatRange(set[j]!)} overlap`,
+          'ranges of one set must not share addresses',
+        );
       }
     }
   }

@@ -11,7 +11,10 @@ import type { DiskStore } from './store.js';
 const unavailable = (msg: string, details = '') => new CniError(ErrorCode.pluginNotAvailable, msg, details);
 
 /** Throws code 50 when the store cannot take a reservation; code 7 for configuration mistakes. */
-export async function storeStatus(cfg: IpamConfig, locked: (fn: (s: DiskStore) => Set<string>) => Promise<Set<string> | undefined>): Promise<void> {
+export async function storeStatus(
+  cfg: IpamConfig,
+  locked: (fn: (s: DiskStore) => Set<string>) => Promise<Set<string> | undefined>,
+): Promise<void> {
   const dir = storeDir(cfg.dataDir, cfg.name, false);
   if (!dir) {
     creatable(`${cfg.dataDir}/${cfg.name}`);
@@ -38,8 +41,10 @@ function writable(dir: string): void {
   try {
     accessSync(dir, constants.W_OK);
   } catch (e) {
-    throw unavailable(`the IP store ${dir} is not writable: ${(e as NodeJS.ErrnoException).code}`,
-      'host-local must run as root on a writable file system; check ipam.dataDir');
+    throw unavailable(
+      `the IP store ${dir} is not writable: ${(e as NodeJS.ErrnoException).code}`,
+      'host-local must run as root on a writable file system; check ipam.dataDir',
+    );
   }
 }
 
@@ -49,7 +54,8 @@ function creatable(path: string): void {
   for (;;) {
     dir = dir.slice(0, dir.lastIndexOf('/')) || '/';
     try {
-      if (!statSync(dir).isDirectory()) throw unavailable(`the IP store ${path} cannot be created: ${dir} is not a directory`, 'check ipam.dataDir');
+      if (!statSync(dir).isDirectory())
+        throw unavailable(`the IP store ${path} cannot be created: ${dir} is not a directory`, 'check ipam.dataDir');
       break;
     } catch (e) {
       if (e instanceof CniError) throw e;

@@ -5,7 +5,17 @@
 //   lock                  empty; flock(2)ed around every operation, created 0750 as go-filemutex does
 // A reservation is written to a temporary file and hard-linked into place, so a plugin killed
 // mid-write never leaves a half-written (empty) reservation behind.
-import { closeSync, constants, linkSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  linkSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { formatIP, parseIP } from '@cni-ts/netaddr';
 import { type FileLock, isKind, lockFile } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
@@ -33,7 +43,10 @@ export function looksLikeIP(name: string): boolean {
 export class DiskStore implements Store {
   private readonly buf = Buffer.alloc(4096);
 
-  constructor(readonly dir: string, readonly network: string) {}
+  constructor(
+    readonly dir: string,
+    readonly network: string,
+  ) {}
 
   /** Takes the store's lock; a lock still busy after timeoutMs is a code-11 error. */
   async lock(timeoutMs: number): Promise<FileLock> {
@@ -42,10 +55,19 @@ export class DiskStore implements Store {
       return await lockFile(path, { timeoutMs, mode: 0o750 });
     } catch (e) {
       if (isKind(e, 'busy')) {
-        throw new CniError(ErrorCode.tryAgainLater, `the IP store of network "${this.network}" is busy: ${e.message}`,
-          'another host-local run holds the store lock; the runtime should retry', { cause: e });
+        throw new CniError(
+          ErrorCode.tryAgainLater,
+          `the IP store of network "${this.network}" is busy: ${e.message}`,
+          'another host-local run holds the store lock; the runtime should retry',
+          { cause: e },
+        );
       }
-      throw new CniError(ErrorCode.ioFailure, `failed to lock the IP store of network "${this.network}": ${(e as Error).message}`, '', { cause: e });
+      throw new CniError(
+        ErrorCode.ioFailure,
+        `failed to lock the IP store of network "${this.network}": ${(e as Error).message}`,
+        '',
+        { cause: e },
+      );
     }
   }
 

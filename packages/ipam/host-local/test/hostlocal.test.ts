@@ -1,6 +1,16 @@
 // The handlers through skel's dispatch (injected env/stdin/stdout), on a temporary dataDir.
 import test from 'ava';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeExecutor, lockFile } from '@cni-ts/process';
@@ -12,45 +22,88 @@ test.after.always(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const freshDir = () => join(root, `d${++n}`);
 
-interface Out { code: number; json: any; stdout: string; stderr: string }
+interface Out {
+  code: number;
+  json: any;
+  stdout: string;
+  stderr: string;
+}
 
 async function run(command: string, conf: object, env: Record<string, string> = {}): Promise<Out> {
   let stdout = '';
   let stderr = '';
   const code = await dispatch(hostLocal, {
-    env: { CNI_COMMAND: command, CNI_CONTAINERID: 'ctr1', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin', ...env },
-    readStdin: () => JSON.stringify(conf), stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; },
-    exec: new FakeExecutor(), probeNetns: () => 'ok',
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: 'ctr1',
+      CNI_NETNS: '/run/netns/x',
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/opt/cni/bin',
+      ...env,
+    },
+    readStdin: () => JSON.stringify(conf),
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    exec: new FakeExecutor(),
+    probeNetns: () => 'ok',
   });
   return { code, stdout, stderr, json: stdout ? JSON.parse(stdout) : undefined };
 }
 
 const conf = (dataDir: string, v = '1.1.0', ipam: object = {}, extra: object = {}) => ({
-  cniVersion: v, name: 'net1', type: 'bridge',
-  ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '2001:db8::/64' }]], ...ipam }, ...extra,
+  cniVersion: v,
+  name: 'net1',
+  type: 'bridge',
+  ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '2001:db8::/64' }]], ...ipam },
+  ...extra,
 });
 const files = (dataDir: string) => readdirSync(join(dataDir, 'net1')).sort();
 
-test('ADD prints the result in each version\'s shape, with routes and DNS', async (t) => {
+test("ADD prints the result in each version's shape, with routes and DNS", async (t) => {
   const dataDir = freshDir();
   const resolv = join(root, 'resolv.conf');
-  writeFileSync(resolv, '# comment\nnameserver 10.0.0.53\nnameserver 10.0.0.54\ndomain example.org\nsearch a.example b.example\n; x\noptions ndots:2 edns0\n');
+  writeFileSync(
+    resolv,
+    '# comment\nnameserver 10.0.0.53\nnameserver 10.0.0.54\ndomain example.org\nsearch a.example b.example\n; x\noptions ndots:2 edns0\n',
+  );
   const ipam = { routes: [{ dst: '0.0.0.0/0' }], resolvConf: resolv };
-  const dns = { nameservers: ['10.0.0.53', '10.0.0.54'], domain: 'example.org', search: ['a.example', 'b.example'], options: ['ndots:2', 'edns0'] };
+  const dns = {
+    nameservers: ['10.0.0.53', '10.0.0.54'],
+    domain: 'example.org',
+    search: ['a.example', 'b.example'],
+    options: ['ndots:2', 'edns0'],
+  };
   const v1 = await run('ADD', conf(dataDir, '1.1.0', ipam), { CNI_CONTAINERID: 'a' });
   t.deepEqual(v1.json, {
-    cniVersion: '1.1.0', dns,
-    ips: [{ address: '10.1.0.2/24', gateway: '10.1.0.1' }, { address: '2001:db8::2/64', gateway: '2001:db8::1' }],
+    cniVersion: '1.1.0',
+    dns,
+    ips: [
+      { address: '10.1.0.2/24', gateway: '10.1.0.1' },
+      { address: '2001:db8::2/64', gateway: '2001:db8::1' },
+    ],
     routes: [{ dst: '0.0.0.0/0' }],
   });
   const v04 = await run('ADD', conf(dataDir, '0.4.0', ipam), { CNI_CONTAINERID: 'b' });
   t.deepEqual(v04.json, {
     cniVersion: '0.4.0',
-    ips: [{ version: '4', address: '10.1.0.3/24', gateway: '10.1.0.1' }, { version: '6', address: '2001:db8::3/64', gateway: '2001:db8::1' }],
-    routes: [{ dst: '0.0.0.0/0' }], dns,
+    ips: [
+      { version: '4', address: '10.1.0.3/24', gateway: '10.1.0.1' },
+      { version: '6', address: '2001:db8::3/64', gateway: '2001:db8::1' },
+    ],
+    routes: [{ dst: '0.0.0.0/0' }],
+    dns,
   });
   const v02 = await run('ADD', conf(dataDir, '0.2.0'), { CNI_CONTAINERID: 'c' });
-  t.deepEqual(v02.json, { cniVersion: '0.2.0', ip4: { ip: '10.1.0.4/24', gateway: '10.1.0.1' }, ip6: { ip: '2001:db8::4/64', gateway: '2001:db8::1' }, dns: {} });
+  t.deepEqual(v02.json, {
+    cniVersion: '0.2.0',
+    ip4: { ip: '10.1.0.4/24', gateway: '10.1.0.1' },
+    ip6: { ip: '2001:db8::4/64', gateway: '2001:db8::1' },
+    dns: {},
+  });
 });
 
 test('DEL releases only its attachment, is repeatable, and needs no valid ranges', async (t) => {
@@ -89,8 +142,11 @@ test('CHECK passes after ADD and fails with code 100 once a reservation is gone'
   const r = await run('CHECK', withPrev);
   t.is(r.code, 1);
   t.is(r.json.code, 100);
-  t.is(r.json.msg, 'host-local: Failed to find address added by container ctr1 (interface eth0) in network "net1": '
-    + 'no address of range set 1 (2001:db8::1-2001:db8::ffff:ffff:ffff:ffff) is reserved for it; prevResult address 2001:db8::2/64 is not reserved for it');
+  t.is(
+    r.json.msg,
+    'host-local: Failed to find address added by container ctr1 (interface eth0) in network "net1": ' +
+      'no address of range set 1 (2001:db8::1-2001:db8::ffff:ffff:ffff:ffff) is reserved for it; prevResult address 2001:db8::2/64 is not reserved for it',
+  );
   const other = await run('CHECK', conf(dataDir, '1.0.0'), { CNI_IFNAME: 'eth1' });
   t.is(other.json?.code, 100);
   const none = await run('CHECK', conf(freshDir(), '1.0.0'));
@@ -99,15 +155,35 @@ test('CHECK passes after ADD and fails with code 100 once a reservation is gone'
 
 test('GC releases what is not valid (legacy files by container), keeps lock, cursors and valid ones', async (t) => {
   const dataDir = freshDir();
-  for (const [id, ifname] of [['keep', 'eth0'], ['keep', 'eth1'], ['gone', 'eth0']]) await run('ADD', conf(dataDir), { CNI_CONTAINERID: id!, CNI_IFNAME: ifname! });
+  for (const [id, ifname] of [
+    ['keep', 'eth0'],
+    ['keep', 'eth1'],
+    ['gone', 'eth0'],
+  ])
+    await run('ADD', conf(dataDir), { CNI_CONTAINERID: id!, CNI_IFNAME: ifname! });
   const dir = join(dataDir, 'net1');
   writeFileSync(join(dir, '10.1.0.100'), 'keep');
   writeFileSync(join(dir, '10.1.0.101'), 'gone');
   writeFileSync(join(dir, '10.1.0.102'), '');
   writeFileSync(join(dir, '.host-local.tmp.999.10.1.0.9'), 'gone\r\neth0');
-  const gc = await run('GC', { ...conf(dataDir), 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }, { containerID: 'keep', ifname: 'eth1' }] });
+  const gc = await run('GC', {
+    ...conf(dataDir),
+    'cni.dev/valid-attachments': [
+      { containerID: 'keep', ifname: 'eth0' },
+      { containerID: 'keep', ifname: 'eth1' },
+    ],
+  });
   t.deepEqual([gc.code, gc.stdout], [0, '']);
-  t.deepEqual(files(dataDir), ['10.1.0.100', '10.1.0.2', '10.1.0.3', '2001:db8::2', '2001:db8::3', 'last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
+  t.deepEqual(files(dataDir), [
+    '10.1.0.100',
+    '10.1.0.2',
+    '10.1.0.3',
+    '2001:db8::2',
+    '2001:db8::3',
+    'last_reserved_ip.0',
+    'last_reserved_ip.1',
+    'lock',
+  ]);
   t.regex(gc.stderr, /GC released 10\.1\.0\.4 of network "net1" \(container gone interface eth0\)/);
   t.regex(gc.stderr, /GC released 10\.1\.0\.101 of network "net1" \(container gone\)/);
   t.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.1.0.4');
@@ -132,7 +208,10 @@ test('STATUS: ready, not ready when a range set is full or the store is busy (co
   await run('ADD', tiny);
   const full = await run('STATUS', tiny);
   t.is(full.json?.code, 50);
-  t.is(full.json?.msg, 'no IP addresses available in range set 0 (10.9.0.1-10.9.0.2) of network "net1": all 1 usable addresses are reserved');
+  t.is(
+    full.json?.msg,
+    'no IP addresses available in range set 0 (10.9.0.1-10.9.0.2) of network "net1": all 1 usable addresses are reserved',
+  );
   await run('DEL', tiny);
   t.is((await run('STATUS', tiny)).code, 0);
   const lock = await lockFile(join(dataDir, 'net1', 'lock'));
@@ -166,5 +245,9 @@ test('a store directory that is a symbolic link is refused by every verb with co
     t.is(r.json?.code, 7, cmd);
     t.regex(r.json?.msg, /is a symbolic link$/, cmd);
   }
-  t.deepEqual(readdirSync(join(root, 'elsewhere', 'net1')).sort(), ['last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
+  t.deepEqual(readdirSync(join(root, 'elsewhere', 'net1')).sort(), [
+    'last_reserved_ip.0',
+    'last_reserved_ip.1',
+    'lock',
+  ]);
 });

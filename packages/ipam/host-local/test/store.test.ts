@@ -1,7 +1,18 @@
 // The disk store in a temporary directory: the exact bytes and modes upstream writes, and the
 // refusals that keep writes inside the store.
 import test from 'ava';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockFile } from '@cni-ts/process';
@@ -27,7 +38,8 @@ test('reserve writes "<id>\\r\\n<ifname>" without a newline, 0600, and last_rese
   t.deepEqual(readFileSync(join(dir, '10.1.0.5')), Buffer.from('ctr1\r\neth0'));
   t.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.1.0.5');
   t.is(readFileSync(join(dir, 'last_reserved_ip.1'), 'utf8'), '2001:db8::5');
-  for (const f of ['10.1.0.5', '2001:db8::5', 'last_reserved_ip.0', 'last_reserved_ip.1']) t.is(mode(join(dir, f)), umasked(0o600), f);
+  for (const f of ['10.1.0.5', '2001:db8::5', 'last_reserved_ip.0', 'last_reserved_ip.1'])
+    t.is(mode(join(dir, f)), umasked(0o600), f);
   t.is(mode(dir), umasked(0o755));
   t.deepEqual(readdirSync(dir).sort(), ['10.1.0.5', '2001:db8::5', 'last_reserved_ip.0', 'last_reserved_ip.1']);
 });
@@ -116,18 +128,62 @@ test('storeDir: created 0755 on demand, absent otherwise', (t) => {
 });
 
 const refusals: Array<[string, (base: string) => string, string, RegExp]> = [
-  ['a dataDir that is a symbolic link', (b) => { mkdirSync(`${b}/real`); symlinkSync(`${b}/real`, `${b}/link`); return `${b}/link`; }, 'n',
-    /^ipam\.dataDir ".*\/link" is a symbolic link$/],
-  ['a network directory that is a symbolic link', (b) => { mkdirSync(`${b}/elsewhere`); mkdirSync(`${b}/dd`); symlinkSync(`${b}/elsewhere`, `${b}/dd/n`); return `${b}/dd`; }, 'n',
-    /^the store of network "n", .*\/dd\/n, is a symbolic link$/],
-  ['a network directory that is a file', (b) => { mkdirSync(`${b}/dd`); writeFileSync(`${b}/dd/n`, ''); return `${b}/dd`; }, 'n',
-    /^the store of network "n", .*\/dd\/n, is not a directory$/],
-  ['a dataDir that is a file', (b) => { writeFileSync(`${b}/file`, ''); return `${b}/file`; }, 'n',
-    /^ipam\.dataDir ".*\/file" is not a directory$/],
-  ['a dataDir below a file', (b) => { writeFileSync(`${b}/file`, ''); return `${b}/file/sub`; }, 'n',
-    /^ipam\.dataDir ".*\/file\/sub" cannot hold the store of network "n": a part of .* is not a directory$/],
+  [
+    'a dataDir that is a symbolic link',
+    (b) => {
+      mkdirSync(`${b}/real`);
+      symlinkSync(`${b}/real`, `${b}/link`);
+      return `${b}/link`;
+    },
+    'n',
+    /^ipam\.dataDir ".*\/link" is a symbolic link$/,
+  ],
+  [
+    'a network directory that is a symbolic link',
+    (b) => {
+      mkdirSync(`${b}/elsewhere`);
+      mkdirSync(`${b}/dd`);
+      symlinkSync(`${b}/elsewhere`, `${b}/dd/n`);
+      return `${b}/dd`;
+    },
+    'n',
+    /^the store of network "n", .*\/dd\/n, is a symbolic link$/,
+  ],
+  [
+    'a network directory that is a file',
+    (b) => {
+      mkdirSync(`${b}/dd`);
+      writeFileSync(`${b}/dd/n`, '');
+      return `${b}/dd`;
+    },
+    'n',
+    /^the store of network "n", .*\/dd\/n, is not a directory$/,
+  ],
+  [
+    'a dataDir that is a file',
+    (b) => {
+      writeFileSync(`${b}/file`, '');
+      return `${b}/file`;
+    },
+    'n',
+    /^ipam\.dataDir ".*\/file" is not a directory$/,
+  ],
+  [
+    'a dataDir below a file',
+    (b) => {
+      writeFileSync(`${b}/file`, '');
+      return `${b}/file/sub`;
+    },
+    'n',
+    /^ipam\.dataDir ".*\/file\/sub" cannot hold the store of network "n": a part of .* is not a directory$/,
+  ],
   ['a network name ".."', (b) => b, '..', /^network name "\.\." cannot name a store directory$/],
-  ['a network name with "/"', (b) => b, 'a/../../etc', /^network name "a\/\.\.\/\.\.\/etc" cannot name a store directory$/],
+  [
+    'a network name with "/"',
+    (b) => b,
+    'a/../../etc',
+    /^network name "a\/\.\.\/\.\.\/etc" cannot name a store directory$/,
+  ],
 ];
 let r = 0;
 for (const [what, setup, name, msg] of refusals) {

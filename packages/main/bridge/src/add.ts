@@ -14,13 +14,20 @@ import { addSpoofCheck } from './spoofcheck-apply.js';
 import { UndoStack } from './undo.js';
 
 /** The bridge and VLAN gateway as they are now (undefined when missing); refuses a non-bridge link with the bridge's name. */
-export function observeNode(ctx: Context, conf: BridgeConf, taken: ReadonlySet<string>): { bridge?: LinkState; vlanGateway?: LinkState } {
+export function observeNode(
+  ctx: Context,
+  conf: BridgeConf,
+  taken: ReadonlySet<string>,
+): { bridge?: LinkState; vlanGateway?: LinkState } {
   const vlanGw = `${conf.bridge}.${conf.vlan}`;
   const names = [conf.bridge, ...(conf.vlan !== 0 && conf.isGateway ? [vlanGw] : [])].filter((n) => taken.has(n));
   const links = names.length ? showLinks(ctx.exec, names) : [];
   const bridge = links.find((l) => l.name === conf.bridge);
   if (bridge && bridge.kind !== 'bridge') {
-    throw configError(`"${conf.bridge}" already exists but is not a bridge`, `it is a ${bridge.kind ?? 'plain'} link; choose another "bridge" name`);
+    throw configError(
+      `"${conf.bridge}" already exists but is not a bridge`,
+      `it is a ${bridge.kind ?? 'plain'} link; choose another "bridge" name`,
+    );
   }
   const vlanGateway = links.find((l) => l.name === vlanGw);
   return { ...(bridge ? { bridge } : {}), ...(vlanGateway ? { vlanGateway } : {}) };
@@ -29,19 +36,36 @@ export function observeNode(ctx: Context, conf: BridgeConf, taken: ReadonlySet<s
 function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Result {
   const r = delegate(ctx, conf.ipamType, 'ADD')!;
   undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegate(ctx, conf.ipamType, 'DEL'));
-  if (!r.ips?.length) throw new CniError(ErrorCode.internal, 'IPAM plugin returned missing IP config', `${conf.ipamType} returned no addresses`);
+  if (!r.ips?.length)
+    throw new CniError(
+      ErrorCode.internal,
+      'IPAM plugin returned missing IP config',
+      `${conf.ipamType} returned no addresses`,
+    );
   return r;
 }
 
 /** The ADD result: [bridge, host veth, container (+ VLAN gateway)], addresses on interface 2. */
-export function addResult(conf: BridgeConf, args: Context['args'], links: NodeLinks, containerMac: string, gw: Gateways, dns: DNS | undefined): Result {
+export function addResult(
+  conf: BridgeConf,
+  args: Context['args'],
+  links: NodeLinks,
+  containerMac: string,
+  gw: Gateways,
+  dns: DNS | undefined,
+): Result {
   const interfaces: Interface[] = [
     { name: conf.bridge, mac: links.bridge.mac },
     { name: links.hostVeth.name, mac: links.hostVeth.mac },
     { name: args.ifname, mac: containerMac, sandbox: args.netns },
     ...(links.vlanGateway ? [{ name: links.vlanGateway.name, mac: links.vlanGateway.mac }] : []),
   ];
-  return newResult({ interfaces, ...(gw.ips.length ? { ips: gw.ips } : {}), ...(gw.routes.length ? { routes: gw.routes } : {}), ...(dns ? { dns } : {}) });
+  return newResult({
+    interfaces,
+    ...(gw.ips.length ? { ips: gw.ips } : {}),
+    ...(gw.routes.length ? { routes: gw.routes } : {}),
+    ...(dns ? { dns } : {}),
+  });
 }
 
 /** The bridge plugin's ADD. */
@@ -54,20 +78,39 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   const undo = new UndoStack(ctx.log);
   try {
     const ipam = conf.ipamType ? ipamAdd(ctx, conf, undo) : undefined;
-    const gw: Gateways = ipam ? calcGateways(conf, ipam.ips ?? [], ipam.routes ?? []) : { ips: [], routes: [], gateways: [] };
+    const gw: Gateways = ipam
+      ? calcGateways(conf, ipam.ips ?? [], ipam.routes ?? [])
+      : { ips: [], routes: [], gateways: [] };
     const hostVeth = randomVethName(host, taken);
     const nodePlan = planNode({
-      conf, netns, ifname, hostVeth, ...node, gateways: gw.gateways,
-      vlanPeer: randomVethName(host, new Set([...taken, hostVeth])), newBridgeMac: randomMac(host),
+      conf,
+      netns,
+      ifname,
+      hostVeth,
+      ...node,
+      gateways: gw.gateways,
+      vlanPeer: randomVethName(host, new Set([...taken, hostVeth])),
+      newBridgeMac: randomMac(host),
     });
     const podPlan = ipam ? planPodL3(conf, ifname, gw.ips, gw.routes, host.hasIpv6()) : planPodL2(conf, ifname);
     applyNode(host, ctx.exec, nodePlan, hostVeth, undo);
     const container = applyPod(host, ctx.exec, podPlan, netns, ifname);
-    const links = readBack(host, ctx.exec, { bridge: conf.bridge, hostVeth, vlanGateway: nodePlan.vlanGatewayName }, !conf.disableContainerInterface);
+    const links = readBack(
+      host,
+      ctx.exec,
+      { bridge: conf.bridge, hostVeth, vlanGateway: nodePlan.vlanGatewayName },
+      !conf.disableContainerInterface,
+    );
     if (conf.macspoofchk) addSpoofCheck(ctx.exec, containerId, ifname, hostVeth, container.mac, undo);
     if (ipam && conf.ipMasq) {
       try {
-        setupMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, gw.ips.map((i) => i.address), undo);
+        setupMasq(
+          ctx.exec,
+          conf,
+          { network: conf.name, containerId, ifname },
+          gw.ips.map((i) => i.address),
+          undo,
+        );
       } catch (e) {
         throw kernelError('set up masquerading', e);
       }

@@ -2,7 +2,7 @@
 // a missing bridge, one `bridge -batch` for VLANs, one ip batch for missing gateway addresses),
 // one nsenter process for the pod's sysctls and ip batch, and a read-back that the port is up
 // (sysfs, or one ip process). Each step that changes the kernel records its undo first.
-import { type Executor, ProcessError, bridgeBatch, ipBatch, isKind } from '@cni-ts/process';
+import { type Executor, type ProcessError, bridgeBatch, ipBatch, isKind } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
 import { type LinkState, parseLinks, showLinks } from './observe.js';
@@ -32,11 +32,19 @@ const DAD_POLL_MS = 50;
 export function kernelError(what: string, e: unknown): CniError {
   if (e instanceof CniError) return e;
   const msg = (e as Error).message;
-  if (/vlan_filtering|^bridge (vlan|-batch)/.test((e as ProcessError).command ?? '') && /Operation not supported/i.test(msg)) {
-    return new CniError(ErrorCode.invalidConfig, `failed to ${what}: this kernel does not support bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`,
-      `${msg}; remove "vlan"/"vlanTrunk" from the config or run on a kernel with VLAN filtering`);
+  if (
+    /vlan_filtering|^bridge (vlan|-batch)/.test((e as ProcessError).command ?? '') &&
+    /Operation not supported/i.test(msg)
+  ) {
+    return new CniError(
+      ErrorCode.invalidConfig,
+      `failed to ${what}: this kernel does not support bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`,
+      `${msg}; remove "vlan"/"vlanTrunk" from the config or run on a kernel with VLAN filtering`,
+    );
   }
-  return new CniError((e as { cniCode?: number }).cniCode ?? ErrorCode.internal, `failed to ${what}: ${msg}`, '', { cause: e });
+  return new CniError((e as { cniCode?: number }).cniCode ?? ErrorCode.internal, `failed to ${what}: ${msg}`, '', {
+    cause: e,
+  });
 }
 
 function delLink(exec: Executor, name: string, netns?: string): void {
@@ -115,7 +123,8 @@ function addGateways(exec: Executor, cmds: readonly string[][], link: string): v
       return;
     } catch (e) {
       const at = rest.findIndex((c) => (e as ProcessError).command === `ip ${c.join(' ')}`);
-      if (!isKind(e, 'exists') || at < 0 || rest[at]![1] !== 'add') throw kernelError(`set the gateway address on ${link}`, e);
+      if (!isKind(e, 'exists') || at < 0 || rest[at]![1] !== 'add')
+        throw kernelError(`set the gateway address on ${link}`, e);
       rest = rest.slice(at + 1);
     }
   }
@@ -144,7 +153,8 @@ function settle(host: Host, exec: Executor, first: LinkState, netns: string, ifn
     if (failed) throw new Error(`link ${ifname} has address ${failed.local} in DADFAILED state (another host uses it)`);
     if (!v6.some((a) => a.tentative)) return link;
     if (waited >= DAD_TIMEOUT_MS) {
-      if (link.operstate === 'UP') throw new Error(`link ${ifname} still has tentative addresses after ${DAD_TIMEOUT_MS / 1000} seconds`);
+      if (link.operstate === 'UP')
+        throw new Error(`link ${ifname} still has tentative addresses after ${DAD_TIMEOUT_MS / 1000} seconds`);
       return link;
     }
     host.sleep(DAD_POLL_MS);
@@ -169,7 +179,12 @@ function fromSysfs(host: Host, names: readonly string[]): LinkBrief[] | undefine
  * Reads the node links back (sysfs when it is ours, else one ip process), waiting for the host
  * veth to be up as upstream does (0, 50, 500, 1000, 1000 ms), unless the container end stays down.
  */
-export function readBack(host: Host, exec: Executor, names: { bridge: string; hostVeth: string; vlanGateway?: string }, expectUp: boolean): NodeLinks {
+export function readBack(
+  host: Host,
+  exec: Executor,
+  names: { bridge: string; hostVeth: string; vlanGateway?: string },
+  expectUp: boolean,
+): NodeLinks {
   const list = [names.hostVeth, names.bridge, ...(names.vlanGateway ? [names.vlanGateway] : [])];
   for (let i = 0; ; i++) {
     host.sleep(PORT_UP_WAITS_MS[i]!);
@@ -179,7 +194,12 @@ export function readBack(host: Host, exec: Executor, names: { bridge: string; ho
     const bridge = by(names.bridge);
     if (!hostVeth || !bridge) throw new CniError(ErrorCode.internal, `failed to read back ${list.join(', ')}`);
     if (!expectUp || hostVeth.operstate === 'UP' || i === PORT_UP_WAITS_MS.length - 1) {
-      if (expectUp && hostVeth.operstate !== 'UP') throw new CniError(ErrorCode.internal, `bridge port in error state: ${hostVeth.operstate}`, `${names.hostVeth} did not come up`);
+      if (expectUp && hostVeth.operstate !== 'UP')
+        throw new CniError(
+          ErrorCode.internal,
+          `bridge port in error state: ${hostVeth.operstate}`,
+          `${names.hostVeth} did not come up`,
+        );
       const vlanGateway = names.vlanGateway ? by(names.vlanGateway) : undefined;
       return { bridge, hostVeth, ...(vlanGateway ? { vlanGateway } : {}) };
     }

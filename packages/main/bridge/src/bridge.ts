@@ -10,7 +10,8 @@ import { type Host, systemHost } from './host.js';
 /** The bridge plugin over a given host (tests pass a fake one). */
 export function makeBridge(host: Host): Plugin {
   return {
-    name: 'bridge', versions: ALL_VERSIONS,
+    name: 'bridge',
+    versions: ALL_VERSIONS,
     add: (ctx) => cmdAdd(host, ctx),
     del: (ctx) => cmdDel(host, ctx),
     check: (ctx) => cmdCheck(ctx),

@@ -47,15 +47,33 @@ const schema = lazySchema(() => {
   const bool = () => opt(z.boolean());
   const str = () => opt(z.string());
   return z.looseObject({
-    cniVersion: z.string(), name: z.string(),
-    bridge: str(), isGateway: bool(), isDefaultGateway: bool(), forceAddress: bool(),
-    ipMasq: bool(), ipMasqBackend: str(), mtu: opt(z.int()),
-    hairpinMode: bool(), promiscMode: bool(), vlan: opt(z.int()),
+    cniVersion: z.string(),
+    name: z.string(),
+    bridge: str(),
+    isGateway: bool(),
+    isDefaultGateway: bool(),
+    forceAddress: bool(),
+    ipMasq: bool(),
+    ipMasqBackend: str(),
+    mtu: opt(z.int()),
+    hairpinMode: bool(),
+    promiscMode: bool(),
+    vlan: opt(z.int()),
     vlanTrunk: opt(z.array(z.object({ minID: opt(z.int()), maxID: opt(z.int()), id: opt(z.int()) }))),
-    preserveDefaultVlan: bool(), macspoofchk: bool(), enabledad: bool(),
-    disableContainerInterface: bool(), portIsolation: bool(),
+    preserveDefaultVlan: bool(),
+    macspoofchk: bool(),
+    enabledad: bool(),
+    disableContainerInterface: bool(),
+    portIsolation: bool(),
     ipam: opt(z.looseObject({ type: str() })),
-    dns: opt(z.object({ nameservers: opt(z.array(z.string())), domain: str(), search: opt(z.array(z.string())), options: opt(z.array(z.string())) })),
+    dns: opt(
+      z.object({
+        nameservers: opt(z.array(z.string())),
+        domain: str(),
+        search: opt(z.array(z.string())),
+        options: opt(z.array(z.string())),
+      }),
+    ),
     args: opt(z.looseObject({ cni: opt(z.looseObject({ mac: str() })) })),
     runtimeConfig: opt(z.looseObject({ mac: str() })),
   });
@@ -66,19 +84,32 @@ export function loadConf(ctx: Context, withArgs: boolean): BridgeConf {
   const s = schema();
   const raw = parseWith(s, foldKeys(s, ctx.conf.raw), 'bridge network configuration');
   const vlan = raw.vlan ?? 0;
-  if (vlan < 0 || vlan > 4094) throw configError(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`, 'set "vlan" to 1–4094, or 0 for no VLAN');
+  if (vlan < 0 || vlan > 4094)
+    throw configError(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`, 'set "vlan" to 1–4094, or 0 for no VLAN');
   const ipamType = raw.ipam?.type ?? '';
   const conf: BridgeConf = {
-    name: raw.name, cniVersion: raw.cniVersion,
+    name: raw.name,
+    cniVersion: raw.cniVersion,
     bridge: raw.bridge || DEFAULT_BRIDGE,
-    isGateway: !!(raw.isGateway || raw.isDefaultGateway), isDefaultGateway: !!raw.isDefaultGateway,
-    forceAddress: !!raw.forceAddress, ipMasq: !!raw.ipMasq, mtu: raw.mtu ?? 0,
-    hairpinMode: !!raw.hairpinMode, promiscMode: !!raw.promiscMode,
-    vlan, vlans: collectVlanTrunk(raw.vlanTrunk ?? undefined), vlanFiltering: vlan !== 0 || (raw.vlanTrunk !== undefined && raw.vlanTrunk !== null),
-    preserveDefaultVlan: !!raw.preserveDefaultVlan, macspoofchk: !!raw.macspoofchk, enabledad: !!raw.enabledad,
-    disableContainerInterface: !!raw.disableContainerInterface, portIsolation: !!raw.portIsolation, ipamType,
+    isGateway: !!(raw.isGateway || raw.isDefaultGateway),
+    isDefaultGateway: !!raw.isDefaultGateway,
+    forceAddress: !!raw.forceAddress,
+    ipMasq: !!raw.ipMasq,
+    mtu: raw.mtu ?? 0,
+    hairpinMode: !!raw.hairpinMode,
+    promiscMode: !!raw.promiscMode,
+    vlan,
+    vlans: collectVlanTrunk(raw.vlanTrunk ?? undefined),
+    vlanFiltering: vlan !== 0 || (raw.vlanTrunk !== undefined && raw.vlanTrunk !== null),
+    preserveDefaultVlan: !!raw.preserveDefaultVlan,
+    macspoofchk: !!raw.macspoofchk,
+    enabledad: !!raw.enabledad,
+    disableContainerInterface: !!raw.disableContainerInterface,
+    portIsolation: !!raw.portIsolation,
+    ipamType,
   };
-  if (raw.ipMasqBackend !== undefined && raw.ipMasqBackend !== null) conf.ipMasqBackend = masqBackend(raw.ipMasqBackend);
+  if (raw.ipMasqBackend !== undefined && raw.ipMasqBackend !== null)
+    conf.ipMasqBackend = masqBackend(raw.ipMasqBackend);
   // As upstream's dnsConfSet: any list given (even empty) or a non-empty domain replaces IPAM's DNS.
   const dns = raw.dns ? (compact(raw.dns) as DNS) : undefined;
   if (dns && (dns.nameservers || dns.search || dns.options || dns.domain)) conf.dns = dns;
@@ -90,10 +121,18 @@ export function loadConf(ctx: Context, withArgs: boolean): BridgeConf {
 
 function masqBackend(v: string): 'iptables' | 'nftables' {
   if (v === 'iptables' || v === 'nftables') return v;
-  throw configError(`unknown ipmasq backend "${v}"`, 'set "ipMasqBackend" to "iptables" or "nftables", or leave it out to choose automatically');
+  throw configError(
+    `unknown ipmasq backend "${v}"`,
+    'set "ipMasqBackend" to "iptables" or "nftables", or leave it out to choose automatically',
+  );
 }
 
-function pickMac(ctx: Context, withArgs: boolean, fromArgs?: string | null, fromRuntime?: string | null): string | undefined {
+function pickMac(
+  ctx: Context,
+  withArgs: boolean,
+  fromArgs?: string | null,
+  fromRuntime?: string | null,
+): string | undefined {
   let chosen: [string, string] | undefined;
   if (withArgs) {
     const env = loadCniArgs(ctx.args.args, ['MAC']).MAC;
@@ -106,28 +145,55 @@ function pickMac(ctx: Context, withArgs: boolean, fromArgs?: string | null, from
 
 /** A unicast Ethernet MAC in colon, hyphen or dotted form, as lower-case colon form; code 7 otherwise. */
 export function parseMac(text: string, from: string): string {
-  const hex = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(text);
+  const hex = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(
+    text,
+  );
   const dotted = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i.exec(text);
-  const bytes = hex ? [hex[1], hex[3], hex[4], hex[5], hex[6], hex[7]] : dotted ? dotted.slice(1).join('').match(/../g) : undefined;
-  if (!bytes) throw configError(`invalid MAC address "${text}" in ${from}`, 'write it as six hex bytes, e.g. "c2:11:22:33:44:55"');
+  const bytes = hex
+    ? [hex[1], hex[3], hex[4], hex[5], hex[6], hex[7]]
+    : dotted
+      ? dotted.slice(1).join('').match(/../g)
+      : undefined;
+  if (!bytes)
+    throw configError(
+      `invalid MAC address "${text}" in ${from}`,
+      'write it as six hex bytes, e.g. "c2:11:22:33:44:55"',
+    );
   const mac = bytes.join(':').toLowerCase();
   if ((parseInt(mac.slice(0, 2), 16) & 1) === 1 || mac === '00:00:00:00:00:00') {
-    throw configError(`invalid MAC address "${text}" in ${from}: it must be a unicast address`, 'the lowest bit of the first byte must be 0, e.g. "c2:…" or "02:…"');
+    throw configError(
+      `invalid MAC address "${text}" in ${from}: it must be a unicast address`,
+      'the lowest bit of the first byte must be 0, e.g. "c2:…" or "02:…"',
+    );
   }
   return mac;
 }
 
 function checkRules(c: BridgeConf): void {
-  if (!validLinkName(c.bridge)) throw configError(`invalid bridge name "${c.bridge}"`, 'a Linux interface name has 1–15 bytes and no "/", ":" or whitespace');
-  if (c.mtu !== 0 && (c.mtu < 68 || c.mtu > 65535)) throw configError(`invalid mtu ${c.mtu}`, 'set "mtu" to 68–65535, or leave it out for the kernel default');
+  if (!validLinkName(c.bridge))
+    throw configError(
+      `invalid bridge name "${c.bridge}"`,
+      'a Linux interface name has 1–15 bytes and no "/", ":" or whitespace',
+    );
+  if (c.mtu !== 0 && (c.mtu < 68 || c.mtu > 65535))
+    throw configError(`invalid mtu ${c.mtu}`, 'set "mtu" to 68–65535, or leave it out for the kernel default');
   if (c.hairpinMode && c.promiscMode) {
-    throw configError('cannot set hairpin mode and promiscuous mode at the same time', 'set "hairpinMode" or "promiscMode", not both');
+    throw configError(
+      'cannot set hairpin mode and promiscuous mode at the same time',
+      'set "hairpinMode" or "promiscMode", not both',
+    );
   }
   if (c.ipamType !== '' && c.disableContainerInterface) {
-    throw configError('cannot use IPAM when DisableContainerInterface flag is set', 'remove "ipam" (an L2-only network) or "disableContainerInterface"');
+    throw configError(
+      'cannot use IPAM when DisableContainerInterface flag is set',
+      'remove "ipam" (an L2-only network) or "disableContainerInterface"',
+    );
   }
   if (c.vlan !== 0 && c.isGateway && c.ipamType !== '' && !validLinkName(`${c.bridge}.${c.vlan}`)) {
-    throw configError(`the VLAN gateway interface name "${c.bridge}.${c.vlan}" is longer than 15 bytes`, 'use a shorter "bridge" name');
+    throw configError(
+      `the VLAN gateway interface name "${c.bridge}.${c.vlan}" is longer than 15 bytes`,
+      'use a shorter "bridge" name',
+    );
   }
 }
 

@@ -17,13 +17,22 @@ import { removeSpoofCheck } from './spoofcheck-apply.js';
 
 /** The host veth ADD reported: an interface outside the sandbox that is neither the bridge nor the VLAN gateway. */
 export function hostVethOf(prev: Result | undefined, conf: BridgeConf): string | undefined {
-  return prev?.interfaces?.find((i, idx) => idx !== 0 && !i.sandbox && i.name !== conf.bridge && i.name !== `${conf.bridge}.${conf.vlan}`)?.name;
+  return prev?.interfaces?.find(
+    (i, idx) => idx !== 0 && !i.sandbox && i.name !== conf.bridge && i.name !== `${conf.bridge}.${conf.vlan}`,
+  )?.name;
 }
 
 // Deletes the container interface and returns the families of its global addresses.
 function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
   try {
-    const docs = ipBatch(ctx.exec, [['addr', 'show', 'dev', ctx.args.ifname], ['link', 'del', 'dev', ctx.args.ifname]], { netns: ctx.args.netns });
+    const docs = ipBatch(
+      ctx.exec,
+      [
+        ['addr', 'show', 'dev', ctx.args.ifname],
+        ['link', 'del', 'dev', ctx.args.ifname],
+      ],
+      { netns: ctx.args.netns },
+    );
     const addrs = parseLinks(docs[0])[0]?.addrs ?? [];
     return [...new Set(addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => a.family))];
   } catch (e) {
@@ -62,7 +71,11 @@ export function cmdDel(host: Host, ctx: Context): void {
   }
   if (conf.ipamType && conf.ipMasq) {
     const fams: Family[] = families.size ? [...families].sort() : [4, 6];
-    errors.push(...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams).map((e) => kernelError('remove masquerade rules', e)));
+    errors.push(
+      ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams).map((e) =>
+        kernelError('remove masquerade rules', e),
+      ),
+    );
   }
   if (conf.ipamType) {
     try {

@@ -2,7 +2,7 @@
 // (interface 2), a missing gateway becomes the subnet's first address when the bridge is the
 // gateway, and isDefaultGateway adds a default route per family unless IPAM already gave one.
 import { addIP, formatIP, formatPrefix, mustParsePrefix, networkOf, parseIP, parsePrefix } from '@cni-ts/netaddr';
-import { type IPConfig, type Route } from '@cni-ts/types';
+import type { IPConfig, Route } from '@cni-ts/types';
 import type { BridgeConf } from './config.js';
 
 /** A gateway address as it goes on the bridge: "10.22.0.1/24". */

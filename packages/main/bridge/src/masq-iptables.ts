@@ -8,8 +8,19 @@
 // Every rule carries the comment `name: "<net>" id: "<containerID>"`.
 import { formatIP, formatNetwork, mustParsePrefix } from '@cni-ts/netaddr';
 import {
-  type Change, type Family, type Rule, type TableState, chainExists, formatChainName, formatComment, hasRule, removeChain,
-  rule, ruleComment, rulesJumpingTo, rulesOf,
+  type Change,
+  type Family,
+  type Rule,
+  type TableState,
+  chainExists,
+  formatChainName,
+  formatComment,
+  hasRule,
+  removeChain,
+  rule,
+  ruleComment,
+  rulesJumpingTo,
+  rulesOf,
 } from '@cni-ts/iptables';
 
 const MULTICAST: Record<Family, string> = { 4: '224.0.0.0/4', 6: 'ff00::/8' };
@@ -25,7 +36,11 @@ export function masqChain(network: string, containerId: string): string {
 }
 
 /** The rules that masquerade `addresses` (all of one family), in the order they belong in their chains. */
-export function masqRules(network: string, containerId: string, addresses: readonly string[]): { chain: Rule[]; jumps: Rule[] } {
+export function masqRules(
+  network: string,
+  containerId: string,
+  addresses: readonly string[],
+): { chain: Rule[]; jumps: Rule[] } {
   const chain = masqChain(network, containerId);
   const comment = ['-m', 'comment', '--comment', formatComment(network, containerId)];
   const prefixes = addresses.map(mustParsePrefix);
@@ -45,14 +60,20 @@ export function masqRules(network: string, containerId: string, addresses: reado
  * own chain is declared (re-created empty) and refilled; POSTROUTING jumps to it that are not
  * wanted are deleted and missing ones appended. Repeating it changes nothing else.
  */
-export function planMasqSetup(state: TableState, network: string, containerId: string, addresses: readonly string[]): Change[] {
+export function planMasqSetup(
+  state: TableState,
+  network: string,
+  containerId: string,
+  addresses: readonly string[],
+): Change[] {
   if (addresses.length === 0) return [];
   const { chain, jumps } = masqRules(network, containerId, addresses);
   const name = masqChain(network, containerId);
   const changes: Change[] = [{ op: 'declare', table: 'nat', chain: name }];
   for (const r of chain) changes.push({ op: 'append', rule: r });
   for (const r of rulesJumpingTo(state, name)) {
-    if (!jumps.some((j) => j.chain === r.chain && j.spec.join('\0') === r.spec.join('\0'))) changes.push({ op: 'delete', rule: r });
+    if (!jumps.some((j) => j.chain === r.chain && j.spec.join('\0') === r.spec.join('\0')))
+      changes.push({ op: 'delete', rule: r });
   }
   for (const j of jumps) if (!hasRule(state, j)) changes.push({ op: 'append', rule: j });
   return changes;
@@ -64,12 +85,20 @@ export function planMasqTeardown(state: TableState, network: string, containerId
 }
 
 /** What is missing from the masquerade rules of `addresses` (empty when all are in place). */
-export function checkMasq(state: TableState, network: string, containerId: string, addresses: readonly string[]): string[] {
+export function checkMasq(
+  state: TableState,
+  network: string,
+  containerId: string,
+  addresses: readonly string[],
+): string[] {
   const name = masqChain(network, containerId);
   if (!chainExists(state, name)) return [`chain ${name} is missing from the nat table`];
   const { chain, jumps } = masqRules(network, containerId, addresses);
   const present = rulesOf(state, name);
-  const missing = [...chain.filter((r) => !present.some((p) => p.spec.join('\0') === r.spec.join('\0'))), ...jumps.filter((j) => !hasRule(state, j))];
+  const missing = [
+    ...chain.filter((r) => !present.some((p) => p.spec.join('\0') === r.spec.join('\0'))),
+    ...jumps.filter((j) => !hasRule(state, j)),
+  ];
   return missing.map((r) => `rule "-A ${r.chain} ${r.spec.join(' ')}" is missing`);
 }
 

@@ -50,9 +50,16 @@ export function nftMasqRule(address: string): string {
  * The nft script that sets up masquerading for an attachment: the table and chains (created if
  * missing), postrouting refilled, this attachment's stale rules deleted and its rules added.
  */
-export function planNftMasqSetup(listing: NftListing, network: string, ifname: string, containerId: string, addresses: readonly string[]): string {
+export function planNftMasqSetup(
+  listing: NftListing,
+  network: string,
+  ifname: string,
+  containerId: string,
+  addresses: readonly string[],
+): string {
   const comment = goQuote(nftMasqComment(network, ifname, containerId));
-  return `add table ${T} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }\n` +
+  return (
+    `add table ${T} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }\n` +
     `add chain ${T} ${MASQ_CHAIN} { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }\n` +
     `add chain ${T} postrouting { type nat hook postrouting priority srcnat ; }\n` +
     `flush chain ${T} postrouting\n` +
@@ -60,7 +67,8 @@ export function planNftMasqSetup(listing: NftListing, network: string, ifname: s
     `add rule ${T} postrouting ip6 daddr == ff00::/8  return\n` +
     `add rule ${T} postrouting goto ${MASQ_CHAIN}\n` +
     deleteLines(rulesWithPrefix(listing, nftInstanceHash(network, ifname, containerId))) +
-    addresses.map((a) => `add rule ${T} ${MASQ_CHAIN} ${nftMasqRule(a)} comment ${comment}\n`).join('');
+    addresses.map((a) => `add rule ${T} ${MASQ_CHAIN} ${nftMasqRule(a)} comment ${comment}\n`).join('')
+  );
 }
 
 /** The nft script that deletes an attachment's masquerade rules ('' when there are none). */
@@ -69,16 +77,28 @@ export function planNftMasqTeardown(listing: NftListing, network: string, ifname
 }
 
 /** The nft script that deletes the network's rules of attachments not in `keep` (keys `containerID\0ifname`). */
-export function planNftMasqGc(listing: NftListing, network: string, keep: ReadonlyArray<{ containerID: string; ifname: string }>): string {
+export function planNftMasqGc(
+  listing: NftListing,
+  network: string,
+  keep: ReadonlyArray<{ containerID: string; ifname: string }>,
+): string {
   const valid = new Set(keep.map((a) => nftMasqComment(network, a.ifname, a.containerID)));
   return deleteLines(rulesWithPrefix(listing, nftNetworkHash(network)).filter((r) => !valid.has(r.comment ?? '')));
 }
 
 /** The addresses of an attachment that have no masquerade rule (empty when all are in place). */
-export function checkNftMasq(listing: NftListing, network: string, ifname: string, containerId: string, addresses: readonly string[]): string[] {
+export function checkNftMasq(
+  listing: NftListing,
+  network: string,
+  ifname: string,
+  containerId: string,
+  addresses: readonly string[],
+): string[] {
   const have = rulesWithPrefix(listing, nftInstanceHash(network, ifname, containerId));
-  return addresses.filter((a) => {
-    const ip = formatIP(mustParsePrefix(a).ip);
-    return !have.some((r) => JSON.stringify(r.expr ?? []).includes(`"right":"${ip}"`));
-  }).map((a) => `nftables masquerade rule for ${a} is missing from ${T} ${MASQ_CHAIN}`);
+  return addresses
+    .filter((a) => {
+      const ip = formatIP(mustParsePrefix(a).ip);
+      return !have.some((r) => JSON.stringify(r.expr ?? []).includes(`"right":"${ip}"`));
+    })
+    .map((a) => `nftables masquerade rule for ${a} is missing from ${T} ${MASQ_CHAIN}`);
 }

@@ -3,7 +3,7 @@
 // teardown and GC that look at both backends: a pod may have been set up by another version.
 import { type Executor, isKind } from '@cni-ts/process';
 import { type Family, type TableState, nftApply, nftList, restore, saveTable } from '@cni-ts/iptables';
-import { type BridgeConf } from './config.js';
+import type { BridgeConf } from './config.js';
 import { checkMasq, familyOf, planMasqGc, planMasqSetup, planMasqTeardown } from './masq-iptables.js';
 import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './masq-nft.js';
 import type { UndoStack } from './undo.js';
@@ -31,17 +31,36 @@ export function familiesOf(addresses: readonly string[]): Family[] {
 }
 
 /** Sets up masquerading for `addresses`, pushing the undo of each applied step. */
-export function setupMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, addresses: readonly string[], undo: UndoStack): void {
+export function setupMasq(
+  exec: Executor,
+  conf: BridgeConf,
+  o: MasqOwner,
+  addresses: readonly string[],
+  undo: UndoStack,
+): void {
   const { backend, v4 } = chooseBackend(exec, conf);
   if (backend === 'nftables') {
     nftApply(exec, planNftMasqSetup(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses));
-    undo.push('nftables masquerade', () => nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)));
+    undo.push('nftables masquerade', () =>
+      nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)),
+    );
     return;
   }
   for (const f of familiesOf(addresses)) {
     const state = f === 4 && v4 ? v4 : saveTable(exec, f, 'nat');
-    restore(exec, f, planMasqSetup(state, o.network, o.containerId, addresses.filter((a) => familyOf(a) === f)));
-    undo.push(`iptables masquerade (IPv${f})`, () => restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)));
+    restore(
+      exec,
+      f,
+      planMasqSetup(
+        state,
+        o.network,
+        o.containerId,
+        addresses.filter((a) => familyOf(a) === f),
+      ),
+    );
+    undo.push(`iptables masquerade (IPv${f})`, () =>
+      restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)),
+    );
   }
 }
 
@@ -75,7 +94,11 @@ export function teardownMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, fam
 }
 
 /** Removes the masquerade rules of `network` whose attachment is not in `valid` (both backends, both families). */
-export function gcMasq(exec: Executor, conf: BridgeConf, valid: ReadonlyArray<{ containerID: string; ifname: string }>): Error[] {
+export function gcMasq(
+  exec: Executor,
+  conf: BridgeConf,
+  valid: ReadonlyArray<{ containerID: string; ifname: string }>,
+): Error[] {
   const errors: Error[] = [];
   const keep = new Set(valid.map((a) => a.containerID));
   for (const f of [4, 6] as const) {
@@ -96,9 +119,15 @@ export function gcMasq(exec: Executor, conf: BridgeConf, valid: ReadonlyArray<{ 
 /** What is missing from an attachment's masquerade rules in the backend ADD would use. */
 export function checkMasqRules(exec: Executor, conf: BridgeConf, o: MasqOwner, addresses: readonly string[]): string[] {
   const { backend, v4 } = chooseBackend(exec, conf);
-  if (backend === 'nftables') return checkNftMasq(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses);
+  if (backend === 'nftables')
+    return checkNftMasq(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses);
   return familiesOf(addresses).flatMap((f) => {
     const state = f === 4 && v4 ? v4 : saveTable(exec, f, 'nat');
-    return checkMasq(state, o.network, o.containerId, addresses.filter((a) => familyOf(a) === f));
+    return checkMasq(
+      state,
+      o.network,
+      o.containerId,
+      addresses.filter((a) => familyOf(a) === f),
+    );
   });
 }

@@ -33,10 +33,27 @@ export interface LinkState {
 }
 
 interface RawLink {
-  ifindex?: number; ifname?: string; flags?: string[]; mtu?: number; operstate?: string; address?: string;
-  master?: string; link_index?: number;
-  linkinfo?: { info_kind?: string; info_data?: { vlan_filtering?: number; vlan_default_pvid?: number }; info_slave_data?: { hairpin?: boolean; isolated?: boolean } };
-  addr_info?: Array<{ family?: string; local?: string; prefixlen?: number; scope?: string; tentative?: boolean; dadfailed?: boolean }>;
+  ifindex?: number;
+  ifname?: string;
+  flags?: string[];
+  mtu?: number;
+  operstate?: string;
+  address?: string;
+  master?: string;
+  link_index?: number;
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { vlan_filtering?: number; vlan_default_pvid?: number };
+    info_slave_data?: { hairpin?: boolean; isolated?: boolean };
+  };
+  addr_info?: Array<{
+    family?: string;
+    local?: string;
+    prefixlen?: number;
+    scope?: string;
+    tentative?: boolean;
+    dadfailed?: boolean;
+  }>;
 }
 
 /** Turns one `ip -j [-d] link|addr show` document into LinkStates. */
@@ -45,12 +62,22 @@ export function parseLinks(doc: unknown): LinkState[] {
   return (doc as RawLink[]).map((l) => {
     const info = l.linkinfo;
     const out: LinkState = {
-      name: l.ifname ?? '', ifindex: l.ifindex ?? 0, mac: l.address ?? '', flags: l.flags ?? [],
-      operstate: l.operstate ?? 'UNKNOWN', mtu: l.mtu ?? 0,
-      addrs: (l.addr_info ?? []).filter((a) => a.local && (a.family === 'inet' || a.family === 'inet6')).map((a) => ({
-        family: a.family === 'inet' ? 4 : 6, local: a.local!, prefixlen: a.prefixlen ?? 0, scope: a.scope,
-        tentative: !!a.tentative, dadfailed: !!a.dadfailed,
-      })),
+      name: l.ifname ?? '',
+      ifindex: l.ifindex ?? 0,
+      mac: l.address ?? '',
+      flags: l.flags ?? [],
+      operstate: l.operstate ?? 'UNKNOWN',
+      mtu: l.mtu ?? 0,
+      addrs: (l.addr_info ?? [])
+        .filter((a) => a.local && (a.family === 'inet' || a.family === 'inet6'))
+        .map((a) => ({
+          family: a.family === 'inet' ? 4 : 6,
+          local: a.local!,
+          prefixlen: a.prefixlen ?? 0,
+          scope: a.scope,
+          tentative: !!a.tentative,
+          dadfailed: !!a.dadfailed,
+        })),
     };
     if (info?.info_kind) out.kind = info.info_kind;
     if (l.master) out.master = l.master;
@@ -67,7 +94,11 @@ export function parseLinks(doc: unknown): LinkState[] {
 
 /** Shows the named links (with details and addresses) in one ip process; names must exist. */
 export function showLinks(exec: Executor, names: readonly string[], netns?: string): LinkState[] {
-  const docs = ipBatch(exec, names.map((n) => ['addr', 'show', 'dev', n]), { netns, options: ['-d'] });
+  const docs = ipBatch(
+    exec,
+    names.map((n) => ['addr', 'show', 'dev', n]),
+    { netns, options: ['-d'] },
+  );
   return docs.flatMap(parseLinks);
 }
 

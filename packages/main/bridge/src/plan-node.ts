@@ -69,8 +69,17 @@ export function addrAdd(cidr: string, dev: string): string[] {
 }
 
 function linkAddBridge(c: BridgeConf, mac: string | undefined): string[] {
-  return ['link', 'add', 'name', c.bridge, ...(c.mtu ? ['mtu', String(c.mtu)] : []), ...(mac ? ['address', mac] : []),
-    'type', 'bridge', ...(c.vlanFiltering ? ['vlan_filtering', '1'] : [])];
+  return [
+    'link',
+    'add',
+    'name',
+    c.bridge,
+    ...(c.mtu ? ['mtu', String(c.mtu)] : []),
+    ...(mac ? ['address', mac] : []),
+    'type',
+    'bridge',
+    ...(c.vlanFiltering ? ['vlan_filtering', '1'] : []),
+  ];
 }
 
 /**
@@ -78,7 +87,12 @@ function linkAddBridge(c: BridgeConf, mac: string | undefined): string[] {
  * there is kept; another IPv4 address, or an overlapping IPv6 one, is a conflict — an error
  * naming both, unless forceAddress deletes it. Pure: it throws before anything is changed.
  */
-export function gatewayAddrCommands(c: BridgeConf, link: string, existing: readonly LinkState['addrs'][number][], gateways: readonly GatewayAddr[]): string[][] {
+export function gatewayAddrCommands(
+  c: BridgeConf,
+  link: string,
+  existing: readonly LinkState['addrs'][number][],
+  gateways: readonly GatewayAddr[],
+): string[][] {
   const cmds: string[][] = [];
   const wanted = new Set(gateways.map((g) => g.cidr));
   const deleted = new Set<string>();
@@ -92,8 +106,11 @@ export function gatewayAddrCommands(c: BridgeConf, link: string, existing: reado
       const conflict = g.family === 4 || prefixesOverlap(have, gw);
       if (!conflict) continue;
       if (!c.forceAddress) {
-        throw new CniError(ErrorCode.invalidConfig, `"${link}" already has an IP address different from ${g.cidr}`,
-          `${link} carries ${cidr}; set "forceAddress": true to replace it, or give this network its own "bridge"`);
+        throw new CniError(
+          ErrorCode.invalidConfig,
+          `"${link}" already has an IP address different from ${g.cidr}`,
+          `${link} carries ${cidr}; set "forceAddress": true to replace it, or give this network its own "bridge"`,
+        );
       }
       cmds.push(['addr', 'del', cidr, 'dev', link]);
       deleted.add(cidr);
@@ -109,38 +126,88 @@ export function planNode(i: NodeInput): NodePlan {
   const br = c.bridge;
   const vlanGw = c.vlan !== 0 && i.gateways.length > 0 ? `${br}.${c.vlan}` : undefined;
   const gatewayLink = vlanGw ?? br;
-  const gwExisting = vlanGw ? i.vlanGateway?.addrs ?? [] : i.bridge?.addrs ?? [];
+  const gwExisting = vlanGw ? (i.vlanGateway?.addrs ?? []) : (i.bridge?.addrs ?? []);
   const gwCmds = gatewayAddrCommands(c, gatewayLink, gwExisting, i.gateways);
   const pinMac = !vlanGw && gwCmds.some((cmd) => cmd[1] === 'add');
-  const plan: NodePlan = { bridge: br, batch: [], gateway: gwCmds, vlans: [], acceptRa: [], forwarding: [], gatewayLink };
+  const plan: NodePlan = {
+    bridge: br,
+    batch: [],
+    gateway: gwCmds,
+    vlans: [],
+    acceptRa: [],
+    forwarding: [],
+    gatewayLink,
+  };
   if (!i.bridge) plan.createBridge = linkAddBridge(c, pinMac ? i.newBridgeMac : undefined);
   if (c.promiscMode) plan.batch.push(['link', 'set', 'dev', br, 'promisc', 'on']);
   plan.batch.push(['link', 'set', 'dev', br, 'up']);
   if (pinMac && i.bridge) plan.batch.push(['link', 'set', 'dev', br, 'address', i.bridge.mac]);
   const mtu = c.mtu ? ['mtu', String(c.mtu)] : [];
-  plan.batch.push(['link', 'add', 'name', i.hostVeth, ...mtu, 'type', 'veth', 'peer', 'name', i.ifname,
-    ...(c.mac ? ['address', c.mac] : []), ...mtu, 'netns', i.netns]);
+  plan.batch.push([
+    'link',
+    'add',
+    'name',
+    i.hostVeth,
+    ...mtu,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    i.ifname,
+    ...(c.mac ? ['address', c.mac] : []),
+    ...mtu,
+    'netns',
+    i.netns,
+  ]);
   plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'master', br]);
   const portFlags = [...(c.hairpinMode ? ['hairpin', 'on'] : []), ...(c.portIsolation ? ['isolated', 'on'] : [])];
   if (portFlags.length) plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'type', 'bridge_slave', ...portFlags]);
   plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'up']);
   plan.acceptRa.push(i.hostVeth);
   const defaultPvid = i.bridge?.defaultPvid ?? 1;
-  plan.vlans.push(...portVlanCommands(i.hostVeth, { vlan: c.vlan, vlans: c.vlans, preserveDefaultVlan: c.preserveDefaultVlan, defaultPvid }));
+  plan.vlans.push(
+    ...portVlanCommands(i.hostVeth, {
+      vlan: c.vlan,
+      vlans: c.vlans,
+      preserveDefaultVlan: c.preserveDefaultVlan,
+      defaultPvid,
+    }),
+  );
   if (vlanGw) {
     plan.vlanGatewayName = vlanGw;
     if (!i.vlanGateway) {
       const brMtu = c.mtu || i.bridge?.mtu || 0;
       plan.newVlanGateway = {
-        batch: [['link', 'add', 'name', vlanGw, ...(brMtu ? ['mtu', String(brMtu)] : []), 'type', 'veth', 'peer', 'name', i.vlanPeer],
-          ['link', 'set', 'dev', i.vlanPeer, 'master', br], ['link', 'set', 'dev', i.vlanPeer, 'up'], ['link', 'set', 'dev', vlanGw, 'up']],
-        vlans: portVlanCommands(i.vlanPeer, { vlan: c.vlan, vlans: [], preserveDefaultVlan: c.preserveDefaultVlan, defaultPvid }),
+        batch: [
+          [
+            'link',
+            'add',
+            'name',
+            vlanGw,
+            ...(brMtu ? ['mtu', String(brMtu)] : []),
+            'type',
+            'veth',
+            'peer',
+            'name',
+            i.vlanPeer,
+          ],
+          ['link', 'set', 'dev', i.vlanPeer, 'master', br],
+          ['link', 'set', 'dev', i.vlanPeer, 'up'],
+          ['link', 'set', 'dev', vlanGw, 'up'],
+        ],
+        vlans: portVlanCommands(i.vlanPeer, {
+          vlan: c.vlan,
+          vlans: [],
+          preserveDefaultVlan: c.preserveDefaultVlan,
+          defaultPvid,
+        }),
       };
       plan.acceptRa.push(i.vlanPeer);
     }
   }
   for (const f of [4, 6] as const) {
-    if (i.gateways.some((g) => g.family === f)) plan.forwarding.push(f === 4 ? ['net/ipv4/ip_forward', '1'] : ['net/ipv6/conf/all/forwarding', '1']);
+    if (i.gateways.some((g) => g.family === f))
+      plan.forwarding.push(f === 4 ? ['net/ipv4/ip_forward', '1'] : ['net/ipv6/conf/all/forwarding', '1']);
   }
   return plan;
 }

@@ -18,23 +18,43 @@ export interface PodPlan {
 
 /** `route add` arguments for one result route; a route without gw uses the family's first gateway. */
 export function routeAdd(r: Route, dev: string, gw: string | undefined): string[] {
-  return ['route', 'add', r.dst, ...(gw ? ['via', gw] : []), 'dev', dev,
-    ...(r.priority ? ['metric', String(r.priority)] : []), ...(r.table !== undefined ? ['table', String(r.table)] : []),
-    ...(r.scope !== undefined ? ['scope', String(r.scope)] : []), ...(r.mtu ? ['mtu', String(r.mtu)] : []),
-    ...(r.advmss ? ['advmss', String(r.advmss)] : [])];
+  return [
+    'route',
+    'add',
+    r.dst,
+    ...(gw ? ['via', gw] : []),
+    'dev',
+    dev,
+    ...(r.priority ? ['metric', String(r.priority)] : []),
+    ...(r.table !== undefined ? ['table', String(r.table)] : []),
+    ...(r.scope !== undefined ? ['scope', String(r.scope)] : []),
+    ...(r.mtu ? ['mtu', String(r.mtu)] : []),
+    ...(r.advmss ? ['advmss', String(r.advmss)] : []),
+  ];
 }
 
 /** Plans the container side of ADD for an L3 network (ips and routes already carry the bridge's gateways). */
-export function planPodL3(c: BridgeConf, ifname: string, ips: readonly IPConfig[], routes: readonly Route[], hasIpv6: boolean): PodPlan {
+export function planPodL3(
+  c: BridgeConf,
+  ifname: string,
+  ips: readonly IPConfig[],
+  routes: readonly Route[],
+  hasIpv6: boolean,
+): PodPlan {
   const sysctls: Array<[string, string]> = [];
   if (hasIpv6) {
-    if (c.enabledad) sysctls.push([`net/ipv6/conf/${ifname}/enhanced_dad`, '1'], [`net/ipv6/conf/${ifname}/accept_dad`, '1']);
+    if (c.enabledad)
+      sysctls.push([`net/ipv6/conf/${ifname}/enhanced_dad`, '1'], [`net/ipv6/conf/${ifname}/accept_dad`, '1']);
     else sysctls.push([`net/ipv6/conf/${ifname}/accept_dad`, '0']);
   }
   sysctls.push([`net/ipv4/conf/${ifname}/arp_notify`, '1']);
   const family = (a: string) => mustParsePrefix(a).ip.family;
   if (ips.some((ip) => family(ip.address) === 6)) {
-    sysctls.push(['net/ipv6/conf/lo/disable_ipv6', '0'], [`net/ipv6/conf/${ifname}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifname}/keep_addr_on_down`, '1']);
+    sysctls.push(
+      ['net/ipv6/conf/lo/disable_ipv6', '0'],
+      [`net/ipv6/conf/${ifname}/disable_ipv6`, '0'],
+      [`net/ipv6/conf/${ifname}/keep_addr_on_down`, '1'],
+    );
   }
   const firstGw: Partial<Record<4 | 6, string>> = {};
   for (const ip of ips) {

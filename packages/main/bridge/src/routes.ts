@@ -13,7 +13,14 @@ export interface RouteState {
   table: string;
 }
 
-interface RawRoute { dst?: string; dev?: string; gateway?: string; table?: string; type?: string; nexthops?: Array<{ gateway?: string; dev?: string }> }
+interface RawRoute {
+  dst?: string;
+  dev?: string;
+  gateway?: string;
+  table?: string;
+  type?: string;
+  nexthops?: Array<{ gateway?: string; dev?: string }>;
+}
 
 /** Parses one `ip -j route show` document of a family. */
 export function parseRoutes(doc: unknown, family: 4 | 6): RouteState[] {
@@ -21,11 +28,23 @@ export function parseRoutes(doc: unknown, family: 4 | 6): RouteState[] {
   const out: RouteState[] = [];
   for (const r of doc as RawRoute[]) {
     if (!r.dst || (r.type && r.type !== 'unicast')) continue;
-    const dst = r.dst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
+    const dst =
+      r.dst === 'default'
+        ? family === 4
+          ? '0.0.0.0/0'
+          : '::/0'
+        : r.dst.includes('/')
+          ? r.dst
+          : `${r.dst}/${family === 4 ? 32 : 128}`;
     const p = parsePrefix(dst);
     if (!p) continue;
     const gateways = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n) => n.gateway).filter((g): g is string => !!g);
-    out.push({ dst: formatNetwork(p), dev: r.dev ?? r.nexthops?.[0]?.dev, gateways: gateways.map((g) => canonicalIP(g) ?? g), table: r.table ?? 'main' });
+    out.push({
+      dst: formatNetwork(p),
+      dev: r.dev ?? r.nexthops?.[0]?.dev,
+      gateways: gateways.map((g) => canonicalIP(g) ?? g),
+      table: r.table ?? 'main',
+    });
   }
   return out;
 }

@@ -6,11 +6,23 @@ import { SPOOF_LIST, checkSpoof, planSpoofSetup, planSpoofTeardown } from './spo
 import type { UndoStack } from './undo.js';
 
 /** Installs the spoof check and records its removal for rollback. */
-export function addSpoofCheck(exec: Executor, containerId: string, ifname: string, hostVeth: string, mac: string, undo: UndoStack): void {
+export function addSpoofCheck(
+  exec: Executor,
+  containerId: string,
+  ifname: string,
+  hostVeth: string,
+  mac: string,
+  undo: UndoStack,
+): void {
   try {
     nftApply(exec, planSpoofSetup(nftList(exec, SPOOF_LIST), containerId, ifname, hostVeth, mac));
   } catch (e) {
-    throw new CniError((e as { cniCode?: number }).cniCode ?? ErrorCode.internal, `failed to setup spoof-check: ${(e as Error).message}`, '', { cause: e });
+    throw new CniError(
+      (e as { cniCode?: number }).cniCode ?? ErrorCode.internal,
+      `failed to setup spoof-check: ${(e as Error).message}`,
+      '',
+      { cause: e },
+    );
   }
   undo.push('spoof check', () => removeSpoofCheck(exec, containerId, ifname));
 }
@@ -25,6 +37,12 @@ export function removeSpoofCheck(exec: Executor, containerId: string, ifname: st
 }
 
 /** What is missing from an attachment's spoof check. */
-export function spoofCheckProblems(exec: Executor, containerId: string, ifname: string, hostVeth: string, mac: string): string[] {
+export function spoofCheckProblems(
+  exec: Executor,
+  containerId: string,
+  ifname: string,
+  hostVeth: string,
+  mac: string,
+): string[] {
   return checkSpoof(nftList(exec, SPOOF_LIST), containerId, ifname, hostVeth, mac);
 }

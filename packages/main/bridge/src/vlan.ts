@@ -18,8 +18,16 @@ export function collectVlanTrunk(trunk: readonly VlanTrunkEntry[] | undefined): 
     const { minID, maxID, id } = item;
     const hasMin = minID !== undefined && minID !== null;
     const hasMax = maxID !== undefined && maxID !== null;
-    if (hasMin && !hasMax) throw configError('minID and maxID should be configured simultaneously, maxID is missing', 'give "vlanTrunk" ranges as {"minID": a, "maxID": b}');
-    if (!hasMin && hasMax) throw configError('minID and maxID should be configured simultaneously, minID is missing', 'give "vlanTrunk" ranges as {"minID": a, "maxID": b}');
+    if (hasMin && !hasMax)
+      throw configError(
+        'minID and maxID should be configured simultaneously, maxID is missing',
+        'give "vlanTrunk" ranges as {"minID": a, "maxID": b}',
+      );
+    if (!hasMin && hasMax)
+      throw configError(
+        'minID and maxID should be configured simultaneously, minID is missing',
+        'give "vlanTrunk" ranges as {"minID": a, "maxID": b}',
+      );
     if (hasMin && hasMax) {
       if (!inRange(minID)) throw configError(`incorrect trunk minID parameter ${minID}`, 'VLAN IDs are 1–4094');
       if (!inRange(maxID)) throw configError(`incorrect trunk maxID parameter ${maxID}`, 'VLAN IDs are 1–4094');
@@ -62,7 +70,8 @@ export interface PortVlans {
 export function portVlanCommands(dev: string, p: PortVlans): string[][] {
   if (p.vlan === 0 && p.vlans.length === 0) return [];
   const cmds: string[][] = [];
-  if (!p.preserveDefaultVlan && p.defaultPvid !== 0) cmds.push(['vlan', 'del', 'dev', dev, 'vid', String(p.defaultPvid)]);
+  if (!p.preserveDefaultVlan && p.defaultPvid !== 0)
+    cmds.push(['vlan', 'del', 'dev', dev, 'vid', String(p.defaultPvid)]);
   const native = p.vlan !== 0 ? p.vlan : 1;
   cmds.push(['vlan', 'add', 'dev', dev, 'vid', String(native), 'pvid', 'untagged']);
   for (const r of vidRanges(p.vlans.filter((v) => v !== native))) cmds.push(['vlan', 'add', 'dev', dev, 'vid', r]);

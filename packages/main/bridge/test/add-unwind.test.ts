@@ -8,7 +8,11 @@ import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
 
 test('an existing bridge with another IPv4 address: code 7 naming both, before any kernel change; the reservation is released', async (t) => {
   const node = { cni0: { ...NODE.cni0, addrs: [['10.99.0.1', 16]] as Array<[string, number]> } };
-  const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node, pod: POD, ipam: IPAM_V4 }, ['cni0']);
+  const { exec, error } = await add(
+    { isGateway: true, ipam: { type: 'host-local' } },
+    { node, pod: POD, ipam: IPAM_V4 },
+    ['cni0'],
+  );
   t.is(error?.code, 7);
   t.is(error?.message, '"cni0" already has an IP address different from 10.22.0.1/24');
   t.regex(error!.details, /10\.99\.0\.1\/16.*forceAddress/);
@@ -16,35 +20,73 @@ test('an existing bridge with another IPv4 address: code 7 naming both, before a
 });
 
 test('a link named like the bridge that is not a bridge is refused before IPAM runs', async (t) => {
-  const { exec, error } = await add({ ipam: { type: 'host-local' } }, { node: { cni0: { kind: 'dummy' } }, ipam: IPAM_V4 }, ['cni0']);
+  const { exec, error } = await add(
+    { ipam: { type: 'host-local' } },
+    { node: { cni0: { kind: 'dummy' } }, ipam: IPAM_V4 },
+    ['cni0'],
+  );
   t.is(error?.code, 7);
   t.is(error?.message, '"cni0" already exists but is not a bridge');
   t.deepEqual(exec.script(), ['ip -d -j -batch - << addr show dev cni0']);
 });
 
 test('a failure in the pod unwinds: the veth is deleted and the reservation released, no rules are written', async (t) => {
-  const { exec, error } = await add({ isGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, {
-    node: NODE, pod: POD, ipam: IPAM_V4,
-    fail: (c) => (c.file === 'nsenter' && c.input.includes('route add') ? { status: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:3\n' } : undefined),
-  });
+  const { exec, error } = await add(
+    { isGateway: true, ipMasq: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod: POD,
+      ipam: IPAM_V4,
+      fail: (c) =>
+        c.file === 'nsenter' && c.input.includes('route add')
+          ? { status: 2, stderr: 'Error: Nexthop has invalid gateway.\nCommand failed -:3\n' }
+          : undefined,
+    },
+  );
   t.is(error?.code, 999);
-  t.is(error?.message, `failed to configure eth0 in ${NETNS}: ip route add 0.0.0.0/0 via 10.22.0.1 dev eth0 (in netns ${NETNS}): Error: Nexthop has invalid gateway.`);
+  t.is(
+    error?.message,
+    `failed to configure eth0 in ${NETNS}: ip route add 0.0.0.0/0 via 10.22.0.1 dev eth0 (in netns ${NETNS}): Error: Nexthop has invalid gateway.`,
+  );
   t.deepEqual(exec.script().slice(-2), [`ip -j -batch - << link del dev ${VETH}`, 'IPAM DEL']);
   t.false(exec.script().some((l) => l.includes('iptables')));
 });
 
 test('a failure while masquerading unwinds the spoof check, the veth and the reservation, newest first', async (t) => {
-  const { exec, error } = await add({ ipMasq: true, macspoofchk: true, ipam: { type: 'host-local' } }, {
-    node: NODE, pod: POD, ipam: IPAM_V4,
-    // the fake kernel answers every listing with the state after setup
-    nft: { 'table bridge nat': ['cni-br-iface-ctr1-eth0', 'cni-br-iface-ctr1-eth0-mac'].map((name, handle) => ({ chain: { family: 'bridge', table: 'nat', name, handle } })) },
-    fail: (c) => (c.file === 'iptables-restore' ? { status: 2, stderr: 'iptables-restore: line 2 failed' } : undefined),
-  });
+  const { exec, error } = await add(
+    { ipMasq: true, macspoofchk: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod: POD,
+      ipam: IPAM_V4,
+      // the fake kernel answers every listing with the state after setup
+      nft: {
+        'table bridge nat': ['cni-br-iface-ctr1-eth0', 'cni-br-iface-ctr1-eth0-mac'].map((name, handle) => ({
+          chain: { family: 'bridge', table: 'nat', name, handle },
+        })),
+      },
+      fail: (c) =>
+        c.file === 'iptables-restore' ? { status: 2, stderr: 'iptables-restore: line 2 failed' } : undefined,
+    },
+  );
   t.is(error!.message, 'failed to set up masquerading: iptables-restore --noflush -w: iptables-restore: line 2 failed');
   const tail = exec.script().slice(-6);
-  t.deepEqual(tail.map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'nft -j list table bridge nat', 'nft -f -', 'ip -j -batch -', 'IPAM DEL']);
-  t.is(tail[3], 'nft -f - << flush chain bridge nat cni-br-iface-ctr1-eth0 ; delete chain bridge nat cni-br-iface-ctr1-eth0 ; ' +
-    'flush chain bridge nat cni-br-iface-ctr1-eth0-mac ; delete chain bridge nat cni-br-iface-ctr1-eth0-mac');
+  t.deepEqual(
+    tail.map((l) => l.split(' << ')[0]),
+    [
+      'iptables-save -t nat',
+      'iptables-restore --noflush -w',
+      'nft -j list table bridge nat',
+      'nft -f -',
+      'ip -j -batch -',
+      'IPAM DEL',
+    ],
+  );
+  t.is(
+    tail[3],
+    'nft -f - << flush chain bridge nat cni-br-iface-ctr1-eth0 ; delete chain bridge nat cni-br-iface-ctr1-eth0 ; ' +
+      'flush chain bridge nat cni-br-iface-ctr1-eth0-mac ; delete chain bridge nat cni-br-iface-ctr1-eth0-mac',
+  );
   t.is(tail[4], `ip -j -batch - << link del dev ${VETH}`);
 });
 
@@ -58,33 +100,64 @@ test('a port that never comes up: upstream waits (0, 50, 500, 1000, 1000 ms), th
 
 test('IPv6 DADFAILED is an error that unwinds', async (t) => {
   const pod = { eth0: { ...POD.eth0, addrs: [['fd00:22::2', 64]] as Array<[string, number]> } };
-  const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, {
-    node: NODE, pod, ipam: { cniVersion: '1.0.0', ips: [{ address: 'fd00:22::2/64' }] },
-    fail: (c) => (c.file === 'nsenter' && c.input.startsWith('addr add')
-      ? { status: 0, stdout: JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet6', local: 'fd00:22::2', prefixlen: 64, dadfailed: true, tentative: true }] }]) + '\n', stderr: '' }
-      : undefined),
-  });
+  const { exec, error } = await add(
+    { isGateway: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod,
+      ipam: { cniVersion: '1.0.0', ips: [{ address: 'fd00:22::2/64' }] },
+      fail: (c) =>
+        c.file === 'nsenter' && c.input.startsWith('addr add')
+          ? {
+              status: 0,
+              stdout: `${JSON.stringify([
+                {
+                  ifname: 'eth0',
+                  addr_info: [
+                    { family: 'inet6', local: 'fd00:22::2', prefixlen: 64, dadfailed: true, tentative: true },
+                  ],
+                },
+              ])}\n`,
+              stderr: '',
+            }
+          : undefined,
+    },
+  );
   t.regex(error!.message, /eth0 has address fd00:22::2 in DADFAILED state/);
   t.deepEqual(exec.script().slice(-2), [`ip -j -batch - << link del dev ${VETH}`, 'IPAM DEL']);
 });
 
 test('IPAM that returns no address is an error and its reservation is released', async (t) => {
-  const { exec, error } = await add({ ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: { cniVersion: '1.0.0' } });
+  const { exec, error } = await add(
+    { ipam: { type: 'host-local' } },
+    { node: NODE, pod: POD, ipam: { cniVersion: '1.0.0' } },
+  );
   t.is(error?.message, 'IPAM plugin returned missing IP config');
   t.deepEqual(exec.script(), ['IPAM ADD', 'IPAM DEL']);
 });
 
 test('a failing IPAM ADD changes nothing and releases nothing', async (t) => {
-  const { exec, error } = await add({ ipam: { type: 'host-local' } }, {
-    node: NODE, pod: POD, fail: (c, verb) => (verb === 'ADD' ? { status: 1, stdout: '{"code":11,"msg":"no IP addresses available in range set"}', stderr: '' } : undefined),
-  });
+  const { exec, error } = await add(
+    { ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod: POD,
+      fail: (_c, verb) =>
+        verb === 'ADD'
+          ? { status: 1, stdout: '{"code":11,"msg":"no IP addresses available in range set"}', stderr: '' }
+          : undefined,
+    },
+  );
   t.is(error?.code, 11);
   t.deepEqual(exec.script(), ['IPAM ADD']);
 });
 
 test('CNI_NETNS that does not exist is code 4 before anything runs', async (t) => {
   const exec = new ScriptedExec({});
-  const e = await t.throwsAsync(async () => makeBridge(new FakeHost()).add(context(exec, {}, { netns: '/run/netns/cts-no-such-ns' })), { instanceOf: CniError });
+  const e = await t.throwsAsync(
+    async () => makeBridge(new FakeHost()).add(context(exec, {}, { netns: '/run/netns/cts-no-such-ns' })),
+    { instanceOf: CniError },
+  );
   t.is(e?.code, 4);
   t.deepEqual(exec.calls, []);
 });

@@ -2,19 +2,24 @@
 // a failure anywhere undoes what ADD did.
 import test from 'ava';
 import { sysctlShellArgs } from '@cni-ts/process';
-import { CniError } from '@cni-ts/types';
 import { IPAM_V4, NODE, POD, VETH, runAdd as add } from './add-fixtures.js';
 import { makeBridge } from '../src/index.js';
 import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
 
-const IPAM_DUAL = { cniVersion: '1.0.0', ips: [{ address: '10.22.0.2/24', gateway: '10.22.0.1' }, { address: 'fd00:22::2/64' }] };
+const IPAM_DUAL = {
+  cniVersion: '1.0.0',
+  ips: [{ address: '10.22.0.2/24', gateway: '10.22.0.1' }, { address: 'fd00:22::2/64' }],
+};
 const SH = `sh ${sysctlShellArgs([]).slice(0, 3).join(' ')}`; // the sysctl-writing script (pinned in packages/process)
 const READ_BACK = 'ip -d -j -batch - << addr show dev vetha0a1a2a3 ; addr show dev cni0';
 const C = '"name: \\"podnet\\" id: \\"ctr1\\""';
 const CHAIN = 'CNI-ee871de47c845415462ccc60';
 
 test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctls + batch), read-back, one iptables-restore', async (t) => {
-  const { exec, host, result, error } = await add({ isGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_V4 });
+  const { exec, host, result, error } = await add(
+    { isGateway: true, ipMasq: true, ipam: { type: 'host-local' } },
+    { node: NODE, pod: POD, ipam: IPAM_V4 },
+  );
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
     'IPAM ADD',
@@ -28,11 +33,19 @@ test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctl
     `iptables-restore --noflush -w << *nat ; :${CHAIN} - [0:0] ; -A ${CHAIN} -d 10.22.0.0/24 -m comment --comment ${C} -j ACCEPT ; ` +
       `-A ${CHAIN} ! -d 224.0.0.0/4 -m comment --comment ${C} -j MASQUERADE ; -A POSTROUTING -s 10.22.0.2/32 -m comment --comment ${C} -j ${CHAIN} ; COMMIT`,
   ]);
-  t.deepEqual(host.sysctls, [['net/ipv6/conf/cni0/accept_ra', '0'], [`net/ipv6/conf/${VETH}/accept_ra`, '0'], ['net/ipv4/ip_forward', '1']]);
+  t.deepEqual(host.sysctls, [
+    ['net/ipv6/conf/cni0/accept_ra', '0'],
+    [`net/ipv6/conf/${VETH}/accept_ra`, '0'],
+    ['net/ipv4/ip_forward', '1'],
+  ]);
   t.deepEqual(host.sleeps, [0], 'the port was up at the first look');
   t.deepEqual(result, {
     cniVersion: '1.1.0',
-    interfaces: [{ name: 'cni0', mac: '02:a0:a1:a2:a3:a4' }, { name: VETH, mac: '6e:00:00:00:00:09' }, { name: 'eth0', mac: '0a:58:0a:16:00:02', sandbox: NETNS }],
+    interfaces: [
+      { name: 'cni0', mac: '02:a0:a1:a2:a3:a4' },
+      { name: VETH, mac: '6e:00:00:00:00:09' },
+      { name: 'eth0', mac: '0a:58:0a:16:00:02', sandbox: NETNS },
+    ],
     ips: [{ interface: 2, address: '10.22.0.2/24', gateway: '10.22.0.1' }],
     routes: [{ dst: '0.0.0.0/0' }],
     dns: { nameservers: ['10.22.0.53'] },
@@ -40,44 +53,104 @@ test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctl
 });
 
 test('dual-stack with isDefaultGateway: IPv6 sysctls, a default route per family, one restore per family', async (t) => {
-  const { exec, host, result, error } = await add({ isDefaultGateway: true, ipMasq: true, ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_DUAL });
+  const { exec, host, result, error } = await add(
+    { isDefaultGateway: true, ipMasq: true, ipam: { type: 'host-local' } },
+    { node: NODE, pod: POD, ipam: IPAM_DUAL },
+  );
   t.is(error, undefined);
   const s = exec.script();
   t.is(s[3], 'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0');
-  t.is(s[4], `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 ` +
-    '/proc/sys/net/ipv6/conf/lo/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down 1 -- ip -j -batch - << ' +
-    'addr add 10.22.0.2/24 broadcast + dev eth0 ; addr add fd00:22::2/64 dev eth0 ; link set dev eth0 up ; ' +
-    'route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; route add ::/0 via fd00:22::1 dev eth0 ; addr show dev eth0');
-  t.deepEqual(s.slice(6).map((l) => l.split(' << ')[0]), ['iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'ip6tables-restore --noflush -w']);
+  t.is(
+    s[4],
+    `nsenter --net=${NETNS} -- ${SH} /proc/sys/net/ipv6/conf/eth0/accept_dad 0 /proc/sys/net/ipv4/conf/eth0/arp_notify 1 ` +
+      '/proc/sys/net/ipv6/conf/lo/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/disable_ipv6 0 /proc/sys/net/ipv6/conf/eth0/keep_addr_on_down 1 -- ip -j -batch - << ' +
+      'addr add 10.22.0.2/24 broadcast + dev eth0 ; addr add fd00:22::2/64 dev eth0 ; link set dev eth0 up ; ' +
+      'route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; route add ::/0 via fd00:22::1 dev eth0 ; addr show dev eth0',
+  );
+  t.deepEqual(
+    s.slice(6).map((l) => l.split(' << ')[0]),
+    [
+      'iptables-save -t nat',
+      'iptables-restore --noflush -w',
+      'ip6tables-save -t nat',
+      'ip6tables-restore --noflush -w',
+    ],
+  );
   t.regex(s[9]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);
-  t.deepEqual(host.sysctls.slice(-2), [['net/ipv4/ip_forward', '1'], ['net/ipv6/conf/all/forwarding', '1']]);
-  t.deepEqual(result?.routes, [{ dst: '0.0.0.0/0', gw: '10.22.0.1' }, { dst: '::/0', gw: 'fd00:22::1' }]);
-  t.deepEqual(result?.ips, [{ interface: 2, address: '10.22.0.2/24', gateway: '10.22.0.1' }, { interface: 2, address: 'fd00:22::2/64', gateway: 'fd00:22::1' }]);
+  t.deepEqual(host.sysctls.slice(-2), [
+    ['net/ipv4/ip_forward', '1'],
+    ['net/ipv6/conf/all/forwarding', '1'],
+  ]);
+  t.deepEqual(result?.routes, [
+    { dst: '0.0.0.0/0', gw: '10.22.0.1' },
+    { dst: '::/0', gw: 'fd00:22::1' },
+  ]);
+  t.deepEqual(result?.ips, [
+    { interface: 2, address: '10.22.0.2/24', gateway: '10.22.0.1' },
+    { interface: 2, address: 'fd00:22::2/64', gateway: 'fd00:22::1' },
+  ]);
 });
 
 test('forceAddress replaces the conflicting address and pins the MAC of an existing bridge', async (t) => {
-  const node = { ...NODE, cni0: { ...NODE.cni0, addrs: [['10.99.0.1', 16], ['fe80::1', 64]] as Array<[string, number]> } };
-  const { exec, error } = await add({ isGateway: true, forceAddress: true, ipam: { type: 'host-local' } }, { node, pod: POD, ipam: IPAM_V4 }, ['cni0']);
+  const node = {
+    ...NODE,
+    cni0: {
+      ...NODE.cni0,
+      addrs: [
+        ['10.99.0.1', 16],
+        ['fe80::1', 64],
+      ] as Array<[string, number]>,
+    },
+  };
+  const { exec, error } = await add(
+    { isGateway: true, forceAddress: true, ipam: { type: 'host-local' } },
+    { node, pod: POD, ipam: IPAM_V4 },
+    ['cni0'],
+  );
   t.is(error, undefined);
-  t.is(exec.script()[2], `ip -j -batch - << link set dev cni0 up ; link set dev cni0 address 02:a0:a1:a2:a3:a4 ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; ` +
-    `link set dev ${VETH} master cni0 ; link set dev ${VETH} up`);
-  t.is(exec.script()[3], 'ip -j -batch - << addr del 10.99.0.1/16 dev cni0 ; addr add 10.22.0.1/24 broadcast + dev cni0');
+  t.is(
+    exec.script()[2],
+    `ip -j -batch - << link set dev cni0 up ; link set dev cni0 address 02:a0:a1:a2:a3:a4 ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; ` +
+      `link set dev ${VETH} master cni0 ; link set dev ${VETH} up`,
+  );
+  t.is(
+    exec.script()[3],
+    'ip -j -batch - << addr del 10.99.0.1/16 dev cni0 ; addr add 10.22.0.1/24 broadcast + dev cni0',
+  );
 });
 
 test('IPv6 gateways conflict only with overlapping subnets; the existing gateway address is kept', async (t) => {
-  const node = { ...NODE, cni0: { ...NODE.cni0, addrs: [['10.22.0.1', 24], ['fd00:99::1', 64]] as Array<[string, number]> } };
-  const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node, pod: POD, ipam: IPAM_DUAL }, ['cni0']);
+  const node = {
+    ...NODE,
+    cni0: {
+      ...NODE.cni0,
+      addrs: [
+        ['10.22.0.1', 24],
+        ['fd00:99::1', 64],
+      ] as Array<[string, number]>,
+    },
+  };
+  const { exec, error } = await add(
+    { isGateway: true, ipam: { type: 'host-local' } },
+    { node, pod: POD, ipam: IPAM_DUAL },
+    ['cni0'],
+  );
   t.is(error, undefined);
   t.is(exec.script()[3], 'ip -j -batch - << addr add fd00:22::1/64 dev cni0', 'only the missing IPv6 gateway is added');
   const overlap = { ...NODE, cni0: { ...NODE.cni0, addrs: [['fd00:22::5', 48]] as Array<[string, number]> } };
-  const r = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node: overlap, pod: POD, ipam: IPAM_DUAL }, ['cni0']);
+  const r = await add({ isGateway: true, ipam: { type: 'host-local' } }, { node: overlap, pod: POD, ipam: IPAM_DUAL }, [
+    'cni0',
+  ]);
   t.is(r.error?.message, '"cni0" already has an IP address different from fd00:22::1/64');
 });
 
 test('L2-only: no IPAM, no pod sysctls, the container end is set up; no forwarding, no gateway', async (t) => {
   const { exec, host, result, error } = await add({}, { node: NODE, pod: POD });
   t.is(error, undefined);
-  t.deepEqual(exec.script().slice(2), [`nsenter --net=${NETNS} -- ip -j -batch - << link set dev eth0 up ; addr show dev eth0`, READ_BACK]);
+  t.deepEqual(exec.script().slice(2), [
+    `nsenter --net=${NETNS} -- ip -j -batch - << link set dev eth0 up ; addr show dev eth0`,
+    READ_BACK,
+  ]);
   t.is(exec.script()[0], 'ip -j -batch - << link add name cni0 type bridge');
   t.false(host.sysctls.some(([k]) => k.includes('forward')));
   t.is(result?.ips, undefined);
@@ -92,24 +165,59 @@ test('disableContainerInterface leaves the container end down and does not wait 
 });
 
 test('port and link options: mtu, MAC from runtimeConfig, hairpin, isolation, promiscuous bridge', async (t) => {
-  const { exec, error } = await add({ mtu: 1400, hairpinMode: true, portIsolation: true, runtimeConfig: { mac: '0A:58:0A:16:00:99' }, args: { cni: { mac: '0a:58:00:00:00:01' } } },
-    { node: NODE, pod: POD }, [], 'IgnoreUnknown=1;MAC=0a:58:00:00:00:02');
+  const { exec, error } = await add(
+    {
+      mtu: 1400,
+      hairpinMode: true,
+      portIsolation: true,
+      runtimeConfig: { mac: '0A:58:0A:16:00:99' },
+      args: { cni: { mac: '0a:58:00:00:00:01' } },
+    },
+    { node: NODE, pod: POD },
+    [],
+    'IgnoreUnknown=1;MAC=0a:58:00:00:00:02',
+  );
   t.is(error, undefined);
   t.is(exec.script()[0], 'ip -j -batch - << link add name cni0 mtu 1400 type bridge');
-  t.is(exec.script()[1], `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} mtu 1400 type veth peer name eth0 address 0a:58:0a:16:00:99 mtu 1400 netns ${NETNS} ; ` +
-    `link set dev ${VETH} master cni0 ; link set dev ${VETH} type bridge_slave hairpin on isolated on ; link set dev ${VETH} up`);
+  t.is(
+    exec.script()[1],
+    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} mtu 1400 type veth peer name eth0 address 0a:58:0a:16:00:99 mtu 1400 netns ${NETNS} ; ` +
+      `link set dev ${VETH} master cni0 ; link set dev ${VETH} type bridge_slave hairpin on isolated on ; link set dev ${VETH} up`,
+  );
   const promisc = await add({ promiscMode: true }, { node: NODE, pod: POD }, ['cni0']);
   t.true(promisc.exec.script()[1]!.includes('<< link set dev cni0 promisc on ; link set dev cni0 up ;'));
 });
 
 test('a bridge created by a concurrent ADD between our look and our create is fine', async (t) => {
-  const { error } = await add({}, { node: NODE, pod: POD, fail: (c) => (c.input.startsWith('link add name cni0') ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1' } : undefined) });
+  const { error } = await add(
+    {},
+    {
+      node: NODE,
+      pod: POD,
+      fail: (c) =>
+        c.input.startsWith('link add name cni0')
+          ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1' }
+          : undefined,
+    },
+  );
   t.is(error, undefined);
 });
 
 test('macspoofchk: one nft listing and one nft transaction with the pod MAC; a stale jump of the same attachment is replaced', async (t) => {
-  const stale = { rule: { family: 'bridge', table: 'nat', chain: 'PREROUTING', handle: 17, comment: 'macspoofchk-ctr1-eth0', expr: [] } };
-  const { exec, error } = await add({ macspoofchk: true }, { node: NODE, pod: POD, nft: { 'table bridge nat': [stale] } });
+  const stale = {
+    rule: {
+      family: 'bridge',
+      table: 'nat',
+      chain: 'PREROUTING',
+      handle: 17,
+      comment: 'macspoofchk-ctr1-eth0',
+      expr: [],
+    },
+  };
+  const { exec, error } = await add(
+    { macspoofchk: true },
+    { node: NODE, pod: POD, nft: { 'table bridge nat': [stale] } },
+  );
   t.is(error, undefined);
   t.deepEqual(exec.script().slice(-2), [
     'nft -j list table bridge nat',
@@ -124,25 +232,55 @@ test('macspoofchk: one nft listing and one nft transaction with the pod MAC; a s
 });
 
 test('nftables masquerade backend: one listing, one transaction with the upstream table, chains and comment', async (t) => {
-  const { exec, error } = await add({ ipMasq: true, ipMasqBackend: 'nftables', ipam: { type: 'host-local' } }, { node: NODE, pod: POD, ipam: IPAM_V4 });
+  const { exec, error } = await add(
+    { ipMasq: true, ipMasqBackend: 'nftables', ipam: { type: 'host-local' } },
+    { node: NODE, pod: POD, ipam: IPAM_V4 },
+  );
   t.is(error, undefined);
   const [list, apply] = exec.script().slice(-2);
   t.is(list, 'nft -j list chain inet cni_plugins_masquerade masq_checks');
-  t.true(apply!.startsWith('nft -f - << add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; } ; '));
-  t.regex(apply!, / ; add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.22\.0\.2 ip daddr != 10\.22\.0\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: podnet, if: eth0, id: ctr1"$/);
+  t.true(
+    apply!.startsWith(
+      'nft -f - << add table inet cni_plugins_masquerade { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; } ; ',
+    ),
+  );
+  t.regex(
+    apply!,
+    / ; add rule inet cni_plugins_masquerade masq_checks ip saddr == 10\.22\.0\.2 ip daddr != 10\.22\.0\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: podnet, if: eth0, id: ctr1"$/,
+  );
 });
 
 test('IPv6 with enabledad: DAD sysctls on, and ADD waits until no address is tentative', async (t) => {
   const pod = { eth0: { ...POD.eth0, addrs: [['fd00:22::2', 64]] as Array<[string, number]>, tentative: true } };
   let polls = 0;
-  const { exec, host, error } = await add({ isGateway: true, enabledad: true, ipam: { type: 'host-local' } }, {
-    node: NODE, pod, ipam: { cniVersion: '1.0.0', ips: [{ address: 'fd00:22::2/64' }] },
-    fail: (c) => (c.file === 'nsenter' && c.input === 'addr show dev eth0\n' && ++polls >= 3
-      ? { status: 0, stdout: JSON.stringify([{ ifname: 'eth0', ifindex: 2, address: '0a:58:0a:16:00:02', operstate: 'UP', addr_info: [{ family: 'inet6', local: 'fd00:22::2', prefixlen: 64 }] }]) + '\n', stderr: '' }
-      : undefined),
-  });
+  const { exec, host, error } = await add(
+    { isGateway: true, enabledad: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod,
+      ipam: { cniVersion: '1.0.0', ips: [{ address: 'fd00:22::2/64' }] },
+      fail: (c) =>
+        c.file === 'nsenter' && c.input === 'addr show dev eth0\n' && ++polls >= 3
+          ? {
+              status: 0,
+              stdout: `${JSON.stringify([
+                {
+                  ifname: 'eth0',
+                  ifindex: 2,
+                  address: '0a:58:0a:16:00:02',
+                  operstate: 'UP',
+                  addr_info: [{ family: 'inet6', local: 'fd00:22::2', prefixlen: 64 }],
+                },
+              ])}\n`,
+              stderr: '',
+            }
+          : undefined,
+    },
+  );
   t.is(error, undefined);
-  t.true(exec.script()[4]!.includes('/proc/sys/net/ipv6/conf/eth0/enhanced_dad 1 /proc/sys/net/ipv6/conf/eth0/accept_dad 1'));
+  t.true(
+    exec.script()[4]!.includes('/proc/sys/net/ipv6/conf/eth0/enhanced_dad 1 /proc/sys/net/ipv6/conf/eth0/accept_dad 1'),
+  );
   t.is(polls, 3);
   t.deepEqual(host.sleeps.slice(0, 3), [50, 50, 50]);
 });
@@ -159,19 +297,36 @@ test('read-back from /sys/class/net when it shows our new veth (no process); wai
     return orig(name, attr);
   };
   const r = await makeBridge(host).add(context(exec, {}));
-  t.false(exec.script().some((l) => l.startsWith('ip -d -j')), 'no ip read-back');
+  t.false(
+    exec.script().some((l) => l.startsWith('ip -d -j')),
+    'no ip read-back',
+  );
   t.deepEqual(host.sleeps, [0, 50]);
-  t.deepEqual(r.interfaces?.slice(0, 2), [{ name: 'cni0', mac: '02:00:00:00:00:20' }, { name: VETH, mac: '6e:00:00:00:00:10' }]);
+  t.deepEqual(r.interfaces?.slice(0, 2), [
+    { name: 'cni0', mac: '02:00:00:00:00:20' },
+    { name: VETH, mac: '6e:00:00:00:00:10' },
+  ]);
 });
 
 test('a gateway address a concurrent ADD has just added is not an error; the other gateway is still added', async (t) => {
-  const { exec, error } = await add({ isGateway: true, ipam: { type: 'host-local' } }, {
-    node: NODE, pod: POD, ipam: IPAM_DUAL,
-    fail: (c) => (c.input.startsWith('addr add 10.22.0.1/24') ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' } : undefined),
-  });
+  const { exec, error } = await add(
+    { isGateway: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod: POD,
+      ipam: IPAM_DUAL,
+      fail: (c) =>
+        c.input.startsWith('addr add 10.22.0.1/24')
+          ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' }
+          : undefined,
+    },
+  );
   t.is(error, undefined);
-  t.deepEqual(exec.script().filter((l) => l.startsWith('ip -j -batch - << addr add')), [
-    'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0',
-    'ip -j -batch - << addr add fd00:22::1/64 dev cni0',
-  ]);
+  t.deepEqual(
+    exec.script().filter((l) => l.startsWith('ip -j -batch - << addr add')),
+    [
+      'ip -j -batch - << addr add 10.22.0.1/24 broadcast + dev cni0 ; addr add fd00:22::1/64 dev cni0',
+      'ip -j -batch - << addr add fd00:22::1/64 dev cni0',
+    ],
+  );
 });

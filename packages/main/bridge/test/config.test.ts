@@ -5,18 +5,43 @@ import { CniError } from '@cni-ts/types';
 import { loadConf, parseMac } from '../src/config.js';
 import { ScriptedExec, context } from './helpers.js';
 
-const load = (config: Record<string, unknown>, cniArgs = '', withArgs = true) => loadConf(context(new ScriptedExec({}), config, { cniArgs }), withArgs);
+const load = (config: Record<string, unknown>, cniArgs = '', withArgs = true) =>
+  loadConf(context(new ScriptedExec({}), config, { cniArgs }), withArgs);
 
 test('defaults: bridge cni0, L2, nothing enabled', (t) => {
   t.deepEqual(load({}), {
-    name: 'podnet', cniVersion: '1.0.0', bridge: 'cni0', isGateway: false, isDefaultGateway: false, forceAddress: false, ipMasq: false,
-    mtu: 0, hairpinMode: false, promiscMode: false, vlan: 0, vlans: [], vlanFiltering: false, preserveDefaultVlan: false,
-    macspoofchk: false, enabledad: false, disableContainerInterface: false, portIsolation: false, ipamType: '',
+    name: 'podnet',
+    cniVersion: '1.0.0',
+    bridge: 'cni0',
+    isGateway: false,
+    isDefaultGateway: false,
+    forceAddress: false,
+    ipMasq: false,
+    mtu: 0,
+    hairpinMode: false,
+    promiscMode: false,
+    vlan: 0,
+    vlans: [],
+    vlanFiltering: false,
+    preserveDefaultVlan: false,
+    macspoofchk: false,
+    enabledad: false,
+    disableContainerInterface: false,
+    portIsolation: false,
+    ipamType: '',
   });
 });
 
 test('keys match case-insensitively, as Go decodes them; isDefaultGateway implies isGateway', (t) => {
-  const c = load({ Bridge: 'br-pods', IsDefaultGateway: true, IPMASQ: true, ipmasqbackend: 'nftables', MTU: 1450, MacSpoofChk: true, IPAM: { Type: 'host-local' } });
+  const c = load({
+    Bridge: 'br-pods',
+    IsDefaultGateway: true,
+    IPMASQ: true,
+    ipmasqbackend: 'nftables',
+    MTU: 1450,
+    MacSpoofChk: true,
+    IPAM: { Type: 'host-local' },
+  });
   t.is(c.bridge, 'br-pods');
   t.true(c.isGateway);
   t.true(c.isDefaultGateway);
@@ -30,7 +55,13 @@ test('keys match case-insensitively, as Go decodes them; isDefaultGateway implie
 test('MAC precedence: CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac; normalised to lower-case colon form', (t) => {
   t.is(load({}, 'MAC=0A-58-00-00-00-01').mac, '0a:58:00:00:00:01');
   t.is(load({ args: { cni: { mac: '0a:58:00:00:00:02' } } }, 'MAC=0a:58:00:00:00:01').mac, '0a:58:00:00:00:02');
-  t.is(load({ args: { cni: { mac: '0a:58:00:00:00:02' } }, runtimeConfig: { mac: '0a58.0000.0003' } }, 'MAC=0a:58:00:00:00:01').mac, '0a:58:00:00:00:03');
+  t.is(
+    load(
+      { args: { cni: { mac: '0a:58:00:00:00:02' } }, runtimeConfig: { mac: '0a58.0000.0003' } },
+      'MAC=0a:58:00:00:00:01',
+    ).mac,
+    '0a:58:00:00:00:03',
+  );
 });
 
 test('MACs that cannot work are code 7 naming their source', (t) => {
@@ -47,7 +78,10 @@ test('unknown CNI_ARGS fail ADD/CHECK unless IgnoreUnknown, and never DEL', (t) 
 });
 
 test('config dns replaces IPAM dns only when something is set', (t) => {
-  t.deepEqual(load({ dns: { nameservers: ['10.0.0.10'], search: ['svc'] } }).dns, { nameservers: ['10.0.0.10'], search: ['svc'] });
+  t.deepEqual(load({ dns: { nameservers: ['10.0.0.10'], search: ['svc'] } }).dns, {
+    nameservers: ['10.0.0.10'],
+    search: ['svc'],
+  });
   t.is(load({ dns: {} }).dns, undefined);
   t.is(load({ dns: { domain: '' } }).dns, undefined);
 });
@@ -61,16 +95,38 @@ test('vlanTrunk: sorted ids, and even an empty trunk asks for vlan_filtering (as
 });
 
 const BAD: Array<[string, Record<string, unknown>, RegExp, RegExp?]> = [
-  ['hairpin and promiscuous together', { hairpinMode: true, promiscMode: true }, /^cannot set hairpin mode and promiscuous mode at the same time$/, /not both/],
+  [
+    'hairpin and promiscuous together',
+    { hairpinMode: true, promiscMode: true },
+    /^cannot set hairpin mode and promiscuous mode at the same time$/,
+    /not both/,
+  ],
   ['vlan below range', { vlan: -1 }, /^invalid VLAN ID -1 \(must be between 0 and 4094\)$/],
   ['vlan above range', { vlan: 4095 }, /^invalid VLAN ID 4095/],
-  ['IPAM with disableContainerInterface', { disableContainerInterface: true, ipam: { type: 'host-local' } }, /^cannot use IPAM when DisableContainerInterface flag is set$/],
-  ['unknown ipMasqBackend', { ipMasq: true, ipMasqBackend: 'ebtables' }, /^unknown ipmasq backend "ebtables"$/, /"iptables" or "nftables"/],
+  [
+    'IPAM with disableContainerInterface',
+    { disableContainerInterface: true, ipam: { type: 'host-local' } },
+    /^cannot use IPAM when DisableContainerInterface flag is set$/,
+  ],
+  [
+    'unknown ipMasqBackend',
+    { ipMasq: true, ipMasqBackend: 'ebtables' },
+    /^unknown ipmasq backend "ebtables"$/,
+    /"iptables" or "nftables"/,
+  ],
   ['bridge name too long', { bridge: 'a-very-long-bridge-name' }, /^invalid bridge name "a-very-long-bridge-name"$/],
   ['bridge name with a slash', { bridge: 'br/0' }, /^invalid bridge name/],
   ['mtu too small', { mtu: 20 }, /^invalid mtu 20$/],
-  ['VLAN gateway name too long', { bridge: 'br-pods-main', vlan: 4000, isGateway: true, ipam: { type: 'host-local' } }, /"br-pods-main\.4000" is longer than 15 bytes/],
-  ['a string where a bool belongs', { portIsolation: 'true' }, /^invalid bridge network configuration: portIsolation: /],
+  [
+    'VLAN gateway name too long',
+    { bridge: 'br-pods-main', vlan: 4000, isGateway: true, ipam: { type: 'host-local' } },
+    /"br-pods-main\.4000" is longer than 15 bytes/,
+  ],
+  [
+    'a string where a bool belongs',
+    { portIsolation: 'true' },
+    /^invalid bridge network configuration: portIsolation: /,
+  ],
   ['a bad trunk', { vlanTrunk: [{ minID: 3 }] }, /maxID is missing/],
 ];
 for (const [what, config, msg, details] of BAD) {

@@ -1,12 +1,16 @@
 // Golden tests of DEL: what runs with and without the sandbox, and that it is tolerant.
 import test from 'ava';
-import { CniError } from '@cni-ts/types';
+import type { CniError } from '@cni-ts/types';
 import { makeBridge } from '../src/index.js';
 import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
 
 const CH = 'CNI-ee871de47c845415462ccc60';
 const SAVED = `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CH} - [0:0]\n-A POSTROUTING -s 10.22.0.2/32 -j ${CH}\n-A ${CH} -j MASQUERADE\nCOMMIT\n`;
-const PREV = { cniVersion: '1.0.0', interfaces: [{ name: 'cni0' }, { name: 'veth01020304' }, { name: 'eth0', sandbox: NETNS }], ips: [{ address: '10.22.0.2/24', interface: 2 }] };
+const PREV = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'cni0' }, { name: 'veth01020304' }, { name: 'eth0', sandbox: NETNS }],
+  ips: [{ address: '10.22.0.2/24', interface: 2 }],
+};
 const L3 = { ipMasq: true, ipam: { type: 'host-local' } };
 
 async function del(config: Record<string, unknown>, s: Scenario, over: { netns?: string; links?: string[] } = {}) {
@@ -22,7 +26,20 @@ async function del(config: Record<string, unknown>, s: Scenario, over: { netns?:
 }
 
 test('DEL with the sandbox: one pod batch reads and deletes the interface; rules by name; IPAM released last', async (t) => {
-  const { exec, error } = await del({ ...L3, prevResult: PREV }, { pod: { eth0: { addrs: [['10.22.0.2', 24], ['fe80::1', 64]] } }, iptables: { 4: SAVED } });
+  const { exec, error } = await del(
+    { ...L3, prevResult: PREV },
+    {
+      pod: {
+        eth0: {
+          addrs: [
+            ['10.22.0.2', 24],
+            ['fe80::1', 64],
+          ],
+        },
+      },
+      iptables: { 4: SAVED },
+    },
+  );
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
     `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev eth0 ; link del dev eth0`,
@@ -36,40 +53,91 @@ test('DEL with the sandbox: one pod batch reads and deletes the interface; rules
 test('DEL after the sandbox is gone still removes the rules (no netns needed) and releases IPAM — without prevResult, both families', async (t) => {
   const { exec, error } = await del(L3, { iptables: { 4: SAVED } }, { netns: '/run/netns/cts-gone-away' });
   t.is(error, undefined);
-  t.deepEqual(exec.script().map((l) => l.split(' << ')[0]), [
-    'iptables-save -t nat', 'iptables-restore --noflush -w', 'ip6tables-save -t nat', 'nft -j list chain inet cni_plugins_masquerade masq_checks', 'IPAM DEL',
-  ]);
+  t.deepEqual(
+    exec.script().map((l) => l.split(' << ')[0]),
+    [
+      'iptables-save -t nat',
+      'iptables-restore --noflush -w',
+      'ip6tables-save -t nat',
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
+      'IPAM DEL',
+    ],
+  );
 });
 
 test('DEL without the sandbox removes a host veth left behind, if it is still a veth on our bridge', async (t) => {
   const node = { veth01020304: { kind: 'veth', master: 'cni0' } };
   const { exec } = await del({ prevResult: PREV }, { node }, { netns: '', links: ['veth01020304'] });
-  t.deepEqual(exec.script(), ['ip -d -j -batch - << addr show dev veth01020304', 'ip -j -batch - << link del dev veth01020304']);
-  const elsewhere = await del({ prevResult: PREV }, { node: { veth01020304: { kind: 'veth', master: 'br9' } } }, { netns: '', links: ['veth01020304'] });
+  t.deepEqual(exec.script(), [
+    'ip -d -j -batch - << addr show dev veth01020304',
+    'ip -j -batch - << link del dev veth01020304',
+  ]);
+  const elsewhere = await del(
+    { prevResult: PREV },
+    { node: { veth01020304: { kind: 'veth', master: 'br9' } } },
+    { netns: '', links: ['veth01020304'] },
+  );
   t.deepEqual(elsewhere.exec.script(), ['ip -d -j -batch - << addr show dev veth01020304']);
 });
 
 test('repeated DEL: nothing left is fine, and nothing is restored', async (t) => {
   const { exec, error } = await del({ ...L3, prevResult: PREV }, {});
   t.is(error, undefined);
-  t.deepEqual(exec.script().map((l) => l.split(' << ')[0]), ['nsenter --net=/proc/self/ns/net -- ip -j -batch -', 'iptables-save -t nat', 'nft -j list chain inet cni_plugins_masquerade masq_checks', 'IPAM DEL']);
+  t.deepEqual(
+    exec.script().map((l) => l.split(' << ')[0]),
+    [
+      'nsenter --net=/proc/self/ns/net -- ip -j -batch -',
+      'iptables-save -t nat',
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
+      'IPAM DEL',
+    ],
+  );
 });
 
 test('an IPAM DEL failure is returned, but the rules are removed anyway', async (t) => {
-  const { exec, error } = await del({ ...L3, prevResult: PREV }, { iptables: { 4: SAVED }, fail: (_c, verb) => (verb === 'DEL' ? { status: 1, stdout: '{"code":11,"msg":"store is locked"}', stderr: '' } : undefined) });
+  const { exec, error } = await del(
+    { ...L3, prevResult: PREV },
+    {
+      iptables: { 4: SAVED },
+      fail: (_c, verb) =>
+        verb === 'DEL' ? { status: 1, stdout: '{"code":11,"msg":"store is locked"}', stderr: '' } : undefined,
+    },
+  );
   t.is(error?.code, 11);
   t.true(exec.script().some((l) => l.startsWith('iptables-restore')));
 });
 
 test('macspoofchk: its chains are removed; L2 DEL needs no IPAM and no iptables', async (t) => {
-  const { exec } = await del({ macspoofchk: true }, {
-    pod: {}, nft: { 'table bridge nat': [{ chain: { family: 'bridge', table: 'nat', name: 'cni-br-iface-ctr1-eth0-mac', handle: 3 } }] },
-  });
-  t.deepEqual(exec.script().slice(1), ['nft -j list table bridge nat', 'nft -f - << flush chain bridge nat cni-br-iface-ctr1-eth0-mac ; delete chain bridge nat cni-br-iface-ctr1-eth0-mac']);
+  const { exec } = await del(
+    { macspoofchk: true },
+    {
+      pod: {},
+      nft: {
+        'table bridge nat': [
+          { chain: { family: 'bridge', table: 'nat', name: 'cni-br-iface-ctr1-eth0-mac', handle: 3 } },
+        ],
+      },
+    },
+  );
+  t.deepEqual(exec.script().slice(1), [
+    'nft -j list table bridge nat',
+    'nft -f - << flush chain bridge nat cni-br-iface-ctr1-eth0-mac ; delete chain bridge nat cni-br-iface-ctr1-eth0-mac',
+  ]);
 });
 
 test('nftables backend configured: nft failures count; iptables missing from the node does not', async (t) => {
-  const { error } = await del({ ...L3, ipMasqBackend: 'nftables' }, { fail: (c) => (c.file.endsWith('tables-save') ? { status: 1, stderr: 'x' } : c.file === 'nft' ? { status: 1, stderr: 'Error: Operation not permitted' } : undefined) }, { netns: '' });
+  const { error } = await del(
+    { ...L3, ipMasqBackend: 'nftables' },
+    {
+      fail: (c) =>
+        c.file.endsWith('tables-save')
+          ? { status: 1, stderr: 'x' }
+          : c.file === 'nft'
+            ? { status: 1, stderr: 'Error: Operation not permitted' }
+            : undefined,
+    },
+    { netns: '' },
+  );
   t.regex(error!.message, /failed to remove masquerade rules: nft -j list/);
   t.notRegex(error!.message, /iptables-save/);
 });

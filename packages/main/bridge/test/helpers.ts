@@ -13,18 +13,39 @@ export const IPAM_DIR = fileURLToPath(new URL('../../test/fixtures/bin', import.
 
 /** A link for `ip -j addr show` answers. */
 export interface FakeLink {
-  ifindex?: number; kind?: string; mac?: string; flags?: string[]; operstate?: string; master?: string; peer?: number;
-  addrs?: Array<[string, number]>; tentative?: boolean; info?: Record<string, unknown>; slave?: Record<string, unknown>;
+  ifindex?: number;
+  kind?: string;
+  mac?: string;
+  flags?: string[];
+  operstate?: string;
+  master?: string;
+  peer?: number;
+  addrs?: Array<[string, number]>;
+  tentative?: boolean;
+  info?: Record<string, unknown>;
+  slave?: Record<string, unknown>;
 }
 
 export function linkDoc(name: string, l: FakeLink): object {
   return {
-    ifindex: l.ifindex ?? 7, ifname: name, flags: l.flags ?? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500,
-    operstate: l.operstate ?? 'UP', address: l.mac ?? '02:00:00:00:00:01', ...(l.master ? { master: l.master } : {}),
+    ifindex: l.ifindex ?? 7,
+    ifname: name,
+    flags: l.flags ?? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+    mtu: 1500,
+    operstate: l.operstate ?? 'UP',
+    address: l.mac ?? '02:00:00:00:00:01',
+    ...(l.master ? { master: l.master } : {}),
     ...(l.peer !== undefined ? { link_index: l.peer } : {}),
-    linkinfo: { info_kind: l.kind ?? 'veth', ...(l.info ? { info_data: l.info } : {}), ...(l.slave ? { info_slave_data: l.slave } : {}) },
+    linkinfo: {
+      info_kind: l.kind ?? 'veth',
+      ...(l.info ? { info_data: l.info } : {}),
+      ...(l.slave ? { info_slave_data: l.slave } : {}),
+    },
     addr_info: (l.addrs ?? []).map(([local, prefixlen]) => ({
-      family: local.includes(':') ? 'inet6' : 'inet', local, prefixlen, scope: local.startsWith('fe80') ? 'link' : 'global',
+      family: local.includes(':') ? 'inet6' : 'inet',
+      local,
+      prefixlen,
+      scope: local.startsWith('fe80') ? 'link' : 'global',
       ...(l.tentative && local.includes(':') ? { tentative: true } : {}),
     })),
   };
@@ -54,7 +75,13 @@ function answerIp(links: Record<string, FakeLink>, c: Call) {
       if (!l) return { status: 1, stderr: `Device "${m[1]}" does not exist.\nCommand failed -:${i + 1}\n` };
       out.push(JSON.stringify([linkDoc(m[1]!, l)]));
     } else if (master) {
-      out.push(JSON.stringify(Object.entries(links).filter(([, l]) => l.master === master[1]).map(([n, l]) => linkDoc(n, l))));
+      out.push(
+        JSON.stringify(
+          Object.entries(links)
+            .filter(([, l]) => l.master === master[1])
+            .map(([n, l]) => linkDoc(n, l)),
+        ),
+      );
     } else if (/^route show/.test(lines[i]!)) {
       out.push('[]');
     }
@@ -70,7 +97,10 @@ export class ScriptedExec extends FakeExecutor {
 
   constructor(s: Scenario) {
     super();
-    this.on(() => true, (c) => this.answer(s, c));
+    this.on(
+      () => true,
+      (c) => this.answer(s, c),
+    );
   }
 
   override run(file: string, args: readonly string[], opts: RunOptions = {}): RunResult {
@@ -96,7 +126,9 @@ export class ScriptedExec extends FakeExecutor {
     if (tool.endsWith('tables-save')) return { stdout: s.iptables?.[tool.startsWith('ip6') ? 6 : 4] ?? EMPTY_NAT };
     if (tool === 'nft' && argv[1] === '-j') {
       const items = s.nft?.[argv.slice(3).join(' ')];
-      return items ? { stdout: JSON.stringify({ nftables: items }) } : { status: 1, stderr: 'Error: No such file or directory' };
+      return items
+        ? { stdout: JSON.stringify({ nftables: items }) }
+        : { status: 1, stderr: 'Error: No such file or directory' };
     }
     if (c.file.startsWith(IPAM_DIR) && this.verb === 'ADD') return { stdout: JSON.stringify(s.ipam ?? {}) };
     return { stdout: '' };
@@ -111,28 +143,60 @@ export class FakeHost implements Host {
   readonly sysctls: Array<[string, string]> = [];
   readonly sleeps: number[] = [];
   private n = 0;
-  constructor(private readonly links: string[] = [], private readonly ipv6 = true) {}
-  linkNames() { return new Set(this.links); }
-  writeSysctl(k: string, v: string) { this.sysctls.push([k, v]); }
-  readSysctl() { return undefined; }
+  constructor(
+    private readonly links: string[] = [],
+    private readonly ipv6 = true,
+  ) {}
+  linkNames() {
+    return new Set(this.links);
+  }
+  writeSysctl(k: string, v: string) {
+    this.sysctls.push([k, v]);
+  }
+  readSysctl() {
+    return undefined;
+  }
   /** Attributes /sys/class/net answers with (none by default, so read-back goes through ip). */
   readonly sysfs: Record<string, Record<string, string>> = {};
-  readLinkAttr(name: string, attr: string) { return this.sysfs[name]?.[attr]; }
-  hasIpv6() { return this.ipv6; }
-  random(n: number) { return Buffer.from(Array.from({ length: n }, () => 0xa0 + (this.n++ % 16))); }
-  sleep(ms: number) { this.sleeps.push(ms); }
+  readLinkAttr(name: string, attr: string) {
+    return this.sysfs[name]?.[attr];
+  }
+  hasIpv6() {
+    return this.ipv6;
+  }
+  random(n: number) {
+    return Buffer.from(Array.from({ length: n }, () => 0xa0 + (this.n++ % 16)));
+  }
+  sleep(ms: number) {
+    this.sleeps.push(ms);
+  }
 }
 
 /** A Context for a verb, config and CNI_* values. */
-export function context(exec: FakeExecutor, config: Record<string, unknown>, over: { command?: Context['command']; containerId?: string; ifname?: string; netns?: string; cniArgs?: string } = {}): Context {
+export function context(
+  exec: FakeExecutor,
+  config: Record<string, unknown>,
+  over: { command?: Context['command']; containerId?: string; ifname?: string; netns?: string; cniArgs?: string } = {},
+): Context {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'bridge', ...config });
   const conf = decodeNetConf(stdin);
   const ctx: Context = {
-    command: over.command ?? 'ADD', stdin, conf, exec, log: () => {}, env: { PATH: '/usr/bin' },
-    args: { containerId: over.containerId ?? 'ctr1', netns: over.netns ?? NETNS, ifname: over.ifname ?? 'eth0', args: over.cniArgs ?? '', path: [IPAM_DIR], netnsOverride: false },
+    command: over.command ?? 'ADD',
+    stdin,
+    conf,
+    exec,
+    log: () => {},
+    env: { PATH: '/usr/bin' },
+    args: {
+      containerId: over.containerId ?? 'ctr1',
+      netns: over.netns ?? NETNS,
+      ifname: over.ifname ?? 'eth0',
+      args: over.cniArgs ?? '',
+      path: [IPAM_DIR],
+      netnsOverride: false,
+    },
   };
   const prev = decodePrevResult(conf);
   if (prev) ctx.prevResult = prev;
   return ctx;
 }
-

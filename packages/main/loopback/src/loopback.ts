@@ -3,24 +3,44 @@ import { ipBatch, ipJson, isKind } from '@cni-ts/process';
 import { type Context, type Plugin, requireNetns, netnsGone } from '@cni-ts/skel';
 import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-ts/types';
 
-interface AddrInfo { family?: string; local?: string; prefixlen?: number }
-interface Link { ifname?: string; flags?: string[]; addr_info?: AddrInfo[] }
+interface AddrInfo {
+  family?: string;
+  local?: string;
+  prefixlen?: number;
+}
+interface Link {
+  ifname?: string;
+  flags?: string[];
+  addr_info?: AddrInfo[];
+}
 
 function add(ctx: Context): Result {
   const netns = ctx.args.netns;
   requireNetns(netns);
-  const [link] = ipBatch(ctx.exec, [['link', 'set', 'lo', 'up'], ['addr', 'show', 'dev', 'lo']], { netns }) as Link[][];
+  const [link] = ipBatch(
+    ctx.exec,
+    [
+      ['link', 'set', 'lo', 'up'],
+      ['addr', 'show', 'dev', 'lo'],
+    ],
+    { netns },
+  ) as Link[][];
   const addrs = link?.[0]?.addr_info ?? [];
   for (const a of addrs) {
     if (a.local && !isLoopbackAddress(a.local)) {
-      throw new CniError(ErrorCode.internal, `loopback interface found with non-loopback address "${a.local}"`,
-        `the namespace ${netns} is not a fresh sandbox; its lo carries ${a.local}/${a.prefixlen ?? ''}`);
+      throw new CniError(
+        ErrorCode.internal,
+        `loopback interface found with non-loopback address "${a.local}"`,
+        `the namespace ${netns} is not a fresh sandbox; its lo carries ${a.local}/${a.prefixlen ?? ''}`,
+      );
     }
   }
   if (ctx.prevResult) return ctx.prevResult;
   const v4 = addrs.find((a) => a.family === 'inet');
   const v6 = addrs.find((a) => a.family === 'inet6');
-  const ips = [v4, v6].filter((a): a is AddrInfo => !!a?.local).map((a) => ({ interface: 0, address: `${a.local}/${a.prefixlen}` }));
+  const ips = [v4, v6]
+    .filter((a): a is AddrInfo => !!a?.local)
+    .map((a) => ({ interface: 0, address: `${a.local}/${a.prefixlen}` }));
   return newResult({
     interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: netns }],
     ...(ips.length ? { ips } : {}),
@@ -42,7 +62,11 @@ function check(ctx: Context): void {
   requireNetns(netns);
   const links = ipJson(ctx.exec, ['link', 'show', 'dev', 'lo'], { netns }) as Link[] | undefined;
   if (!links?.[0]?.flags?.includes('UP')) {
-    throw new CniError(ErrorCode.checkFailed, 'loopback interface is down', `lo in ${netns} is not up; delete and re-add the sandbox's network`);
+    throw new CniError(
+      ErrorCode.checkFailed,
+      'loopback interface is down',
+      `lo in ${netns} is not up; delete and re-add the sandbox's network`,
+    );
   }
 }
 

@@ -10,13 +10,19 @@ const NETNS = '/proc/self/ns/net';
 function ctx(exec: FakeExecutor, over: Partial<Context> = {}): Context {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'lo-net', type: 'loopback' });
   return {
-    command: 'ADD', stdin, conf: decodeNetConf(stdin), exec, log: () => {}, env: {},
+    command: 'ADD',
+    stdin,
+    conf: decodeNetConf(stdin),
+    exec,
+    log: () => {},
+    env: {},
     args: { containerId: 'c1', netns: NETNS, ifname: 'lo', args: '', path: [], netnsOverride: false },
     ...over,
   };
 }
 
-const loShow = (addrs: object[], flags = ['LOOPBACK', 'UP']) => JSON.stringify([{ ifname: 'lo', flags, addr_info: addrs }]) + '\n';
+const loShow = (addrs: object[], flags = ['LOOPBACK', 'UP']) =>
+  `${JSON.stringify([{ ifname: 'lo', flags, addr_info: addrs }])}\n`;
 const V4 = { family: 'inet', local: '127.0.0.1', prefixlen: 8 };
 const V6 = { family: 'inet6', local: '::1', prefixlen: 128 };
 
@@ -25,7 +31,10 @@ test('ADD brings lo up and reads its addresses in one ip process inside the netn
   const r = await loopback.add(ctx(exec));
   t.deepEqual(exec.lines(), [`nsenter --net=${NETNS} -- ip -j -batch - << link set lo up ; addr show dev lo`]);
   t.deepEqual(r.interfaces, [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: NETNS }]);
-  t.deepEqual(r.ips, [{ interface: 0, address: '127.0.0.1/8' }, { interface: 0, address: '::1/128' }]);
+  t.deepEqual(r.ips, [
+    { interface: 0, address: '127.0.0.1/8' },
+    { interface: 0, address: '::1/128' },
+  ]);
 });
 
 test('ADD without IPv6 on lo returns the IPv4 address only', async (t) => {
@@ -35,19 +44,28 @@ test('ADD without IPv6 on lo returns the IPv4 address only', async (t) => {
 
 test('ADD passes prevResult through unchanged', async (t) => {
   const exec = new FakeExecutor().on(() => true, { stdout: loShow([V4, V6]) });
-  const prevResult = { cniVersion: '1.0.0', ips: [{ address: '10.1.0.4/24', interface: 0 }], interfaces: [{ name: 'eth0' }] };
+  const prevResult = {
+    cniVersion: '1.0.0',
+    ips: [{ address: '10.1.0.4/24', interface: 0 }],
+    interfaces: [{ name: 'eth0' }],
+  };
   t.is(await loopback.add(ctx(exec, { prevResult })), prevResult);
 });
 
 test('ADD refuses a lo that carries a non-loopback address', async (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: loShow([V4, { family: 'inet', local: '10.0.0.1', prefixlen: 8 }]) });
+  const exec = new FakeExecutor().on(() => true, {
+    stdout: loShow([V4, { family: 'inet', local: '10.0.0.1', prefixlen: 8 }]),
+  });
   const e = await t.throwsAsync(async () => loopback.add(ctx(exec)), { instanceOf: CniError });
   t.regex(e!.message, /non-loopback address "10\.0\.0\.1"/);
 });
 
 test('ADD into a netns path that does not exist is a code-4 error naming it', async (t) => {
   const exec = new FakeExecutor();
-  const e = await t.throwsAsync(async () => loopback.add(ctx(exec, { args: { ...ctx(exec).args, netns: '/run/netns/no-such-ns' } })), { instanceOf: CniError });
+  const e = await t.throwsAsync(
+    async () => loopback.add(ctx(exec, { args: { ...ctx(exec).args, netns: '/run/netns/no-such-ns' } })),
+    { instanceOf: CniError },
+  );
   t.is(e?.code, 4);
   t.regex(e!.message, /CNI_NETNS "\/run\/netns\/no-such-ns" does not exist/);
   t.is(exec.calls.length, 0);

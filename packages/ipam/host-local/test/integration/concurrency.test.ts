@@ -15,13 +15,19 @@ test('100 parallel ADDs get 100 distinct addresses per family; 100 parallel DELs
   const d = dirs.make('100-');
   const ids = Array.from({ length: 100 }, (_, i) => `pod-${i}`);
   const adds = await Promise.all(ids.map((id) => call(ours, 'ADD', conf(d, '1.1.0'), { id })));
-  t.deepEqual(adds.filter((r) => r.exitCode !== 0).map((r) => r.stdout), []);
+  t.deepEqual(
+    adds.filter((r) => r.exitCode !== 0).map((r) => r.stdout),
+    [],
+  );
   const got = adds.map(addresses);
   t.is(new Set(got.map((a) => a[0])).size, 100);
   t.is(new Set(got.map((a) => a[1])).size, 100);
   t.is(reservationNames(d).length, 200);
   const dels = await Promise.all(ids.map((id) => call(ours, 'DEL', conf(d, '1.1.0'), { id })));
-  t.deepEqual(dels.map((r) => r.exitCode), ids.map(() => 0));
+  t.deepEqual(
+    dels.map((r) => r.exitCode),
+    ids.map(() => 0),
+  );
   t.deepEqual(Object.keys(snapshot(d)!), ['last_reserved_ip.0', 'last_reserved_ip.1', 'lock']);
 });
 
@@ -35,9 +41,15 @@ for (const v of VERSIONS) {
       Promise.all(late.map((id) => call(ours, 'ADD', conf(d, v), { id }))),
       Promise.all(early.slice(0, 5).map((id) => call(ours, 'DEL', conf(d, v), { id }))),
     ]);
-    t.deepEqual(adds.map((r) => r.exitCode), late.map(() => 0));
+    t.deepEqual(
+      adds.map((r) => r.exitCode),
+      late.map(() => 0),
+    );
     const s = snapshot(d)!;
-    const holders = Object.entries(s).filter(([k]) => /^[\d.]+$/.test(k)).map(([, f]) => f.content.split('\r\n')[0]).sort();
+    const holders = Object.entries(s)
+      .filter(([k]) => /^[\d.]+$/.test(k))
+      .map(([, f]) => f.content.split('\r\n')[0])
+      .sort();
     t.deepEqual(holders, [...early.slice(5), ...late].sort(), 'every live attachment holds exactly one IPv4 address');
     const v4 = adds.map((r) => addresses(r)[0]);
     t.is(new Set(v4).size, late.length);
@@ -81,12 +93,24 @@ for (const v of VERSIONS) {
     let caught = false;
     for (let attempt = 0; attempt < 5 && !caught; attempt++) {
       const child = spawn(ours, [], {
-        env: { PATH: SYSTEM_PATH, CNI_COMMAND: 'ADD', CNI_CONTAINERID: `victim-${v}`, CNI_NETNS: '/x', CNI_IFNAME: 'eth0', CNI_PATH: '/x' },
+        env: {
+          PATH: SYSTEM_PATH,
+          CNI_COMMAND: 'ADD',
+          CNI_CONTAINERID: `victim-${v}`,
+          CNI_NETNS: '/x',
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: '/x',
+        },
         stdio: ['pipe', 'ignore', 'ignore'],
       });
       child.stdin.end(JSON.stringify(config));
       let running = true;
-      const done = new Promise((r) => child.once('exit', (_c, sig) => { running = false; r(sig); }));
+      const done = new Promise((r) =>
+        child.once('exit', (_c, sig) => {
+          running = false;
+          r(sig);
+        }),
+      );
       caught = await caughtHolding(child.pid!, ino, () => running);
       if (caught) child.kill('SIGKILL');
       const sig = await done;
@@ -96,7 +120,11 @@ for (const v of VERSIONS) {
     t.true(caught, 'the plugin was killed while /proc/locks showed it holding the lock');
     t.is(spawnSync('flock', ['-n', join(dir, 'lock'), 'true']).status, 0, 'nobody holds the lock now');
     const s = snapshot(bigDir, 'hlbig')!;
-    t.deepEqual(Object.entries(s).filter(([k, f]) => /^10\./.test(k) && !/^[^\r]+\r\neth0$/.test(f.content)), [], 'no half-written reservation');
+    t.deepEqual(
+      Object.entries(s).filter(([k, f]) => /^10\./.test(k) && !/^[^\r]+\r\neth0$/.test(f.content)),
+      [],
+      'no half-written reservation',
+    );
     // both plugins can use the store straight away
     const after = await call(ours, 'ADD', config, { id: `after-${v}`, env: { CNI_TS_LOCK_TIMEOUT_MS: '2000' } });
     t.is(after.exitCode, 0, after.stdout);

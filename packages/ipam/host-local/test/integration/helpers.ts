@@ -23,32 +23,61 @@ export function tempDirs(): { make: (tag?: string) => string; cleanup: () => voi
       made.push(d);
       return d;
     },
-    cleanup: () => { for (const d of made) rmSync(d, { recursive: true, force: true }); },
+    cleanup: () => {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    },
   };
 }
 
 /** A dual-stack host-local config (the ipam part merged over the defaults). */
-export function conf(dataDir: string, v: string, ipam: object = {}, extra: object = {}, name = 'hlnet'): Record<string, unknown> {
+export function conf(
+  dataDir: string,
+  v: string,
+  ipam: object = {},
+  extra: object = {},
+  name = 'hlnet',
+): Record<string, unknown> {
   return {
-    cniVersion: v, name, type: 'host-local',
-    ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '2001:db8:1::/64' }]], ...ipam },
+    cniVersion: v,
+    name,
+    type: 'host-local',
+    ipam: {
+      type: 'host-local',
+      dataDir,
+      ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '2001:db8:1::/64' }]],
+      ...ipam,
+    },
     ...extra,
   };
 }
 
 /** Options of one call. */
-export interface CallOpts { id?: string; ifname?: string; cniArgs?: string; env?: Record<string, string | undefined> }
+export interface CallOpts {
+  id?: string;
+  ifname?: string;
+  cniArgs?: string;
+  env?: Record<string, string | undefined>;
+}
 
 /** Runs host-local (ours or Go) for one verb. */
 export function call(plugin: string, command: string, config: unknown, o: CallOpts = {}): Promise<PluginOutcome> {
   return execPlugin({
-    plugin, command, config, containerId: o.id ?? 'ctr1', ifname: o.ifname ?? 'eth0', netns: '/var/run/netns/unused',
-    ...(o.cniArgs !== undefined ? { cniArgs: o.cniArgs } : {}), ...(o.env ? { env: o.env } : {}),
+    plugin,
+    command,
+    config,
+    containerId: o.id ?? 'ctr1',
+    ifname: o.ifname ?? 'eth0',
+    netns: '/var/run/netns/unused',
+    ...(o.cniArgs !== undefined ? { cniArgs: o.cniArgs } : {}),
+    ...(o.env ? { env: o.env } : {}),
   });
 }
 
 /** One file of a store: its mode bits and content. */
-export interface StoreFile { mode: number; content: string }
+export interface StoreFile {
+  mode: number;
+  content: string;
+}
 
 /** Every file of <dataDir>/<name> by name; undefined when the directory does not exist. */
 export function snapshot(dataDir: string, name = 'hlnet'): Record<string, StoreFile> | undefined {
@@ -59,7 +88,12 @@ export function snapshot(dataDir: string, name = 'hlnet'): Record<string, StoreF
   } catch {
     return undefined;
   }
-  return Object.fromEntries(names.map((f) => [f, { mode: lstatSync(join(dir, f)).mode & 0o7777, content: readFileSync(join(dir, f), 'latin1') }]));
+  return Object.fromEntries(
+    names.map((f) => [
+      f,
+      { mode: lstatSync(join(dir, f)).mode & 0o7777, content: readFileSync(join(dir, f), 'latin1') },
+    ]),
+  );
 }
 
 /** The reservation files of a store (names that are addresses). */

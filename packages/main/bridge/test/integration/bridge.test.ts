@@ -1,6 +1,20 @@
 // Root integration tests of dist/bin/bridge: the pod network on one node, end to end.
 import anyTest, { type TestFn } from 'ava';
-import { type World, worldTest, addrsOf, linkNames, links, mustAdd, natRules, netConf, nftRules, pings, reservations, run, sysctls } from './kit.js';
+import {
+  type World,
+  worldTest,
+  addrsOf,
+  linkNames,
+  links,
+  mustAdd,
+  natRules,
+  netConf,
+  nftRules,
+  pings,
+  reservations,
+  run,
+  sysctls,
+} from './kit.js';
 
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'br', 'bridge integration');
 
@@ -33,9 +47,16 @@ test('two pods on one bridge reach each other and the gateway; the node state is
   t.is(eth0.address, ra.interfaces[2].mac);
   t.deepEqual(addrsOf(eth0), ['10.22.0.2/24']);
   t.is(ra.interfaces[2].sandbox, a.path);
-  const sys = await sysctls(w.node.node, ['net/ipv4/ip_forward', 'net/ipv6/conf/cni0/accept_ra', `net/ipv6/conf/${ra.interfaces[1].name}/accept_ra`]);
+  const sys = await sysctls(w.node.node, [
+    'net/ipv4/ip_forward',
+    'net/ipv6/conf/cni0/accept_ra',
+    `net/ipv6/conf/${ra.interfaces[1].name}/accept_ra`,
+  ]);
   t.deepEqual(Object.values(sys), ['1', '0', '0']);
-  t.deepEqual(await sysctls(a, ['net/ipv6/conf/eth0/accept_dad', 'net/ipv4/conf/eth0/arp_notify']), { 'net/ipv6/conf/eth0/accept_dad': '0', 'net/ipv4/conf/eth0/arp_notify': '1' });
+  t.deepEqual(await sysctls(a, ['net/ipv6/conf/eth0/accept_dad', 'net/ipv4/conf/eth0/arp_notify']), {
+    'net/ipv6/conf/eth0/accept_dad': '0',
+    'net/ipv4/conf/eth0/arp_notify': '1',
+  });
 });
 
 test('isDefaultGateway: the pod gets a default route via the bridge', async (t) => {
@@ -69,7 +90,7 @@ test('masquerade rules exist after ADD, match upstream names and comments, and g
   t.is(again.exitCode, 0, `repeated DEL: ${again.stdout}`);
 });
 
-test('masquerade really rewrites: a pod reaches an address beyond the node with the node\'s address as source', async (t) => {
+test("masquerade really rewrites: a pod reaches an address beyond the node with the node's address as source", async (t) => {
   const { w } = t.context;
   // an "outside" netns linked to the node; it only knows the node's uplink address, no route to pods
   const out = await w.node.addPod('out');
@@ -95,7 +116,10 @@ test('nftables masquerade backend: rules in inet cni_plugins_masquerade, removed
   await mustAdd(t, w, a, conf);
   const rules = await nftRules(w.node.node);
   t.regex(rules, /table inet cni_plugins_masquerade \{/);
-  t.regex(rules, /ip saddr 10\.22\.0\.2 ip daddr != 10\.22\.0\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: podnet, if: eth0, id: ctr1"/);
+  t.regex(
+    rules,
+    /ip saddr 10\.22\.0\.2 ip daddr != 10\.22\.0\.0\/24 masquerade comment "[0-9a-f]{16}-[0-9a-f]{16}, net: podnet, if: eth0, id: ctr1"/,
+  );
   t.deepEqual(await natRules(w.node.node), [], 'no iptables rules');
   await run(w, 'DEL', a, conf);
   t.notRegex(await nftRules(w.node.node), /masquerade comment/);
@@ -134,8 +158,17 @@ test('an L2-only network: no addresses, the pod end is up, CHECK passes (upstrea
 
 test('ADD, CHECK and DEL work with the capitalised keys real runtimes send', async (t) => {
   const { w } = t.context;
-  const conf = { CNIVersion: '1.0.0', cniVersion: '1.0.0', Name: 'podnet', name: 'podnet', Type: 'bridge', Bridge: 'cni9', IsGateway: true, IPMasq: true,
-    IPAM: { type: 'host-local', ranges: [[{ subnet: '10.22.0.0/24' }]], dataDir: `${w.dir}/ipam` } };
+  const conf = {
+    CNIVersion: '1.0.0',
+    cniVersion: '1.0.0',
+    Name: 'podnet',
+    name: 'podnet',
+    Type: 'bridge',
+    Bridge: 'cni9',
+    IsGateway: true,
+    IPMasq: true,
+    IPAM: { type: 'host-local', ranges: [[{ subnet: '10.22.0.0/24' }]], dataDir: `${w.dir}/ipam` },
+  };
   const a = await w.node.addPod('a');
   const r = await mustAdd(t, w, a, conf);
   t.is(r.interfaces[0].name, 'cni9');

@@ -8,7 +8,21 @@
 import anyTest, { type TestFn } from 'ava';
 import { existsSync } from 'node:fs';
 import { type Netns, rootTest } from '@cni-ts/testutils';
-import { GO, OURS, type World, dropWorld, linkNames, links, makeWorld, natRules, netConf, nftRules, reservations, run, sysctls } from './kit.js';
+import {
+  GO,
+  OURS,
+  type World,
+  dropWorld,
+  linkNames,
+  links,
+  makeWorld,
+  natRules,
+  netConf,
+  nftRules,
+  reservations,
+  run,
+  sysctls,
+} from './kit.js';
 
 const test = rootTest(anyTest as TestFn<{ ours: World; go: World }>, 'bridge differential');
 
@@ -36,9 +50,22 @@ function stable(o: Record<string, unknown> | undefined): Record<string, unknown>
 /** A link with names and random values made neutral. */
 function normLink(l: any) {
   return {
-    name: String(l.ifname).replace(VETH, 'veth*'), kind: l.linkinfo?.info_kind, flags: [...l.flags].sort(), mtu: l.mtu, master: l.master,
-    operstate: l.operstate, txqlen: l.txqlen ?? 0, promiscuity: l.promiscuity, data: stable(l.linkinfo?.info_data), port: stable(l.linkinfo?.info_slave_data),
-    addrs: (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}${a.tentative ? ' tentative' : ''}`),
+    name: String(l.ifname).replace(VETH, 'veth*'),
+    kind: l.linkinfo?.info_kind,
+    flags: [...l.flags].sort(),
+    mtu: l.mtu,
+    master: l.master,
+    operstate: l.operstate,
+    txqlen: l.txqlen ?? 0,
+    promiscuity: l.promiscuity,
+    data: stable(l.linkinfo?.info_data),
+    port: stable(l.linkinfo?.info_slave_data),
+    addrs: (l.addr_info ?? [])
+      .filter((a: any) => a.scope !== 'link')
+      .map(
+        (a: any) =>
+          `${a.local}/${a.prefixlen}${a.broadcast ? ` brd ${a.broadcast}` : ''}${a.tentative ? ' tentative' : ''}`,
+      ),
   };
 }
 
@@ -53,13 +80,24 @@ async function routes(ns: Netns): Promise<string[]> {
   return out.sort();
 }
 
-const POD_SYSCTLS = ['net/ipv6/conf/eth0/accept_dad', 'net/ipv6/conf/eth0/enhanced_dad', 'net/ipv4/conf/eth0/arp_notify', 'net/ipv6/conf/eth0/disable_ipv6',
-  'net/ipv6/conf/lo/disable_ipv6', 'net/ipv6/conf/eth0/keep_addr_on_down'];
+const POD_SYSCTLS = [
+  'net/ipv6/conf/eth0/accept_dad',
+  'net/ipv6/conf/eth0/enhanced_dad',
+  'net/ipv4/conf/eth0/arp_notify',
+  'net/ipv6/conf/eth0/disable_ipv6',
+  'net/ipv6/conf/lo/disable_ipv6',
+  'net/ipv6/conf/eth0/keep_addr_on_down',
+];
 
 /** Everything the plugin may have changed, neutral of random names. */
 async function state(w: World, pod: Netns, result: any) {
   const veth = result?.interfaces?.[1]?.name ?? 'none';
-  const node = await sysctls(w.node.node, ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv6/conf/cni0/accept_ra', `net/ipv6/conf/${veth}/accept_ra`]);
+  const node = await sysctls(w.node.node, [
+    'net/ipv4/ip_forward',
+    'net/ipv6/conf/all/forwarding',
+    'net/ipv6/conf/cni0/accept_ra',
+    `net/ipv6/conf/${veth}/accept_ra`,
+  ]);
   return {
     nodeLinks: (await links(w.node.node)).map(normLink).sort((a, b) => a.name.localeCompare(b.name)),
     podLinks: (await links(pod)).map(normLink),
@@ -69,7 +107,12 @@ async function state(w: World, pod: Netns, result: any) {
     podSysctls: await sysctls(pod, POD_SYSCTLS),
     nat4: await natRules(w.node.node, 4),
     nat6: await natRules(w.node.node, 6),
-    nft: (await nftRules(w.node.node)).replace(VETH, 'veth*').replace(MAC, 'MAC').split('\n').filter((l) => !l.startsWith('# Warning')).join('\n'),
+    nft: (await nftRules(w.node.node))
+      .replace(VETH, 'veth*')
+      .replace(MAC, 'MAC')
+      .split('\n')
+      .filter((l) => !l.startsWith('# Warning'))
+      .join('\n'),
   };
 }
 
@@ -78,7 +121,11 @@ async function state(w: World, pod: Netns, result: any) {
  * bridge and a port-less bridge losing carrier settle asynchronously, and the two plugins finish
  * at different moments. A lasting difference still fails the comparison.
  */
-async function settledStates(o: { w: World; pod: Netns; r: any }, g: { w: World; pod: Netns; r: any }, fix: (o: any, g: any) => void = () => {}) {
+async function settledStates(
+  o: { w: World; pod: Netns; r: any },
+  g: { w: World; pod: Netns; r: any },
+  fix: (o: any, g: any) => void = () => {},
+) {
   for (let i = 0; ; i++) {
     const so = await state(o.w, o.pod, o.r);
     const sg = await state(g.w, g.pod, g.r);
@@ -90,7 +137,12 @@ async function settledStates(o: { w: World; pod: Netns; r: any }, g: { w: World;
 
 /** A result with random values neutral; Go v1.1.1's empty 1.x dns dropped as newer libcni does. */
 function normResult(r: any, pod: Netns): any {
-  const j = JSON.parse(JSON.stringify(r ?? null).replaceAll(pod.path, '<netns>').replace(VETH, 'veth*').replace(MAC, 'MAC'));
+  const j = JSON.parse(
+    JSON.stringify(r ?? null)
+      .replaceAll(pod.path, '<netns>')
+      .replace(VETH, 'veth*')
+      .replace(MAC, 'MAC'),
+  );
   if (j && String(j.cniVersion).startsWith('1.') && j.dns && Object.keys(j.dns).length === 0) delete j.dns;
   return j;
 }
@@ -111,7 +163,10 @@ async function both(t: any, config: (w: World) => Record<string, unknown>) {
 
 /** Our veths keep the kernel's txqueuelen (1000); Go v1.1.1's netlink sets 0. Asserts it, then evens it out. */
 function evenTxqlen(t: any, o: any, g: any) {
-  for (const [ours, go] of [[o.nodeLinks, g.nodeLinks], [o.podLinks, g.podLinks]] as const) {
+  for (const [ours, go] of [
+    [o.nodeLinks, g.nodeLinks],
+    [o.podLinks, g.podLinks],
+  ] as const) {
     for (const [i, l] of ours.entries()) {
       if (l.kind !== 'veth') continue;
       t.is(l.txqlen, 1000, `our ${l.name} txqlen`);
@@ -123,11 +178,27 @@ function evenTxqlen(t: any, o: any, g: any) {
 
 const SCENARIOS: Array<[string, (w: World) => Record<string, unknown>, boolean?]> = [
   ['IPv4 gateway + ipMasq', (w) => netConf(w, { isGateway: true, ipMasq: true })],
-  ['IPv4 default gateway, hairpin, mtu, MAC', (w) => netConf(w, { isDefaultGateway: true, hairpinMode: true, mtu: 1400, runtimeConfig: { mac: '0a:58:0a:16:00:42' } })],
+  [
+    'IPv4 default gateway, hairpin, mtu, MAC',
+    (w) =>
+      netConf(w, { isDefaultGateway: true, hairpinMode: true, mtu: 1400, runtimeConfig: { mac: '0a:58:0a:16:00:42' } }),
+  ],
   ['promiscuous bridge, forceAddress', (w) => netConf(w, { isGateway: true, promiscMode: true, forceAddress: true })],
   ['macspoofchk', (w) => netConf(w, { isGateway: true, macspoofchk: true })],
-  ['dual-stack default gateway + ipMasq', (w) => netConf(w, { isDefaultGateway: true, ipMasq: true }, [[{ subnet: '10.22.0.0/24' }], [{ subnet: 'fd00:22::/64' }]]), true],
-  ['IPv6 only with enabledad', (w) => netConf(w, { isGateway: true, enabledad: true }, [[{ subnet: 'fd00:22::/64' }]]), true],
+  [
+    'dual-stack default gateway + ipMasq',
+    (w) =>
+      netConf(w, { isDefaultGateway: true, ipMasq: true }, [
+        [{ subnet: '10.22.0.0/24' }],
+        [{ subnet: 'fd00:22::/64' }],
+      ]),
+    true,
+  ],
+  [
+    'IPv6 only with enabledad',
+    (w) => netConf(w, { isGateway: true, enabledad: true }, [[{ subnet: 'fd00:22::/64' }]]),
+    true,
+  ],
   ['L2 only', () => ({ cniVersion: '1.0.0', name: 'l2net', type: 'bridge', bridge: 'br-l2' })],
 ];
 
@@ -148,7 +219,13 @@ for (const [name, config, v6] of SCENARIOS) {
     t.deepEqual(normResult(o.r, o.pod), normResult(g.r, g.pod));
 
     for (const side of [o, g]) {
-      const del = await run(side.w, 'DEL', side.pod, { ...side.conf, prevResult: side.r }, { plugin: side === o ? OURS : GO });
+      const del = await run(
+        side.w,
+        'DEL',
+        side.pod,
+        { ...side.conf, prevResult: side.r },
+        { plugin: side === o ? OURS : GO },
+      );
       t.is(del.exitCode, 0, del.stdout);
     }
     const [ao, ag] = await settledStates(o, g);
@@ -159,7 +236,9 @@ for (const [name, config, v6] of SCENARIOS) {
 
 for (const v of ['0.3.1', '0.4.0', '1.0.0']) {
   test(`results have the same shape as Go's for cniVersion ${v}; CHECK agrees`, async (t) => {
-    const { ours: o, go: g } = await both(t, (w) => netConf(w, { cniVersion: v, isDefaultGateway: true, ipMasq: true }));
+    const { ours: o, go: g } = await both(t, (w) =>
+      netConf(w, { cniVersion: v, isDefaultGateway: true, ipMasq: true }),
+    );
     t.deepEqual(normResult(o.r, o.pod), normResult(g.r, g.pod));
     t.is(o.r.cniVersion, v);
     if (v.startsWith('0.')) {
@@ -179,7 +258,12 @@ for (const v of ['0.3.1', '0.4.0', '1.0.0']) {
 }
 
 test('known difference: CHECK of an L2-only network passes for us and fails for Go ("no plugin name provided")', async (t) => {
-  const { ours: o, go: g } = await both(t, () => ({ cniVersion: '1.0.0', name: 'l2net', type: 'bridge', bridge: 'br-l2' }));
+  const { ours: o, go: g } = await both(t, () => ({
+    cniVersion: '1.0.0',
+    name: 'l2net',
+    type: 'bridge',
+    bridge: 'br-l2',
+  }));
   const co = await run(o.w, 'CHECK', o.pod, { ...o.conf, prevResult: o.r });
   const cg = await run(g.w, 'CHECK', g.pod, { ...g.conf, prevResult: g.r }, { plugin: GO });
   t.is(co.exitCode, 0, co.stdout);
@@ -191,7 +275,13 @@ test('known difference: DEL after the netns is gone — Go leaks the masquerade 
   const { ours: o, go: g } = await both(t, (w) => netConf(w, { isGateway: true, ipMasq: true }));
   for (const side of [o, g]) {
     await side.w.node.removePod(side.pod);
-    const del = await run(side.w, 'DEL', side.pod, { ...side.conf, prevResult: side.r }, { plugin: side === o ? OURS : GO });
+    const del = await run(
+      side.w,
+      'DEL',
+      side.pod,
+      { ...side.conf, prevResult: side.r },
+      { plugin: side === o ? OURS : GO },
+    );
     t.is(del.exitCode, 0, del.stdout);
     t.deepEqual(reservations(side.w), [], 'both release the address');
   }
@@ -207,7 +297,11 @@ test('known difference: an ADD that fails after the veth exists — Go leaves th
     const conf = netConf(w, { isGateway: true });
     (conf.ipam as any).routes = [{ dst: '10.99.0.0/16', gw: '192.168.77.1' }];
     const r = await run(w, 'ADD', pod, conf, { plugin: side === 'ours' ? OURS : GO });
-    out[side] = { node: (await linkNames(w.node.node)).map((n) => n.replace(VETH, 'veth*')), pod: await linkNames(pod), code: r.exitCode };
+    out[side] = {
+      node: (await linkNames(w.node.node)).map((n) => n.replace(VETH, 'veth*')),
+      pod: await linkNames(pod),
+      code: r.exitCode,
+    };
     t.deepEqual(reservations(w), [], `${side} releases the address`);
   }
   t.deepEqual([out.ours!.code, out.go!.code], [1, 1]);

@@ -3,14 +3,30 @@
 import anyTest, { type TestFn } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Netns, rootTest } from '@cni-ts/testutils';
-import { type World, worldTest, addrsOf, linkNames, links, mustAdd, natRules, netConf, nftRules, reservations, run } from './kit.js';
+import type { Netns } from '@cni-ts/testutils';
+import {
+  type World,
+  worldTest,
+  addrsOf,
+  linkNames,
+  links,
+  mustAdd,
+  natRules,
+  netConf,
+  nftRules,
+  reservations,
+  run,
+} from './kit.js';
 
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'bf', 'bridge failure integration');
 
 /** Asserts the node has no veth, the pod only lo, no rules, no reservation. */
 async function nothingLeft(t: any, w: World, pod: Netns, network = 'podnet') {
-  t.deepEqual((await linkNames(w.node.node)).filter((n) => n.startsWith('veth')), [], 'no veth in the node');
+  t.deepEqual(
+    (await linkNames(w.node.node)).filter((n) => n.startsWith('veth')),
+    [],
+    'no veth in the node',
+  );
   t.deepEqual(await linkNames(pod), ['lo'], 'nothing in the pod');
   t.deepEqual(await natRules(w.node.node, 4), [], 'no iptables rules');
   t.deepEqual(await natRules(w.node.node, 6), [], 'no ip6tables rules');
@@ -22,7 +38,13 @@ test('ADD with a failing IPAM changes nothing at all and passes the IPAM error o
   const { w } = t.context;
   const a = await w.node.addPod('a');
   const log = join(w.dir, 'ipam.log');
-  const r = await run(w, 'ADD', a, netConf(w, { isGateway: true, ipMasq: true, macspoofchk: true, ipam: { type: 'cts-ipam-fail' } }), { env: { CTS_IPAM_LOG: log } });
+  const r = await run(
+    w,
+    'ADD',
+    a,
+    netConf(w, { isGateway: true, ipMasq: true, macspoofchk: true, ipam: { type: 'cts-ipam-fail' } }),
+    { env: { CTS_IPAM_LOG: log } },
+  );
   t.is(r.exitCode, 1);
   t.deepEqual([r.json.code, r.json.msg], [11, 'no IP addresses available in range set']);
   t.deepEqual(await linkNames(w.node.node), ['lo'], 'not even the bridge');
@@ -32,7 +54,9 @@ test('ADD with a failing IPAM changes nothing at all and passes the IPAM error o
 
 test('ADD when Go host-local runs out of addresses leaves nothing for that pod', async (t) => {
   const { w } = t.context;
-  const conf = netConf(w, { isGateway: true, ipMasq: true }, [[{ subnet: '10.22.0.0/24', rangeStart: '10.22.0.2', rangeEnd: '10.22.0.2' } as any]]);
+  const conf = netConf(w, { isGateway: true, ipMasq: true }, [
+    [{ subnet: '10.22.0.0/24', rangeStart: '10.22.0.2', rangeEnd: '10.22.0.2' } as any],
+  ]);
   const a = await w.node.addPod('a');
   const b = await w.node.addPod('b');
   await mustAdd(t, w, a, conf, { containerId: 'a' });
@@ -63,7 +87,7 @@ test('ADD onto a bridge that has another address: code 7 naming it, nothing crea
   t.deepEqual(addrsOf(after), ['10.22.0.1/24']);
 });
 
-test('ADD onto a link with the bridge\'s name that is not a bridge is refused before IPAM', async (t) => {
+test("ADD onto a link with the bridge's name that is not a bridge is refused before IPAM", async (t) => {
   const { w } = t.context;
   await w.node.node.exec('ip', ['link', 'add', 'cni0', 'type', 'veth', 'peer', 'name', 'cni0p']);
   const a = await w.node.addPod('a');
@@ -79,7 +103,10 @@ test('a failure after the veth exists (a route the kernel refuses) removes the v
   (conf.ipam as any).routes = [{ dst: '10.99.0.0/16', gw: '192.168.77.1' }];
   const r = await run(w, 'ADD', a, conf);
   t.is(r.exitCode, 1);
-  t.regex(r.json.msg, /^failed to configure eth0 in .*: ip route add 10\.99\.0\.0\/16 via 192\.168\.77\.1 dev eth0 .*Nexthop has invalid gateway/);
+  t.regex(
+    r.json.msg,
+    /^failed to configure eth0 in .*: ip route add 10\.99\.0\.0\/16 via 192\.168\.77\.1 dev eth0 .*Nexthop has invalid gateway/,
+  );
   await nothingLeft(t, w, a);
 });
 
@@ -87,9 +114,16 @@ test('a failure in the last step (masquerade) also removes the spoof check set u
   const { w } = t.context;
   // a foreign chain named like ours with another type makes the nft masquerade transaction fail
   await w.node.node.exec('nft', ['add table inet cni_plugins_masquerade']);
-  await w.node.node.exec('nft', ['add chain inet cni_plugins_masquerade postrouting { type filter hook postrouting priority 0 ; }']);
+  await w.node.node.exec('nft', [
+    'add chain inet cni_plugins_masquerade postrouting { type filter hook postrouting priority 0 ; }',
+  ]);
   const a = await w.node.addPod('a');
-  const r = await run(w, 'ADD', a, netConf(w, { isGateway: true, ipMasq: true, ipMasqBackend: 'nftables', macspoofchk: true }));
+  const r = await run(
+    w,
+    'ADD',
+    a,
+    netConf(w, { isGateway: true, ipMasq: true, ipMasqBackend: 'nftables', macspoofchk: true }),
+  );
   t.is(r.exitCode, 1);
   t.regex(r.json.msg, /^failed to set up masquerading: nft -f -: .*Operation not supported/);
   await nothingLeft(t, w, a);
@@ -108,7 +142,10 @@ for (const withPrev of [true, false]) {
     const del = await run(w, 'DEL', a, withPrev ? { ...conf, prevResult: ra } : conf, { containerId: 'a' });
     t.is(del.exitCode, 0, del.stdout);
     const rules = await natRules(w.node.node);
-    t.false(rules.some((l) => l.includes('id: \\"a\\"')), 'no rule of a is left');
+    t.false(
+      rules.some((l) => l.includes('id: \\"a\\"')),
+      'no rule of a is left',
+    );
     t.is(rules.filter((l) => l.startsWith('-')).length, 3, "b's three rules stay");
     t.true(bRules.length > 0);
     const nft = await nftRules(w.node.node);

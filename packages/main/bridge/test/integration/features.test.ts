@@ -31,8 +31,30 @@ test('hairpinMode: a pod reaches itself through a DNATed address bridged back ou
   const { w } = t.context;
   // kube-proxy's hairpin case: br_netfilter DNAT in the bridge path sends the frame back out of the port it came in
   await w.node.node.exec('sh', ['-c', 'echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables']);
-  await w.node.node.exec('iptables', ['-t', 'nat', '-A', 'PREROUTING', '-d', '10.96.0.10', '-j', 'DNAT', '--to-destination', '10.22.0.2']);
-  await w.node.node.exec('iptables', ['-t', 'nat', '-A', 'POSTROUTING', '-s', '10.22.0.2', '-d', '10.22.0.2', '-j', 'MASQUERADE']);
+  await w.node.node.exec('iptables', [
+    '-t',
+    'nat',
+    '-A',
+    'PREROUTING',
+    '-d',
+    '10.96.0.10',
+    '-j',
+    'DNAT',
+    '--to-destination',
+    '10.22.0.2',
+  ]);
+  await w.node.node.exec('iptables', [
+    '-t',
+    'nat',
+    '-A',
+    'POSTROUTING',
+    '-s',
+    '10.22.0.2',
+    '-d',
+    '10.22.0.2',
+    '-j',
+    'MASQUERADE',
+  ]);
   const off = await w.node.addPod('off');
   const r0 = await mustAdd(t, w, off, netConf(w, { isDefaultGateway: true }), { containerId: 'off' });
   t.false((await port(w, r0.interfaces[1].name)).linkinfo.info_slave_data.hairpin);
@@ -40,7 +62,9 @@ test('hairpinMode: a pod reaches itself through a DNATed address bridged back ou
   await run(w, 'DEL', off, netConf(w, { isDefaultGateway: true }), { containerId: 'off' });
   const on = await w.node.addPod('on');
   // the same address again (a network of its own, so host-local starts over)
-  const r1 = await mustAdd(t, w, on, netConf(w, { isDefaultGateway: true, hairpinMode: true, name: 'hairpin' }), { containerId: 'on' });
+  const r1 = await mustAdd(t, w, on, netConf(w, { isDefaultGateway: true, hairpinMode: true, name: 'hairpin' }), {
+    containerId: 'on',
+  });
   t.deepEqual(r1.ips[0].address, '10.22.0.2/24');
   t.true((await port(w, r1.interfaces[1].name)).linkinfo.info_slave_data.hairpin);
   t.true(await pings(on, '10.96.0.10'), 'with hairpin it can');
@@ -61,7 +85,12 @@ test('portIsolation: isolated pods cannot reach each other but reach the gateway
 test('promiscMode, mtu and the container MAC (runtimeConfig.mac over CNI_ARGS MAC)', async (t) => {
   const { w } = t.context;
   const a = await w.node.addPod('a');
-  const conf = netConf(w, { isGateway: true, promiscMode: true, mtu: 1400, runtimeConfig: { mac: '0a:58:0a:16:00:99' } });
+  const conf = netConf(w, {
+    isGateway: true,
+    promiscMode: true,
+    mtu: 1400,
+    runtimeConfig: { mac: '0a:58:0a:16:00:99' },
+  });
   const r = await mustAdd(t, w, a, conf, { cniArgs: 'IgnoreUnknown=1;MAC=0a:58:0a:16:00:11;K8S_POD_NAME=x' });
   const node = await links(w.node.node);
   const br = node.find((l) => l.ifname === 'cni0');
@@ -72,7 +101,13 @@ test('promiscMode, mtu and the container MAC (runtimeConfig.mac over CNI_ARGS MA
   t.is(eth0.mtu, 1400);
   t.is(eth0.address, '0a:58:0a:16:00:99');
   t.is(r.interfaces[2].mac, '0a:58:0a:16:00:99');
-  const check = await run(w, 'CHECK', a, { ...conf, prevResult: r }, { cniArgs: 'IgnoreUnknown=1;MAC=0a:58:0a:16:00:11' });
+  const check = await run(
+    w,
+    'CHECK',
+    a,
+    { ...conf, prevResult: r },
+    { cniArgs: 'IgnoreUnknown=1;MAC=0a:58:0a:16:00:11' },
+  );
   t.is(check.exitCode, 0, check.stdout);
 });
 
@@ -95,17 +130,27 @@ test('GC (cniVersion 1.1.0) forwards to IPAM and removes the masquerade chains o
   await mustAdd(t, w, a, conf, { containerId: 'a' });
   await mustAdd(t, w, b, conf, { containerId: 'b' });
   // also a chain of another network, which GC of podnet must not touch
-  const other = { ...netConf(w, { isGateway: true, ipMasq: true, name: 'othernet', bridge: 'cni1' }, [[{ subnet: '10.33.0.0/24' }]]) };
+  const other = {
+    ...netConf(w, { isGateway: true, ipMasq: true, name: 'othernet', bridge: 'cni1' }, [[{ subnet: '10.33.0.0/24' }]]),
+  };
   const c = await w.node.addPod('c');
   await mustAdd(t, w, c, other, { containerId: 'a' });
   const log = join(w.dir, 'gc.log');
-  const gcConf = { ...conf, cniVersion: '1.1.0', ipam: { type: 'cts-ipam-static' }, 'cni.dev/valid-attachments': [{ containerID: 'b', ifname: 'eth0' }] };
+  const gcConf = {
+    ...conf,
+    cniVersion: '1.1.0',
+    ipam: { type: 'cts-ipam-static' },
+    'cni.dev/valid-attachments': [{ containerID: 'b', ifname: 'eth0' }],
+  };
   const gc = await run(w, 'GC', '', gcConf, { env: { CTS_IPAM_LOG: log } });
   t.is(gc.exitCode, 0, gc.stdout);
   t.is(gc.stdout, '');
   t.regex(readFileSync(log, 'utf8'), /^GC /);
   const rules = await natRules(w.node.node);
-  t.false(rules.some((l) => l.includes('name: \\"podnet\\" id: \\"a\\"')), "a's chain is gone");
+  t.false(
+    rules.some((l) => l.includes('name: \\"podnet\\" id: \\"a\\"')),
+    "a's chain is gone",
+  );
   t.is(rules.filter((l) => l.includes('name: \\"podnet\\" id: \\"b\\"')).length, 3, "b's rules stay");
   t.is(rules.filter((l) => l.includes('name: \\"othernet\\" id: \\"a\\"')).length, 3, 'other networks are untouched');
   const status = await run(w, 'STATUS', '', gcConf, { env: { CTS_IPAM_LOG: log } });

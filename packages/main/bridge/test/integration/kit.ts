@@ -5,7 +5,17 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext, TestFn } from 'ava';
-import { type Netns, type PluginOutcome, TestNode, execPlugin, goPlugin, ourPlugin, rootTest, sh, uniquePrefix } from '@cni-ts/testutils';
+import {
+  type Netns,
+  type PluginOutcome,
+  TestNode,
+  execPlugin,
+  goPlugin,
+  ourPlugin,
+  rootTest,
+  sh,
+  uniquePrefix,
+} from '@cni-ts/testutils';
 
 export const OURS = ourPlugin('bridge');
 export const GO = goPlugin('bridge');
@@ -23,9 +33,11 @@ export interface World {
 
 const FIXTURES: Record<string, string> = {
   // Answers ADD with $CTS_IPAM_RESULT, records every verb in $CTS_IPAM_LOG.
-  'cts-ipam-static': '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] && printf %s "$CTS_IPAM_RESULT"\nexit 0\n',
+  'cts-ipam-static':
+    '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] && printf %s "$CTS_IPAM_RESULT"\nexit 0\n',
   // Fails every ADD the way an exhausted range does.
-  'cts-ipam-fail': '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] || exit 0\nprintf %s \'{"code":11,"msg":"no IP addresses available in range set"}\'\nexit 1\n',
+  'cts-ipam-fail':
+    '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] || exit 0\nprintf %s \'{"code":11,"msg":"no IP addresses available in range set"}\'\nexit 1\n',
 };
 
 /** Creates the node netns and a scratch directory (prefix cts-br-). */
@@ -49,8 +61,19 @@ export async function dropWorld(w: World | undefined): Promise<void> {
 }
 
 /** A bridge config with host-local IPAM storing under the world's directory. */
-export function netConf(w: World, extra: Record<string, unknown> = {}, ranges: Array<Array<{ subnet: string }>> = [[{ subnet: '10.22.0.0/24' }]]): Record<string, unknown> {
-  return { cniVersion: '1.0.0', name: 'podnet', type: 'bridge', bridge: 'cni0', ipam: { type: 'host-local', ranges, dataDir: join(w.dir, 'ipam') }, ...extra };
+export function netConf(
+  w: World,
+  extra: Record<string, unknown> = {},
+  ranges: Array<Array<{ subnet: string }>> = [[{ subnet: '10.22.0.0/24' }]],
+): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0',
+    name: 'podnet',
+    type: 'bridge',
+    bridge: 'cni0',
+    ipam: { type: 'host-local', ranges, dataDir: join(w.dir, 'ipam') },
+    ...extra,
+  };
 }
 
 /** The addresses host-local still holds for a network. */
@@ -72,15 +95,35 @@ export interface Call {
 }
 
 /** Runs the bridge (ours unless `plugin`) inside the node for a pod, as a runtime would. */
-export function run(w: World, command: string, pod: Netns | string, config: unknown, c: Call = {}): Promise<PluginOutcome> {
+export function run(
+  w: World,
+  command: string,
+  pod: Netns | string,
+  config: unknown,
+  c: Call = {},
+): Promise<PluginOutcome> {
   return execPlugin({
-    plugin: c.plugin ?? OURS, command, config, containerId: c.containerId ?? 'ctr1', ifname: c.ifname ?? 'eth0',
-    netns: typeof pod === 'string' ? pod : pod.path, inNetns: w.node.node.name, cniPath: c.cniPath ?? [IPAM_DIR, w.fixtures], cniArgs: c.cniArgs, env: c.env,
+    plugin: c.plugin ?? OURS,
+    command,
+    config,
+    containerId: c.containerId ?? 'ctr1',
+    ifname: c.ifname ?? 'eth0',
+    netns: typeof pod === 'string' ? pod : pod.path,
+    inNetns: w.node.node.name,
+    cniPath: c.cniPath ?? [IPAM_DIR, w.fixtures],
+    cniArgs: c.cniArgs,
+    env: c.env,
   });
 }
 
 /** ADD that must succeed; returns the result JSON. */
-export async function mustAdd(t: ExecutionContext, w: World, pod: Netns, config: Record<string, unknown>, c: Call = {}): Promise<any> {
+export async function mustAdd(
+  t: ExecutionContext,
+  w: World,
+  pod: Netns,
+  config: Record<string, unknown>,
+  c: Call = {},
+): Promise<any> {
   const r = await run(w, 'ADD', pod, config, c);
   t.is(r.exitCode, 0, `ADD failed: ${r.stdout}${r.stderr}`);
   return r.json;
@@ -104,7 +147,9 @@ export function addrsOf(link: any): string[] {
 /** iptables-save -t nat (or ip6tables-save) inside a netns, without the comment lines. */
 export async function natRules(ns: Netns, family: 4 | 6 = 4): Promise<string[]> {
   const out = await ns.exec(family === 4 ? 'iptables-save' : 'ip6tables-save', ['-t', 'nat']);
-  return out.split('\n').filter((l) => l.startsWith('-') || (l.startsWith(':') && !/^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /.test(l)));
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('-') || (l.startsWith(':') && !/^:(PREROUTING|INPUT|OUTPUT|POSTROUTING) /.test(l)));
 }
 
 /** The nft ruleset of a netns as text, without the iptables-nft tables. */

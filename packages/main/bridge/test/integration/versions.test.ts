@@ -20,7 +20,20 @@ for (const v of ['0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
     const r = add.json;
     t.is(r.cniVersion, v);
     t.is(r.interfaces.length, 3);
-    t.deepEqual(r.interfaces.map((i: any) => Object.keys(i)), v.startsWith('1.') ? [['mac', 'name'], ['mac', 'name'], ['mac', 'name', 'sandbox']] : [['name', 'mac'], ['name', 'mac'], ['name', 'mac', 'sandbox']]);
+    t.deepEqual(
+      r.interfaces.map((i: any) => Object.keys(i)),
+      v.startsWith('1.')
+        ? [
+            ['mac', 'name'],
+            ['mac', 'name'],
+            ['mac', 'name', 'sandbox'],
+          ]
+        : [
+            ['name', 'mac'],
+            ['name', 'mac'],
+            ['name', 'mac', 'sandbox'],
+          ],
+    );
     if (v.startsWith('1.')) {
       t.deepEqual(r.ips, [{ address: '10.22.0.2/24', gateway: '10.22.0.1', interface: 2 }]);
       t.false('dns' in r, 'an empty dns is left out of 1.x results (libcni ≥ 1.2)');

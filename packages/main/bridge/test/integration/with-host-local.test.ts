@@ -8,10 +8,12 @@ import { type World, worldTest, natRules, netConf, pings, reservations, run } fr
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'bh', 'bridge with our host-local');
 test('cniVersion 1.1.0 end to end with our host-local: ADD, CHECK, STATUS, GC of a stale attachment, DEL', async (t) => {
   const { w } = t.context;
-  const conf = netConf(w, { cniVersion: '1.1.0', isDefaultGateway: true, ipMasq: true }, [[{ subnet: '10.22.0.0/24' }], [{ subnet: 'fd00:22::/64' }]]);
+  const conf = netConf(w, { cniVersion: '1.1.0', isDefaultGateway: true, ipMasq: true }, [
+    [{ subnet: '10.22.0.0/24' }],
+    [{ subnet: 'fd00:22::/64' }],
+  ]);
   const ours = { env: {} as Record<string, string>, cniPath: [binDir] };
-  const call = (cmd: string, pod: any, cfg: unknown, id: string) =>
-    run(w, cmd, pod, cfg, { containerId: id, ...ours });
+  const call = (cmd: string, pod: any, cfg: unknown, id: string) => run(w, cmd, pod, cfg, { containerId: id, ...ours });
   const a = await w.node.addPod('a');
   const b = await w.node.addPod('b');
   const ra = await call('ADD', a, conf, 'a');
@@ -19,7 +21,10 @@ test('cniVersion 1.1.0 end to end with our host-local: ADD, CHECK, STATUS, GC of
   t.is(ra.exitCode, 0, ra.stdout);
   t.is(rb.exitCode, 0, rb.stdout);
   t.is(ra.json.cniVersion, '1.1.0');
-  t.deepEqual(ra.json.ips.map((i: any) => i.address), ['10.22.0.2/24', 'fd00:22::2/64']);
+  t.deepEqual(
+    ra.json.ips.map((i: any) => i.address),
+    ['10.22.0.2/24', 'fd00:22::2/64'],
+  );
   t.true(await pings(a, '10.22.0.3'));
   t.true(await pings(a, 'fd00:22::3'));
   t.is((await call('CHECK', a, { ...conf, prevResult: ra.json }, 'a')).exitCode, 0);
@@ -31,7 +36,10 @@ test('cniVersion 1.1.0 end to end with our host-local: ADD, CHECK, STATUS, GC of
   t.deepEqual(reservations(w).sort(), ['10.22.0.3', 'fd00:22::3'], "host-local released a's addresses");
   for (const f of [4, 6] as const) {
     const rules = await natRules(w.node.node, f);
-    t.false(rules.some((l) => l.includes('id: \\"a\\"')), `a's IPv${f} masquerade rules are gone`);
+    t.false(
+      rules.some((l) => l.includes('id: \\"a\\"')),
+      `a's IPv${f} masquerade rules are gone`,
+    );
     t.is(rules.filter((l) => l.includes('id: \\"b\\"')).length, 3, "b's jump, ACCEPT and MASQUERADE stay");
   }
   t.is((await call('DEL', b, { ...conf, prevResult: rb.json }, 'b')).exitCode, 0);

@@ -3,7 +3,15 @@
 import anyTest, { type TestFn } from 'ava';
 import { existsSync } from 'node:fs';
 import { ALL_VERSIONS } from '@cni-ts/types';
-import { type PluginOutcome, TestNode, execPlugin, goPlugin, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
+import {
+  type PluginOutcome,
+  TestNode,
+  execPlugin,
+  goPlugin,
+  ourPlugin,
+  rootTest,
+  uniquePrefix,
+} from '@cni-ts/testutils';
 
 const test = rootTest(anyTest as TestFn<{ node: TestNode }>, 'loopback differential');
 const ours = ourPlugin('loopback');
@@ -23,18 +31,29 @@ test.afterEach.always(async (t) => {
 function normal(r: PluginOutcome, sandbox: string): unknown {
   const text = JSON.stringify(r.json ?? null).replaceAll(sandbox, '<netns>');
   const j = JSON.parse(text);
-  if (j && typeof j === 'object' && String(j.cniVersion).startsWith('1.') && j.dns && Object.keys(j.dns).length === 0) delete j.dns;
+  if (j && typeof j === 'object' && String(j.cniVersion).startsWith('1.') && j.dns && Object.keys(j.dns).length === 0)
+    delete j.dns;
   return j;
 }
 
 async function both(t: any, version: string, command: string, configExtra: object = {}) {
   const { node } = t.context as { node: TestNode };
   const out: Record<string, { r: PluginOutcome; up: boolean; pod: string }> = {};
-  for (const [name, plugin] of [['ours', ours], ['go', go]] as const) {
+  for (const [name, plugin] of [
+    ['ours', ours],
+    ['go', go],
+  ] as const) {
     const pod = await node.addPod(`${name}${command.toLowerCase()}`, { loUp: false });
     // Debian's Go plugins (v1.1.1) stop at 1.0.0; for 1.1.0 they run the same config as 1.0.0.
     const v = name === 'go' && version === '1.1.0' ? '1.0.0' : version;
-    const call = { plugin, containerId: 'ctr', netns: pod.path, ifname: 'eth0', inNetns: node.node.name, config: { cniVersion: v, name: 'lo-net', type: 'loopback', ...configExtra } };
+    const call = {
+      plugin,
+      containerId: 'ctr',
+      netns: pod.path,
+      ifname: 'eth0',
+      inNetns: node.node.name,
+      config: { cniVersion: v, name: 'lo-net', type: 'loopback', ...configExtra },
+    };
     let r = await execPlugin({ ...call, command: 'ADD' });
     if (command !== 'ADD') r = await execPlugin({ ...call, command, config: { ...call.config, prevResult: r.json } });
     const [lo] = await pod.ipJson<any[]>(['link', 'show', 'dev', 'lo']);
@@ -56,10 +75,16 @@ for (const v of ALL_VERSIONS) {
       // version, unconverted): a 0.2.0 runtime cannot read it. We print the 0.2.0 shape with the
       // same addresses (docs/compatibility.md).
       t.deepEqual(oj, { cniVersion: v, ip4: { ip: '127.0.0.1/8' }, ip6: { ip: '::1/128' }, dns: {} });
-      t.deepEqual(gj.ips.map((i: any) => i.address), [oj.ip4.ip, oj.ip6.ip]);
+      t.deepEqual(
+        gj.ips.map((i: any) => i.address),
+        [oj.ip4.ip, oj.ip6.ip],
+      );
     } else if (!v.startsWith('1.')) {
       // Same bug for 0.3.x/0.4.0: Go's ips lack the "version" field the 0.3/0.4 result requires.
-      t.deepEqual(oj.ips.map((i: any) => i.version), ['4', '6']);
+      t.deepEqual(
+        oj.ips.map((i: any) => i.version),
+        ['4', '6'],
+      );
       for (const ip of oj.ips) delete ip.version;
       t.deepEqual(oj, gj);
     } else {

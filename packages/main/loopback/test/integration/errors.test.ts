@@ -15,20 +15,39 @@ async function expectError(t: any, call: Parameters<typeof execPlugin>[0], code:
 }
 
 test('malformed JSON is code 6', async (t) => {
-  await expectError(t, { plugin, command: 'ADD', ...env, config: '{"cniVersion": "1.0.0", ' }, 6, /error unmarshall network config/);
+  await expectError(
+    t,
+    { plugin, command: 'ADD', ...env, config: '{"cniVersion": "1.0.0", ' },
+    6,
+    /error unmarshall network config/,
+  );
 });
 
 test('an unsupported cniVersion is code 1 naming the supported versions', async (t) => {
-  await expectError(t, { plugin, command: 'ADD', ...env, config: { cniVersion: '9.9.9', name: 'n' } }, 1, /plugin supports 0\.1\.0, 0\.2\.0, 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/);
+  await expectError(
+    t,
+    { plugin, command: 'ADD', ...env, config: { cniVersion: '9.9.9', name: 'n' } },
+    1,
+    /plugin supports 0\.1\.0, 0\.2\.0, 0\.3\.0, 0\.3\.1, 0\.4\.0, 1\.0\.0, 1\.1\.0/,
+  );
 });
 
 test('an unknown CNI_COMMAND is code 4 naming it', async (t) => {
-  await expectError(t, { plugin, command: 'NOPE', ...env, config: { cniVersion: '1.0.0', name: 'n' } }, 4, /unknown CNI_COMMAND: NOPE/);
+  await expectError(
+    t,
+    { plugin, command: 'NOPE', ...env, config: { cniVersion: '1.0.0', name: 'n' } },
+    4,
+    /unknown CNI_COMMAND: NOPE/,
+  );
 });
 
 test('missing env is code 4 naming the variables', async (t) => {
-  await expectError(t, { plugin, command: 'ADD', config: { cniVersion: '1.0.0', name: 'n' }, cniPath: [], env: { CNI_PATH: undefined } }, 4,
-    /required env variables \[CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH\] missing/);
+  await expectError(
+    t,
+    { plugin, command: 'ADD', config: { cniVersion: '1.0.0', name: 'n' }, cniPath: [], env: { CNI_PATH: undefined } },
+    4,
+    /required env variables \[CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH\] missing/,
+  );
 });
 
 test('a missing cniVersion is a clear code-7 error', async (t) => {
@@ -39,7 +58,10 @@ test('a missing cniVersion is a clear code-7 error', async (t) => {
 test('VERSION prints the supported list including 1.1.0', async (t) => {
   const r = await execPlugin({ plugin, command: 'VERSION', config: '' });
   t.is(r.exitCode, 0);
-  t.deepEqual(r.json, { cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  t.deepEqual(r.json, {
+    cniVersion: '1.1.0',
+    supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+  });
 });
 
 test('no CNI_COMMAND prints the about text to stderr and exits 0', async (t) => {

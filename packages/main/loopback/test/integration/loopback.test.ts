@@ -1,7 +1,7 @@
 // Root integration tests of dist/bin/loopback in throwaway namespaces, for every cniVersion.
 import anyTest, { type TestFn } from 'ava';
 import { ALL_VERSIONS } from '@cni-ts/types';
-import { Netns, TestNode, execPlugin, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
+import { type Netns, TestNode, execPlugin, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
 
 const test = rootTest(anyTest as TestFn<{ node: TestNode }>, 'loopback integration');
 const plugin = ourPlugin('loopback');
@@ -24,7 +24,14 @@ for (const v of ALL_VERSIONS) {
     const { node } = t.context;
     const pod = await node.addPod('p', { loUp: false });
     t.false((await loState(pod)).up);
-    const call = { plugin, config: conf(v), containerId: 'ctr-lo', netns: pod.path, ifname: 'eth0', inNetns: node.node.name };
+    const call = {
+      plugin,
+      config: conf(v),
+      containerId: 'ctr-lo',
+      netns: pod.path,
+      ifname: 'eth0',
+      inNetns: node.node.name,
+    };
 
     const add = await execPlugin({ ...call, command: 'ADD' });
     t.is(add.exitCode, 0, add.stdout + add.stderr);
@@ -35,7 +42,13 @@ for (const v of ALL_VERSIONS) {
       t.deepEqual(add.json, { cniVersion: v, ip4: { ip: '127.0.0.1/8' }, ip6: { ip: '::1/128' }, dns: {} });
     } else {
       t.deepEqual(add.json.interfaces, [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: pod.path }]);
-      t.deepEqual(add.json.ips.map((i: any) => [i.address, i.interface]), [['127.0.0.1/8', 0], ['::1/128', 0]]);
+      t.deepEqual(
+        add.json.ips.map((i: any) => [i.address, i.interface]),
+        [
+          ['127.0.0.1/8', 0],
+          ['::1/128', 0],
+        ],
+      );
       t.deepEqual(state.addrs, ['127.0.0.1/8', '::1/128']);
     }
 
@@ -62,7 +75,14 @@ for (const v of ALL_VERSIONS) {
 test('DEL succeeds with an empty CNI_NETNS, a netns that is gone, and repeated', async (t) => {
   const { node } = t.context;
   const pod = await node.addPod('gone');
-  const base = { plugin, command: 'DEL', config: conf('1.1.0'), containerId: 'ctr-gone', ifname: 'eth0', inNetns: node.node.name };
+  const base = {
+    plugin,
+    command: 'DEL',
+    config: conf('1.1.0'),
+    containerId: 'ctr-gone',
+    ifname: 'eth0',
+    inNetns: node.node.name,
+  };
   t.is((await execPlugin({ ...base, netns: '' })).exitCode, 0);
   t.is((await execPlugin({ ...base, netns: pod.path })).exitCode, 0);
   t.is((await execPlugin({ ...base, netns: pod.path })).exitCode, 0);
@@ -74,7 +94,14 @@ test('DEL succeeds with an empty CNI_NETNS, a netns that is gone, and repeated',
 
 test('ADD into a netns that does not exist is code 4; into its own netns is code 8', async (t) => {
   const { node } = t.context;
-  const base = { plugin, command: 'ADD', config: conf('1.0.0'), containerId: 'c', ifname: 'eth0', inNetns: node.node.name };
+  const base = {
+    plugin,
+    command: 'ADD',
+    config: conf('1.0.0'),
+    containerId: 'c',
+    ifname: 'eth0',
+    inNetns: node.node.name,
+  };
   const missing = await execPlugin({ ...base, netns: `/run/netns/${node.prefix}-nope` });
   t.deepEqual([missing.exitCode, missing.json?.code], [1, 4]);
   const self = await execPlugin({ ...base, netns: node.node.path });
