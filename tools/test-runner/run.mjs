@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite: builds (nx, cached), then runs each ava tier with the TAP reporter, and
 // ends with one plain "N passed, N failed" line summing every test it ran.
+// Lint and format (biome) count as one test; a tier selected with --tier skips it.
 //   node tools/test-runner/run.mjs [--tier unit|integration] [--no-build]
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -34,6 +35,15 @@ const tiers = [
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+if (!only) {
+  console.log('\n=== lint and format (biome ci) ===');
+  const l = spawnSync('npx', ['biome', 'ci', '.'], { cwd: root, env, stdio: 'inherit' });
+  if (l.status === 0) passed += 1;
+  else {
+    console.log('# lint: failed (run `npm run format` to fix formatting, `npm run lint` to see the rest)');
+    failed += 1;
+  }
+}
 for (const tier of tiers) {
   console.log(`\n=== ${tier.name} tests ===`);
   const r = await runAva(tier.config);
