@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles the multi-call bundle into one standalone executable with bun (no Node.js needed on
-// the node) and hard-links it under every plugin name into <repo>/dist/bin. See docs/packaging.md.
+// the node) and hard-links it under every plugin name into <repo>/dist/bin. See docs/startup.md.
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -3,4 +3,3 @@ export * from './rules.js';
 export * from './restore.js';
 export * from './save.js';
 export * from './apply.js';
-export * from './nft.js';

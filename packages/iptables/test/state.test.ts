@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FakeExecutor } from '@cni-ts/process';
+import { FakeExecutor } from '@cni-ts/testutils';
 import {
   chainExists,
   deleteRule,

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeExecutor } from '../src/index.js';
+import { FakeExecutor } from './recorder.js';
 import {
   ProcessError,
   batchLine,

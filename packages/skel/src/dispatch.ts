@@ -47,7 +47,7 @@ export async function dispatch(plugin: Plugin, io: PluginIO, buildVersion = 'ver
   } catch (err) {
     const e = toCniError(err);
     io.stdout(goJson(e.toJSON()));
-    if (io.env.CNI_TS_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    if (debugOn(io.env.CNI_TS_DEBUG) && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
     return 1;
   }
 }
@@ -92,4 +92,9 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
     case 'STATUS':
       return plugin.status?.(ctx);
   }
+}
+
+/** CNI_TS_DEBUG turns on stack traces on stderr: 1/true/yes in any case; unset, empty, 0, false and no leave them off. */
+export function debugOn(v: string | undefined): boolean {
+  return /^(1|true|yes|on)$/i.test(v ?? '');
 }

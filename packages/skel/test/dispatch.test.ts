@@ -191,6 +191,25 @@ test('handler errors keep their code; busy tools are 11; anything else is 999 wi
   }
 });
 
+test('CNI_TS_DEBUG=1 puts the stack on stderr; 0, false and empty do not', async (t) => {
+  const { plugin } = recordingPlugin({
+    add: () => {
+      throw new TypeError('boom');
+    },
+  });
+  for (const [value, stack] of [
+    ['1', true],
+    ['true', true],
+    ['0', false],
+    ['false', false],
+    ['', false],
+  ] as const) {
+    const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD', CNI_TS_DEBUG: value }, conf());
+    t.is(r.json.msg, 'boom');
+    t.is(/\n\s+at /.test(r.stderr), stack, `CNI_TS_DEBUG=${JSON.stringify(value)}`);
+  }
+});
+
 test('config keys skel reads are matched case-insensitively', async (t) => {
   const { plugin, calls } = recordingPlugin();
   const r = await run(

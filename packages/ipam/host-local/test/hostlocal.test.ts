@@ -13,7 +13,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeExecutor, lockFile } from '@cni-ts/process';
+import { lockFile } from '@cni-ts/process';
+import { FakeExecutor } from '@cni-ts/testutils';
 import { dispatch } from '@cni-ts/skel';
 import { hostLocal } from '../src/index.js';
 

@@ -2,15 +2,15 @@
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
 import { type Context, delegate, requireNetns } from '@cni-ts/skel';
 import { CniError, type DNS, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
-import { type NodeLinks, applyNode, applyPod, kernelError, readBack } from './apply.js';
+import { type NodeLinks, applyNode, applyPod, kernelError, readBack } from './apply-links.js';
 import { type BridgeConf, loadConf } from './config.js';
 import { type Gateways, calcGateways } from './gateway.js';
 import { type Host, randomMac, randomVethName } from './host.js';
-import { setupMasq } from './masq.js';
+import { setupMasq } from './apply-masq.js';
 import { type LinkState, showLinks } from './observe.js';
 import { planNode } from './plan-node.js';
 import { planPodL2, planPodL3 } from './plan-pod.js';
-import { addSpoofCheck } from './spoofcheck-apply.js';
+import { addSpoofCheck } from './apply-spoofcheck.js';
 import { UndoStack } from './undo.js';
 
 /** The bridge and VLAN gateway as they are now (undefined when missing); refuses a non-bridge link with the bridge's name. */

@@ -7,10 +7,10 @@ import { ipBatch } from '@cni-ts/process';
 import { type Context, delegate, requireNetns } from '@cni-ts/skel';
 import { CniError, ErrorCode, type Interface, type Result, configError } from '@cni-ts/types';
 import { loadConf, type BridgeConf } from './config.js';
-import { checkMasqRules } from './masq.js';
+import { checkMasqRules } from './apply-masq.js';
 import { type LinkState, isPromisc, parseLinks } from './observe.js';
 import { type RouteState, parseRoutes, routeMatches } from './routes.js';
-import { spoofCheckProblems } from './spoofcheck-apply.js';
+import { spoofCheckProblems } from './apply-spoofcheck.js';
 
 interface Seen {
   bridge?: LinkState;

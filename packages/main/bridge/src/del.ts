@@ -7,13 +7,13 @@ import { ipBatch, isKind } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
 import { type Context, delegate, netnsGone } from '@cni-ts/skel';
 import { CniError, type Result, toCniError } from '@cni-ts/types';
-import { kernelError } from './apply.js';
+import { kernelError } from './apply-links.js';
 import { type BridgeConf, loadConf } from './config.js';
 import type { Host } from './host.js';
-import { familyOf } from './masq-iptables.js';
-import { teardownMasq } from './masq.js';
+import { familyOf } from './plan-masq-iptables.js';
+import { teardownMasq } from './apply-masq.js';
 import { parseLinks, showLinks } from './observe.js';
-import { removeSpoofCheck } from './spoofcheck-apply.js';
+import { removeSpoofCheck } from './apply-spoofcheck.js';
 
 /** The host veth ADD reported: an interface outside the sandbox that is neither the bridge nor the VLAN gateway. */
 export function hostVethOf(prev: Result | undefined, conf: BridgeConf): string | undefined {

@@ -1,14 +1,14 @@
 // GC and STATUS. GC forwards to IPAM and removes the masquerade rules (both backends) of this
 // network's attachments that are not in cni.dev/valid-attachments, and spoof checks whose host
 // veth is gone; upstream bridge has no GC at all. STATUS forwards to IPAM, as upstream.
-import { nftApply, nftList } from '@cni-ts/iptables';
+import { nftApply, nftList } from '@cni-ts/nftables';
 import { type Context, delegate, validAttachments } from '@cni-ts/skel';
-import { kernelError } from './apply.js';
+import { kernelError } from './apply-links.js';
 import { loadConf } from './config.js';
 import { throwAll } from './del.js';
 import type { Host } from './host.js';
-import { gcMasq } from './masq.js';
-import { SPOOF_LIST, planSpoofGc } from './spoofcheck.js';
+import { gcMasq } from './apply-masq.js';
+import { SPOOF_LIST, planSpoofGc } from './plan-spoofcheck.js';
 
 /** The bridge plugin's GC. */
 export function cmdGc(host: Host, ctx: Context): void {

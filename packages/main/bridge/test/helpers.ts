@@ -1,7 +1,8 @@
 // A scripted node for golden tests: a FakeExecutor that answers ip, nsenter, iptables, nft and
 // the IPAM plugin from plain data, and a fake Host. Nothing here touches the machine.
 import { fileURLToPath } from 'node:url';
-import { type Call, FakeExecutor, type RunOptions, type RunResult } from '@cni-ts/process';
+import type { RunOptions, RunResult } from '@cni-ts/process';
+import { type Call, FakeExecutor } from '@cni-ts/testutils';
 import { type Context, decodeNetConf, decodePrevResult } from '@cni-ts/skel';
 import type { Host } from '../src/index.js';
 

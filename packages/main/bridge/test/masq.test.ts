@@ -2,8 +2,9 @@
 // comment, and the nftables comments and scripts.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { type NftListing, parseSave, renderRestore } from '@cni-ts/iptables';
-import { checkMasq, masqChain, planMasqGc, planMasqSetup, planMasqTeardown } from '../src/masq-iptables.js';
+import { parseSave, renderRestore } from '@cni-ts/iptables';
+import type { NftListing } from '@cni-ts/nftables';
+import { checkMasq, masqChain, planMasqGc, planMasqSetup, planMasqTeardown } from '../src/plan-masq-iptables.js';
 import {
   checkNftMasq,
   nftInstanceHash,
@@ -11,7 +12,7 @@ import {
   planNftMasqGc,
   planNftMasqSetup,
   planNftMasqTeardown,
-} from '../src/masq-nft.js';
+} from '../src/plan-masq-nft.js';
 
 const EMPTY = parseSave('*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n', 'nat');
 const CH = masqChain('mynet', 'ctr1');

@@ -1,6 +1,6 @@
 import test from 'ava';
-import type { NftListing } from '@cni-ts/iptables';
-import { checkSpoof, planSpoofGc, planSpoofTeardown } from '../src/spoofcheck.js';
+import type { NftListing } from '@cni-ts/nftables';
+import { checkSpoof, planSpoofGc, planSpoofTeardown } from '../src/plan-spoofcheck.js';
 
 const jump = (handle: number, ref: string, iif: string) => ({
   family: 'bridge',

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FakeExecutor } from '@cni-ts/process';
+import { FakeExecutor } from '@cni-ts/testutils';
 import { type Context, decodeNetConf } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { loopback } from '../src/index.js';

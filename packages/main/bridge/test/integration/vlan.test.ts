@@ -1,4 +1,4 @@
-// VLANs. This project's CI kernel has no bridge VLAN filtering (docs/kernel-here): there the
+// VLANs. This project's CI kernel has no bridge VLAN filtering (docs/kernel.md): there the
 // tests expect a clear CNI error and nothing left behind, and the traffic tests skip naming the
 // missing support. On a kernel with VLAN filtering the traffic tests run for real.
 import anyTest, { type TestFn } from 'ava';

@@ -2,10 +2,11 @@
 // default, nftables when asked or when iptables is unusable and nft works, as upstream), with
 // teardown and GC that look at both backends: a pod may have been set up by another version.
 import { type Executor, isKind } from '@cni-ts/process';
-import { type Family, type TableState, nftApply, nftList, restore, saveTable } from '@cni-ts/iptables';
+import { type Family, type TableState, restore, saveTable } from '@cni-ts/iptables';
+import { nftApply, nftList } from '@cni-ts/nftables';
 import type { BridgeConf } from './config.js';
-import { checkMasq, familyOf, planMasqGc, planMasqSetup, planMasqTeardown } from './masq-iptables.js';
-import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './masq-nft.js';
+import { checkMasq, familyOf, planMasqGc, planMasqSetup, planMasqTeardown } from './plan-masq-iptables.js';
+import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './plan-masq-nft.js';
 import type { UndoStack } from './undo.js';
 
 /** Which attachment the rules belong to. */

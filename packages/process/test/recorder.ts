@@ -1,6 +1,5 @@
-// A fake Executor for contract tests: records every command and answers from a script.
-// (Here, not in testutils, so the process layer can test itself without a cycle.)
-import type { Executor, RunOptions, RunResult } from './run.js';
+// A recording executor for the process layer's own contract tests (testutils depends on this package, so its FakeExecutor cannot be used here).
+import type { Executor, RunOptions, RunResult } from '../src/index.js';
 
 /** One recorded call. */
 export interface Call {

@@ -1,8 +1,8 @@
 // Applying the spoof check: one `nft -j list` to find leftovers, one `nft -f -` transaction.
 import { type Executor, isKind } from '@cni-ts/process';
-import { nftApply, nftList } from '@cni-ts/iptables';
+import { nftApply, nftList } from '@cni-ts/nftables';
 import { CniError, ErrorCode } from '@cni-ts/types';
-import { SPOOF_LIST, checkSpoof, planSpoofSetup, planSpoofTeardown } from './spoofcheck.js';
+import { SPOOF_LIST, checkSpoof, planSpoofSetup, planSpoofTeardown } from './plan-spoofcheck.js';
 import type { UndoStack } from './undo.js';
 
 /** Installs the spoof check and records its removal for rollback. */

@@ -2,7 +2,8 @@
 // shared table `inet cni_plugins_masquerade`; a rule per container address in `masq_checks`,
 // found again by the hash at the start of its comment.
 import { formatIP, formatNetwork, mustParsePrefix } from '@cni-ts/netaddr';
-import { type NftListing, type NftRule, goQuote, hashWithPrefix } from '@cni-ts/iptables';
+import { goQuote, hashWithPrefix } from '@cni-ts/iptables';
+import type { NftListing, NftRule } from '@cni-ts/nftables';
 
 /** The shared masquerade table (family inet). */
 export const MASQ_TABLE = 'cni_plugins_masquerade';

@@ -6,7 +6,8 @@
 //   cni-br-iface-<ref>-mac          ether saddr <mac> return ; drop
 //
 // <ref> is "<containerID>-<ifname>"; every rule carries the comment "macspoofchk-<ref>".
-import { type NftListing, goQuote } from '@cni-ts/iptables';
+import { goQuote } from '@cni-ts/iptables';
+import type { NftListing } from '@cni-ts/nftables';
 
 const T = 'bridge nat';
 

@@ -1,0 +1,72 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { derive } from '../sync.mjs';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+test('every derived list in the repository is up to date (run `npm run sync`)', (t) => {
+  for (const [rel, content] of derive(root)) t.is(readFileSync(join(root, rel), 'utf8'), content, rel);
+});
+
+// A copy of the package manifests and tsconfigs, to which a plugin folder is added.
+function scratch() {
+  const dir = mkdtempSync(join(tmpdir(), 'cni-ts-sync-'));
+  cpSync(join(root, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+  cpSync(join(root, 'packages'), join(dir, 'packages'), {
+    recursive: true,
+    filter: (src) => !/\/(node_modules|dist|src|test)$/.test(src) || src.endsWith('multicall/src'),
+  });
+  return dir;
+}
+
+test('a new plugin folder is carried by the multi-call executable and referenced by tsc', (t) => {
+  const dir = scratch();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pkgDir = join(dir, 'packages/meta/tuning');
+  mkdirSync(pkgDir, { recursive: true });
+  writeFileSync(
+    join(pkgDir, 'package.json'),
+    JSON.stringify({
+      name: '@cni-ts/tuning',
+      version: '0.2.0',
+      cni: { type: 'tuning' },
+      dependencies: { '@cni-ts/skel': '0.1.0' },
+    }),
+  );
+  writeFileSync(join(pkgDir, 'tsconfig.json'), '{}');
+  const files = derive(dir);
+  const mc = JSON.parse(files.get('packages/multicall/package.json'));
+  t.deepEqual(mc.cni.plugins, ['bridge', 'host-local', 'loopback', 'tuning']);
+  t.is(mc.dependencies['@cni-ts/tuning'], '0.2.0');
+  t.regex(
+    files.get('packages/multicall/src/plugins.ts'),
+    /import \{ tuning \} from '@cni-ts\/tuning';[\s\S]*\n {2}tuning,\n/,
+  );
+  t.deepEqual(JSON.parse(files.get('packages/meta/tuning/tsconfig.json')).references, [{ path: '../../skel' }]);
+  const refs = JSON.parse(files.get('tsconfig.json')).references.map((r) => r.path);
+  t.true(refs.indexOf('packages/skel') < refs.indexOf('packages/meta/tuning'), 'dependencies come first');
+  t.true(refs.indexOf('packages/meta/tuning') < refs.indexOf('packages/multicall'));
+});
+
+test('a plugin can name its export, and a dependency cycle is refused', (t) => {
+  const dir = scratch();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const a = join(dir, 'packages/main/a-b');
+  mkdirSync(a, { recursive: true });
+  writeFileSync(
+    join(a, 'package.json'),
+    JSON.stringify({ name: '@cni-ts/a-b', version: '1.0.0', cni: { type: 'a-b', export: 'ab' } }),
+  );
+  t.regex(
+    derive(dir).get('packages/multicall/src/plugins.ts'),
+    /import \{ ab \} from '@cni-ts\/a-b';[\s\S]*'a-b': ab,/,
+  );
+  const skel = join(dir, 'packages/skel/package.json');
+  const pkg = JSON.parse(readFileSync(skel, 'utf8'));
+  pkg.dependencies['@cni-ts/multicall'] = '0.1.0';
+  writeFileSync(skel, JSON.stringify(pkg));
+  t.throws(() => derive(dir), { message: /dependency cycle/ });
+});
