@@ -5,7 +5,7 @@ import { CniError, CURRENT_VERSION, ErrorCode, formatResult, goJson, goJsonCompa
 import { COMMANDS, type Command, readCmdArgs } from './env.js';
 import { decodeNetConf, decodePrevResult } from './netconf.js';
 import { negotiate } from './negotiate.js';
-import type { Context, Plugin } from './plugin.js';
+import { type Plugin, withLazyPrevResult } from './plugin.js';
 
 /** The outside world of one invocation. */
 export interface PluginIO {
@@ -66,17 +66,18 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
       );
     }
   }
-  const ctx: Context = {
-    command,
-    args,
-    conf,
-    stdin,
-    env: io.env,
-    exec: io.exec,
-    log: (msg) => io.stderr(`${plugin.name}: ${msg}\n`),
-  };
-  const prev = decodePrevResult(conf);
-  if (prev) ctx.prevResult = prev;
+  const ctx = withLazyPrevResult(
+    {
+      command,
+      args,
+      conf,
+      stdin,
+      env: io.env,
+      exec: io.exec,
+      log: (msg) => io.stderr(`${plugin.name}: ${msg}\n`),
+    },
+    () => decodePrevResult(conf),
+  );
   switch (command) {
     case 'ADD': {
       const result = await plugin.add(ctx);

@@ -52,11 +52,19 @@ export function decodeNetConf(stdin: string): NetConf {
   return { cniVersion: version, name, type: typeof type === 'string' ? type : undefined, raw };
 }
 
-/** Parses prevResult (any version; its own cniVersion or the config's) into the current shape. */
-export function decodePrevResult(conf: NetConf): Result | undefined {
+/** The raw prevResult the runtime sent (any case of the key), or undefined when absent or null. */
+export function rawPrevResult(conf: NetConf): unknown {
   const prev = pick(conf.raw, 'prevResult');
-  if (prev === undefined || prev === null) return undefined;
-  if (!isPlainObject(prev)) throw new CniError(ErrorCode.decodingFailure, 'invalid prevResult: expected a JSON object');
+  return prev === null ? undefined : prev;
+}
+
+/**
+ * Parses prevResult (any version; its own cniVersion or the config's) into the current shape,
+ * liberally; JSON that is not a result is a code-6 error naming the field. Undefined when absent.
+ */
+export function decodePrevResult(conf: NetConf): Result | undefined {
+  const prev = rawPrevResult(conf);
+  if (prev === undefined) return undefined;
   return parseResult(prev, conf.cniVersion, 'prevResult');
 }
 

@@ -11,7 +11,11 @@ export interface Context {
   conf: NetConf;
   /** stdin exactly as received (delegated IPAM plugins get the same bytes). */
   stdin: string;
-  /** prevResult converted to the current version, when the runtime sent one. */
+  /**
+   * prevResult converted to the current version, when the runtime sent one. Decoded on first
+   * read, so a plugin that never reads it never rejects it; reading a prevResult that is not a
+   * result throws a code-6 CniError naming the field (DEL reads it through `prevResultIfValid`).
+   */
   prevResult?: Result;
   /** The environment, for delegation (a delegate inherits it with CNI_COMMAND changed). */
   env: Readonly<Record<string, string | undefined>>;
@@ -34,4 +38,44 @@ export interface Plugin {
   check?: Handler;
   gc?: Handler;
   status?: Handler;
+}
+
+/**
+ * Gives `ctx` a `prevResult` decoded by `decode` on first read (and cached, errors included).
+ * Plain-object contexts (tests) may set `prevResult` directly instead.
+ */
+export function withLazyPrevResult(ctx: Omit<Context, 'prevResult'>, decode: () => Result | undefined): Context {
+  let state: { ok: true; value: Result | undefined } | { ok: false; error: unknown } | undefined;
+  Object.defineProperty(ctx, 'prevResult', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!state) {
+        try {
+          state = { ok: true, value: decode() };
+        } catch (error) {
+          state = { ok: false, error };
+        }
+      }
+      if (!state.ok) throw state.error;
+      return state.value;
+    },
+    set(value: Result | undefined) {
+      state = { ok: true, value };
+    },
+  });
+  return ctx as Context;
+}
+
+/**
+ * prevResult for a verb that must not fail over it (DEL cleans with or without it): the decoded
+ * result, or undefined with a log line when it cannot be decoded.
+ */
+export function prevResultIfValid(ctx: Context): Result | undefined {
+  try {
+    return ctx.prevResult;
+  } catch (e) {
+    ctx.log(`ignoring prevResult: ${(e as Error).message}`);
+    return undefined;
+  }
 }

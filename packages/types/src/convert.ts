@@ -2,7 +2,7 @@
 // current shape in the version the runtime asked for, byte-compatible with libcni.
 import * as z from 'zod/mini';
 import { CniError, ErrorCode } from './errors.js';
-import { foldKeys } from './keys.js';
+import { foldKeys, isPlainObject } from './keys.js';
 import {
   type DNS,
   type Interface,
@@ -16,10 +16,16 @@ import { cidrString, compact, ipString, lazySchema, opt, parseWith } from './sch
 import { goJson, sortKeysDeep } from './json.js';
 import { CURRENT_VERSION, resultFamily } from './version.js';
 
+// Results are read liberally: whatever a released Go plugin or libcni (0.3.0–1.1.0) prints or
+// re-marshals is a result. Fields Go leaves at their zero value ("" gateways, "" or missing ip
+// `version`, missing `interface`, `dns: {}`) mean "absent"; an ip's family comes from its address;
+// unknown keys are ignored and Go-capitalised keys folded. What is not a result at all (an
+// address without a prefix, a string where a list belongs) is a code-6 error naming the field.
 const schemas = lazySchema(() => {
+  const gwString = () => z.union([z.literal(''), ipString()]);
   const route = z.object({
     dst: cidrString(),
-    gw: opt(ipString()),
+    gw: opt(gwString()),
     mtu: opt(z.int()),
     advmss: opt(z.int()),
     priority: opt(z.int()),
@@ -41,10 +47,11 @@ const schemas = lazySchema(() => {
     pciID: opt(z.string()),
   });
   const ipc = z.object({
-    version: opt(z.enum(['4', '6'])),
+    // Ignored: the family is the address's (Go's loopback and libcni's re-marshal leave it "").
+    version: opt(z.string()),
     interface: opt(z.int().check(z.nonnegative())),
     address: cidrString(),
-    gateway: opt(ipString()),
+    gateway: opt(gwString()),
   });
   const current = z.object({
     cniVersion: opt(z.string()),
@@ -53,22 +60,23 @@ const schemas = lazySchema(() => {
     routes: opt(z.array(route)),
     dns: opt(dns),
   });
-  const ip020 = z.object({ ip: cidrString(), gateway: opt(ipString()), routes: opt(z.array(route)) });
+  const ip020 = z.object({ ip: cidrString(), gateway: opt(gwString()), routes: opt(z.array(route)) });
   const legacy = z.object({ cniVersion: opt(z.string()), ip4: opt(ip020), ip6: opt(ip020), dns: opt(dns) });
   return { current, legacy, dns, route };
 });
 
 /**
  * Parses a result of any spec version (its own `cniVersion`, else `fallbackVersion`) into the
- * current shape. Used for prevResult and for the results of delegated IPAM plugins.
+ * current shape, liberally (see above). Used for prevResult and for delegated IPAM results;
+ * `what` names the input in errors ("prevResult" gives "invalid prevResult: ips[0].address: …").
  */
 export function parseResult(raw: unknown, fallbackVersion: string, what = 'result'): Result {
-  const version =
-    typeof (raw as { cniVersion?: unknown })?.cniVersion === 'string' && (raw as { cniVersion: string }).cniVersion
-      ? (raw as { cniVersion: string }).cniVersion
-      : fallbackVersion;
-  const family = resultFamily(version);
-  if (family === '0.2') {
+  if (!isPlainObject(raw)) {
+    const got = Array.isArray(raw) ? 'an array' : JSON.stringify(raw);
+    throw new CniError(ErrorCode.decodingFailure, `invalid ${what}: expected a JSON object, got ${got}`);
+  }
+  const version = resultVersion(raw, fallbackVersion, what);
+  if (resultFamily(version) === '0.2') {
     const s = schemas().legacy;
     const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
     return fromLegacy(r, version);
@@ -76,12 +84,34 @@ export function parseResult(raw: unknown, fallbackVersion: string, what = 'resul
   const s = schemas().current;
   const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
   const out: Result = { cniVersion: version };
-  if (r.interfaces?.length) out.interfaces = r.interfaces.map((i) => compact(i) as Interface);
-  if (r.ips?.length) out.ips = r.ips.map(({ version: _v, ...ip }) => compact(ip) as IPConfig);
-  if (r.routes?.length) out.routes = r.routes.map((rt) => compact(rt) as Route);
-  const dns = r.dns ? (compact(r.dns) as DNS) : undefined;
+  if (r.interfaces?.length) out.interfaces = r.interfaces.map((i) => blankless(i) as Interface);
+  if (r.ips?.length) out.ips = r.ips.map(({ version: _v, ...ip }) => blankless(ip) as IPConfig);
+  if (r.routes?.length) out.routes = r.routes.map((rt) => blankless(rt) as Route);
+  const dns = r.dns ? (blankless(r.dns) as DNS) : undefined;
   if (!dnsIsEmpty(dns)) out.dns = dns;
   return out;
+}
+
+// The result's own cniVersion (case-folded key; "" or missing means the config's, as libcni's
+// fixupResultVersion does); one that is not a version at all is a decode error naming the field.
+function resultVersion(raw: Record<string, unknown>, fallback: string, what: string): string {
+  const key = Object.keys(raw).find((k) => k.toLowerCase() === 'cniversion');
+  const v = key === undefined ? undefined : raw[key];
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v !== 'string' || !/^\d+(\.\d+){0,2}$/.test(v)) {
+    throw new CniError(
+      ErrorCode.decodingFailure,
+      `invalid ${what}: cniVersion: must be a version such as "1.0.0", got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Drops null, undefined and "" members (Go's zero values, which its encoder omits). */
+function blankless<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined && v !== '') out[k] = v;
+  return out as T;
 }
 
 type LegacyIP = {
@@ -101,12 +131,12 @@ function fromLegacy(
   const routes: Route[] = [];
   for (const ipc of [r.ip4, r.ip6]) {
     if (!ipc) continue;
-    ips.push(compact({ address: ipc.ip, gateway: ipc.gateway ?? undefined }) as IPConfig);
-    for (const rt of ipc.routes ?? []) routes.push(compact({ dst: rt.dst, gw: rt.gw ?? undefined }) as Route);
+    ips.push(blankless({ address: ipc.ip, gateway: ipc.gateway }) as IPConfig);
+    for (const rt of ipc.routes ?? []) routes.push(blankless({ dst: rt.dst, gw: rt.gw }) as Route);
   }
   if (ips.length) out.ips = ips;
   if (routes.length) out.routes = routes;
-  const dns = r.dns ? (compact(r.dns) as DNS) : undefined;
+  const dns = r.dns ? (blankless(r.dns) as DNS) : undefined;
   if (!dnsIsEmpty(dns)) out.dns = dns;
   return out;
 }

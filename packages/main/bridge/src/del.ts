@@ -5,7 +5,7 @@
 // earlier one failed; repeated DELs succeed.
 import { ipBatch, isKind } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
-import { type Context, delegate, netnsGone } from '@cni-ts/skel';
+import { type Context, delegate, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError, type Result, toCniError } from '@cni-ts/types';
 import { kernelError } from './apply-links.js';
 import { type BridgeConf, loadConf } from './config.js';
@@ -43,8 +43,14 @@ function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
 
 // The sandbox is gone, so its veth normally went with it; a host end left behind (the namespace
 // still held elsewhere) is removed when it is still a veth on our bridge.
-function deleteLeftHostVeth(host: Host, ctx: Context, conf: BridgeConf, errors: Error[]): void {
-  const name = hostVethOf(ctx.prevResult, conf);
+function deleteLeftHostVeth(
+  host: Host,
+  ctx: Context,
+  conf: BridgeConf,
+  prev: Result | undefined,
+  errors: Error[],
+): void {
+  const name = hostVethOf(prev, conf);
   if (!name || !host.linkNames().has(name)) return;
   try {
     const [link] = showLinks(ctx.exec, [name]);
@@ -59,9 +65,10 @@ export function cmdDel(host: Host, ctx: Context): void {
   const conf = loadConf(ctx, false);
   const { containerId, ifname } = ctx.args;
   const errors: Error[] = [];
-  const families = new Set<Family>((ctx.prevResult?.ips ?? []).map((ip) => familyOf(ip.address)));
+  const prev = prevResultIfValid(ctx); // DEL cleans up with or without a usable prevResult
+  const families = new Set<Family>((prev?.ips ?? []).map((ip) => familyOf(ip.address)));
   if (!netnsGone(ctx.args.netns)) for (const f of deleteInSandbox(ctx, errors)) families.add(f);
-  else deleteLeftHostVeth(host, ctx, conf, errors);
+  else deleteLeftHostVeth(host, ctx, conf, prev, errors);
   if (conf.macspoofchk) {
     try {
       removeSpoofCheck(ctx.exec, containerId, ifname);

@@ -65,6 +65,26 @@ test('DEL after the sandbox is gone still removes the rules (no netns needed) an
   );
 });
 
+test('DEL with a prevResult that is not a result cleans as without one (both families, IPAM released)', async (t) => {
+  const broken = { cniVersion: '1.0.0', ips: [{ address: 'not-an-address' }], interfaces: 'cni0' };
+  const { exec, error } = await del(
+    { ...L3, prevResult: broken },
+    { iptables: { 4: SAVED } },
+    { netns: '/run/netns/cts-gone-away' },
+  );
+  t.is(error, undefined);
+  t.deepEqual(
+    exec.script().map((l) => l.split(' << ')[0]),
+    [
+      'iptables-save -t nat',
+      'iptables-restore --noflush -w',
+      'ip6tables-save -t nat',
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
+      'IPAM DEL',
+    ],
+  );
+});
+
 test('DEL without the sandbox removes a host veth left behind, if it is still a veth on our bridge', async (t) => {
   const node = { veth01020304: { kind: 'veth', master: 'cni0' } };
   const { exec } = await del({ prevResult: PREV }, { node }, { netns: '', links: ['veth01020304'] });

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import type { RunOptions, RunResult } from '@cni-ts/process';
 import { type Call, FakeExecutor } from '@cni-ts/testutils';
-import { type Context, decodeNetConf, decodePrevResult } from '@cni-ts/skel';
+import { type Context, decodeNetConf, decodePrevResult, withLazyPrevResult } from '@cni-ts/skel';
 import type { Host } from '../src/index.js';
 
 /** A netns path that always exists (requireNetns passes without root). */
@@ -181,7 +181,7 @@ export function context(
 ): Context {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'bridge', ...config });
   const conf = decodeNetConf(stdin);
-  const ctx: Context = {
+  const ctx: Omit<Context, 'prevResult'> = {
     command: over.command ?? 'ADD',
     stdin,
     conf,
@@ -197,7 +197,5 @@ export function context(
       netnsOverride: false,
     },
   };
-  const prev = decodePrevResult(conf);
-  if (prev) ctx.prevResult = prev;
-  return ctx;
+  return withLazyPrevResult(ctx, () => decodePrevResult(conf)); // decoded only if read, as skel does
 }
