@@ -5,7 +5,7 @@ import { CniError, CURRENT_VERSION, ErrorCode, formatResult, goJson, goJsonCompa
 import { COMMANDS, type Command, readCmdArgs } from './env.js';
 import { decodeNetConf, decodePrevResult } from './netconf.js';
 import { negotiate } from './negotiate.js';
-import { type Plugin, withLazyPrevResult } from './plugin.js';
+import { type Context, type Plugin, withLazyPrevResult } from './plugin.js';
 
 /** The outside world of one invocation. */
 export interface PluginIO {
@@ -81,7 +81,14 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
   switch (command) {
     case 'ADD': {
       const result = await plugin.add(ctx);
-      io.stdout(formatResult(result, conf.cniVersion));
+      let text: string;
+      try {
+        text = formatResult(result, conf.cniVersion);
+      } catch (e) {
+        await undoAdd(plugin, ctx);
+        throw e;
+      }
+      io.stdout(text);
       return;
     }
     case 'DEL':
@@ -92,6 +99,19 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
       return plugin.gc?.(ctx);
     case 'STATUS':
       return plugin.status?.(ctx);
+  }
+}
+
+// A result that cannot be printed fails the ADD, so what the ADD did is taken back with the
+// plugin's own DEL (plugins refuse such ADDs before changing anything; this is the safety net).
+async function undoAdd(plugin: Plugin, ctx: Context): Promise<void> {
+  // copied by descriptors, so the lazy prevResult stays lazy (a spread would decode it here)
+  const del = Object.defineProperties({}, Object.getOwnPropertyDescriptors(ctx)) as Context;
+  del.command = 'DEL';
+  try {
+    await plugin.del(del);
+  } catch (e) {
+    ctx.log(`undoing the ADD whose result could not be printed failed: ${(e as Error).message}`);
   }
 }
 

@@ -1,7 +1,7 @@
 // Delegation to another plugin (usually IPAM): find it on CNI_PATH, run it with our environment
 // and the same stdin, and bring back its result or its error with the code it chose.
 import { accessSync, constants, statSync } from 'node:fs';
-import { ProcessError } from '@cni-ts/process';
+import { ProcessError, type RunResult } from '@cni-ts/process';
 import { CniError, ErrorCode, type Result, isPlainObject, parseResult } from '@cni-ts/types';
 import type { Command } from './env.js';
 import type { Context } from './plugin.js';
@@ -35,20 +35,72 @@ export function findInPath(name: string, dirs: readonly string[]): string {
 
 /** Runs plugin `type` for `command` with the caller's environment and stdin; returns its parsed result for ADD. */
 export function delegate(ctx: Context, type: string, command: Command, stdin = ctx.stdin): Result | undefined {
+  if (command === 'ADD') return delegateAdd(ctx, type, () => {}, stdin);
+  execDelegate(ctx, type, command, stdin);
+  return undefined;
+}
+
+/**
+ * A delegated ADD (IPAM). `mayHoldState` is called as soon as the delegate may have reserved
+ * something — it exited 0, or it ran and did not report a CNI error (killed, timed out, crashed) —
+ * and before its answer is decoded, so the caller can push the delegate's DEL onto its undo stack
+ * first: an answer that cannot be decoded leaks nothing. A delegate that reported a CNI error has
+ * undone its own work (the spec's contract) and is not called back.
+ */
+export function delegateAdd(ctx: Context, type: string, mayHoldState: () => void, stdin = ctx.stdin): Result {
+  let out: string;
+  try {
+    out = execDelegate(ctx, type, 'ADD', stdin);
+  } catch (e) {
+    if (e instanceof DelegateError && !e.reported) mayHoldState();
+    throw e;
+  }
+  mayHoldState();
+  return parseDelegateResult(ctx, type, out);
+}
+
+/** A delegate that ran and failed; `reported` is true when it printed a CNI error object itself. */
+export class DelegateError extends CniError {
+  constructor(
+    code: number,
+    msg: string,
+    details: string,
+    readonly reported: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(code, msg, details, options);
+  }
+}
+
+/** Runs plugin `type` for `command`; returns its stdout when it exits 0, throws its error (a DelegateError once it ran) otherwise. */
+export function execDelegate(ctx: Context, type: string, command: Command, stdin = ctx.stdin): string {
   const file = findInPath(type, ctx.args.path);
   const env = { ...ctx.env, CNI_COMMAND: command };
-  const r = runWithRetry(ctx, file, env, stdin);
+  let r: RunResult;
+  try {
+    r = runWithRetry(ctx, file, env, stdin);
+  } catch (e) {
+    // it may have run (timed out, killed): unless it certainly never started
+    const started = !(e instanceof ProcessError && (e.kind === 'not-found' || textBusy(e)));
+    const msg = `${type} ${command} did not finish: ${(e as Error).message}`;
+    if (!started) throw new CniError(ErrorCode.internal, msg, '', { cause: e });
+    throw new DelegateError(ErrorCode.internal, msg, '', false, { cause: e });
+  }
   if (r.stderr) ctx.log(`${type}: ${r.stderr.trimEnd()}`);
   if (r.status !== 0) throw delegateError(type, command, r.status, r.stdout, r.stderr);
-  if (command !== 'ADD') return undefined;
+  return r.stdout;
+}
+
+/** Decodes a delegated ADD's stdout as a result of any version (the config's when it names none); code 6 otherwise. */
+export function parseDelegateResult(ctx: Context, type: string, stdout: string): Result {
   let json: unknown;
   try {
-    json = JSON.parse(r.stdout);
+    json = JSON.parse(stdout);
   } catch {
     throw new CniError(
       ErrorCode.decodingFailure,
-      `${type} ${command} printed a result that is not JSON`,
-      r.stdout.slice(0, 200),
+      `${type} ADD printed a result that is not JSON`,
+      stdout.slice(0, 200),
     );
   }
   return parseResult(json, ctx.conf.cniVersion, `result of ${type}`);
@@ -60,22 +112,30 @@ function runWithRetry(ctx: Context, file: string, env: Record<string, string | u
     try {
       return ctx.exec.run(file, [], { env, input, timeoutMs: 120_000 });
     } catch (e) {
-      const busy = e instanceof ProcessError && /ETXTBSY/.test(String((e.cause as Error | undefined)?.message ?? ''));
-      if (!busy || attempt >= 5) throw e;
+      if (!textBusy(e) || attempt >= 5) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
     }
   }
 }
 
-function delegateError(type: string, command: Command, status: number, stdout: string, stderr: string): CniError {
+function textBusy(e: unknown): boolean {
+  return e instanceof ProcessError && /ETXTBSY/.test(String((e.cause as Error | undefined)?.message ?? ''));
+}
+
+function delegateError(type: string, command: Command, status: number, stdout: string, stderr: string): DelegateError {
   try {
     const e: unknown = JSON.parse(stdout);
     if (isPlainObject(e) && typeof e.code === 'number' && typeof e.msg === 'string') {
-      return new CniError(e.code, e.msg, typeof e.details === 'string' ? e.details : '');
+      return new DelegateError(e.code, e.msg, typeof e.details === 'string' ? e.details : '', true);
     }
   } catch {
     // not a CNI error object
   }
   const why = stderr.trim() || stdout.trim() || 'no output';
-  return new CniError(ErrorCode.internal, `${type} ${command} failed with exit status ${status}: ${why}`);
+  return new DelegateError(
+    ErrorCode.internal,
+    `${type} ${command} failed with exit status ${status}: ${why}`,
+    '',
+    false,
+  );
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CniError, ALL_VERSIONS } from '@cni-ts/types';
+import { CniError, ALL_VERSIONS, newResult } from '@cni-ts/types';
 import { ProcessError } from '@cni-ts/process';
 import { BASE_ENV, recordingPlugin, run } from './helpers.js';
 
@@ -131,6 +131,29 @@ test('ADD prints the result in the config version', async (t) => {
     if (v === '0.1.0' || v === '0.2.0') t.is(r.json.ip4.ip, '10.0.0.2/24');
     else t.is(r.json.ips[0].address, '10.0.0.2/24');
   }
+});
+
+test("an ADD whose result cannot be printed in the config version is undone with the plugin's DEL", async (t) => {
+  const verbs: string[] = [];
+  const { plugin } = recordingPlugin({
+    add: (ctx) => {
+      verbs.push(ctx.command);
+      return newResult({ interfaces: [{ name: 'eth0' }] });
+    },
+    del: (ctx) => {
+      verbs.push(ctx.command);
+    },
+  });
+  const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('0.2.0'));
+  t.is(r.code, 1);
+  t.deepEqual([r.json.code, r.json.msg], [1, 'cannot convert result to version 0.2.0: no valid IP addresses']);
+  t.deepEqual(verbs, ['ADD', 'DEL']);
+  const junk = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('0.2.0', { prevResult: 'not a result' }));
+  t.is(junk.code, 1);
+  t.deepEqual(verbs, ['ADD', 'DEL', 'ADD', 'DEL'], 'the undo does not decode a prevResult nobody read');
+  const fine = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf('0.3.1'));
+  t.is(fine.code, 0);
+  t.deepEqual(verbs, ['ADD', 'DEL', 'ADD', 'DEL', 'ADD'], 'a printable result is not undone');
 });
 
 test('prevResult of an older version is converted up and passed to the handler', async (t) => {

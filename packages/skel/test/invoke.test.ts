@@ -3,8 +3,9 @@ import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeExecutor } from '@cni-ts/testutils';
+import { ProcessError } from '@cni-ts/process';
 import { CniError } from '@cni-ts/types';
-import { type Context, decodeNetConf, delegate, findInPath } from '../src/index.js';
+import { type Context, decodeNetConf, delegate, delegateAdd, findInPath } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cts-invoke-'));
 const bin = join(dir, 'bin');
@@ -90,4 +91,43 @@ test('a delegate result without cniVersion is read in the config version', (t) =
   const exec = new FakeExecutor().on(() => true, { stdout: JSON.stringify({ ip4: { ip: '10.0.0.7/8' } }) });
   const r = delegate(ctx(exec, '0.2.0'), 'ipam-x', 'ADD');
   t.deepEqual(r?.ips, [{ address: '10.0.0.7/8' }]);
+});
+
+const GOOD = JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.5/24' }] });
+type Answer = { status?: number; stdout?: string; stderr?: string } | 'timeout';
+const ANSWERS: Array<[string, Answer, boolean, string]> = [
+  ['a result', { stdout: GOOD }, true, 'result 10.0.0.5/24'],
+  ['output that is not JSON', { stdout: 'reserved 10.0.0.5' }, true, 'error 6'],
+  ['a result that does not decode', { stdout: JSON.stringify({ ips: [{ address: 'nope' }] }) }, true, 'error 6'],
+  ['an exit without a CNI error (a crash)', { status: 2, stderr: 'panic' }, true, 'error 999'],
+  ['no answer in time (killed)', 'timeout', true, 'error 999'],
+  [
+    'a CNI error (it undid its own work)',
+    { status: 1, stdout: JSON.stringify({ code: 11, msg: 'busy' }) },
+    false,
+    'error 11',
+  ],
+];
+for (const [what, answer, called, outcome] of ANSWERS) {
+  test(`delegateAdd: ${what} ${called ? 'calls' : 'does not call'} back before the answer is decoded`, (t) => {
+    const exec = new FakeExecutor();
+    exec.run = () => {
+      if (answer === 'timeout') throw new ProcessError('timeout', 'ipam-x', 'ipam-x: timed out after 120000 ms');
+      return { status: 0, stdout: '', stderr: '', ...answer };
+    };
+    const seen: string[] = [];
+    try {
+      const r = delegateAdd(ctx(exec), 'ipam-x', () => seen.push('may hold state'));
+      seen.push(`result ${r.ips?.[0]?.address}`);
+    } catch (e) {
+      seen.push(`error ${(e as CniError).code}`);
+    }
+    t.deepEqual(seen, [...(called ? ['may hold state'] : []), outcome]);
+  });
+}
+
+test('delegateAdd of a plugin that is not on CNI_PATH never calls back', (t) => {
+  const seen: string[] = [];
+  t.throws(() => delegateAdd(ctx(new FakeExecutor()), 'missing', () => seen.push('x')), { instanceOf: CniError });
+  t.deepEqual(seen, []);
 });

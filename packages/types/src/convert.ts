@@ -229,13 +229,7 @@ function toLegacy(result: Result, version: string): Record<string, unknown> {
     const f = addressFamily(ip.address);
     byFamily[f] ??= compact({ ip: ip.address, gateway: ip.gateway });
   }
-  if (!byFamily['4'] && !byFamily['6']) {
-    throw new CniError(
-      ErrorCode.incompatibleVersion,
-      `cannot convert result to version ${version}: no valid IP addresses`,
-      `results before 0.3.0 must carry an IP address; use cniVersion 0.3.0 or newer for this plugin`,
-    );
-  }
+  if (!byFamily['4'] && !byFamily['6']) requireExpressible(version, false, 'the result has no IP address');
   for (const r of result.routes ?? []) {
     const target = byFamily[addressFamily(r.dst)];
     if (!target) continue;
@@ -246,6 +240,20 @@ function toLegacy(result: Result, version: string): Record<string, unknown> {
   if (byFamily['6']) out.ip6 = byFamily['6'];
   out.dns = dnsOut(result.dns);
   return out;
+}
+
+/**
+ * Throws the code-1 error that printing would, for a result that will carry no IP address in a
+ * version before 0.3.0 (whose results must carry one). Plugins call it before changing anything,
+ * so such an ADD fails without side effects; `why` says what lacks the address.
+ */
+export function requireExpressible(version: string, hasIps: boolean, why: string): void {
+  if (hasIps || resultFamily(version) !== '0.2') return;
+  throw new CniError(
+    ErrorCode.incompatibleVersion,
+    `cannot convert result to version ${version}: no valid IP addresses`,
+    `${why}, and results before 0.3.0 must carry one: use cniVersion 0.3.0 or newer`,
+  );
 }
 
 /** A fresh result in the current version. */

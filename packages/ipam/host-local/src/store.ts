@@ -86,24 +86,43 @@ export class DiskStore implements Store {
   }
 
   reserve(ip: string, id: string, ifname: string, rangeId: string): boolean {
+    if (!this.place(ip, ownerText(id, ifname))) return false;
+    // the reservation exists now: if the cursor cannot be written, take it back before failing
+    try {
+      this.writeReplace(`${LAST_PREFIX}${rangeId}`, ip);
+    } catch (e) {
+      try {
+        this.remove(ip);
+      } catch {
+        // the cursor error matters more; the runtime's DEL finds the reservation by its owner
+      }
+      throw e;
+    }
+    return true;
+  }
+
+  // Creates the reservation file <ip> with content, whole or not at all; false when it exists.
+  private place(ip: string, content: string): boolean {
     const final = `${this.dir}/${ip}`;
     const tmp = `${this.dir}/${TEMP_PREFIX}${process.pid}.${ip}`;
-    const content = ownerText(id, ifname);
     this.unlink(tmp); // a leftover of a killed run that had our pid
     if (!this.writeNew(tmp, content)) throw ioError('write', tmp, new Error('EEXIST'));
     try {
       linkSync(tmp, final);
+      return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return false;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw ioError('write reservation', final, e);
       // a file system without hard links: create the reservation in place (O_EXCL), as upstream
-      if (!this.writeNew(final, content)) return false;
+      return this.writeNew(final, content);
     } finally {
-      this.unlink(tmp);
+      try {
+        this.unlink(tmp);
+      } catch {
+        // a temporary file blocks no address; GC removes it
+      }
     }
-    this.writeReplace(`${LAST_PREFIX}${rangeId}`, ip);
-    return true;
   }
 
   lastReserved(rangeId: string): string | undefined {

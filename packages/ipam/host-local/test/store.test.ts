@@ -54,6 +54,15 @@ test('reserving a taken address fails and leaves the holder and the cursor alone
   t.false(readdirSync(dir).some((f) => f.startsWith(TEMP_PREFIX)));
 });
 
+test('a reservation whose cursor cannot be written is taken back: the failed reserve leaves no file', (t) => {
+  const { dir, store } = fresh();
+  mkdirSync(join(dir, 'last_reserved_ip.0', 'x'), { recursive: true }); // rename(2) cannot replace it
+  const e = t.throws(() => store.reserve('10.1.0.5', 'a', 'eth0', '0'), { instanceOf: CniError });
+  t.is(e?.code, 5);
+  t.regex(e!.message, /last_reserved_ip\.0/);
+  t.deepEqual(readdirSync(dir).sort(), ['last_reserved_ip.0'], 'neither the reservation nor a temporary file');
+});
+
 test('reservations: owners trimmed, legacy files kept, lock/cursors/odd names/links/dirs ignored', (t) => {
   const { dir, store } = fresh();
   writeFileSync(join(dir, '10.1.0.2'), 'a\r\neth0');

@@ -1,7 +1,16 @@
 // ADD: check the config and the node, reserve addresses with IPAM, plan everything, then apply
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
-import { type Context, delegate, requireNetns } from '@cni-ts/skel';
-import { CniError, type DNS, ErrorCode, type Interface, type Result, configError, newResult } from '@cni-ts/types';
+import { type Context, delegate, delegateAdd, requireNetns } from '@cni-ts/skel';
+import {
+  CniError,
+  type DNS,
+  ErrorCode,
+  type Interface,
+  type Result,
+  configError,
+  newResult,
+  requireExpressible,
+} from '@cni-ts/types';
 import { type NodeLinks, applyNode, applyPod, kernelError, readBack } from './apply-links.js';
 import { type BridgeConf, loadConf } from './config.js';
 import { type Gateways, calcGateways } from './gateway.js';
@@ -33,9 +42,12 @@ export function observeNode(
   return { ...(bridge ? { bridge } : {}), ...(vlanGateway ? { vlanGateway } : {}) };
 }
 
+// The IPAM DEL goes on the undo stack as soon as IPAM may hold a reservation, before its
+// answer is decoded: a result we cannot read must not leak the address.
 function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Result {
-  const r = delegate(ctx, conf.ipamType, 'ADD')!;
-  undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegate(ctx, conf.ipamType, 'DEL'));
+  const r = delegateAdd(ctx, conf.ipamType, () =>
+    undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegate(ctx, conf.ipamType, 'DEL')),
+  );
   if (!r.ips?.length)
     throw new CniError(
       ErrorCode.internal,
@@ -72,6 +84,8 @@ export function addResult(
 export function cmdAdd(host: Host, ctx: Context): Result {
   const conf = loadConf(ctx, true);
   const { netns, ifname, containerId } = ctx.args;
+  // decided before anything changes: an L2-only result has no address, which 0.1.0/0.2.0 cannot carry
+  requireExpressible(conf.cniVersion, conf.ipamType !== '', 'an L2-only bridge network (no "ipam") has no address');
   requireNetns(netns);
   const taken = host.linkNames();
   const node = observeNode(ctx, conf, taken);

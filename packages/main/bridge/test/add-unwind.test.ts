@@ -4,7 +4,7 @@ import test from 'ava';
 import { CniError } from '@cni-ts/types';
 import { IPAM_V4, NODE, POD, VETH, runAdd as add } from './add-fixtures.js';
 import { makeBridge } from '../src/index.js';
-import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
+import { FakeHost, IPAM_DIR, NETNS, ScriptedExec, context } from './helpers.js';
 
 test('an existing bridge with another IPv4 address: code 7 naming both, before any kernel change; the reservation is released', async (t) => {
   const node = { cni0: { ...NODE.cni0, addrs: [['10.99.0.1', 16]] as Array<[string, number]> } };
@@ -160,4 +160,53 @@ test('CNI_NETNS that does not exist is code 4 before anything runs', async (t) =
   );
   t.is(e?.code, 4);
   t.deepEqual(exec.calls, []);
+});
+
+for (const cniVersion of ['0.1.0', '0.2.0']) {
+  test(`an L2-only network at cniVersion ${cniVersion} is refused (code 1) before anything runs: its result could not be printed`, async (t) => {
+    const { exec, error } = await add({ cniVersion }, { node: NODE, pod: POD });
+    t.is(error?.code, 1);
+    t.is(error?.message, `cannot convert result to version ${cniVersion}: no valid IP addresses`);
+    t.regex(error!.details, /L2-only bridge network \(no "ipam"\).*use cniVersion 0\.3\.0 or newer/);
+    t.deepEqual(exec.script(), []);
+  });
+}
+
+for (const [what, answer] of [
+  ['not JSON', { status: 0, stdout: 'Reserved 10.22.0.2 (debug output)' }],
+  [
+    'a result that does not decode',
+    { status: 0, stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: 'x' }] }) },
+  ],
+  ['a crash without a CNI error', { status: 2, stdout: '', stderr: 'panic: runtime error' }],
+] as const) {
+  test(`an IPAM answer that is ${what} is released with IPAM DEL before the error returns`, async (t) => {
+    const { exec, error } = await add(
+      { isGateway: true, ipam: { type: 'host-local' } },
+      {
+        node: NODE,
+        pod: POD,
+        fail: (c, verb) => (c.file.startsWith(IPAM_DIR) && verb === 'ADD' ? { stderr: '', ...answer } : undefined),
+      },
+      ['cni0'],
+    );
+    t.truthy(error);
+    t.deepEqual(exec.script().slice(1), ['IPAM ADD', 'IPAM DEL']);
+  });
+}
+
+test('an IPAM that reports a CNI error is not sent DEL: it undid its own work, and DEL could free an older reservation', async (t) => {
+  const { exec, error } = await add(
+    { ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      fail: (c, verb) =>
+        c.file.startsWith(IPAM_DIR) && verb === 'ADD'
+          ? { status: 1, stdout: JSON.stringify({ code: 7, msg: 'duplicate allocation is not allowed' }), stderr: '' }
+          : undefined,
+    },
+    ['cni0'],
+  );
+  t.deepEqual([error?.code, error?.message], [7, 'duplicate allocation is not allowed']);
+  t.deepEqual(exec.script().slice(1), ['IPAM ADD']);
 });

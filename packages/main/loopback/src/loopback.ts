@@ -14,26 +14,30 @@ interface Link {
   addr_info?: AddrInfo[];
 }
 
+// One process: lo's state before, lo up, its addresses after. A refused lo is set down again
+// when ADD brought it up, so a failed ADD changes nothing.
 function add(ctx: Context): Result {
   const netns = ctx.args.netns;
   requireNetns(netns);
-  const [link] = ipBatch(
+  const [before, after] = ipBatch(
     ctx.exec,
     [
+      // `addr show`, not `link show`: in a batch, a `link show` makes later `addr show` lines omit addresses
+      ['addr', 'show', 'dev', 'lo'],
       ['link', 'set', 'lo', 'up'],
       ['addr', 'show', 'dev', 'lo'],
     ],
     { netns },
   ) as Link[][];
-  const addrs = link?.[0]?.addr_info ?? [];
-  for (const a of addrs) {
-    if (a.local && !isLoopbackAddress(a.local)) {
-      throw new CniError(
-        ErrorCode.internal,
-        `loopback interface found with non-loopback address "${a.local}"`,
-        `the namespace ${netns} is not a fresh sandbox; its lo carries ${a.local}/${a.prefixlen ?? ''}`,
-      );
-    }
+  const addrs = after?.[0]?.addr_info ?? [];
+  const foreign = addrs.find((a) => a.local && !isLoopbackAddress(a.local));
+  if (foreign) {
+    if (!before?.[0]?.flags?.includes('UP')) ipBatch(ctx.exec, [['link', 'set', 'lo', 'down']], { netns });
+    throw new CniError(
+      ErrorCode.internal,
+      `loopback interface found with non-loopback address "${foreign.local}"`,
+      `the namespace ${netns} is not a fresh sandbox; its lo carries ${foreign.local}/${foreign.prefixlen ?? ''}`,
+    );
   }
   if (ctx.prevResult) return ctx.prevResult;
   const v4 = addrs.find((a) => a.family === 'inet');

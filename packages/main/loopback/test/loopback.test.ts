@@ -23,13 +23,18 @@ function ctx(exec: FakeExecutor, over: Partial<Context> = {}): Context {
 
 const loShow = (addrs: object[], flags = ['LOOPBACK', 'UP']) =>
   `${JSON.stringify([{ ifname: 'lo', flags, addr_info: addrs }])}\n`;
+/** What ADD's batch prints: lo before (down unless `upBefore`), then lo's addresses after `link set lo up`. */
+const addOut = (addrs: object[], upBefore = false) =>
+  `${loShow([], upBefore ? ['LOOPBACK', 'UP'] : ['LOOPBACK'])}${loShow(addrs)}`;
 const V4 = { family: 'inet', local: '127.0.0.1', prefixlen: 8 };
 const V6 = { family: 'inet6', local: '::1', prefixlen: 128 };
 
 test('ADD brings lo up and reads its addresses in one ip process inside the netns', async (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: loShow([V4, V6]) });
+  const exec = new FakeExecutor().on(() => true, { stdout: addOut([V4, V6]) });
   const r = await loopback.add(ctx(exec));
-  t.deepEqual(exec.lines(), [`nsenter --net=${NETNS} -- ip -j -batch - << link set lo up ; addr show dev lo`]);
+  t.deepEqual(exec.lines(), [
+    `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev lo ; link set lo up ; addr show dev lo`,
+  ]);
   t.deepEqual(r.interfaces, [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: NETNS }]);
   t.deepEqual(r.ips, [
     { interface: 0, address: '127.0.0.1/8' },
@@ -38,12 +43,12 @@ test('ADD brings lo up and reads its addresses in one ip process inside the netn
 });
 
 test('ADD without IPv6 on lo returns the IPv4 address only', async (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: loShow([V4]) });
+  const exec = new FakeExecutor().on(() => true, { stdout: addOut([V4]) });
   t.deepEqual((await loopback.add(ctx(exec))).ips, [{ interface: 0, address: '127.0.0.1/8' }]);
 });
 
 test('ADD passes prevResult through unchanged', async (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: loShow([V4, V6]) });
+  const exec = new FakeExecutor().on(() => true, { stdout: addOut([V4, V6]) });
   const prevResult = {
     cniVersion: '1.0.0',
     ips: [{ address: '10.1.0.4/24', interface: 0 }],
@@ -52,13 +57,19 @@ test('ADD passes prevResult through unchanged', async (t) => {
   t.is(await loopback.add(ctx(exec, { prevResult })), prevResult);
 });
 
-test('ADD refuses a lo that carries a non-loopback address', async (t) => {
-  const exec = new FakeExecutor().on(() => true, {
-    stdout: loShow([V4, { family: 'inet', local: '10.0.0.1', prefixlen: 8 }]),
+for (const upBefore of [false, true]) {
+  test(`ADD refuses a lo that carries a non-loopback address and leaves lo ${upBefore ? 'up, as it was' : 'down again'}`, async (t) => {
+    const exec = new FakeExecutor().on((c) => c.input.includes('show'), {
+      stdout: addOut([V4, { family: 'inet', local: '10.0.0.1', prefixlen: 8 }], upBefore),
+    });
+    const e = await t.throwsAsync(async () => loopback.add(ctx(exec)), { instanceOf: CniError });
+    t.regex(e!.message, /non-loopback address "10\.0\.0\.1"/);
+    t.deepEqual(
+      exec.lines().slice(1),
+      upBefore ? [] : [`nsenter --net=${NETNS} -- ip -j -batch - << link set lo down`],
+    );
   });
-  const e = await t.throwsAsync(async () => loopback.add(ctx(exec)), { instanceOf: CniError });
-  t.regex(e!.message, /non-loopback address "10\.0\.0\.1"/);
-});
+}
 
 test('ADD into a netns path that does not exist is a code-4 error naming it', async (t) => {
   const exec = new FakeExecutor();

@@ -4,12 +4,15 @@
 // aside), and the results must have the same shape per cniVersion. Where we differ on purpose,
 // the test asserts both sides of the difference. Go v1.1.1 speaks cniVersion up to 1.0.0 and
 // knows neither ipMasqBackend, portIsolation, vlanTrunk nor preserveDefaultVlan, so those are
-// compared nowhere here (they have their own integration tests).
+// compared nowhere here (they have their own integration tests). Each bridge delegates to its
+// own host-local (ours to dist/bin, Go's to /usr/lib/cni), as on a node that switched wholesale;
+// one test runs our bridge with Go's host-local.
 import anyTest, { type TestFn } from 'ava';
 import { existsSync } from 'node:fs';
 import { type Netns, rootTest } from '@cni-ts/testutils';
 import {
   GO,
+  GO_IPAM_DIR,
   OURS,
   type World,
   dropWorld,
@@ -147,14 +150,17 @@ function normResult(r: any, pod: Netns): any {
   return j;
 }
 
-/** Runs ADD with the same config under both plugins; returns results and states. */
-async function both(t: any, config: (w: World) => Record<string, unknown>) {
+/** Runs ADD with the same config under both plugins (each with its own host-local unless `oursIpam`); returns results and states. */
+async function both(t: any, config: (w: World) => Record<string, unknown>, oursIpam?: string) {
   const out: Record<'ours' | 'go', { w: World; pod: Netns; r: any; s: any; conf: Record<string, unknown> }> = {} as any;
   for (const side of ['ours', 'go'] as const) {
     const w = t.context[side] as World;
     const pod = await w.node.addPod('pod');
     const conf = config(w);
-    const add = await run(w, 'ADD', pod, conf, { plugin: side === 'ours' ? OURS : GO });
+    const add = await run(w, 'ADD', pod, conf, {
+      plugin: side === 'ours' ? OURS : GO,
+      ...(side === 'ours' && oursIpam ? { cniPath: [oursIpam] } : {}),
+    });
     t.is(add.exitCode, 0, `${side} ADD: ${add.stdout}${add.stderr}`);
     out[side] = { w, pod, r: add.json, s: await state(w, pod, add.json), conf };
   }
@@ -256,6 +262,25 @@ for (const v of ['0.3.1', '0.4.0', '1.0.0']) {
     }
   });
 }
+
+test("our bridge delegating to Go's host-local (a node that replaced only bridge) matches Go's bridge", async (t) => {
+  const { ours: o, go: g } = await both(
+    t,
+    (w) =>
+      netConf(w, { isDefaultGateway: true, ipMasq: true }, [
+        [{ subnet: '10.22.0.0/24' }],
+        [{ subnet: 'fd00:22::/64' }],
+      ]),
+    GO_IPAM_DIR,
+  );
+  t.deepEqual(normResult(o.r, o.pod), normResult(g.r, g.pod));
+  const co = await run(o.w, 'CHECK', o.pod, { ...o.conf, prevResult: o.r }, { cniPath: [GO_IPAM_DIR] });
+  t.is(co.exitCode, 0, co.stdout);
+  const del = await run(o.w, 'DEL', o.pod, { ...o.conf, prevResult: o.r }, { cniPath: [GO_IPAM_DIR] });
+  t.is(del.exitCode, 0, del.stdout);
+  t.deepEqual(reservations(o.w), [], "Go's host-local released the addresses");
+  t.deepEqual(await natRules(o.w.node.node), []);
+});
 
 test('known difference: CHECK of an L2-only network passes for us and fails for Go ("no plugin name provided")', async (t) => {
   const { ours: o, go: g } = await both(t, () => ({

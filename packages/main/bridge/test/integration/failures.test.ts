@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Netns } from '@cni-ts/testutils';
 import {
+  IPAM_DIR,
   type World,
   worldTest,
   addrsOf,
@@ -34,6 +35,45 @@ async function nothingLeft(t: any, w: World, pod: Netns, network = 'podnet') {
   t.deepEqual(reservations(w, network), [], 'no IPAM reservation');
 }
 
+/** The nat lines of one container: its chain's declaration and every rule that names it or jumps to it. */
+function rulesOf(lines: string[], id: string): string[] {
+  const chain = lines.find((l) => l.startsWith('-A POSTROUTING') && l.includes(`id: \\"${id}\\"`))?.split(' -j ')[1];
+  if (!chain) return [];
+  return lines.filter((l) => l.startsWith(`:${chain} `) || l.includes(`id: \\"${id}\\"`));
+}
+
+for (const v of ['0.1.0', '0.2.0']) {
+  test(`an L2-only network at cniVersion ${v} is refused (code 1) before anything is created`, async (t) => {
+    const { w } = t.context;
+    const a = await w.node.addPod('a');
+    const r = await run(w, 'ADD', a, { cniVersion: v, name: 'l2net', type: 'bridge', bridge: 'cni0' });
+    t.is(r.exitCode, 1);
+    t.deepEqual([r.json.code, r.json.msg], [1, `cannot convert result to version ${v}: no valid IP addresses`]);
+    t.deepEqual(await linkNames(w.node.node), ['lo'], 'not even the bridge');
+    t.deepEqual(await linkNames(a), ['lo']);
+  });
+}
+
+for (const [mangle, code] of [
+  ['garbage', 6],
+  ['crash', 999],
+] as const) {
+  test(`host-local's reservation is released when its answer is ${mangle === 'garbage' ? 'not a result' : 'a crash'} (code ${code})`, async (t) => {
+    const { w } = t.context;
+    const a = await w.node.addPod('a');
+    const log = join(w.dir, 'ipam.log');
+    const conf = netConf(w, { isGateway: true, ipMasq: true });
+    (conf.ipam as any).type = 'cts-ipam-mangle';
+    const r = await run(w, 'ADD', a, conf, {
+      env: { CTS_IPAM_LOG: log, CTS_IPAM_MANGLE: mangle, CTS_IPAM_REAL: join(IPAM_DIR, 'host-local') },
+    });
+    t.is(r.exitCode, 1);
+    t.is(r.json.code, code, r.stdout);
+    t.is(readFileSync(log, 'utf8'), 'ADD ctr1 0\nDEL ctr1 0\n', 'host-local reserved, then released');
+    await nothingLeft(t, w, a);
+  });
+}
+
 test('ADD with a failing IPAM changes nothing at all and passes the IPAM error on', async (t) => {
   const { w } = t.context;
   const a = await w.node.addPod('a');
@@ -52,7 +92,7 @@ test('ADD with a failing IPAM changes nothing at all and passes the IPAM error o
   t.is(readFileSync(log, 'utf8'), 'ADD ctr1\n', 'a failed reservation is not released');
 });
 
-test('ADD when Go host-local runs out of addresses leaves nothing for that pod', async (t) => {
+test('ADD when host-local runs out of addresses leaves nothing for that pod', async (t) => {
   const { w } = t.context;
   const conf = netConf(w, { isGateway: true, ipMasq: true }, [
     [{ subnet: '10.22.0.0/24', rangeStart: '10.22.0.2', rangeEnd: '10.22.0.2' } as any],
@@ -137,17 +177,12 @@ for (const withPrev of [true, false]) {
     const b = await w.node.addPod('b');
     const ra = await mustAdd(t, w, a, conf, { containerId: 'a' });
     await mustAdd(t, w, b, conf, { containerId: 'b' });
-    const bRules = (await natRules(w.node.node)).filter((l) => l.includes('id: \\"b\\"') || l.startsWith(':'));
+    const bRules = rulesOf(await natRules(w.node.node), 'b');
+    t.is(bRules.length, 4, "b's chain and its three rules");
     await w.node.removePod(a);
     const del = await run(w, 'DEL', a, withPrev ? { ...conf, prevResult: ra } : conf, { containerId: 'a' });
     t.is(del.exitCode, 0, del.stdout);
-    const rules = await natRules(w.node.node);
-    t.false(
-      rules.some((l) => l.includes('id: \\"a\\"')),
-      'no rule of a is left',
-    );
-    t.is(rules.filter((l) => l.startsWith('-')).length, 3, "b's three rules stay");
-    t.true(bRules.length > 0);
+    t.deepEqual(await natRules(w.node.node), bRules, "a's chain and rules are gone, b's are as they were");
     const nft = await nftRules(w.node.node);
     t.notRegex(nft, /macspoofchk-a-eth0/);
     t.regex(nft, /macspoofchk-b-eth0/);

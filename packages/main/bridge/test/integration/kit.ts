@@ -9,8 +9,10 @@ import {
   type Netns,
   type PluginOutcome,
   TestNode,
+  binDir,
   execPlugin,
   goPlugin,
+  goPluginDir,
   ourPlugin,
   rootTest,
   sh,
@@ -19,8 +21,13 @@ import {
 
 export const OURS = ourPlugin('bridge');
 export const GO = goPlugin('bridge');
-/** Where the IPAM plugin comes from: Debian's Go host-local until ours lands (override with CNI_TS_BRIDGE_IPAM_DIR). */
-export const IPAM_DIR = process.env.CNI_TS_BRIDGE_IPAM_DIR ?? '/usr/lib/cni';
+/**
+ * Where the IPAM plugin comes from: our host-local (dist/bin) unless CNI_TS_BRIDGE_IPAM_DIR says
+ * otherwise. Differential tests run Go's bridge with Go's host-local (GO_IPAM_DIR).
+ */
+export const IPAM_DIR = process.env.CNI_TS_BRIDGE_IPAM_DIR ?? binDir;
+/** Debian's Go plugins, for the Go side of differential tests. */
+export const GO_IPAM_DIR = goPluginDir;
 
 /** One test's world. */
 export interface World {
@@ -35,6 +42,10 @@ const FIXTURES: Record<string, string> = {
   // Answers ADD with $CTS_IPAM_RESULT, records every verb in $CTS_IPAM_LOG.
   'cts-ipam-static':
     '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] && printf %s "$CTS_IPAM_RESULT"\nexit 0\n',
+  // Runs the real IPAM ($CTS_IPAM_REAL), logs "<verb> <id> <its exit status>" to $CTS_IPAM_LOG, and
+  // after a successful ADD answers as $CTS_IPAM_MANGLE says: "garbage" (not JSON) or "crash" (exit 2).
+  'cts-ipam-mangle':
+    '#!/bin/sh\nout=$("$CTS_IPAM_REAL"); rc=$?\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID $rc" >> "$CTS_IPAM_LOG"\nif [ "$CNI_COMMAND" = ADD ] && [ $rc = 0 ]; then\n  case "$CTS_IPAM_MANGLE" in\n    garbage) printf "reserved an address"; exit 0;;\n    crash) echo "panic: runtime error" >&2; exit 2;;\n  esac\nfi\nprintf %s "$out"\nexit $rc\n',
   // Fails every ADD the way an exhausted range does.
   'cts-ipam-fail':
     '#!/bin/sh\n[ -n "$CTS_IPAM_LOG" ] && echo "$CNI_COMMAND $CNI_CONTAINERID" >> "$CTS_IPAM_LOG"\n[ "$CNI_COMMAND" = ADD ] || exit 0\nprintf %s \'{"code":11,"msg":"no IP addresses available in range set"}\'\nexit 1\n',
@@ -90,7 +101,7 @@ export interface Call {
   ifname?: string;
   cniArgs?: string;
   env?: Record<string, string | undefined>;
-  /** CNI_PATH (default: IPAM_DIR, then the fixtures). */
+  /** CNI_PATH (default: IPAM_DIR, then the fixtures; for Go's bridge, Go's plugins then the fixtures). */
   cniPath?: string[];
 }
 
@@ -110,7 +121,7 @@ export function run(
     ifname: c.ifname ?? 'eth0',
     netns: typeof pod === 'string' ? pod : pod.path,
     inNetns: w.node.node.name,
-    cniPath: c.cniPath ?? [IPAM_DIR, w.fixtures],
+    cniPath: c.cniPath ?? [c.plugin === GO ? GO_IPAM_DIR : IPAM_DIR, w.fixtures],
     cniArgs: c.cniArgs,
     env: c.env,
   });

@@ -1,21 +1,26 @@
-// Every cniVersion from 0.3.1 to 1.1.0: ADD's result in that version's shape, CHECK where the
-// version has it, STATUS and GC for 1.1.0, DEL. Debian's Go host-local stops at 1.0.0, so 1.1.0
-// uses a fixture IPAM that answers a fixed address (until our host-local lands).
+// Every cniVersion from 0.3.1 to 1.1.0 with our host-local as IPAM: ADD's result in that
+// version's shape, CHECK where the version has it — shown to reach host-local by failing once the
+// reservation is gone —, STATUS for 1.1.0 — shown to reach host-local by a full range —, DEL.
 import anyTest, { type TestFn } from 'ava';
-import { type World, worldTest, natRules, netConf, pings, run } from './kit.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type World, worldTest, natRules, netConf, pings, reservations, run } from './kit.js';
 
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'bv', 'bridge cniVersion integration');
 
-const FIXED = JSON.stringify({ cniVersion: '1.1.0', ips: [{ address: '10.22.0.2/24', gateway: '10.22.0.1' }] });
-
 for (const v of ['0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
-  test(`cniVersion ${v}: ADD result shape, CHECK, DEL`, async (t) => {
+  test(`cniVersion ${v}: ADD result shape, CHECK and STATUS through host-local, DEL`, async (t) => {
     const { w } = t.context;
-    const base = netConf(w, { cniVersion: v, isGateway: true, ipMasq: true });
-    const conf = v === '1.1.0' ? { ...base, ipam: { type: 'cts-ipam-static' } } : base;
-    const env = { CTS_IPAM_RESULT: FIXED };
+    // a range of one address: after ADD, host-local's STATUS has none left to offer
+    const conf = netConf(w, { cniVersion: v, isGateway: true, ipMasq: true }, [
+      [{ subnet: '10.22.0.0/24', rangeStart: '10.22.0.2', rangeEnd: '10.22.0.2' } as any],
+    ]);
+    if (v === '1.1.0') {
+      const status = await run(w, 'STATUS', '', conf);
+      t.is(status.exitCode, 0, status.stdout);
+    }
     const a = await w.node.addPod('a');
-    const add = await run(w, 'ADD', a, conf, { env });
+    const add = await run(w, 'ADD', a, conf);
     t.is(add.exitCode, 0, add.stdout + add.stderr);
     const r = add.json;
     t.is(r.cniVersion, v);
@@ -42,20 +47,28 @@ for (const v of ['0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
       t.deepEqual(r.dns, {});
     }
     t.true(await pings(a, '10.22.0.1'));
-    const check = await run(w, 'CHECK', a, { ...conf, prevResult: r }, { env });
-    if (v === '0.3.1') t.is(check.json?.code, 1, 'CHECK needs cniVersion 0.4.0');
-    else t.is(check.exitCode, 0, check.stdout);
     if (v === '1.1.0') {
-      const status = await run(w, 'STATUS', '', conf, { env });
-      t.is(status.exitCode, 0, status.stdout);
+      const status = await run(w, 'STATUS', '', conf);
+      t.deepEqual([status.exitCode, status.json?.code], [1, 50], status.stdout);
+      t.regex(status.json.msg, /no IP addresses available/);
     }
-    const del = await run(w, 'DEL', a, { ...conf, prevResult: r }, { env });
+    const check = await run(w, 'CHECK', a, { ...conf, prevResult: r });
+    if (v === '0.3.1') t.is(check.json?.code, 1, 'CHECK needs cniVersion 0.4.0');
+    else {
+      t.is(check.exitCode, 0, check.stdout);
+      rmSync(join(w.dir, 'ipam', 'podnet', '10.22.0.2'));
+      const gone = await run(w, 'CHECK', a, { ...conf, prevResult: r });
+      t.deepEqual([gone.exitCode, gone.json?.code], [1, 100], gone.stdout);
+      t.regex(gone.json.msg, /^host-local: Failed to find address added by container ctr1/);
+    }
+    const del = await run(w, 'DEL', a, { ...conf, prevResult: r });
     t.is(del.exitCode, 0, del.stdout);
     t.deepEqual(await natRules(w.node.node), []);
+    t.deepEqual(reservations(w), []);
   });
 }
 
-test('older versions (0.1.0, 0.2.0) get the legacy ip4 shape', async (t) => {
+test('older versions (0.1.0, 0.2.0) get the legacy ip4 shape from host-local', async (t) => {
   const { w } = t.context;
   for (const v of ['0.1.0', '0.2.0']) {
     const a = await w.node.addPod(`p${v.replaceAll('.', '')}`);

@@ -72,13 +72,34 @@ for (const v of ALL_VERSIONS) {
   });
 }
 
-test('DEL succeeds with an empty CNI_NETNS, a netns that is gone, and repeated', async (t) => {
+test('an ADD refused for a non-loopback address on lo sets lo down again, as it found it', async (t) => {
+  const { node } = t.context;
+  const pod = await node.addPod('foreign', { loUp: false });
+  await pod.exec('ip', ['addr', 'add', '10.9.9.9/8', 'dev', 'lo']);
+  const r = await execPlugin({
+    plugin,
+    command: 'ADD',
+    config: conf('1.0.0'),
+    containerId: 'ctr-foreign',
+    netns: pod.path,
+    ifname: 'eth0',
+    inNetns: node.node.name,
+  });
+  t.is(r.exitCode, 1);
+  t.is(r.json.msg, 'loopback interface found with non-loopback address "10.9.9.9"');
+  const lo = await loState(pod);
+  t.false(lo.up, 'lo is down again');
+  t.true(lo.addrs.includes('10.9.9.9/8'), 'its address is left alone');
+});
+
+test('DEL succeeds with an empty CNI_NETNS, a netns that is gone, a config that changed, and repeated', async (t) => {
   const { node } = t.context;
   const pod = await node.addPod('gone');
   const base = {
     plugin,
     command: 'DEL',
-    config: conf('1.1.0'),
+    // keys loopback does not use, with values no plugin would accept, do not stop its DEL
+    config: { ...conf('1.1.0'), mtu: 'big', ipam: 5, ipMasqBackend: 'nope' },
     containerId: 'ctr-gone',
     ifname: 'eth0',
     inNetns: node.node.name,
