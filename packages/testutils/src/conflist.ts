@@ -3,6 +3,7 @@
 // capability args injected as runtimeConfig, and GC/STATUS for the whole list.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { libcniReshape } from './libcni-shapes.js';
 import { type PluginOutcome, execPlugin } from './runtime.js';
 
 /** A conflist as an operator writes it. */
@@ -42,6 +43,12 @@ export interface RuntimeOptions {
   cniPath: string[];
   /** Run plugins inside this named netns (the test node). */
   inNetns?: string;
+  /**
+   * Pass results on as upstream libcni v1.1.2 does: re-marshalled through its Go result types
+   * (`libcniReshape`: a 0.x IP without `version` gets `"version": ""`), and no prevResult on DEL
+   * below cniVersion 0.4.0. Off by default: results travel as the plugin printed them.
+   */
+  goLibcni?: boolean;
 }
 
 /** Executes conflists like libcni; keeps the last ADD result per attachment, as libcni's cache does. */
@@ -55,7 +62,7 @@ export class CniRuntime {
     let prev: unknown;
     for (const p of list.plugins) {
       const r = await this.call(list, p, 'ADD', a, prev);
-      prev = r.json;
+      prev = this.opts.goLibcni ? libcniReshape(r.json, list.cniVersion) : r.json;
     }
     this.cache.set(this.key(list, a), prev);
     return prev;
@@ -70,7 +77,8 @@ export class CniRuntime {
 
   /** DEL every plugin in reverse order with the cached result; forgets the attachment. */
   async del(list: ConfList, a: Attachment): Promise<void> {
-    const prev = this.cache.get(this.key(list, a));
+    const cached = this.cache.get(this.key(list, a));
+    const prev = this.opts.goLibcni && !/^(1|0\.4)\./.test(list.cniVersion) ? undefined : cached;
     for (const p of [...list.plugins].reverse()) await this.call(list, p, 'DEL', a, prev);
     this.cache.delete(this.key(list, a));
   }

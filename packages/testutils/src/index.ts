@@ -4,3 +4,4 @@ export * from './netns.js';
 export * from './fake.js';
 export * from './ava.js';
 export * from './conflist.js';
+export * from './libcni-shapes.js';
