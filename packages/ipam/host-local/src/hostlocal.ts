@@ -45,9 +45,18 @@ async function add(ctx: Context): Promise<Result> {
   return newResult({ ips: ips!, ...(cfg.routes.length ? { routes: cfg.routes } : {}), ...(dns ? { dns } : {}) });
 }
 
-// DEL needs only the store's location: a configuration whose ranges no longer parse can still be cleaned up.
+// DEL needs only the store's location: a configuration whose ranges no longer parse can still be
+// cleaned up. A configuration that names no usable store (no "ipam", a dataDir ADD would refuse)
+// cannot have reserved anything: DEL says so on stderr and succeeds, rather than block the pod's deletion.
 async function del(ctx: Context): Promise<void> {
-  const cfg = loadStoreConfig(ctx.conf);
+  let cfg: StoreConfig;
+  try {
+    cfg = loadStoreConfig(ctx.conf);
+  } catch (e) {
+    if (!(e instanceof CniError) || e.code !== ErrorCode.invalidConfig) throw e;
+    ctx.log(`DEL: nothing to release: ${e.message} (an ADD with this configuration could not have reserved anything)`);
+    return;
+  }
   const { containerId: id, ifname } = ctx.args;
   await withStore(ctx, cfg, false, (s) => {
     removeAll(

@@ -118,6 +118,25 @@ test('DEL releases only its attachment, is repeatable, and needs no valid ranges
   t.deepEqual([again.code, again.stdout], [0, '']);
 });
 
+test('DEL with a configuration that names no usable store succeeds, says why, and touches nothing', async (t) => {
+  const dataDir = freshDir();
+  await run('ADD', conf(dataDir));
+  const before = files(dataDir);
+  const base = conf(dataDir) as Record<string, any>;
+  for (const [what, ipam] of [
+    ['no ipam', undefined],
+    ['ipam not an object', 'host-local'],
+    ['a dataDir of the wrong type', { ...base.ipam, dataDir: 5 }],
+    ['a relative dataDir', { ...base.ipam, dataDir: 'var/lib/cni' }],
+    ['a dataDir with ".."', { ...base.ipam, dataDir: `${dataDir}/../x` }],
+  ] as const) {
+    const r = await run('DEL', { ...base, ipam });
+    t.deepEqual([r.code, r.stdout], [0, ''], what);
+    t.regex(r.stderr, /DEL: nothing to release: .*could not have reserved anything/, what);
+  }
+  t.deepEqual(files(dataDir), before);
+});
+
 test('DEL of a network that never had a store succeeds and creates nothing', async (t) => {
   const dataDir = freshDir();
   t.is((await run('DEL', conf(dataDir))).code, 0);

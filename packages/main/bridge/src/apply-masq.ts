@@ -68,7 +68,7 @@ export function setupMasq(
 // Teardown and GC try both backends, as upstream; a backend may be absent from the node. iptables
 // errors count unless its tools are missing or the config names nftables; nftables errors count
 // only when the config names nftables.
-function matters(conf: BridgeConf, backend: 'iptables' | 'nftables', e: unknown): boolean {
+function matters(conf: Pick<BridgeConf, 'ipMasqBackend'>, backend: 'iptables' | 'nftables', e: unknown): boolean {
   if (isKind(e, 'not-found')) return false;
   return backend === 'iptables' ? conf.ipMasqBackend !== 'nftables' : conf.ipMasqBackend === 'nftables';
 }
@@ -77,7 +77,12 @@ function matters(conf: BridgeConf, backend: 'iptables' | 'nftables', e: unknown)
  * Removes an attachment's masquerade rules from both backends; for iptables, in `families`
  * (the chain is found by name, so no address is needed). Returns the errors that matter.
  */
-export function teardownMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, families: readonly Family[]): Error[] {
+export function teardownMasq(
+  exec: Executor,
+  conf: Pick<BridgeConf, 'ipMasqBackend'>,
+  o: MasqOwner,
+  families: readonly Family[],
+): Error[] {
   const errors: Error[] = [];
   for (const f of families) {
     try {
@@ -97,7 +102,7 @@ export function teardownMasq(exec: Executor, conf: BridgeConf, o: MasqOwner, fam
 /** Removes the masquerade rules of `network` whose attachment is not in `valid` (both backends, both families). */
 export function gcMasq(
   exec: Executor,
-  conf: BridgeConf,
+  conf: Pick<BridgeConf, 'name' | 'ipMasqBackend'>,
   valid: ReadonlyArray<{ containerID: string; ifname: string }>,
 ): Error[] {
   const errors: Error[] = [];

@@ -8,7 +8,7 @@ import type { Family } from '@cni-ts/iptables';
 import { type Context, delegate, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError, type Result, toCniError } from '@cni-ts/types';
 import { kernelError } from './apply-links.js';
-import { type BridgeConf, loadConf } from './config.js';
+import { type TeardownConf, noteInvalidConf, teardownConf } from './teardown-conf.js';
 import type { Host } from './host.js';
 import { familyOf } from './plan-masq-iptables.js';
 import { teardownMasq } from './apply-masq.js';
@@ -16,7 +16,7 @@ import { parseLinks, showLinks } from './observe.js';
 import { removeSpoofCheck } from './apply-spoofcheck.js';
 
 /** The host veth ADD reported: an interface outside the sandbox that is neither the bridge nor the VLAN gateway. */
-export function hostVethOf(prev: Result | undefined, conf: BridgeConf): string | undefined {
+export function hostVethOf(prev: Result | undefined, conf: Pick<TeardownConf, 'bridge' | 'vlan'>): string | undefined {
   return prev?.interfaces?.find(
     (i, idx) => idx !== 0 && !i.sandbox && i.name !== conf.bridge && i.name !== `${conf.bridge}.${conf.vlan}`,
   )?.name;
@@ -46,7 +46,7 @@ function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
 function deleteLeftHostVeth(
   host: Host,
   ctx: Context,
-  conf: BridgeConf,
+  conf: TeardownConf,
   prev: Result | undefined,
   errors: Error[],
 ): void {
@@ -62,7 +62,8 @@ function deleteLeftHostVeth(
 
 /** The bridge plugin's DEL. */
 export function cmdDel(host: Host, ctx: Context): void {
-  const conf = loadConf(ctx, false);
+  const conf = teardownConf(ctx); // only what finds ADD's work: a config that no longer validates still cleans
+  noteInvalidConf(ctx, 'DEL');
   const { containerId, ifname } = ctx.args;
   const errors: Error[] = [];
   const prev = prevResultIfValid(ctx); // DEL cleans up with or without a usable prevResult

@@ -1,10 +1,12 @@
 // GC and STATUS. GC forwards to IPAM and removes the masquerade rules (both backends) of this
 // network's attachments that are not in cni.dev/valid-attachments, and spoof checks whose host
 // veth is gone; upstream bridge has no GC at all. STATUS forwards to IPAM, as upstream.
+import { isKind } from '@cni-ts/process';
 import { nftApply, nftList } from '@cni-ts/nftables';
 import { type Context, delegate, validAttachments } from '@cni-ts/skel';
 import { kernelError } from './apply-links.js';
 import { loadConf } from './config.js';
+import { noteInvalidConf, teardownConf } from './teardown-conf.js';
 import { throwAll } from './del.js';
 import type { Host } from './host.js';
 import { gcMasq } from './apply-masq.js';
@@ -12,7 +14,8 @@ import { SPOOF_LIST, planSpoofGc } from './plan-spoofcheck.js';
 
 /** The bridge plugin's GC. */
 export function cmdGc(host: Host, ctx: Context): void {
-  const conf = loadConf(ctx, false);
+  const conf = teardownConf(ctx);
+  noteInvalidConf(ctx, 'GC');
   const errors: Error[] = [];
   if (conf.ipamType) {
     try {
@@ -24,12 +27,12 @@ export function cmdGc(host: Host, ctx: Context): void {
   const valid = validAttachments(ctx.conf);
   if (valid) {
     errors.push(...gcMasq(ctx.exec, conf, valid).map((e) => kernelError('remove stale masquerade rules', e)));
-    if (conf.macspoofchk) {
-      try {
-        nftApply(ctx.exec, planSpoofGc(nftList(ctx.exec, SPOOF_LIST), valid, host.linkNames()));
-      } catch (e) {
-        errors.push(kernelError('remove stale spoof checks', e));
-      }
+    // whatever macspoofchk says now: a check whose host veth is gone filters nothing, and pods
+    // added while it was on keep theirs after it is turned off (DEL no longer looks)
+    try {
+      nftApply(ctx.exec, planSpoofGc(nftList(ctx.exec, SPOOF_LIST), valid, host.linkNames()));
+    } catch (e) {
+      if (conf.macspoofchk && !isKind(e, 'not-found')) errors.push(kernelError('remove stale spoof checks', e));
     }
   }
   throwAll(errors);

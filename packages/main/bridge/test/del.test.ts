@@ -161,3 +161,41 @@ test('nftables backend configured: nft failures count; iptables missing from the
   t.regex(error!.message, /failed to remove masquerade rules: nft -j list/);
   t.notRegex(error!.message, /iptables-save/);
 });
+
+// Each of these makes ADD fail with code 7; DEL must still find and remove what an earlier ADD made.
+const NO_LONGER_VALID: Array<[string, Record<string, unknown>]> = [
+  ['an unknown ipMasqBackend', { ipMasqBackend: 'xdp' }],
+  ['an mtu of the wrong type', { mtu: '1500' }],
+  ['an mtu out of range', { mtu: 10 }],
+  ['hairpinMode with promiscMode', { hairpinMode: true, promiscMode: true }],
+  ['a VLAN out of range', { vlan: 5000 }],
+  ['a bridge name that is too long', { bridge: 'a-very-long-bridge-name' }],
+  ['a bad runtimeConfig.mac', { runtimeConfig: { mac: 'zz' } }],
+  ['disableContainerInterface with IPAM', { disableContainerInterface: true }],
+  ['a switch written as a string', { ipMasq: 'true', macspoofchk: 'yes' }],
+  ['a key of the wrong shape', { dns: 'none', vlanTrunk: 3 }],
+];
+const SCENARIO: Scenario = {
+  pod: { eth0: { addrs: [['10.22.0.2', 24]] } },
+  iptables: { 4: SAVED },
+  nft: {
+    'table bridge nat': [{ chain: { family: 'bridge', table: 'nat', name: 'cni-br-iface-ctr1-eth0-mac', handle: 3 } }],
+  },
+};
+
+for (const [what, change] of NO_LONGER_VALID) {
+  test(`DEL after a config change to ${what} removes everything ADD made, as with the valid config`, async (t) => {
+    const valid = await del({ ...L3, macspoofchk: true }, SCENARIO);
+    t.is(valid.error, undefined);
+    const logs: string[] = [];
+    const exec = new ScriptedExec(SCENARIO);
+    const ctx = context(exec, { ...L3, macspoofchk: true, ...change }, { command: 'DEL' });
+    ctx.log = (m) => logs.push(m);
+    await t.notThrowsAsync(async () => makeBridge(new FakeHost()).del(ctx));
+    const script = exec.script();
+    t.deepEqual(script, valid.exec.script(), 'the same interface, spoof check, masquerade rules and IPAM reservation');
+    t.true(script.includes('IPAM DEL'));
+    t.true(script.some((l) => l.startsWith('iptables-restore') && l.includes(`-X ${CH}`)));
+    t.regex(logs.join('\n'), /^the configuration no longer validates \(.+\); DEL cleans up with what it can read$/);
+  });
+}

@@ -201,3 +201,37 @@ test('DEL with an empty CNI_NETNS (the runtime lost it) also removes the rules',
   t.is(del.exitCode, 0, del.stdout);
   t.deepEqual(await natRules(w.node.node), []);
 });
+
+for (const [what, change] of [
+  ['an unknown ipMasqBackend', { ipMasqBackend: 'xdp' }],
+  ['hairpinMode with promiscMode and a bad mtu', { hairpinMode: true, promiscMode: true, mtu: 10 }],
+  ['broken ranges and a switch written as a string', { ipMasq: 'yes', ipamRanges: [[{ subnet: 'nonsense' }]] }],
+] as const) {
+  test(`DEL after the config changed to ${what} removes the veth, the rules and the reservation; again, and without the netns`, async (t) => {
+    const { w } = t.context;
+    const conf = netConf(w, { isGateway: true, ipMasq: true, macspoofchk: true });
+    const a = await w.node.addPod('a');
+    const b = await w.node.addPod('b');
+    const ra = await mustAdd(t, w, a, conf, { containerId: 'a' });
+    await mustAdd(t, w, b, conf, { containerId: 'b' });
+    const { ipamRanges, ...rest } = change as Record<string, unknown>;
+    const changed = { ...conf, ...rest } as Record<string, any>;
+    if (ipamRanges) changed.ipam = { ...changed.ipam, ranges: ipamRanges };
+    t.is((await run(w, 'ADD', a, changed, { containerId: 'x' })).json?.code, 7, 'ADD refuses this config');
+    const del = await run(w, 'DEL', a, { ...changed, prevResult: ra }, { containerId: 'a' });
+    t.is(del.exitCode, 0, del.stdout);
+    t.regex(del.stderr, /the configuration no longer validates/);
+    t.deepEqual(await linkNames(a), ['lo']);
+    t.false((await natRules(w.node.node)).some((l) => l.includes('id: \\"a\\"')));
+    t.notRegex(await nftRules(w.node.node), /macspoofchk-a-eth0/);
+    t.regex(await nftRules(w.node.node), /macspoofchk-b-eth0/, "b's spoof check stays");
+    t.deepEqual(reservations(w), ['10.22.0.3'], "only b's address is left");
+    t.is((await run(w, 'DEL', a, changed, { containerId: 'a' })).exitCode, 0, 'a second DEL');
+    await w.node.removePod(b);
+    const delB = await run(w, 'DEL', b, changed, { containerId: 'b' });
+    t.is(delB.exitCode, 0, delB.stdout);
+    t.deepEqual(await natRules(w.node.node), [], 'b removed without its netns and without prevResult');
+    t.notRegex(await nftRules(w.node.node), /macspoofchk-/);
+    t.deepEqual(reservations(w), []);
+  });
+}
