@@ -44,6 +44,24 @@ for (const v of VERSIONS) {
     }
   });
 
+  test(`${v}: DEL after a config change releases anyway (broken ranges, junk prevResult, no netns), again, and with no usable store`, async (t) => {
+    const d = dirs.make();
+    t.is((await call(ours, 'ADD', conf(d, v))).exitCode, 0);
+    t.is((await call(ours, 'ADD', conf(d, v), { id: 'other' })).exitCode, 0);
+    const changed = conf(d, v, { ranges: [[{ subnet: '10.1.0.0/33' }]], routes: 'none' }, { prevResult: 'junk' });
+    t.is((await call(ours, 'ADD', changed, { id: 'x' })).json?.code, 7, 'ADD refuses this config');
+    const del = await call(ours, 'DEL', changed, { env: { CNI_NETNS: undefined } });
+    t.deepEqual([del.exitCode, del.stdout], [0, ''], del.stdout);
+    t.deepEqual(reservationNames(d).sort(), ['10.1.0.3', '2001:db8:1::3'], "only the other attachment's addresses");
+    t.is((await call(ours, 'DEL', changed)).exitCode, 0, 'again');
+    for (const ipam of [{ dataDir: 'relative/dir' }, { dataDir: 7 }]) {
+      const r = await call(ours, 'DEL', conf(d, v, ipam), { id: 'other' });
+      t.deepEqual([r.exitCode, r.stdout], [0, '']);
+      t.regex(r.stderr, /nothing to release/);
+    }
+    t.is(reservationNames(d).length, 2, 'a DEL that cannot find the store touches nothing');
+  });
+
   test(`${v}: the store is byte-compatible: "<id>\\r\\n<ifname>", cursors, lock; reservations root-only`, async (t) => {
     const d = dirs.make();
     t.is((await call(ours, 'ADD', conf(d, v), { id: 'ctr-a', ifname: 'net1' })).exitCode, 0);
