@@ -1,0 +1,184 @@
+// The agent's reconcile loop: whenever the node list changes (and every resync period), make this
+// node match it — executables and conflist installed, routes to every other node's pod CIDRs,
+// the masquerade chain. Passes never overlap; a failed step is logged, counted and retried on the
+// next pass while the other steps still run.
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Executor } from '@cni-ts/process';
+import { syncMasq } from './apply-masq.js';
+import { syncRoutes } from './apply-routes.js';
+import type { AgentConfig } from './config.js';
+import { conflistText, pluginTypes, renderConflist } from './conflist.js';
+import { installBinaries, installContent } from './install.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { NodeInfo, NodeSource } from './nodes.js';
+import { planRoutes } from './plan-routes.js';
+
+/** What the agent needs from outside. */
+export interface AgentDeps {
+  exec: Executor;
+  log: Logger;
+  metrics: Metrics;
+  nodes: NodeSource;
+}
+
+/** The node agent; `start` resolves once the first pass has run. */
+export class Agent {
+  private nodes: NodeInfo[] | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private binariesDone = false;
+  private lastConflist: string | undefined;
+  private lastRoutesKey: string | undefined;
+  /** True once the conflist is installed and the last pass had no failed step. */
+  ready = false;
+  /** The last pass's failed steps, for /readyz. */
+  problems: string[] = [];
+
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    this.deps.log.info('agent starting', { node: this.cfg.nodeName, source: this.cfg.nodes.source });
+    await this.deps.nodes.start((nodes) => {
+      this.nodes = nodes;
+      this.schedule();
+    });
+    this.timer = setInterval(() => this.schedule(), this.cfg.resyncSeconds * 1000);
+    await this.idle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.deps.nodes.stop();
+    await this.idle();
+  }
+
+  /** Resolves when no pass is running or queued. */
+  async idle(): Promise<void> {
+    while (true) {
+      const r = this.running;
+      await r;
+      if (r === this.running && !this.pending) return;
+    }
+  }
+
+  /** Queues a pass (at most one waits behind the running one). */
+  schedule(): void {
+    if (this.stopped || this.pending) return;
+    this.pending = true;
+    this.running = this.running.then(() => {
+      this.pending = false;
+      if (!this.stopped) this.pass();
+    });
+  }
+
+  private pass(): void {
+    const { log, metrics } = this.deps;
+    const nodes = this.nodes;
+    if (!nodes) return;
+    metrics.set('nodes', nodes.length);
+    const problems: string[] = [];
+    const step = (name: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        problems.push(`${name}: ${(e as Error).message}`);
+        log.error(`${name} failed`, { error: e });
+      }
+    };
+    const self = nodes.find((n) => n.name === this.cfg.nodeName);
+    if (this.cfg.cni.installBinaries && !this.binariesDone)
+      step('installing the executables', () => this.installBinaries());
+    if (!self) problems.push(`node ${this.cfg.nodeName} is not in the node list`);
+    else step('installing the conflist', () => this.installConflist(self));
+    if (this.cfg.routes.enabled) step('syncing routes', () => this.syncRoutes(nodes));
+    if (this.cfg.masquerade.enabled) step('syncing the masquerade chain', () => this.syncMasq());
+    const ready = problems.length === 0 && this.lastConflist !== undefined;
+    if (ready !== this.ready || problems.join() !== this.problems.join())
+      log.info(ready ? 'node ready' : 'node not ready', ready ? {} : { problems });
+    this.ready = ready;
+    this.problems = problems;
+    metrics.set('ready', ready ? 1 : 0);
+    metrics.inc('reconciles_total', 1, { result: problems.length ? 'error' : 'ok' });
+  }
+
+  private installBinaries(): void {
+    const { sourceBinDir, binDir, binaries } = this.cfg.cni;
+    const written = installBinaries(sourceBinDir, binDir, binaries);
+    if (written.length) {
+      this.deps.log.info('installed executables', { dir: binDir, written });
+      this.deps.metrics.inc('binary_writes_total', written.length);
+    }
+    this.binariesDone = true;
+  }
+
+  private installConflist(self: NodeInfo): void {
+    const list = renderConflist(this.cfg.conflist, self.podCIDRs);
+    const missing = pluginTypes(list).filter((t) => !isExecutable(join(this.cfg.cni.binDir, t)));
+    if (missing.length)
+      throw new Error(`not writing a conflist that needs ${missing.join(', ')}: not in ${this.cfg.cni.binDir}`);
+    const text = conflistText(list);
+    const path = join(this.cfg.cni.confDir, this.cfg.cni.confName);
+    if (installContent(path, text) === 'written') {
+      this.deps.log.info('wrote the conflist', { path, podCIDRs: self.podCIDRs });
+      this.deps.metrics.inc('conflist_writes_total');
+    }
+    if (text !== this.lastConflist) this.warnShadowing();
+    this.lastConflist = text;
+  }
+
+  // A runtime uses the first config file in name order; say so when another one comes first.
+  private warnShadowing(): void {
+    const first = readdirSync(this.cfg.cni.confDir)
+      .filter((f) => /\.(conflist|conf|json)$/.test(f) && !f.startsWith('.'))
+      .sort()[0];
+    if (first && first !== this.cfg.cni.confName)
+      this.deps.log.warn('another CNI config sorts before ours; the runtime will use it', {
+        dir: this.cfg.cni.confDir,
+        first,
+        ours: this.cfg.cni.confName,
+      });
+  }
+
+  private syncRoutes(nodes: NodeInfo[]): void {
+    const { routes, skipped } = planRoutes(this.cfg.nodeName, nodes);
+    const key = JSON.stringify(skipped);
+    if (key !== this.lastRoutesKey && skipped.length)
+      this.deps.log.warn('pod CIDRs that cannot be routed', { skipped });
+    this.lastRoutesKey = key;
+    const cmds = syncRoutes(this.deps.exec, routes, this.cfg.routes.protocol);
+    const m = this.deps.metrics;
+    m.set('routes', routes.filter((r) => !r.dst.includes(':')).length, { family: 'ipv4' });
+    m.set('routes', routes.filter((r) => r.dst.includes(':')).length, { family: 'ipv6' });
+    m.set('route_skipped', skipped.length);
+    if (cmds.length) {
+      m.inc('route_changes_total', cmds.length);
+      this.deps.log.info('routes changed', { changes: cmds.map((c) => c.join(' ')) });
+    }
+  }
+
+  private syncMasq(): void {
+    const { nonMasqueradeCIDRs, randomFully } = this.cfg.masquerade;
+    const changed = syncMasq(this.deps.exec, { clusterCIDRs: this.cfg.clusterCIDRs, nonMasqueradeCIDRs, randomFully });
+    if (changed.length) {
+      this.deps.metrics.inc('masquerade_changes_total', changed.length);
+      this.deps.log.info('masquerade chain updated', { families: changed.map((f) => `ipv${f}`) });
+    }
+  }
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

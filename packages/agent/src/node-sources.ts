@@ -1,0 +1,100 @@
+// The two node sources: the Kubernetes API (list + watch Nodes through @kubernetes/client-node's
+// informer, which re-lists after a 410 Gone and reconnects), and a static file polled for changes.
+import { unwatchFile, watchFile } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from './log.js';
+import { type KubeNode, type NodeInfo, type NodeSource, nodeFromKube, readNodeList } from './nodes.js';
+
+/** Where to reach the API server. */
+export interface KubeSourceOptions {
+  /** A kubeconfig file; default: in-cluster (service account token). */
+  kubeconfig?: string;
+  /** A plain URL (http or https without credentials), for tests and `kubectl proxy`. */
+  apiServer?: string;
+}
+
+/** Loads the client configuration: apiServer URL, a kubeconfig file, or in-cluster. */
+export function kubeConfig(opts: KubeSourceOptions): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (opts.apiServer) {
+    kc.loadFromOptions({
+      clusters: [{ name: 'api', server: opts.apiServer, skipTLSVerify: opts.apiServer.startsWith('http:') }],
+      users: [{ name: 'anonymous' }],
+      contexts: [{ name: 'api', cluster: 'api', user: 'anonymous' }],
+      currentContext: 'api',
+    });
+  } else if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** Nodes from the Kubernetes API: one list, then a watch; errors are logged and retried. */
+export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2000): NodeSource {
+  const kc = kubeConfig(opts);
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  const informer = k8s.makeInformer<k8s.V1Node>(kc, '/api/v1/nodes', () => api.listNode());
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    async start(onChange) {
+      const emit = () =>
+        onChange(
+          informer
+            .list()
+            .map((n) => nodeFromKube(n as KubeNode))
+            .filter((n) => !!n),
+        );
+      informer.on('add', emit);
+      informer.on('update', emit);
+      informer.on('delete', emit);
+      informer.on('connect', emit);
+      informer.on('error', (err: unknown) => {
+        if (stopped) return;
+        log.warn('watching nodes failed; retrying', { error: errorText(err), retryMs });
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (!stopped)
+            informer
+              .start()
+              .catch((e: unknown) => log.warn('restarting the node watch failed', { error: errorText(e) }));
+        }, retryMs);
+      });
+      await informer.start();
+      emit();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await informer.stop();
+    },
+  };
+}
+
+/** Nodes from a file, re-read when it changes (polled, so replacing the file by rename works). */
+export function staticNodeSource(path: string, log: Logger, intervalMs = 500): NodeSource {
+  let listener: (() => void) | undefined;
+  return {
+    async start(onChange) {
+      const load = () => {
+        try {
+          onChange(readNodeList(path));
+        } catch (e) {
+          log.warn('cannot read the static node list; keeping the last one', { file: path, error: errorText(e) });
+        }
+      };
+      listener = load;
+      watchFile(path, { interval: intervalMs }, load);
+      load();
+    },
+    async stop() {
+      if (listener) unwatchFile(path, listener);
+    },
+  };
+}
+
+/** A printable message for anything thrown (client-node throws objects with a body, too). */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
+  return String(e);
+}
