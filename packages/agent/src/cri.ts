@@ -42,7 +42,7 @@ export function criClient(socket: string, timeoutMs: number): SandboxLister {
   return {
     listSandboxes() {
       return new Promise((resolve, reject) => {
-        const call = (client as unknown as Record<string, Function>).listPodSandbox!;
+        const call = (client as unknown as Record<string, ListCall>).listPodSandbox as ListCall;
         call.call(
           client,
           {},
@@ -59,6 +59,12 @@ export function criClient(socket: string, timeoutMs: number): SandboxLister {
     },
   };
 }
+
+type ListCall = (
+  req: object,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: { items?: RawSandbox[] }) => void,
+) => void;
 
 interface RawSandbox {
   id?: string;

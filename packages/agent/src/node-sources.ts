@@ -3,7 +3,7 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from './log.js';
-import { type KubeNode, type NodeInfo, type NodeSource, nodeFromKube, readNodeList } from './nodes.js';
+import { type KubeNode, type NodeSource, nodeFromKube, readNodeList } from './nodes.js';
 
 /** Where to reach the API server. */
 export interface KubeSourceOptions {
@@ -37,17 +37,21 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
   let timer: NodeJS.Timeout | undefined;
   return {
     async start(onChange) {
-      const emit = () =>
+      // nothing is emitted before the first list is complete: a partial list would remove the
+      // routes of every node not yet seen (a restart must change nothing)
+      let synced = false;
+      const emit = () => {
+        if (!synced) return;
         onChange(
           informer
             .list()
             .map((n) => nodeFromKube(n as KubeNode))
             .filter((n) => !!n),
         );
+      };
       informer.on('add', emit);
       informer.on('update', emit);
       informer.on('delete', emit);
-      informer.on('connect', emit);
       informer.on('error', (err: unknown) => {
         if (stopped) return;
         log.warn('watching nodes failed; retrying', { error: errorText(err), retryMs });
@@ -60,6 +64,7 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
         }, retryMs);
       });
       await informer.start();
+      synced = true;
       emit();
     },
     async stop() {
