@@ -11,10 +11,21 @@
 // To add our portmap or bandwidth to the matrix, add its type to OURS (one line): it then gets
 // its own cells at every version, joins the all-ours cells, and the 1.1.0 chain grows by it.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CniRuntime, PluginFailure, TestNode, goPlugin, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
+import { dirname, join } from 'node:path';
+import {
+  CniRuntime,
+  PluginFailure,
+  SYSTEM_PATH,
+  TestNode,
+  goPlugin,
+  ourPlugin,
+  repoRoot,
+  rootTest,
+  uniquePrefix,
+} from '@cni-ts/testutils';
 
 /** The positions of the chain, in order (host-local is the bridge's IPAM). */
 const POSITIONS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
@@ -29,6 +40,12 @@ const rtest = rootTest(test, 'e2e/chain-matrix.test.mjs');
 const CELLS = [
   ...GO_VERSIONS.flatMap((v) => [...OURS.map((o) => ({ v, ours: [o] })), { v, ours: OURS }]),
   { v: '1.1.0', ours: OURS, oursOnly: true },
+  // Through upstream libcni itself (tools/libcni-go on Debian's libcni v1.1.2): the issue's
+  // conflist as an operator ran it (Go loopback → Go bridge with our host-local), and all ours.
+  ...GO_VERSIONS.flatMap((v) => [
+    { v, ours: ['host-local'], positions: ['loopback', 'bridge', 'host-local'], libcni: true },
+    { v, ours: OURS, positions: ['loopback', 'bridge', 'host-local'], libcni: true },
+  ]),
 ];
 
 // Known bugs of Debian's Go v1.1.1 in CHECK, tolerated only in exactly this form: any other
@@ -52,16 +69,25 @@ async function slot(fn) {
   }
 }
 
+let driver;
+rtest.before(async () => {
+  if (CELLS.some((c) => c.libcni)) driver = await buildLibcniDriver();
+});
+rtest.after.always(() => {
+  if (driver) rmSync(dirname(driver), { recursive: true, force: true });
+});
+
 for (const cell of CELLS) {
   const mix = cell.ours.length === OURS.length ? 'all ours' : `our ${cell.ours[0]}`;
-  const positions = cell.oursOnly ? POSITIONS.filter((p) => OURS.includes(p)) : POSITIONS;
+  const positions = cell.positions ?? (cell.oursOnly ? POSITIONS.filter((p) => OURS.includes(p)) : POSITIONS);
   const label = positions.map((p) => (cell.ours.includes(p) ? `${p}*` : p)).join(' → ');
-  rtest(`${cell.v}, ${mix}: ${label} — ADD, CHECK, DEL succeed and the node ends clean`, (t) =>
-    slot(() => runCell(t, cell.v, positions, cell.ours)),
+  const via = cell.libcni ? ' (upstream libcni)' : '';
+  rtest(`${cell.v}, ${mix}${via}: ${label} — ADD, CHECK, DEL succeed and the node ends clean`, (t) =>
+    slot(() => runCell(t, cell.v, positions, cell.ours, cell.libcni)),
   );
 }
 
-async function runCell(t, v, positions, ours) {
+async function runCell(t, v, positions, ours, viaLibcni = false) {
   const prefix = uniquePrefix('cm');
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const node = await TestNode.create(prefix);
@@ -72,13 +98,15 @@ async function runCell(t, v, positions, ours) {
     const pod = await node.addPod('pod');
     const bridge = `${prefix}b`;
     const list = conflist(v, positions, bridge, join(dir, 'ipam'));
-    const rt = new CniRuntime({ cniPath: [bin], inNetns: node.node.name, goLibcni: true });
+    const rt = viaLibcni
+      ? new UpstreamLibcni(driver, bin, node.node.name, dir)
+      : new CniRuntime({ cniPath: [bin], inNetns: node.node.name, goLibcni: true });
     const a = { containerId: `${prefix}-ctr`, netns: pod.path, ifname: 'eth0', capabilityArgs: CAPS };
 
     const result = await rt.add(list, a);
     const [ip4, ip6] = checkResult(t, result, v, positions, pod.path);
     await checkKernel(t, node, pod, positions, ip4, ip6);
-    if (v !== '0.3.1') await checkEach(t, rt, list, a, ours);
+    if (v !== '0.3.1') await (viaLibcni ? rt.check(list, a) : checkEach(t, rt, list, a, ours));
     await rt.del(list, a);
     await checkClean(t, node, pod, bridge, join(dir, 'ipam', list.name), [ip4, ip6]);
   } finally {
@@ -197,4 +225,49 @@ async function checkClean(t, node, pod, bridge, store, ips) {
   t.notRegex(qdiscs, /tbf|ingress/);
   const files = readdirSync(store).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.'));
   t.deepEqual(files, [], 'reservations left');
+}
+
+// Upstream libcni as a runtime: tools/libcni-go, built here from Debian's golang-github-appc-cni-dev.
+async function buildLibcniDriver() {
+  const out = mkdtempSync(join(tmpdir(), 'ctcm-go-'));
+  const r = await execa('go', ['build', '-o', join(out, 'libcni-go'), '.'], {
+    cwd: join(repoRoot, 'tools', 'libcni-go'),
+    env: { PATH: SYSTEM_PATH, HOME: out, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(out, 'cache') },
+    extendEnv: false,
+    reject: false,
+  });
+  if (r.exitCode !== 0)
+    throw new Error(`building tools/libcni-go failed (tools/setup-debian.sh installs Go and libcni): ${r.stderr}`);
+  return join(out, 'libcni-go');
+}
+
+class UpstreamLibcni {
+  constructor(driver, cniPath, netns, dir) {
+    Object.assign(this, { driver, cniPath, netns, dir });
+  }
+
+  async run(command, list, a) {
+    const listFile = join(this.dir, 'list.json');
+    const caps = join(this.dir, 'caps.json');
+    writeFileSync(listFile, JSON.stringify(list));
+    writeFileSync(caps, JSON.stringify(a.capabilityArgs ?? {}));
+    const args = [command, listFile, a.containerId, a.netns, a.ifname, join(this.dir, 'cache'), caps];
+    const r = await execa('ip', ['netns', 'exec', this.netns, this.driver, ...args], {
+      env: { PATH: SYSTEM_PATH, CNI_PATH: this.cniPath },
+      extendEnv: false,
+      reject: false,
+    });
+    if (r.exitCode !== 0) throw new Error(`upstream libcni ${command} failed: ${r.stderr}`);
+    return r.stdout ? JSON.parse(r.stdout) : undefined;
+  }
+
+  add(list, a) {
+    return this.run('ADD', list, a);
+  }
+  check(list, a) {
+    return this.run('CHECK', list, a);
+  }
+  del(list, a) {
+    return this.run('DEL', list, a);
+  }
 }

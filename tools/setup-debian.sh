@@ -2,8 +2,10 @@
 # Installs the system packages cni-ts builds, tests and demos with, on Debian/Ubuntu, as root.
 #   iproute2 (ip, netns), util-linux (nsenter, flock), iptables + nftables + conntrack (masquerade,
 #   port mappings), procps (sysctl), iputils-ping (connectivity checks), kmod, hyperfine (bench),
-#   iperf3 (measured rates of shaped pods), curl (the agent's HTTP endpoints), containernetworking-plugins (Debian's Go reference plugins in
-#   /usr/lib/cni, for differential tests)
+#   iperf3 (measured rates of shaped pods), curl (the agent's HTTP endpoints), containernetworking-plugins
+#   (Debian's Go reference plugins in /usr/lib/cni, for differential tests), golang-go +
+#   golang-github-appc-cni-dev (upstream libcni v1.1.2's source: tests build tools/libcni-go to run
+#   conflists through the real libcni)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # wait for another apt/dpkg run (a concurrent CI job) instead of failing on its lock
@@ -11,4 +13,4 @@ APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 "${APT[@]}" update -qq
 "${APT[@]}" install -y -qq --no-install-recommends \
   iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine iperf3 curl \
-  containernetworking-plugins >/dev/null
+  containernetworking-plugins golang-go golang-github-appc-cni-dev >/dev/null
