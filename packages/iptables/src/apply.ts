@@ -14,6 +14,20 @@ export function saveTable(exec: Executor, family: Family, table: TableName): Tab
   return parseSave(r.stdout, table);
 }
 
+/**
+ * Reads several tables of one family with one `iptables-save` (all tables; one table uses `-t`).
+ * The result has an entry for every table asked for (empty when the table is not loaded).
+ */
+export function saveTables<T extends TableName>(
+  exec: Executor,
+  family: Family,
+  tables: readonly T[],
+): Record<T, TableState> {
+  const args = tables.length === 1 ? ['-t', tables[0]!] : [];
+  const text = runChecked(exec, SAVE[family], args).stdout;
+  return Object.fromEntries(tables.map((t) => [t, parseSave(text, t)])) as Record<T, TableState>;
+}
+
 /** Applies changes atomically with one `iptables-restore --noflush -w` (nothing runs when there are none). */
 export function restore(exec: Executor, family: Family, changes: readonly Change[]): void {
   if (changes.length === 0) return;

@@ -38,6 +38,8 @@ function changeLine(c: Change): string {
   switch (c.op) {
     case 'declare':
       return `:${c.chain} - [0:0]`;
+    case 'create':
+      return `-N ${quoteArg(c.chain)}`;
     case 'append':
       return [`-A`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
     case 'insert':

@@ -16,10 +16,13 @@ export interface Rule {
 /**
  * One change of a restore batch. `declare` creates a chain, and FLUSHES it when it exists
  * (iptables-restore semantics): declare only chains the plugin owns. Shared chains are
- * created with `ensureChain` after reading the table, which declares them only when missing.
+ * created with `ensureChain` after reading the table, which declares them only when missing,
+ * or with `create` (`-N`), which fails the whole batch when the chain exists meanwhile: a
+ * compare-and-swap for shared chains that other processes may be creating at the same time.
  */
 export type Change =
   | { readonly op: 'declare'; readonly table: TableName; readonly chain: string }
+  | { readonly op: 'create'; readonly table: TableName; readonly chain: string }
   | { readonly op: 'append'; readonly rule: Rule }
   | { readonly op: 'insert'; readonly rule: Rule; readonly position?: number }
   | { readonly op: 'delete'; readonly rule: Rule }

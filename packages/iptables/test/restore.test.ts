@@ -3,10 +3,11 @@ import { type Change, parseSave, quoteArg, renderRestore, rule, splitArgs } from
 
 const C = 'name: "n" id: "c"';
 
-test('restore text: one section per table, declarations first, quoted comments', (t) => {
+test('restore text: one section per table, declarations first, -N in place, quoted comments', (t) => {
   const changes: Change[] = [
     { op: 'append', rule: rule('nat', 'CNI-x', '-d', '10.0.0.0/24', '-m', 'comment', '--comment', C, '-j', 'ACCEPT') },
     { op: 'declare', table: 'nat', chain: 'CNI-x' },
+    { op: 'create', table: 'filter', chain: 'CNI-FW' },
     { op: 'insert', rule: rule('filter', 'FORWARD', '-j', 'CNI-FW'), position: 1 },
     { op: 'delete', rule: rule('nat', 'POSTROUTING', '-s', '10.0.0.2/32', '-j', 'CNI-x') },
     { op: 'flush', table: 'nat', chain: 'CNI-y' },
@@ -23,6 +24,7 @@ test('restore text: one section per table, declarations first, quoted comments',
       '-X CNI-y',
       'COMMIT',
       '*filter',
+      '-N CNI-FW',
       '-I FORWARD 1 -j CNI-FW',
       'COMMIT',
       '',

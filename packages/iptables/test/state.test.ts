@@ -11,6 +11,7 @@ import {
   rule,
   rulesJumpingTo,
   saveTable,
+  saveTables,
 } from '../src/index.js';
 
 const SAVED = `*nat
@@ -58,6 +59,17 @@ test('saveTable and restore run one process per family with the right tool', (t)
   restore(exec, 4, [{ op: 'flush', table: 'nat', chain: 'CNI-own' }]);
   restore(exec, 6, []);
   t.deepEqual(exec.lines(), ['ip6tables-save -t nat', 'iptables-restore --noflush -w << *nat ; -F CNI-own ; COMMIT']);
+});
+
+test('saveTables reads several tables with one iptables-save, one table with -t', (t) => {
+  const all = `${SAVED}*filter\n:INPUT ACCEPT [0:0]\n:CNI-f - [0:0]\n-A INPUT -j CNI-f\nCOMMIT\n`;
+  const exec = new FakeExecutor().on((c) => c.file.endsWith('-save'), { stdout: all });
+  const both = saveTables(exec, 4, ['nat', 'filter']);
+  t.deepEqual(both.filter.chains, ['INPUT', 'CNI-f']);
+  t.true(both.nat.chains.includes('CNI-own'));
+  t.false(both.nat.chains.includes('CNI-f'));
+  t.deepEqual(saveTables(exec, 6, ['mangle']).mangle.rules, []);
+  t.deepEqual(exec.lines(), ['iptables-save', 'ip6tables-save -t mangle']);
 });
 
 test('a failing restore is a classified error', (t) => {

@@ -4,10 +4,12 @@ import type { Plugin } from '@cni-ts/skel';
 import { bridge } from '@cni-ts/bridge';
 import { hostLocal } from '@cni-ts/host-local';
 import { loopback } from '@cni-ts/loopback';
+import { portmap } from '@cni-ts/portmap';
 
 /** The plugins by the name they are installed as. */
 export const PLUGINS: Readonly<Record<string, Plugin>> = {
   bridge,
   'host-local': hostLocal,
   loopback,
+  portmap,
 };

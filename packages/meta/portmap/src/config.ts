@@ -1,0 +1,149 @@
+// The portmap configuration: a zod/mini schema for what users and runtimes write (keys matched
+// case-insensitively, as Go decodes them: containerd's CRI sends "HostPort"), the cross-field
+// rules beside it, and one normalise step. Every value that ends up in iptables-restore or nft
+// input is checked here, before anything on the node is read or changed (see values.ts).
+import * as z from 'zod/mini';
+import type { Context } from '@cni-ts/skel';
+import { configError, foldKeys, lazySchema, opt, parseWith } from '@cni-ts/types';
+import { checkChainName, checkConditions, parseMapping, type PortMapping } from './values.js';
+
+export type { PortMapping, Protocol } from './values.js';
+
+/** Which rule engine writes the mappings. */
+export type Backend = 'iptables' | 'nftables';
+
+/** The portmap config after defaults and validation. */
+export interface PortmapConf {
+  name: string;
+  cniVersion: string;
+  /** Unset: chosen at run time as upstream (iptables unless only nftables works). */
+  backend?: Backend;
+  snat: boolean;
+  masqAll: boolean;
+  /** The mark bit of CNI-HOSTPORT-SETMARK (0–31, default 13). */
+  markMasqBit: number;
+  /** An existing nat chain that marks packets for masquerading (e.g. kube-proxy's KUBE-MARK-MASQ). */
+  externalSetMarkChain?: string;
+  /** Extra match tokens for the entry rules, per family (iptables arguments or nft tokens). */
+  conditionsV4?: string[];
+  conditionsV6?: string[];
+  mappings: PortMapping[];
+}
+
+/** The mark bit when the config gives none (upstream DefaultMarkBit; Kubernetes uses 14 and 15). */
+export const DEFAULT_MARK_BIT = 13;
+
+const schema = lazySchema(() => {
+  const conditions = () => opt(z.array(z.string()));
+  return z.looseObject({
+    cniVersion: z.string(),
+    name: z.string(),
+    backend: opt(z.string()),
+    snat: opt(z.boolean()),
+    masqAll: opt(z.boolean()),
+    markMasqBit: opt(z.int()),
+    externalSetMarkChain: opt(z.string()),
+    conditionsV4: conditions(),
+    conditionsV6: conditions(),
+    runtimeConfig: opt(
+      z.looseObject({
+        portMappings: opt(
+          z.array(
+            z.looseObject({
+              hostPort: opt(z.unknown()),
+              containerPort: opt(z.unknown()),
+              protocol: opt(z.unknown()),
+              hostIP: opt(z.unknown()),
+            }),
+          ),
+        ),
+      }),
+    ),
+  });
+});
+
+/** Parses and validates the config of an invocation; every mistake is a code-7 error saying what to fix. */
+export function loadConf(ctx: Context): PortmapConf {
+  const s = schema();
+  const raw = parseWith(s, foldKeys(s, ctx.conf.raw), 'portmap network configuration');
+  if (raw.markMasqBit !== undefined && raw.markMasqBit !== null && raw.externalSetMarkChain != null) {
+    throw configError(
+      'Cannot specify externalSetMarkChain and markMasqBit',
+      'the external chain marks packets itself; remove "markMasqBit" or "externalSetMarkChain"',
+    );
+  }
+  const markMasqBit = raw.markMasqBit ?? DEFAULT_MARK_BIT;
+  if (markMasqBit < 0 || markMasqBit > 31)
+    throw configError(`MasqMarkBit must be between 0 and 31, got ${markMasqBit}`, 'set "markMasqBit" to 0–31');
+  const conf: PortmapConf = {
+    name: raw.name,
+    cniVersion: raw.cniVersion,
+    snat: raw.snat ?? true,
+    masqAll: !!raw.masqAll,
+    markMasqBit,
+    mappings: (raw.runtimeConfig?.portMappings ?? []).map((m, i) => parseMapping(m, i)),
+  };
+  if (raw.backend != null) conf.backend = backendOf(raw.backend);
+  if (raw.externalSetMarkChain != null)
+    conf.externalSetMarkChain = checkChainName(raw.externalSetMarkChain, 'externalSetMarkChain');
+  if (raw.conditionsV4 != null) conf.conditionsV4 = raw.conditionsV4;
+  if (raw.conditionsV6 != null) conf.conditionsV6 = raw.conditionsV6;
+  return conf;
+}
+
+/**
+ * The config DEL and GC work from: the strict one when it parses, else only what finds ADD's
+ * work (the network name; UDP ports then come from the rules themselves), so a config change
+ * or a bad mapping never stops a DEL.
+ */
+export function loadConfLenient(ctx: Context): PortmapConf {
+  try {
+    return loadConf(ctx);
+  } catch {
+    return {
+      name: ctx.conf.name,
+      cniVersion: ctx.conf.cniVersion,
+      snat: true,
+      masqAll: false,
+      markMasqBit: DEFAULT_MARK_BIT,
+      mappings: [],
+    };
+  }
+}
+
+function backendOf(v: string): Backend {
+  if (v === 'iptables' || v === 'nftables') return v;
+  throw configError(
+    `unrecognized backend "${v}"`,
+    'set "backend" to "iptables" or "nftables", or leave it out to choose automatically',
+  );
+}
+
+/** The backend a condition list is written for: iptables arguments start with '-' or '!'. */
+export function backendOfConditions(c: readonly string[] | undefined): Backend | undefined {
+  const first = c?.[0];
+  if (!first) return undefined;
+  return first.startsWith('-') || first.startsWith('!') ? 'iptables' : 'nftables';
+}
+
+/**
+ * Checks the config against the backend that will run it (upstream ensureBackend): options of
+ * the other backend are refused, and the conditions are checked in that backend's grammar.
+ */
+export function checkForBackend(conf: PortmapConf, backend: Backend): void {
+  const own: Record<Backend, string[]> = { iptables: [], nftables: [] };
+  if (conf.externalSetMarkChain !== undefined) own.iptables.push('externalSetMarkChain');
+  for (const key of ['conditionsV4', 'conditionsV6'] as const) {
+    const b = backendOfConditions(conf[key]);
+    if (b) own[b].push(key);
+  }
+  const other: Backend = backend === 'iptables' ? 'nftables' : 'iptables';
+  if (own[other].length) {
+    throw configError(
+      `${backend} backend was requested but configuration contains ${other}-specific options [${own[other].join(' ')}]`,
+      `write the options for ${backend}, or set "backend": "${other}"`,
+    );
+  }
+  checkConditions(conf.conditionsV4, backend, 'conditionsV4');
+  checkConditions(conf.conditionsV6, backend, 'conditionsV6');
+}

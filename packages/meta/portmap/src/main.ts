@@ -1,0 +1,4 @@
+import { runPlugin } from '@cni-ts/skel';
+import { portmap } from './portmap.js';
+
+runPlugin(portmap);

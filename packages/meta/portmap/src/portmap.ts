@@ -1,0 +1,24 @@
+// The portmap plugin: every verb, bound to the node it runs on.
+import type { Plugin } from '@cni-ts/skel';
+import { ALL_VERSIONS } from '@cni-ts/types';
+import { cmdAdd } from './add.js';
+import { cmdCheck } from './check.js';
+import { cmdDel } from './del.js';
+import { cmdGc, cmdStatus } from './gc.js';
+import { type Host, systemHost } from './host.js';
+
+/** The portmap plugin over a given node (tests pass a fake one). */
+export function makePortmap(host: Host): Plugin {
+  return {
+    name: 'portmap',
+    versions: ALL_VERSIONS,
+    add: (ctx) => cmdAdd(host, ctx),
+    del: (ctx) => cmdDel(ctx),
+    check: (ctx) => cmdCheck(ctx),
+    gc: (ctx) => cmdGc(ctx),
+    status: (ctx) => cmdStatus(ctx),
+  };
+}
+
+/** The portmap plugin. */
+export const portmap: Plugin = makePortmap(systemHost);
