@@ -154,12 +154,13 @@ function mentions(r: NftRule, ip: string): boolean {
 /** A rule as CHECK compares it: the dport, daddr and DNAT target, or the saddr and daddr of a masquerade. */
 export function describeNftRule(r: NftRule): string {
   const parts: string[] = [];
-  for (const e of (r.expr ?? []) as Array<Record<string, any>>) {
-    if (e.match?.left?.payload)
-      parts.push(`${e.match.left.payload.protocol} ${e.match.left.payload.field} ${str(e.match.right)}`);
-    else if (e.dnat)
-      parts.push(`dnat to ${e.dnat.addr.includes?.(':') ? `[${e.dnat.addr}]` : e.dnat.addr}:${e.dnat.port}`);
-    else if ('masquerade' in e) parts.push('masquerade');
+  for (const e of exprs(r)) {
+    const p = e.match?.left?.payload;
+    if (p) parts.push(`${p.protocol} ${p.field} ${str(e.match?.right)}`);
+    else if (e.dnat) {
+      const addr = String(e.dnat.addr);
+      parts.push(`dnat to ${addr.includes(':') ? `[${addr}]` : addr}:${e.dnat.port}`);
+    } else if ('masquerade' in e) parts.push('masquerade');
   }
   return parts.join(' ');
 }
