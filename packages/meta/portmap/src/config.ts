@@ -86,8 +86,13 @@ export function loadConf(ctx: Context): PortmapConf {
   if (raw.backend != null) conf.backend = backendOf(raw.backend);
   if (raw.externalSetMarkChain != null)
     conf.externalSetMarkChain = checkChainName(raw.externalSetMarkChain, 'externalSetMarkChain');
-  if (raw.conditionsV4 != null) conf.conditionsV4 = raw.conditionsV4;
-  if (raw.conditionsV6 != null) conf.conditionsV6 = raw.conditionsV6;
+  for (const key of ['conditionsV4', 'conditionsV6'] as const) {
+    const list = raw[key];
+    if (list == null) continue;
+    // checked in the grammar they are written in now; checkForBackend refuses the wrong backend later
+    checkConditions(list, backendOfConditions(list) ?? 'iptables', key);
+    conf[key] = list;
+  }
   return conf;
 }
 
