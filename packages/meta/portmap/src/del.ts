@@ -5,7 +5,7 @@
 // lead to the removed pod are deleted too. Repeated DELs succeed; every step runs even when an
 // earlier one failed.
 import type { Family } from '@cni-ts/iptables';
-import type { Context } from '@cni-ts/skel';
+import { type Context, prevResultIfValid } from '@cni-ts/skel';
 import { CniError, toCniError } from '@cni-ts/types';
 import { readNat, teardownFamily } from './apply-iptables.js';
 import { teardownNft } from './apply-nft.js';
@@ -20,7 +20,7 @@ import { mappingsFor } from './values.js';
 export function cmdDel(ctx: Context): void {
   const conf = loadConfLenient(ctx);
   const owner: Owner = { network: conf.name, containerId: ctx.args.containerId };
-  const nets = containerNets(ctx.prevResult, ctx.args.ifname);
+  const nets = containerNets(prevResultIfValid(ctx), ctx.args.ifname);
   // Without prevResult both families are looked at, and one whose iptables is unusable is skipped.
   const guessed = nets.length === 0;
   const families: Family[] = guessed ? [4, 6] : nets.map((n) => n.family);

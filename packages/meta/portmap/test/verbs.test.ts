@@ -188,6 +188,14 @@ test('DEL without mappings, prevResult or netns removes the chains of both famil
   t.regex(node.restores(6)[0]!, /-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n$/);
 });
 
+test('DEL with a prevResult that is not a result still cleans both families', async (t) => {
+  const node = new Node({ save: { 4: GO4, 6: GO6 } });
+  const r = await run(node, new FakeHost(), 'DEL', { prevResult: { ips: 'bogus' } });
+  t.is(r.code, 0, r.stdout);
+  t.is(node.restores().length, 2);
+  t.regex(r.log, /ignoring prevResult/);
+});
+
 test('DEL when everything is gone runs no restore and succeeds; prevResult narrows it to its families', async (t) => {
   const node = new Node();
   t.is((await run(node, new FakeHost(), 'DEL', { ...TCP, prevResult: PREV4 })).code, 0);
