@@ -219,7 +219,9 @@ export function planSetup(
   }
   const name = dnatChainName(o);
   const { chain, jumps } = containerRules(conf, o, net);
-  const own: Change[] = [{ op: 'declare', table: 'nat', chain: name }];
+  // a new chain is created after the shared ones (Go's creation order, which `nft list` shows);
+  // an existing one is declared, which empties it for the refill
+  const own: Change[] = [{ op: chainExists(tables.nat, name) ? 'declare' : 'create', table: 'nat', chain: name }];
   for (const r of chain) own.push({ op: 'append', rule: r });
   const old = rulesJumpingTo(tables.nat, name);
   const unchanged = old.length === jumps.length && old.every((r, i) => sameRule(r, jumps[i]!));

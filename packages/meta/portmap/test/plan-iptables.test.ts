@@ -70,14 +70,13 @@ for (const [family, net] of [
   });
 }
 
-test('ADD on a fresh node: shared chains created with -N (a compare-and-swap), own chain declared', (t) => {
+test('ADD on a fresh node: every chain created with -N (a compare-and-swap), in the order Go creates them', (t) => {
   const plan = planSetup(empty, conf(tcp8080), O, v4);
   t.true(plan.shared);
   t.is(
     renderRestore(plan.changes),
     [
       '*nat',
-      `:${DN} - [0:0]`,
       '-N CNI-HOSTPORT-SETMARK',
       '-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000',
       '-N CNI-HOSTPORT-MASQ',
@@ -86,6 +85,7 @@ test('ADD on a fresh node: shared chains created with -N (a compare-and-swap), o
       '-N CNI-HOSTPORT-DNAT',
       '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
       '-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
+      `-N ${DN}`,
       `-A ${DN} -s 10.22.0.0/24 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
       `-A ${DN} -s 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
       `-A ${DN} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.22.0.5:80`,

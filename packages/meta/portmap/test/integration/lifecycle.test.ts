@@ -1,0 +1,166 @@
+// portmap's verbs against the real iptables and nft of a node netns (no pods needed: the rules
+// only depend on prevResult): 30 parallel ADDs on a fresh node, DEL without mappings, prevResult
+// or netns, repeated DEL, CHECK on a single-stack pod of a dual-stack node, GC, STATUS, and a
+// rejected ADD that leaves nothing, not even a shared chain. Every batch we write is fed to the
+// real iptables-restore / nft here.
+import anyTest, { type TestFn } from 'ava';
+import { type World, portmap, prev, rulesOf, saved, worldTest } from './kit.js';
+
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'pml', 'portmap lifecycle');
+const TCP = { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] } };
+const DUAL = prev('10.22.0.5/24', 'fd00:22::5/64');
+
+test('30 parallel ADDs on a fresh node all succeed; the shared rules exist exactly once', async (t) => {
+  const { w } = t.context;
+  const ids = Array.from({ length: 30 }, (_, i) => `par${i}`);
+  const results = await Promise.all(
+    ids.map((id, i) =>
+      portmap(
+        w,
+        'ADD',
+        {
+          runtimeConfig: { portMappings: [{ hostPort: 10000 + i, containerPort: 80, protocol: 'tcp' }] },
+          prevResult: prev(`10.22.0.${i + 2}/24`, `fd00:22::${(i + 2).toString(16)}/64`),
+        },
+        { containerId: id },
+      ),
+    ),
+  );
+  for (const r of results) t.is(r.exitCode, 0, r.stdout);
+  for (const f of [4, 6] as const) {
+    const rules = await rulesOf(w.node.node, f);
+    const count = (re: RegExp) => rules.filter((l) => re.test(l)).length;
+    t.is(count(/^-A PREROUTING .*-j CNI-HOSTPORT-DNAT$/), 1, `IPv${f} PREROUTING jump once`);
+    t.is(count(/^-A OUTPUT .*-j CNI-HOSTPORT-DNAT$/), 1, `IPv${f} OUTPUT jump once`);
+    t.is(count(/^-A POSTROUTING .*-j CNI-HOSTPORT-MASQ$/), 1, `IPv${f} POSTROUTING jump once`);
+    t.is(count(/^-A CNI-HOSTPORT-SETMARK /), 1);
+    t.is(count(/^-A CNI-HOSTPORT-MASQ /), 1);
+    t.is(count(/^-A CNI-HOSTPORT-DNAT .*-j CNI-DN-/), 30, `IPv${f}: one jump per pod`);
+    t.is(count(/-j DNAT --to-destination/), 30);
+  }
+  t.is((await rulesOf(w.node.node, 4, 'filter')).filter((l) => l.startsWith('-A INPUT')).length, 1);
+});
+
+test('DEL without mappings and without prevResult removes the rules of both families; a second DEL succeeds', async (t) => {
+  const { w } = t.context;
+  t.is((await portmap(w, 'ADD', { ...TCP, prevResult: DUAL })).exitCode, 0);
+  const shared = { 4: await rulesOf(w.node.node, 4), 6: await rulesOf(w.node.node, 6) };
+  t.true(shared[4].some((l) => l.includes('CNI-DN-')));
+  for (let i = 0; i < 2; i++) {
+    const r = await portmap(w, 'DEL', {});
+    t.is(r.exitCode, 0, r.stdout);
+  }
+  for (const f of [4, 6] as const) {
+    const left = await saved(w.node.node, f);
+    t.false(
+      left.some((l) => l.includes('CNI-DN-')),
+      `IPv${f}: ${left.join('\n')}`,
+    );
+    t.true(left.includes('-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT'), 'shared chains stay');
+  }
+});
+
+test('CHECK: passes for an IPv4-only pod on a dual-stack node; fails naming a rule an operator deleted', async (t) => {
+  const { w } = t.context;
+  const v4 = { ...TCP, prevResult: prev('10.22.0.5/24') };
+  t.is((await portmap(w, 'ADD', { ...TCP, prevResult: DUAL }, { containerId: 'other' })).exitCode, 0);
+  t.is((await portmap(w, 'ADD', v4)).exitCode, 0);
+  const ok = await portmap(w, 'CHECK', v4);
+  t.is(ok.exitCode, 0, ok.stdout);
+  await w.node.node.exec('iptables', [
+    '-t',
+    'nat',
+    '-D',
+    'OUTPUT',
+    '-m',
+    'addrtype',
+    '--dst-type',
+    'LOCAL',
+    '-j',
+    'CNI-HOSTPORT-DNAT',
+  ]);
+  const bad = await portmap(w, 'CHECK', v4);
+  t.is(bad.json?.code, 100, bad.stdout);
+  t.regex(
+    bad.json.msg,
+    /-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT" is missing from the IPv4 nat table/,
+  );
+  const withConditions = { ...v4, conditionsV4: ['!', '-s', '192.0.2.0/24'] };
+  t.is((await portmap(w, 'ADD', withConditions, { containerId: 'cond' })).exitCode, 0);
+  t.is((await portmap(w, 'CHECK', v4)).exitCode, 0, 'the next ADD repaired the shared rule');
+  const cond = await portmap(w, 'CHECK', withConditions, { containerId: 'cond' });
+  t.is(cond.exitCode, 0, `conditioned jumps are checked with iptables -C: ${cond.stdout}`);
+  const jump = (await rulesOf(w.node.node, 4)).find((l) => l.includes('id: \\"cond\\"'))!;
+  await w.node.node.exec('iptables-restore', ['--noflush', '-w'], `*nat\n${jump.replace('-A', '-D')}\nCOMMIT\n`);
+  const gone = await portmap(w, 'CHECK', withConditions, { containerId: 'cond' });
+  t.is(gone.json?.code, 100, gone.stdout);
+  t.regex(gone.json.msg, /! -s 192\.0\.2\.0\/24 -j CNI-DN-/);
+});
+
+test('GC removes the chains of attachments that are gone, only of this network; STATUS is ready', async (t) => {
+  const { w } = t.context;
+  for (const id of ['keep', 'gone'])
+    t.is((await portmap(w, 'ADD', { ...TCP, prevResult: DUAL }, { containerId: id })).exitCode, 0);
+  t.is((await portmap(w, 'ADD', { ...TCP, name: 'othernet', prevResult: DUAL }, { containerId: 'gone' })).exitCode, 0);
+  const gc = await portmap(w, 'GC', {
+    cniVersion: '1.1.0',
+    'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }],
+  });
+  t.is(gc.exitCode, 0, gc.stdout);
+  for (const f of [4, 6] as const) {
+    const comments = (await rulesOf(w.node.node, f)).filter((l) => l.includes('dnat name'));
+    t.deepEqual(
+      comments.map((l) => /name: \\"(\w+)\\" id: \\"(\w+)\\"/.exec(l)!.slice(1).join('/')),
+      ['podnet/keep', 'othernet/gone'],
+    );
+  }
+  t.is((await portmap(w, 'STATUS', { cniVersion: '1.1.0' })).exitCode, 0);
+  t.is((await portmap(w, 'STATUS', { cniVersion: '1.1.0', backend: 'nftables' })).exitCode, 0);
+});
+
+test('a rejected ADD changes nothing on the node, not even a shared chain', async (t) => {
+  const { w } = t.context;
+  const before = [await saved(w.node.node, 4), await saved(w.node.node, 6), await saved(w.node.node, 4, 'filter')];
+  const bad = [
+    {
+      runtimeConfig: {
+        portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '1.2.3.4 -j ACCEPT' }],
+      },
+    },
+    { ...TCP, conditionsV4: ['-d', '1.2.3.4\nCOMMIT\n*filter\n-P INPUT DROP'] },
+    { ...TCP, conditionsV6: ['-j', 'ACCEPT'] },
+    { ...TCP, externalSetMarkChain: 'KUBE-MARK-MASQ' },
+    { ...TCP, backend: 'nftables', conditionsV4: ['ip', 'saddr', '1.2.3.4;', 'flush', 'ruleset'] },
+  ];
+  for (const b of bad) {
+    const r = await portmap(w, 'ADD', { ...b, prevResult: DUAL });
+    t.is(r.json?.code, 7, `${JSON.stringify(b)}: ${r.stdout}`);
+  }
+  t.deepEqual(
+    [await saved(w.node.node, 4), await saved(w.node.node, 6), await saved(w.node.node, 4, 'filter')],
+    before,
+  );
+  t.false((await w.node.node.exec('nft', ['list', 'tables'])).includes('cni_hostport'));
+});
+
+test('nftables: DEL without mappings or prevResult, repeated; CHECK on a single-stack pod; GC', async (t) => {
+  const { w } = t.context;
+  const nft = { ...TCP, backend: 'nftables' };
+  t.is((await portmap(w, 'ADD', { ...nft, prevResult: DUAL }, { containerId: 'gone' })).exitCode, 0);
+  t.is((await portmap(w, 'ADD', { ...nft, prevResult: prev('10.22.0.6/24') })).exitCode, 0);
+  const check = await portmap(w, 'CHECK', { ...nft, prevResult: prev('10.22.0.6/24') });
+  t.is(check.exitCode, 0, check.stdout);
+  const gc = await portmap(w, 'GC', {
+    cniVersion: '1.1.0',
+    backend: 'nftables',
+    'cni.dev/valid-attachments': [{ containerID: 'ctr1', ifname: 'eth0' }],
+  });
+  t.is(gc.exitCode, 0, gc.stdout);
+  const list = () => w.node.node.exec('nft', ['list', 'ruleset']);
+  t.false((await list()).includes('comment "gone"'));
+  t.true((await list()).includes('comment "ctr1"'));
+  for (let i = 0; i < 2; i++) t.is((await portmap(w, 'DEL', {})).exitCode, 0);
+  t.false((await list()).includes('comment "ctr1"'));
+  const again = await portmap(w, 'CHECK', { ...nft, prevResult: prev('10.22.0.6/24') });
+  t.is(again.json?.code, 100);
+});
