@@ -115,8 +115,8 @@ export function mapping(hostPort: number, containerPort: number, protocol = 'tcp
   };
 }
 
-/** Starts the echo server in a netns ("<name> <peer>" on TCP and UDP `port`); waits until it listens. */
-export async function serve(w: World, ns: Netns, name: string, port: number, host?: string): Promise<void> {
+/** Starts the echo server in a netns ("<name> <peer>" on TCP and UDP `port`); waits until it listens. Returns the peers of the datagrams it got so far. */
+export async function serve(w: World, ns: Netns, name: string, port: number, host?: string): Promise<() => string[]> {
   const p = execa(
     'ip',
     ['netns', 'exec', ns.name, process.execPath, ECHO, 'serve', name, String(port), ...(host ? [host] : [])],
@@ -127,10 +127,15 @@ export async function serve(w: World, ns: Netns, name: string, port: number, hos
     },
   );
   w.servers.push(p);
+  let out = '';
   await new Promise<void>((resolve, reject) => {
-    p.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+    p.stdout!.on('data', (d) => {
+      out += String(d);
+      if (out.includes('ready')) resolve();
+    });
     p.once('exit', (code) => reject(new Error(`echo server in ${ns.name} exited (${code})`)));
   });
+  return () => [...out.matchAll(/^got (\S+)$/gm)].map((m) => m[1]!);
 }
 
 /** Dials host:port over TCP or UDP from a netns; the server's answer, or "ERR <why>". */
@@ -206,6 +211,15 @@ export async function kubeProxyChains(ns: Netns): Promise<void> {
     '',
   ].join('\n');
   for (const tool of ['iptables-restore', 'ip6tables-restore']) await ns.exec(tool, ['--noflush', '-w'], rules);
+}
+
+/** Waits (up to 5 s) until no IPv6 address of the node or of its pods is tentative (DAD of a new gateway). */
+export async function settled(w: World): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (const ns of [w.node.node, ...w.node.pods]) {
+    while ((await sh('ip', ['-n', ns.name, '-6', 'addr', 'show', 'tentative'])).trim() !== '' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** A pod attached through the conflist, with its result. */

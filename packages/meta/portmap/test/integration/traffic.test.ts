@@ -4,18 +4,25 @@
 // address), from pod b and from pod a itself (hairpin, masqueraded), and at 127.0.0.1:hostPort
 // from the node; IPv4 and IPv6; with kube-proxy's KUBE-MARK-MASQ, with our own mark chain, and
 // with the nftables backend. CHECK passes, DEL leaves no rule of the pods behind.
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { CniRuntime, binDir } from '@cni-ts/testutils';
 import {
   CLIENT_IP,
+  GO,
   NODE_IP,
   type World,
   addPod,
   conflist,
   dial,
+  dropWorld,
   kubeProxyChains,
+  makeWorld,
   mapping,
   rulesOf,
   serve,
+  settled,
   worldTest,
 } from './kit.js';
 
@@ -28,6 +35,7 @@ async function reachAll(t: ExecutionContext, w: World, list: ReturnType<typeof c
   const b = await addPod(w, list, 'b', []);
   await serve(w, a.pod, 'pod-a', 80);
   await serve(w, a.pod, 'pod-a', 53);
+  await settled(w);
   for (const f of [4, 6] as const) {
     t.is(
       await dial(w.client, 'tcp', NODE_IP[f], 8080),
@@ -108,4 +116,41 @@ test('UDP keeps working after the mapping moves to another pod: stale conntrack 
   await serve(w, b.pod, 'pod-b', 53);
   t.is(await dial(w.client, 'udp', NODE_IP[4], 5353, 40000), `pod-b ${CLIENT_IP[4]}`, 'the same client flow reaches b');
   await w.rt.del(list, b.a);
+});
+
+// A pod that sends to 127.0.0.1 through the node, as anything on cni0 can once route_localnet is
+// on there; returns the peers a UDP service bound to 127.0.0.1 on the node heard from.
+async function localnetProbe(w: World, rt: CniRuntime): Promise<string[]> {
+  const list = conflist(w, {}, false);
+  const pod = await w.node.addPod('a');
+  const a = {
+    containerId: 'a',
+    netns: pod.path,
+    ifname: 'eth0',
+    capabilityArgs: { portMappings: [mapping(8080, 80)] },
+  };
+  const result = await rt.add(list, a);
+  const ip = String(result.ips[0].address).split('/')[0]!;
+  const heard = await serve(w, w.node.node, 'node-lo', 9998, '127.0.0.1');
+  await pod.exec('ip', ['route', 'del', '127.0.0.0/8', 'dev', 'lo', 'table', 'local']);
+  await pod.exec('ip', ['route', 'del', 'local', '127.0.0.1', 'dev', 'lo', 'table', 'local']);
+  await pod.exec('ip', ['route', 'add', '127.0.0.1/32', 'via', '10.22.0.1', 'dev', 'eth0', 'src', ip]);
+  await pod.exec('sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
+  await dial(pod, 'udp', '127.0.0.1', 9998, undefined, 500);
+  await rt.del(list, a);
+  return heard();
+}
+
+test('127/8 guard: with Go v1.1.1 a pod reaches a node service bound to 127.0.0.1 (upstream #481); with ours it does not', async (t) => {
+  t.deepEqual(await localnetProbe(t.context.w, t.context.w.rt), [], 'ours: the datagram is dropped');
+  const g = await makeWorld('pmg');
+  try {
+    const goBin = join(g.dir, 'go-bin');
+    mkdirSync(goBin);
+    symlinkSync(GO, join(goBin, 'portmap'));
+    const goRt = new CniRuntime({ cniPath: [goBin, binDir], inNetns: g.node.node.name });
+    t.deepEqual(await localnetProbe(g, goRt), ['10.22.0.2'], 'Go: the service on 127.0.0.1 got it');
+  } finally {
+    await dropWorld(g);
+  }
 });
