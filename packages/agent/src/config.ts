@@ -86,7 +86,7 @@ export const AgentConfigSchema = z.object({
   gc: z
     .object({
       enabled: z.boolean().default(false),
-      intervalSeconds: z.number().int().min(10).default(600),
+      intervalSeconds: z.number().int().min(1).default(600),
       /** The CRI runtime socket (containerd, CRI-O), as mounted. */
       criSocket: z.string().default('/run/containerd/containerd.sock'),
       timeoutSeconds: z.number().min(1).default(10),
