@@ -87,6 +87,8 @@ export const AgentConfigSchema = z.object({
     .object({
       enabled: z.boolean().default(false),
       intervalSeconds: z.number().int().min(1).default(600),
+      /** Reservations younger than this are never collected (an ADD may still be running). */
+      graceSeconds: z.number().min(0).default(300),
       /** The CRI runtime socket (containerd, CRI-O), as mounted. */
       criSocket: z.string().default('/run/containerd/containerd.sock'),
       timeoutSeconds: z.number().min(1).default(10),

@@ -2,7 +2,12 @@
 // attachment of our network that belongs to none of them (libcni's GC: DEL for each cached
 // attachment no longer valid, then the GC verb, which frees host-local reservations no DEL ever
 // released). When the sandbox list cannot be read, nothing is collected.
-import { readFileSync, readdirSync } from 'node:fs';
+//
+// The runtime lists a sandbox only once its network is set up (containerd adds it to its store
+// after CNI ADD), and the spec forbids GC during an ADD, which the agent cannot see. So an
+// attachment whose reservation was written within the grace period counts as valid too: GC never
+// races an ADD in progress.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxLister } from './cri.js';
 import type { Logger } from './log.js';
@@ -22,6 +27,8 @@ export interface Reservation {
   ip: string;
   containerID: string;
   ifname: string;
+  /** When the reservation file was written. */
+  mtimeMs: number;
 }
 
 /** The reservations of `network` in a host-local store (`<dataDir>/<network>/<ip>` files). */
@@ -37,8 +44,9 @@ export function readReservations(dataDir: string, network: string): Reservation[
   for (const ip of names) {
     if (ip === 'lock' || ip.startsWith('last_reserved_ip') || ip.startsWith('.')) continue;
     try {
-      const [containerID = '', ifname = ''] = readFileSync(join(dir, ip), 'utf8').split('\r\n');
-      out.push({ ip, containerID: containerID.trim(), ifname: ifname.trim() });
+      const path = join(dir, ip);
+      const [containerID = '', ifname = ''] = readFileSync(path, 'utf8').split('\r\n');
+      out.push({ ip, containerID: containerID.trim(), ifname: ifname.trim(), mtimeMs: statSync(path).mtimeMs });
     } catch {
       // vanished or not a file: not a reservation
     }
@@ -54,6 +62,8 @@ export function leakedReservations(res: readonly Reservation[], valid: readonly 
 /** Settings of the scheduler. */
 export interface GcOptions {
   intervalMs: number;
+  /** Reservations younger than this are kept as if their sandbox were listed (an ADD may be running). */
+  graceMs: number;
   ifname: string;
   network: string;
   dataDir: string;
@@ -104,6 +114,10 @@ export class GcScheduler {
       return { result: 'skipped', reason: (e as Error).message };
     }
     const before = readReservations(this.opts.dataDir, this.opts.network);
+    const recent = before.filter((r) => r.containerID && Date.now() - r.mtimeMs < this.opts.graceMs);
+    for (const r of recent)
+      if (!valid.some((v) => v.containerID === r.containerID))
+        valid.push({ containerID: r.containerID, ifname: r.ifname || this.opts.ifname });
     const leaks = leakedReservations(before, valid);
     metrics.set('ipam_leaks', leaks.length);
     try {

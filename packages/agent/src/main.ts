@@ -48,6 +48,7 @@ async function run(cfg: AgentConfig, log: Logger): Promise<void> {
     gc = new GcScheduler(
       {
         intervalMs: cfg.gc.intervalSeconds * 1000,
+        graceMs: cfg.gc.graceSeconds * 1000,
         ifname: cfg.gc.ifname,
         network: cfg.conflist.name,
         dataDir: cfg.conflist.dataDir,

@@ -20,14 +20,22 @@ function store(entries: Record<string, string>) {
 
 test('reservations are read from the store; lock and cursor files are not reservations', (t) => {
   const { dataDir } = store({ '10.244.1.2': 'aaa\r\neth0', 'fd00::2': 'aaa\r\neth0', '10.244.1.3': 'bbb\r\neth0' });
-  const res = readReservations(dataDir, 'cni-ts').sort((a, b) => a.ip.localeCompare(b.ip));
+  const res = readReservations(dataDir, 'cni-ts')
+    .sort((a, b) => a.ip.localeCompare(b.ip))
+    .map(({ mtimeMs, ...r }) => {
+      t.true(Date.now() - mtimeMs < 60_000);
+      return r;
+    });
   t.deepEqual(res, [
     { ip: '10.244.1.2', containerID: 'aaa', ifname: 'eth0' },
     { ip: '10.244.1.3', containerID: 'bbb', ifname: 'eth0' },
     { ip: 'fd00::2', containerID: 'aaa', ifname: 'eth0' },
   ]);
   t.deepEqual(
-    leakedReservations(res, [{ containerID: 'aaa', ifname: 'eth0' }]).map((r) => r.ip),
+    leakedReservations(
+      res.map((r) => ({ ...r, mtimeMs: 0 })),
+      [{ containerID: 'aaa', ifname: 'eth0' }],
+    ).map((r) => r.ip),
     ['10.244.1.3'],
   );
   t.deepEqual(readReservations(dataDir, 'other'), []);
@@ -46,11 +54,11 @@ function lister(result: Sandbox[] | Error): SandboxLister {
 
 const sandbox = (id: string): Sandbox => ({ id, state: 'SANDBOX_READY', name: id, namespace: 'default' });
 
-function scheduler(lst: SandboxLister, collect: (valid: Attachment[]) => Promise<void>, dataDir: string) {
+function scheduler(lst: SandboxLister, collect: (valid: Attachment[]) => Promise<void>, dataDir: string, graceMs = 0) {
   const metrics = agentMetrics();
   const lines: string[] = [];
   const gc = new GcScheduler(
-    { intervalMs: 60_000, ifname: 'eth0', network: 'cni-ts', dataDir },
+    { intervalMs: 60_000, graceMs, ifname: 'eth0', network: 'cni-ts', dataDir },
     { lister: lst, collect, log: jsonLogger({ write: (l) => lines.push(l), level: 'debug' }), metrics },
   );
   return { gc, metrics, lines };
@@ -115,5 +123,28 @@ test('a failing collector is reported and counted, and a run in progress is join
   t.deepEqual(a, { result: 'error', reason: 'bridge: code 11: try again' });
   t.is(a, b);
   t.is(metrics.get('gc_runs_total', { result: 'error' }), 1);
+  rmSync(dataDir, { recursive: true });
+});
+
+test('a reservation younger than the grace period is passed as valid: GC never races an ADD in progress', async (t) => {
+  const { dataDir, dir } = store({ '10.244.1.2': 'adding\r\neth0', '10.244.1.3': 'old\r\neth0' });
+  const { utimesSync } = await import('node:fs');
+  const hourAgo = new Date(Date.now() - 3600_000);
+  utimesSync(join(dir, '10.244.1.3'), hourAgo, hourAgo);
+  let seen: Attachment[] = [];
+  const { gc } = scheduler(
+    lister([sandbox('live')]),
+    async (valid) => {
+      seen = valid;
+    },
+    dataDir,
+    300_000,
+  );
+  const r = await gc.runOnce();
+  t.deepEqual(seen, [
+    { containerID: 'live', ifname: 'eth0' },
+    { containerID: 'adding', ifname: 'eth0' },
+  ]);
+  t.like(r, { result: 'ok', leaks: 1 }, 'only the hour-old reservation is a leak');
   rmSync(dataDir, { recursive: true });
 });

@@ -31,7 +31,7 @@ test.serial(
     );
     sb.writeConfig(n1, {
       nodes: { source: 'static', file: nodesFile },
-      gc: { enabled: true, intervalSeconds: 1, criSocket: socket, timeoutSeconds: 1 },
+      gc: { enabled: true, intervalSeconds: 1, graceSeconds: 0, criSocket: socket, timeoutSeconds: 1 },
       logLevel: 'debug',
     });
     const agent = sb.startAgent(n1);
