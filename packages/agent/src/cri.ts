@@ -1,13 +1,20 @@
 // A CRI client for the one call the agent makes: ListPodSandbox over the runtime's unix socket
 // (containerd: /run/containerd/containerd.sock, CRI-O: /var/run/crio/crio.sock), gRPC with the
 // runtime.v1 API. The sandbox IDs are the container IDs the runtime gave CNI.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 
-/** The proto file shipped with the package (proto/cri-runtime-v1.proto). */
-export const CRI_PROTO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'proto', 'cri-runtime-v1.proto');
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The proto file: beside the bundle (the image), or the package's proto/ (dist/src/cri.js). */
+export const CRI_PROTO = [
+  join(here, 'cri-runtime-v1.proto'),
+  join(here, '..', '..', 'proto', 'cri-runtime-v1.proto'),
+].find((p) => existsSync(p)) as string;
 
 /** A pod sandbox as the runtime lists it. */
 export interface Sandbox {
@@ -29,8 +36,10 @@ let loaded: grpc.GrpcObject | undefined;
 
 /** The runtime.v1 package of the proto, loaded once. */
 export function criPackage(): grpc.GrpcObject {
+  // parsed from text we read ourselves: protobufjs's own file loading finds no `fs` in a bundle
+  const root = protobuf.parse(readFileSync(CRI_PROTO, 'utf8'), { keepCase: false }).root;
   loaded ??= grpc.loadPackageDefinition(
-    protoLoader.loadSync(CRI_PROTO, { keepCase: false, longs: String, enums: String, defaults: true }),
+    protoLoader.fromJSON(root.toJSON(), { keepCase: false, longs: String, enums: String, defaults: true }),
   );
   return (loaded.runtime as grpc.GrpcObject).v1 as grpc.GrpcObject;
 }
@@ -48,7 +57,12 @@ export function criClient(socket: string, timeoutMs: number): SandboxLister {
           {},
           { deadline: Date.now() + timeoutMs },
           (err: grpc.ServiceError | null, res?: { items?: RawSandbox[] }) => {
-            if (err) reject(new Error(`ListPodSandbox on ${socket} failed: ${err.details || err.message}`));
+            if (err)
+              reject(
+                new Error(
+                  `ListPodSandbox on ${socket} failed: ${(err.details || err.message).replace(/[.\s]*Resolution note:\s*$/, '')}`,
+                ),
+              );
             else resolve((res?.items ?? []).map(toSandbox));
           },
         );

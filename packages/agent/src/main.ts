@@ -19,6 +19,14 @@ import { kubeNodeSource, staticNodeSource } from './node-sources.js';
 import { startServer } from './server.js';
 import { uninstall } from './uninstall.js';
 
+declare const __CNI_TS_VERSION__: string | undefined;
+
+// the bundle has the version built in; tsc's output reads the package's
+function version(): string {
+  if (typeof __CNI_TS_VERSION__ === 'string') return __CNI_TS_VERSION__;
+  return `v${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}`;
+}
+
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -83,9 +91,8 @@ async function main(argv: string[]): Promise<void> {
   const command = first && !first.startsWith('-') ? first : 'run';
   const args = command === first ? rest : argv;
   if (args.includes('--version') || command === 'version') {
-    process.stdout.write(
-      `cni-ts-agent ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`,
-    );
+    process.stdout.write(`cni-ts-agent ${version()}
+`);
     return;
   }
   // render needs no node: only the CIDRs given
@@ -104,5 +111,7 @@ main(process.argv.slice(2)).catch((e: unknown) => {
   process.stderr.write(
     `${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: (e as Error).message })}\n`,
   );
-  process.exitCode = 1;
+  // the agent is no plugin: nothing waits on its stdout, and a half-started agent (a server
+  // listening, a watch open) must not linger, so the process ends here
+  process.exit(1);
 });

@@ -9,7 +9,8 @@ import { type ResultPromise, execa } from 'execa';
 import { CniRuntime, type ConfList, Netns, SYSTEM_PATH, binDir, repoRoot, sh } from '@cni-ts/testutils';
 import { stringify } from 'yaml';
 
-export const AGENT_MAIN = join(repoRoot, 'packages', 'agent', 'dist', 'src', 'main.js');
+// the bundle the container image runs (dist/bundle, built by the package's build)
+export const AGENT_MAIN = join(repoRoot, 'packages', 'agent', 'dist', 'bundle', 'cni-ts-agent.mjs');
 const APISERVER = join(repoRoot, 'packages', 'agent', 'dist', 'test', 'fixtures', 'apiserver-main.js');
 
 /** Addresses of the sandbox: node i is 192.168.78.i and fd00:78::i; its pods 10.245.i.0/24 and fd00:10:245:i::/64. */
@@ -184,7 +185,7 @@ export class Sandbox {
           }
           return undefined;
         },
-        `agent ${n.name} to log ${msg}; it logged:\n${lines.join('\n')}`,
+        () => `agent ${n.name} to log ${msg}; it logged:\n${lines.join('\n')}`,
         ms,
       );
     n.agent = { proc, lines, waitFor };
@@ -235,12 +236,16 @@ export class Sandbox {
   }
 
   /** Polls `fn` until it returns something other than undefined. */
-  async until<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+  async until<T>(
+    fn: () => T | undefined | Promise<T | undefined>,
+    what: string | (() => string),
+    ms = 15_000,
+  ): Promise<T> {
     const end = Date.now() + ms;
     while (true) {
       const v = await fn();
       if (v !== undefined && v !== false) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
