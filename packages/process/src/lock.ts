@@ -2,18 +2,22 @@
 // file. The lock lives on an open file description that only this process holds, so the kernel
 // releases it when the process exits or is killed, and no helper process outlives the call.
 //
-// Two ways to take it (docs/host-local.md has the measurements):
-//  - in Bun (the compiled plugins): flock(2) through bun:ffi, polled with LOCK_NB until a deadline;
-//  - elsewhere (Node, tests): `flock -w <s> 3` (util-linux) run on the inherited descriptor; the
-//    child locks our open file description and exits, leaving the lock with us.
-import { spawn } from 'node:child_process';
+// A waiter waits in the kernel's queue of blocked flock(2) callers, which serves them in arrival
+// order — as Go's host-local waits (a blocking flock) — so nobody is overtaken by later arrivals.
+// Node has no flock and Bun's blocking FFI call cannot be given a timeout, so (docs/host-local.md
+// has the measurements):
+//  - in Bun (the compiled plugins): one flock(2) LOCK_NB through bun:ffi, which takes a free lock
+//    in 0.7 ms; only when it is busy, `flock -w <s> 3` (util-linux) joins the queue on our inherited
+//    descriptor (spawnSync) — it locks our open file description and exits, leaving the lock with us;
+//  - elsewhere (Node, tests): that flock(1) helper straight away, asynchronously.
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { ProcessError } from './errors.js';
 
 /** A held lock; release() drops it (closing the descriptor). */
 export interface FileLock {
   readonly path: string;
-  /** Which mechanism took it: flock(2) via bun:ffi, or the flock(1) helper. */
+  /** Which mechanism took it: flock(2) via bun:ffi (it was free), or the flock(1) helper (it waited, or not in Bun). */
   readonly via: 'ffi' | 'flock(1)';
   release(): void;
 }
@@ -24,7 +28,7 @@ export interface LockOptions {
   timeoutMs?: number;
   /** Permission bits when the lock file is created; default 0o750, as Go's go-filemutex. */
   mode?: number;
-  /** Force the flock(1) helper even in Bun (for measurements and tests). */
+  /** Skip the LOCK_NB attempt and wait through the flock(1) helper even in Bun (for measurements and tests). */
   forceHelper?: boolean;
 }
 
@@ -52,13 +56,18 @@ export async function lockFile(path: string, opts: LockOptions = {}): Promise<Fi
     throw new ProcessError('failed', `open ${path}`, `cannot open lock file ${path}: ${why}`, { cause: e });
   }
   try {
-    const ffi = opts.forceHelper ? null : await loadLibc();
-    if (ffi) {
+    const ffi = await loadLibc();
+    if (ffi && !opts.forceHelper && tryFlock(ffi, fd, path)) return held(path, fd, 'ffi', () => ffi.flock(fd, LOCK_UN));
+    if (ffi && timeoutMs <= 0) throw busy(path, timeoutMs);
+    try {
+      if (ffi) helperFlockSync(fd, path, timeoutMs);
+      else await helperFlock(fd, path, timeoutMs);
+    } catch (e) {
+      // no util-linux on this node: poll rather than fail (waiters can then be overtaken)
+      if (!(ffi && e instanceof ProcessError && e.kind === 'not-found')) throw e;
       await pollFlock(ffi, fd, path, timeoutMs);
-      return held(path, fd, 'ffi', () => ffi.flock(fd, LOCK_UN));
     }
-    await helperFlock(fd, path, timeoutMs);
-    return held(path, fd, 'flock(1)');
+    return held(path, fd, 'flock(1)', ffi ? () => ffi.flock(fd, LOCK_UN) : undefined);
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -87,15 +96,22 @@ function busy(path: string, timeoutMs: number): ProcessError {
   );
 }
 
+// One non-blocking attempt (retried when a signal interrupts it); false when another holds the lock.
+function tryFlock(ffi: Libc, fd: number, path: string): boolean {
+  for (;;) {
+    if (ffi.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const errno = ffi.errno();
+    if (errno === EWOULDBLOCK) return false;
+    if (errno !== EINTR) throw new ProcessError('failed', `flock ${path}`, `flock(${path}) failed with errno ${errno}`);
+  }
+}
+
+// The fallback without flock(1): LOCK_NB polled with a short, jittered back-off until the deadline.
 async function pollFlock(ffi: Libc, fd: number, path: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let wait = 1;
   for (;;) {
-    if (ffi.flock(fd, LOCK_EX | LOCK_NB) === 0) return;
-    const errno = ffi.errno();
-    if (errno !== EWOULDBLOCK && errno !== EINTR && errno !== 0) {
-      throw new ProcessError('failed', `flock ${path}`, `flock(${path}) failed with errno ${errno}`);
-    }
+    if (tryFlock(ffi, fd, path)) return;
     const left = deadline - Date.now();
     if (left <= 0) throw busy(path, timeoutMs);
     // short, jittered back-off: waiters do not wake in lockstep, and a free lock is noticed soon
@@ -104,35 +120,56 @@ async function pollFlock(ffi: Libc, fd: number, path: string, timeoutMs: number)
   }
 }
 
-function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void> {
+function helperArgs(timeoutMs: number): string[] {
   const wait = timeoutMs <= 0 ? ['-n'] : ['-w', (timeoutMs / 1000).toFixed(3)];
-  const child = spawn('flock', [...wait, '-E', String(BUSY_EXIT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  return [...wait, '-E', String(BUSY_EXIT), '3'];
+}
+
+// What flock(1) ended with: nothing when it took the lock, else the error to throw.
+function helperOutcome(path: string, timeoutMs: number, r: { error?: Error; status: number | null; stderr: string }) {
+  if (r.error) {
+    const missing = (r.error as NodeJS.ErrnoException).code === 'ENOENT';
+    return new ProcessError(
+      missing ? 'not-found' : 'failed',
+      'flock',
+      missing ? 'flock: command not found (install util-linux)' : `flock ${path}: ${r.error.message}`,
+      { cause: r.error },
+    );
+  }
+  if (r.status === 0) return undefined;
+  if (r.status === BUSY_EXIT) return busy(path, timeoutMs);
+  return new ProcessError('failed', 'flock', `flock ${path}: ${r.stderr.trim() || `exit status ${r.status}`}`, {
+    status: r.status,
+    stderr: r.stderr,
+  });
+}
+
+// In Bun, where nothing else runs meanwhile: spawnSync, which starts flock(1) sooner and far more
+// cheaply than Bun's asynchronous child processes, so the waiter joins the queue sooner.
+function helperFlockSync(fd: number, path: string, timeoutMs: number): void {
+  const r = spawnSync('flock', helperArgs(timeoutMs), {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+    encoding: 'utf8',
+    timeout: Math.max(timeoutMs, 0) + 5000, // flock -w ends it first; this only guards a wedged helper
+    killSignal: 'SIGKILL',
+  });
+  const e = helperOutcome(path, timeoutMs, { error: r.error, status: r.status, stderr: r.stderr ?? '' });
+  if (e) throw e;
+}
+
+// Under Node: asynchronous, so the process's event loop runs on while it waits.
+function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void> {
+  const child = spawn('flock', helperArgs(timeoutMs), { stdio: ['ignore', 'ignore', 'pipe', fd] });
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += String(d);
   });
   return new Promise((resolve, reject) => {
-    child.once('error', (err) => {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(
-        new ProcessError(
-          missing ? 'not-found' : 'failed',
-          'flock',
-          missing ? 'flock: command not found (install util-linux)' : `flock ${path}: ${err.message}`,
-          { cause: err },
-        ),
-      );
-    });
+    child.once('error', (error) => reject(helperOutcome(path, timeoutMs, { error, status: null, stderr })));
     child.once('close', (status) => {
-      if (status === 0) resolve();
-      else if (status === BUSY_EXIT) reject(busy(path, timeoutMs));
-      else
-        reject(
-          new ProcessError('failed', 'flock', `flock ${path}: ${stderr.trim() || `exit status ${status}`}`, {
-            status,
-            stderr,
-          }),
-        );
+      const e = helperOutcome(path, timeoutMs, { status, stderr });
+      if (e) reject(e);
+      else resolve();
     });
   });
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,7 +117,7 @@ bunTest('under Bun the lock is flock(2) via bun:ffi and excludes the Node side, 
   await new Promise((r) => setTimeout(r, 300));
   mine.release();
   const second = await waiting;
-  t.is(second.via, 'ffi');
+  t.is(second.via, 'flock(1)', 'it waited, so in the kernel queue through flock(1)');
   second.child.stdin!.end();
   await exited(second.child);
   t.true(freeForOthers(path));
@@ -131,3 +131,46 @@ bunTest('under Bun a busy ffi lock times out with code 11', async (t) => {
   t.regex(r.stderr, /could not lock .* within 200 ms/);
   mine.release();
 });
+
+/** How many callers /proc/locks shows blocked on the flock of `path` (waiting in the kernel's queue). */
+function blockedOn(path: string): number {
+  const ino = statSync(path).ino;
+  const re = new RegExp(`-> FLOCK\\s+ADVISORY\\s+WRITE\\s+\\d+\\s+[0-9a-f]+:[0-9a-f]+:${ino}\\s`);
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l)).length;
+}
+
+/** Polls `cond` every 10 ms for up to `ms`; true once it holds. */
+async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
+    if (cond()) return true;
+  return cond();
+}
+
+bunTest(
+  "under Bun a waiter queues in the kernel, as Go's host-local does, and is served before a later one",
+  async (t) => {
+    const path = fresh();
+    const mine = await lockFile(path);
+    let oursHolds = false;
+    const ours = hold(bun, path, 10_000).then((h) => {
+      oursHolds = true;
+      return h;
+    });
+    t.true(await eventually(() => blockedOn(path) === 1), 'our waiter is in the kernel queue (/proc/locks)');
+    // a blocking flock(2) waiter arriving later, as go-filemutex waits
+    const go = spawn('flock', [path, 'true'], { stdio: 'ignore' });
+    t.true(await eventually(() => blockedOn(path) === 2), 'the later waiter queues behind it');
+    mine.release();
+    const o = await ours;
+    t.is(o.via, 'flock(1)');
+    t.is(go.exitCode, null, 'the later waiter still waits while ours holds the lock');
+    t.is(blockedOn(path), 1);
+    o.child.stdin!.end();
+    await exited(o.child);
+    await exited(go);
+    t.is(go.exitCode, 0, 'and gets it after ours');
+    t.true(oursHolds);
+  },
+);

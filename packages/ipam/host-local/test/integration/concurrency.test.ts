@@ -133,3 +133,43 @@ for (const v of VERSIONS) {
     await call(ours, 'DEL', config, { id: `victim-${v}` });
   });
 }
+
+/** How many callers /proc/locks shows blocked on the flock of `path` (waiting in the kernel's queue). */
+function blockedOn(path: string): number {
+  const re = new RegExp(`-> FLOCK\\s+ADVISORY\\s+WRITE\\s+\\d+\\s+[0-9a-f]+:[0-9a-f]+:${statSync(path).ino}\\s`);
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l)).length;
+}
+
+async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
+    if (cond()) return true;
+  return cond();
+}
+
+test.serial(
+  "a waiting ADD queues in the kernel as Go's does, so it is served before a Go ADD that came later",
+  async (t) => {
+    const d = dirs.make('fifo-');
+    mkdirSync(join(d, 'hlnet'));
+    const lock = join(d, 'hlnet', 'lock');
+    // a third process holds the store lock until its stdin closes
+    const holder = spawn('flock', [lock, 'sh', '-c', 'read x'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    let first: ReturnType<typeof call> | undefined;
+    let later: ReturnType<typeof call> | undefined;
+    try {
+      t.true(await eventually(() => spawnSync('flock', ['-n', lock, 'true']).status === 1), 'the lock is held');
+      first = call(ours, 'ADD', conf(d, '1.0.0'), { id: 'first-ours' });
+      t.true(await eventually(() => blockedOn(lock) === 1), 'our ADD waits in the kernel queue (/proc/locks)');
+      later = call(go, 'ADD', conf(d, '1.0.0'), { id: 'later-go' });
+      t.true(await eventually(() => blockedOn(lock) === 2), "Go's ADD queues behind it");
+    } finally {
+      holder.stdin.end();
+    }
+    const [o, g] = await Promise.all([first, later]);
+    t.deepEqual([o?.exitCode, g?.exitCode], [0, 0], `${o?.stdout}${g?.stdout}`);
+    if (!o || !g) return;
+    t.deepEqual([addresses(o)[0], addresses(g)[0]], ['10.1.0.2/24', '10.1.0.3/24'], 'served in arrival order');
+  },
+);
