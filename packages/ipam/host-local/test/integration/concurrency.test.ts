@@ -173,3 +173,23 @@ test.serial(
     t.deepEqual([addresses(o)[0], addresses(g)[0]], ['10.1.0.2/24', '10.1.0.3/24'], 'served in arrival order');
   },
 );
+
+test.serial(
+  'an ADD that waits longer than CNI_TS_LOCK_TIMEOUT_MS for the lock answers code 11 and reserves nothing',
+  async (t) => {
+    const d = dirs.make('busy-');
+    mkdirSync(join(d, 'hlnet'));
+    const lock = join(d, 'hlnet', 'lock');
+    const holder = spawn('flock', [lock, 'sh', '-c', 'read x'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      t.true(await eventually(() => spawnSync('flock', ['-n', lock, 'true']).status === 1), 'the lock is held');
+      const r = await call(ours, 'ADD', conf(d, '1.0.0'), { id: 'impatient', env: { CNI_TS_LOCK_TIMEOUT_MS: '300' } });
+      t.deepEqual([r.exitCode, r.json?.code], [1, 11], r.stdout);
+      t.regex(r.json.msg, /^the IP store of network "hlnet" is busy: could not lock .* within 300 ms/);
+      t.deepEqual(reservationNames(d), []);
+      t.is(blockedOn(lock), 0, 'its waiter left the queue');
+    } finally {
+      holder.stdin.end();
+    }
+  },
+);
