@@ -6,7 +6,7 @@
 //     replaced, LOCK_NB then a Worker thread blocking in flock(2), and a blocking flock(2) as Go's
 //     host-local (go-filemutex) waits — alone and mixed with it.
 // Needs hyperfine, util-linux flock and a built packages/process.
-//   node tools/bench/lock.mjs [--runs N] [--hold MS] [--parallel N] [--stream N] [--repeat N]
+//   node tools/bench/lock.mjs [--runs N] [--hold MS] [--parallel N] [--rounds N] [--repeat N]
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ const arg = (name, dflt) => {
 const runs = arg('runs', 60);
 const holdMs = arg('hold', 2);
 const parallel = arg('parallel', 50);
-const stream = arg('stream', 300);
+const rounds = arg('rounds', 6);
 const repeat = arg('repeat', 3);
 const { dir, cleanup } = scratch();
 const lockModule = join(root, 'packages', 'process', 'dist', 'src', 'lock.js');
@@ -66,14 +66,15 @@ const programs = {
 
 // --- 2. fairness ------------------------------------------------------------------------------
 
-// One contender: takes the lock once with <mode>, holds it <hold> ms, appends
-// "<mode> <requested µs> <acquired µs> <released µs>" to <log>. Wall-clock µs: Bun's
-// process.hrtime counts from its own start, so it cannot order events across processes.
+// One contender: <rounds> times, takes the lock with <mode>, holds it <hold> ms, lets it go and
+// pauses 0-20 ms (new work arriving); appends "<mode> <requested µs> <acquired µs> <released µs>"
+// per round to <log>. Wall-clock µs: Bun's process.hrtime counts from its own start, so it
+// cannot order events across processes.
 const contender = `
 import { dlopen, FFIType } from 'bun:ffi';
 import { appendFileSync, closeSync, constants, openSync } from 'node:fs';
 import { lockFile } from ${JSON.stringify(lockModule)};
-const [path, log, mode, hold] = process.argv.slice(2);
+const [path, log, mode, hold, rounds] = process.argv.slice(2);
 const now = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const { symbols: c } = dlopen('libc.so.6', { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
 const EX = 2, NB = 4;
@@ -109,36 +110,47 @@ async function take() {
   else if (c.flock(fd, EX) !== 0) throw new Error('flock'); // 'go': a blocking flock(2), as go-filemutex waits
   return () => closeSync(fd);
 }
-// no top-level await: --bytecode compiles to CommonJS
-const t0 = now();
-take().then((release) => {
+const lines = [];
+async function round() {
+  const t0 = now();
+  const release = await take();
   const t1 = now();
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(hold));
   const t2 = now();
   release();
-  appendFileSync(log, mode + ' ' + t0 + ' ' + t1 + ' ' + t2 + '\\n');
-});
+  lines.push(mode + ' ' + t0 + ' ' + t1 + ' ' + t2);
+}
+async function main() {
+  for (let i = 0; i < Number(rounds); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, Math.random() * 20));
+    await round();
+  }
+  appendFileSync(log, lines.join('\\n') + '\\n');
+}
+main(); // no top-level await: --bytecode compiles to CommonJS
 `;
 
 /**
- * Runs `total` contenders, `width` at a time (a new one starts when one ends), modes taken in
- * turn from `modes`, all of the first `width` queued behind a held lock so they contend from
- * the start. Returns the acquisitions, ordered by when they got the lock.
+ * Runs `width` contenders of `rounds` rounds each, modes taken in turn from `modes`, all queued
+ * behind a held lock at first so they contend from the start. Returns the acquisitions, ordered
+ * by when they got the lock.
  */
-async function contend(exe, modes, width, total) {
+async function contend(exe, modes, width, rounds) {
   const log = join(dir, 'fair.log');
   rmSync(log, { force: true });
   const gate = spawn('flock', [lockPath, 'sleep', '2'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 100));
-  let next = 0;
-  const one = () => {
-    const mode = modes[next++ % modes.length];
-    return new Promise((r) => spawn(exe, [lockPath, log, mode, String(holdMs)], { stdio: 'inherit' }).once('close', r));
-  };
-  const lane = async () => {
-    while (next < total) await one();
-  };
-  await Promise.all(Array.from({ length: width }, lane));
+  await Promise.all(
+    Array.from(
+      { length: width },
+      (_, i) =>
+        new Promise((r) =>
+          spawn(exe, [lockPath, log, modes[i % modes.length], String(holdMs), String(rounds)], {
+            stdio: 'inherit',
+          }).once('close', r),
+        ),
+    ),
+  );
   await new Promise((r) => (gate.exitCode !== null ? r() : gate.once('close', r)));
   return readFileSync(log, 'utf8')
     .trim()
@@ -201,8 +213,8 @@ try {
 
   const exe = compile('contender', contender);
   const scenarios = [
-    [`${parallel} parallel`, parallel, parallel],
-    [`stream of ${stream}, ${parallel} at a time`, parallel, stream],
+    [`${parallel} parallel, once each`, parallel, 1],
+    [`${parallel} parallel, ${rounds} rounds each`, parallel, rounds],
   ];
   const mixes = [['ours'], ['poll'], ['worker'], ['go'], ['ours', 'go'], ['poll', 'go']];
   console.log(
