@@ -1,12 +1,20 @@
 // Reading and changing iptables through @cni-ts/process: one iptables-save per table read, and
-// one `iptables-restore --noflush -w` per address family for every change of a plugin run.
-import { type Executor, runChecked } from '@cni-ts/process';
+// one `iptables-restore --noflush -w <s>` per address family for every change of a plugin run.
+import { type Executor, ProcessError, isKind, runChecked } from '@cni-ts/process';
 import type { Change, Family, TableName } from './rules.js';
-import { renderRestore } from './restore.js';
+import { renderRestore, splitArgs } from './restore.js';
 import { type TableState, parseSave } from './save.js';
 
 const SAVE: Record<Family, string> = { 4: 'iptables-save', 6: 'ip6tables-save' };
 const RESTORE: Record<Family, string> = { 4: 'iptables-restore', 6: 'ip6tables-restore' };
+
+/**
+ * How long iptables-restore waits for the xtables lock (legacy iptables; the nf_tables variant
+ * has no lock and ignores it). Bounded, unlike upstream's unbounded `--wait`: another program
+ * (kube-proxy restoring a large table) holds it for a moment, and a longer hold is answered with
+ * code 11 so the runtime retries, well inside its patience (CRI-O 60 s per CNI call, kubelet 2 min).
+ */
+export const XTABLES_WAIT_S = 5;
 
 /** Reads one table of one family with `iptables-save -t <table>`. */
 export function saveTable(exec: Executor, family: Family, table: TableName): TableState {
@@ -28,8 +36,37 @@ export function saveTables<T extends TableName>(
   return Object.fromEntries(tables.map((t) => [t, parseSave(text, t)])) as Record<T, TableState>;
 }
 
-/** Applies changes atomically with one `iptables-restore --noflush -w` (nothing runs when there are none). */
+/** Applies changes atomically with one `iptables-restore --noflush -w <s>` (nothing runs when there are none). */
 export function restore(exec: Executor, family: Family, changes: readonly Change[]): void {
   if (changes.length === 0) return;
-  runChecked(exec, RESTORE[family], ['--noflush', '-w'], { input: renderRestore(changes) });
+  const tool = RESTORE[family];
+  const input = renderRestore(changes);
+  try {
+    runChecked(exec, tool, ['--noflush', '-w', String(XTABLES_WAIT_S)], { input });
+  } catch (e) {
+    if (!isKind(e, 'busy')) throw withFailedLine(e, input);
+    throw new ProcessError(
+      'busy',
+      e.command,
+      `${tool}: the xtables lock is held by another program (waited ${XTABLES_WAIT_S} s); try again later`,
+      { status: e.status, stderr: e.stderr, cause: e },
+    );
+  }
+}
+
+// iptables-restore names the input line it stopped at ("Error occurred at line: N", legacy:
+// "line N failed"); the error carries that line as data.
+function withFailedLine(e: unknown, input: string): unknown {
+  if (!(e instanceof ProcessError)) return e;
+  const m = /Error occurred at line: (\d+)|line (\d+) failed/.exec(e.stderr);
+  const index = m ? Number(m[1] ?? m[2]) - 1 : -1;
+  const line = input.split('\n')[index];
+  if (line === undefined) return e;
+  return new ProcessError(e.kind, e.command, e.message, {
+    status: e.status,
+    stderr: e.stderr,
+    cause: e.cause,
+    ...(e.object !== undefined ? { object: e.object } : {}),
+    failed: { index, args: splitArgs(line) },
+  });
 }

@@ -1,13 +1,45 @@
 // Rendering changes as iptables-restore input, and splitting iptables-save lines back into
 // arguments: the two text formats, kept next to each other so their quoting agrees.
+//
+// iptables-restore's language (iptables 1.8.9, xtables-restore.c + xshared.c add_param_to_argv;
+// measured in the tests): input is read line by line into a 10240-byte buffer, so a longer line
+// is cut and its rest read as a new line. Words are separated by space, tab or newline; a `"`
+// anywhere opens a quoted part in which `\` escapes any character and which a `"` closes (and
+// ends the word); outside quotes `\` and `'` are ordinary. So any value without a newline or NUL
+// can be carried (quoted when needed); a chain name must be a plain word, because the `:chain`
+// declaration line is split on blanks with no quoting at all.
+import { UnencodableError } from '@cni-ts/process';
 import type { Change, TableName } from './rules.js';
 
-/** One argument as iptables-restore reads it: bare when plain, else double-quoted with \" and \\ escapes. */
-export function quoteArg(a: string): string {
-  return /^[^\s"'\\]+$/.test(a) ? a : `"${a.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+/** The longest line iptables-restore reads whole (its buffer is 10240 bytes with newline and NUL; one spare). */
+export const MAX_RESTORE_LINE = 10238;
+
+/** One argument as the word iptables-restore reads back exactly: bare when plain, else double-quoted with \" and \\. */
+export function restoreToken(value: string): string {
+  if (/[\n\0]/.test(value))
+    throw new UnencodableError(
+      'iptables-restore',
+      value,
+      value.includes('\n') ? 'it contains a newline' : 'it contains a NUL byte',
+    );
+  return /^[^ \t\r"]+$/.test(value) && !value.includes('\\') ? value : `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
-/** Splits one iptables-save line into arguments, undoing quoteArg (and iptables-save's own quoting). */
+/** @deprecated the old name of restoreToken. */
+export const quoteArg = restoreToken;
+
+/** A chain name as iptables-restore reads it in both `:chain` and `-A chain` lines: a plain word. */
+export function restoreChain(name: string): string {
+  if (!/^[^\s"!-][^\s"]*$/.test(name) || name.includes('\0'))
+    throw new UnencodableError(
+      'iptables-restore',
+      name,
+      'a chain name is one word without blanks or \'"\', not starting with "-" or "!"',
+    );
+  return name;
+}
+
+/** Splits one iptables-save line into arguments, undoing restoreToken (and iptables-save's own quoting). */
 export function splitArgs(line: string): string[] {
   const out: string[] = [];
   let cur = '';
@@ -34,23 +66,38 @@ export function splitArgs(line: string): string[] {
   return out;
 }
 
+function words(op: string, chain: string, rest: readonly string[]): string {
+  return [op, restoreChain(chain), ...rest.map(restoreToken)].join(' ');
+}
+
 function changeLine(c: Change): string {
   switch (c.op) {
     case 'declare':
-      return `:${c.chain} - [0:0]`;
+      return `:${restoreChain(c.chain)} - [0:0]`;
     case 'create':
-      return `-N ${quoteArg(c.chain)}`;
+      return words('-N', c.chain, []);
     case 'append':
-      return [`-A`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
+      return words('-A', c.rule.chain, c.rule.spec);
     case 'insert':
-      return [`-I`, c.rule.chain, ...(c.position ? [String(c.position)] : []), ...c.rule.spec].map(quoteArg).join(' ');
+      return words('-I', c.rule.chain, [...(c.position ? [String(c.position)] : []), ...c.rule.spec]);
     case 'delete':
-      return [`-D`, c.rule.chain, ...c.rule.spec].map(quoteArg).join(' ');
+      return words('-D', c.rule.chain, c.rule.spec);
     case 'flush':
-      return `-F ${quoteArg(c.chain)}`;
+      return words('-F', c.chain, []);
     case 'deleteChain':
-      return `-X ${quoteArg(c.chain)}`;
+      return words('-X', c.chain, []);
   }
+}
+
+function checkedLine(c: Change): string {
+  const line = changeLine(c);
+  if (Buffer.byteLength(line) > MAX_RESTORE_LINE)
+    throw new UnencodableError(
+      'iptables-restore',
+      line,
+      `the line is ${Buffer.byteLength(line)} bytes; iptables-restore reads at most ${MAX_RESTORE_LINE}`,
+    );
+  return line;
 }
 
 function tableOf(c: Change): TableName {
@@ -72,8 +119,8 @@ export function renderRestore(changes: readonly Change[]): string {
   let out = '';
   for (const [table, list] of byTable) {
     out += `*${table}\n`;
-    for (const c of list) if (c.op === 'declare') out += `${changeLine(c)}\n`;
-    for (const c of list) if (c.op !== 'declare') out += `${changeLine(c)}\n`;
+    for (const c of list) if (c.op === 'declare') out += `${checkedLine(c)}\n`;
+    for (const c of list) if (c.op !== 'declare') out += `${checkedLine(c)}\n`;
     out += 'COMMIT\n';
   }
   return out;

@@ -1,1 +1,2 @@
+export * from './encode.js';
 export * from './nft.js';

@@ -1,5 +1,5 @@
 // nftables through `nft -f -` scripts (one atomic transaction per call) and `nft -j list`.
-import { type Executor, isKind, runChecked } from '@cni-ts/process';
+import { type Executor, ProcessError, classify, isKind, runChecked } from '@cni-ts/process';
 
 /** An nft rule as `nft -j list` reports it (the parts plugins read). */
 export interface NftRule {
@@ -29,27 +29,43 @@ export interface NftListing {
   rules: NftRule[];
 }
 
-/** A string as an nft script token: double-quoted (nft strings cannot contain a double quote). */
-export function nftString(s: string): string {
-  return `"${s.replace(/"/g, '')}"`;
-}
-
-/** Runs an nft script (several commands, one transaction) with `nft -f -`. */
+/**
+ * Runs an nft script (several commands, one transaction) with `nft -f -`. Values in it must have
+ * been written with nftString/nftIdentifier. A failure says which script line nft refused.
+ */
 export function nftApply(exec: Executor, script: string): void {
   if (script.trim() === '') return;
-  runChecked(exec, 'nft', ['-f', '-'], { input: script });
+  const r = exec.run('nft', ['-f', '-'], { input: script });
+  if (r.status === 0) return;
+  const m = /^\/dev\/stdin:(\d+):/m.exec(r.stderr);
+  const index = m ? Number(m[1]) - 1 : -1;
+  const line = script.split('\n')[index];
+  const { kind, object } = classify(r.stderr);
+  const why =
+    r.stderr
+      .trim()
+      .split('\n')[0]
+      ?.replace(/^\/dev\/stdin:[\d:-]+ /, '') || `exit status ${r.status}`;
+  const command = line !== undefined ? `nft ${line}` : 'nft -f -';
+  throw new ProcessError(kind, command, `${command}: ${why}`, {
+    status: r.status,
+    stderr: r.stderr,
+    ...(object !== undefined ? { object } : {}),
+    ...(line !== undefined ? { failed: { index, args: [line] } } : {}),
+  });
 }
 
 /**
- * Lists with `nft -j list <what…>` (e.g. ['table', 'bridge', 'nat']). A table or chain that does
- * not exist is an empty listing, not an error.
+ * Lists with `nft -j list <what…>` (e.g. ['table', 'bridge', 'nat']). When the table or chain
+ * named does not exist the listing is empty; any other failure is an error.
  */
 export function nftList(exec: Executor, what: readonly string[]): NftListing {
   let stdout: string;
   try {
     stdout = runChecked(exec, 'nft', ['-j', 'list', ...what]).stdout;
   } catch (e) {
-    if (isKind(e, 'missing')) return { chains: [], rules: [] };
+    if (isKind(e, 'missing') && e.object !== undefined && what.slice(2).includes(e.object))
+      return { chains: [], rules: [] };
     throw e;
   }
   return parseNftJson(stdout);

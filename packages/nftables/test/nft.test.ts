@@ -1,52 +1,108 @@
+// nft scripts against the real nft in a scratch netns: every value goes through nftString or
+// nftIdentifier into `nft -f -`, and `nft -j list` shows what nft read. No expected script text.
 import test from 'ava';
-import { FakeExecutor } from '@cni-ts/testutils';
-import { nftApply, nftList, nftString, parseNftJson } from '../src/index.js';
+import { ProcessError, UnencodableError, isKind } from '@cni-ts/process';
+import { AWKWARD_VALUES, ScratchNetns, TEST_SEED, generatedValues } from '@cni-ts/testutils';
+import { nftApply, nftIdentifier, nftList, nftString, parseNftJson } from '../src/index.js';
 
-const LISTING = JSON.stringify({
-  nftables: [
-    { metainfo: { version: '1.0.6' } },
-    {
-      chain: {
-        family: 'bridge',
-        table: 'nat',
-        name: 'PREROUTING',
-        handle: 1,
-        type: 'filter',
-        hook: 'prerouting',
-        prio: -300,
-        policy: 'accept',
-      },
-    },
-    {
-      rule: { family: 'bridge', table: 'nat', chain: 'PREROUTING', handle: 4, comment: 'macspoofchk-c-eth0', expr: [] },
-    },
-  ],
+let ns: ScratchNetns;
+test.before(async () => {
+  ns = await ScratchNetns.start();
+});
+test.after.always(() => ns?.stop());
+
+const VALUES = [...new Set([...AWKWARD_VALUES, ...generatedValues(TEST_SEED, 300)])];
+
+function encodes(f: (v: string) => string, v: string): boolean {
+  try {
+    f(v);
+    return true;
+  } catch (e) {
+    if (!(e instanceof UnencodableError) || e.value !== v) throw e;
+    return false;
+  }
+}
+
+test.serial(`nft reads back every string nftString writes (seed ${TEST_SEED})`, (t) => {
+  const values = VALUES.filter((v) => encodes(nftString, v));
+  const script =
+    'add table inet cts_str\nadd chain inet cts_str c\n' +
+    values.map((v) => `add rule inet cts_str c accept comment ${nftString(v)}\n`).join('');
+  nftApply(ns.exec, script);
+  const rules = nftList(ns.exec, ['chain', 'inet', 'cts_str', 'c']).rules;
+  t.deepEqual(
+    rules.map((r) => r.comment ?? ''),
+    values,
+  );
 });
 
-test('nftList parses chains and rules; a missing table is an empty listing', (t) => {
-  const exec = new FakeExecutor()
-    .on((c) => c.args.includes('bridge'), { stdout: LISTING })
-    .on(() => true, { status: 1, stderr: 'Error: No such file or directory\nlist table inet x' });
-  const l = nftList(exec, ['table', 'bridge', 'nat']);
-  t.is(l.chains[0]?.prio, -300);
-  t.is(l.rules[0]?.handle, 4);
-  t.deepEqual(nftList(exec, ['table', 'inet', 'x']), { chains: [], rules: [] });
-  t.deepEqual(exec.lines(), ['nft -j list table bridge nat', 'nft -j list table inet x']);
+test(`nftString refuses only double quotes, line breaks and NUL (seed ${TEST_SEED})`, (t) => {
+  for (const v of VALUES) {
+    t.is(encodes(nftString, v), !/["\n\r\0]/.test(v), JSON.stringify(v));
+  }
+  const e = t.throws(() => nftString('a"b'), { instanceOf: UnencodableError });
+  t.is(e?.grammar, 'nft');
+  t.is(e?.value, 'a"b');
 });
 
-test('nftList still throws on other failures', (t) => {
-  const exec = new FakeExecutor().on(() => true, { status: 1, stderr: 'Error: Operation not permitted' });
-  t.throws(() => nftList(exec, ['ruleset']));
+test.serial('what nftString refuses is real: nft has no escape for a quote, and a newline splits the listing', (t) => {
+  const quote = ns.exec.run('nft', ['-f', '-'], {
+    input: 'add table inet cts_q\nadd chain inet cts_q c\nadd rule inet cts_q c accept comment "a\\"b"\n',
+  });
+  t.not(quote.status, 0);
+  t.regex(quote.stderr, /syntax error/);
+  nftApply(ns.exec, 'add table inet cts_nl\nadd chain inet cts_nl c\nadd rule inet cts_nl c accept comment "x\ny"\n');
+  const listed = ns.exec.run('nft', ['list', 'chain', 'inet', 'cts_nl', 'c']).stdout;
+  t.regex(listed, /comment "x\ny"/, 'nft stores the newline, and its listing breaks the rule across lines');
+  t.is(nftString('\\'), '"\\"', 'a backslash is an ordinary character');
 });
 
-test('nftApply sends the script on stdin in one process, and nothing for an empty script', (t) => {
-  const exec = new FakeExecutor();
-  nftApply(exec, 'add table bridge nat\n');
-  nftApply(exec, '  \n');
-  t.deepEqual(exec.calls, [{ file: 'nft', args: ['-f', '-'], input: 'add table bridge nat\n' }]);
+test.serial(
+  `nft reads back every name nftIdentifier writes; the names it refuses nft cannot take (seed ${TEST_SEED})`,
+  (t) => {
+    const names = [
+      'c-x',
+      'cni-br-iface-abc.1_2-eth0',
+      '_x',
+      '.y',
+      'a/b',
+      ...generatedValues(TEST_SEED + 1, 200).map((v) => `c${v}`),
+    ];
+    const good = [...new Set(names.filter((v) => encodes(nftIdentifier, v)))];
+    nftApply(
+      ns.exec,
+      `add table inet cts_id\n${good.map((n) => `add chain inet cts_id ${nftIdentifier(n)}\n`).join('')}`,
+    );
+    const chains = nftList(ns.exec, ['table', 'inet', 'cts_id']).chains.map((c) => c.name);
+    t.deepEqual([...chains].sort(), [...good].sort());
+    for (const bad of ['9x', 'a b', 'x@y', 'a;b', 'é', '', 'a"b', 'a\\b', 'a#b']) {
+      t.false(encodes(nftIdentifier, bad), JSON.stringify(bad));
+      if (bad.includes('"') || bad.includes('\n')) continue;
+      for (const written of [bad, `"${bad}"`]) {
+        ns.exec.run('nft', ['-f', '-'], { input: `add chain inet cts_id ${written}\n` });
+        const made = nftList(ns.exec, ['table', 'inet', 'cts_id']).chains.some((c) => c.name === bad);
+        t.false(made, `nft read ${written} as the chain name ${JSON.stringify(bad)}`);
+      }
+    }
+  },
+);
+
+test.serial('a failing script says which line nft refused; nothing of the transaction is applied', (t) => {
+  const script =
+    'add table inet cts_fail\nadd chain inet cts_fail c\ndelete rule inet cts_fail c handle 999\nadd chain inet cts_fail d\n';
+  const e = t.throws(() => nftApply(ns.exec, script), { instanceOf: ProcessError });
+  t.deepEqual(e?.failed, { index: 2, args: ['delete rule inet cts_fail c handle 999'] });
+  t.is(e?.kind, 'missing');
+  t.is(e?.command, 'nft delete rule inet cts_fail c handle 999');
+  t.deepEqual(nftList(ns.exec, ['table', 'inet', 'cts_fail']), { chains: [], rules: [] });
 });
 
-test('nft strings are double-quoted; parseNftJson of empty output is empty', (t) => {
-  t.is(nftString('a "b"'), '"a b"');
+test.serial('nftList: a missing table or chain is an empty listing; other failures throw', (t) => {
+  t.deepEqual(nftList(ns.exec, ['table', 'bridge', 'cts_none']), { chains: [], rules: [] });
+  nftApply(ns.exec, 'add table inet cts_l\n');
+  t.deepEqual(nftList(ns.exec, ['chain', 'inet', 'cts_l', 'nochain']), { chains: [], rules: [] });
+  const e = t.throws(() => nftList(ns.exec, ['tablex', 'inet', 'cts_l']));
+  t.false(isKind(e, 'missing'), String(e));
   t.deepEqual(parseNftJson(''), { chains: [], rules: [] });
+  nftApply(ns.exec, '  \n');
 });

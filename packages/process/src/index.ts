@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './run.js';
 export * from './netns.js';
+export * from './iproute2.js';
 export * from './ip.js';
 export * from './sysctl.js';
 export * from './lock.js';

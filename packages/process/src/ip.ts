@@ -1,27 +1,36 @@
-// iproute2 through one `ip -batch -` spawn per namespace, with JSON output parsed per line.
+// iproute2 through one `ip -batch -` (or `bridge -batch -`, `tc -batch -`) spawn per namespace,
+// with every value written by iprouteToken and JSON output parsed per line.
 import type { Executor } from './run.js';
-import { ProcessError, classifyStderr } from './errors.js';
+import { ProcessError, classify } from './errors.js';
+import { iprouteLine } from './iproute2.js';
 import { inNetns } from './netns.js';
 import { sysctlShellArgs, writeSysctl } from './sysctl.js';
 
-/** Options for an ip batch. */
+/** Options for an iproute2 batch. */
 export interface IpOptions {
   /** Run inside the network namespace at this path (CNI_NETNS); default: the current one. */
   netns?: string;
   timeoutMs?: number;
-  /** Global options before `-j -batch -`, e.g. ['-d'] for link details (batch lines cannot carry options). */
+  /** Global options before `-batch -`, e.g. ['-d'] for link details (batch lines cannot carry options). */
   options?: readonly string[];
   /** ipBatch only: sysctls written before the batch runs, by the same process (one spawn instead of two). */
   sysctls?: ReadonlyArray<readonly [string, string]>;
 }
 
+type Commands = ReadonlyArray<readonly string[]>;
+
+/** The batch text for commands: one encoded line each (throws UnencodableError before anything runs). */
+export function iprouteBatchText(commands: Commands): string {
+  return `${commands.map(iprouteLine).join('\n')}\n`;
+}
+
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
- * showing commands printed, in order. On failure, the ProcessError names the failing command.
+ * showing commands printed, in order. On failure, the ProcessError says which command failed.
  */
-export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): unknown[] {
+export function ipBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
-  const input = `${commands.map(batchLine).join('\n')}\n`;
+  const input = iprouteBatchText(commands);
   const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
   const sysctls = opts.sysctls ?? [];
   let cmd: [string, string[]];
@@ -37,12 +46,13 @@ export function ipBatch(exec: Executor, commands: ReadonlyArray<readonly string[
 }
 
 /** Runs every command in one `bridge -batch -` process (bridge VLAN entries, port flags). */
-export function bridgeBatch(exec: Executor, commands: ReadonlyArray<readonly string[]>, opts: IpOptions = {}): void {
-  if (commands.length === 0) return;
-  const input = `${commands.map(batchLine).join('\n')}\n`;
-  const [file, args] = inNetns(opts.netns, 'bridge', [...(opts.options ?? []), '-batch', '-']);
-  const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
-  if (r.status !== 0) throw batchError('bridge', commands, r.stderr, r.status, opts.netns);
+export function bridgeBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): void {
+  runBatch('bridge', exec, commands, opts);
+}
+
+/** Runs every command in one `tc -batch -` process; returns the JSON documents printed (with options ['-j']). */
+export function tcBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
+  return runBatch('tc', exec, commands, opts);
 }
 
 /** Runs one `ip -j …` command and returns what it printed (undefined when it printed nothing). */
@@ -50,9 +60,13 @@ export function ipJson(exec: Executor, args: readonly string[], opts: IpOptions 
   return ipBatch(exec, [args], opts)[0];
 }
 
-/** One batch line; arguments with spaces or quotes are double-quoted as iproute2's makeargs expects. */
-export function batchLine(args: readonly string[]): string {
-  return args.map((a) => (/^[^\s"'#\\]+$/.test(a) ? a : `"${a.replace(/(["\\])/g, '\\$1')}"`)).join(' ');
+function runBatch(tool: 'bridge' | 'tc', exec: Executor, commands: Commands, opts: IpOptions): unknown[] {
+  if (commands.length === 0) return [];
+  const input = iprouteBatchText(commands);
+  const [file, args] = inNetns(opts.netns, tool, [...(opts.options ?? []), '-batch', '-']);
+  const r = exec.run(file, args, { input, timeoutMs: opts.timeoutMs });
+  if (r.status !== 0) throw batchError(tool, commands, r.stderr, r.status, opts.netns);
+  return parseJsonLines(r.stdout);
 }
 
 function parseJsonLines(stdout: string): unknown[] {
@@ -64,17 +78,14 @@ function parseJsonLines(stdout: string): unknown[] {
   return out;
 }
 
-function batchError(
-  tool: string,
-  commands: ReadonlyArray<readonly string[]>,
-  stderr: string,
-  status: number,
-  netns?: string,
-): ProcessError {
+// iproute2 reports "Command failed -:<line>"; every command is one line (iprouteToken never
+// writes a continuation), so line N is command N-1. Some errors exit without saying the line.
+function batchError(tool: string, commands: Commands, stderr: string, status: number, netns?: string): ProcessError {
   const m = /Command failed -:(\d+)/.exec(stderr);
-  const failed = m ? commands[Number(m[1]) - 1] : undefined;
+  const index = m ? Number(m[1]) - 1 : -1;
+  const args = commands[index];
   const sysctl = /(?:^|\n)cannot write sysctl (\S+)/.exec(stderr);
-  const cmd = sysctl ? `sysctl ${sysctl[1]}` : `${tool} ${failed ? failed.join(' ') : '-batch'}`;
+  const cmd = sysctl ? `sysctl ${sysctl[1]}` : `${tool} ${args ? args.join(' ') : '-batch'}`;
   const why =
     stderr
       .split('\n')
@@ -82,5 +93,11 @@ function batchError(
       .filter((l) => l && !l.startsWith('Command failed'))
       .join('; ') || `exit status ${status}`;
   const where = netns ? ` (in netns ${netns})` : '';
-  return new ProcessError(classifyStderr(stderr), cmd, `${cmd}${where}: ${why}`, { status, stderr });
+  const { kind, object } = classify(stderr);
+  return new ProcessError(kind, cmd, `${cmd}${where}: ${why}`, {
+    status,
+    stderr,
+    ...(object !== undefined ? { object } : {}),
+    ...(args && !sysctl ? { failed: { index, args } } : {}),
+  });
 }

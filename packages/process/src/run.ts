@@ -1,12 +1,12 @@
 // Starting processes: one synchronous spawn per call, with a timeout, and no shell.
 import { spawnSync } from 'node:child_process';
-import { ProcessError, classifyStderr } from './errors.js';
+import { ProcessError, classify } from './errors.js';
 
 /** Options for one command. */
 export interface RunOptions {
   /** Written to the command's stdin. */
   input?: string;
-  /** Killed (SIGKILL) after this many milliseconds; default 60 s. */
+  /** Killed (SIGKILL) after this many milliseconds; default TOOL_TIMEOUT_MS. */
   timeoutMs?: number;
   /** The whole environment of the child; default: ours. */
   env?: Record<string, string | undefined>;
@@ -25,7 +25,14 @@ export interface Executor {
   run(file: string, args: readonly string[], opts?: RunOptions): RunResult;
 }
 
-const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * How long one external command may run before it is killed and reported as a 'timeout' (CNI
+ * code 11, try again). A runtime gives the whole plugin call far longer — CRI-O 60 s per CNI
+ * call, kubelet 2 min per RunPodSandbox (--runtime-request-timeout), containerd no limit of its
+ * own — and our commands take milliseconds, so a command still running after 15 s is hung, and
+ * the pod gets a clear error in time to be retried instead of a runtime deadline.
+ */
+export const TOOL_TIMEOUT_MS = 15_000;
 
 /** The executor that really spawns (node:child_process.spawnSync, no execa: see docs/startup.md). */
 export const systemExecutor: Executor = {
@@ -34,7 +41,7 @@ export const systemExecutor: Executor = {
       input: opts.input ?? '',
       env: opts.env as NodeJS.ProcessEnv | undefined,
       encoding: 'utf8',
-      timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      timeout: opts.timeoutMs ?? TOOL_TIMEOUT_MS,
       killSignal: 'SIGKILL',
       maxBuffer: 64 * 1024 * 1024,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -46,13 +53,15 @@ export const systemExecutor: Executor = {
         throw new ProcessError('not-found', command, `${file}: command not found (is it installed and on PATH?)`, {
           cause: r.error,
         });
-      if (code === 'ETIMEDOUT')
+      if (code === 'ETIMEDOUT') {
+        const s = (opts.timeoutMs ?? TOOL_TIMEOUT_MS) / 1000;
         throw new ProcessError(
           'timeout',
           command,
-          `${command}: timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
-          { cause: r.error },
+          `${command}: did not finish within ${s} s and was killed (the tool hangs or waits for a kernel lock); try again later`,
+          { cause: r.error, stderr: r.stderr ?? '' },
         );
+      }
       throw new ProcessError('failed', command, `${command}: ${r.error.message}`, { cause: r.error });
     }
     if (r.signal) throw new ProcessError('failed', command, `${command}: killed by ${r.signal}`, { stderr: r.stderr });
@@ -66,9 +75,11 @@ export function runChecked(exec: Executor, file: string, args: readonly string[]
   if (r.status !== 0) {
     const command = describe(file, args);
     const why = r.stderr.trim() || r.stdout.trim() || `exit status ${r.status}`;
-    throw new ProcessError(classifyStderr(r.stderr), command, `${command}: ${why}`, {
+    const { kind, object } = classify(r.stderr);
+    throw new ProcessError(kind, command, `${command}: ${why}`, {
       status: r.status,
       stderr: r.stderr,
+      ...(object !== undefined ? { object } : {}),
     });
   }
   return r;

@@ -1,184 +1,149 @@
+// ipBatch, tcBatch and the error plumbing against the real tools, each batch in a fresh empty
+// netns (scratchExecutor): failures carry the failing command and the error kind as data.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeExecutor } from './recorder.js';
 import {
   ProcessError,
-  batchLine,
-  bridgeBatch,
+  cniCodeOf,
   ipBatch,
   ipJson,
+  isKind,
+  isMissing,
   runChecked,
   sysctlPath,
   sysctlShellArgs,
-  writeSysctlsIn,
+  systemExecutor,
+  tcBatch,
 } from '../src/index.js';
+import { scratchExecutor, thrown } from './scratch.js';
 
-test('ipBatch sends every command on one stdin and enters the netns with nsenter', (t) => {
-  const exec = new FakeExecutor().on(() => true, { stdout: '[{"ifname":"lo"}]\n' });
-  const out = ipBatch(
-    exec,
+test('ipBatch returns the JSON each showing command printed, in order, from one process', (t) => {
+  const docs = ipBatch(scratchExecutor, [
+    ['link', 'show', 'dev', 'lo'],
+    ['link', 'set', 'dev', 'lo', 'up'],
+    ['addr', 'show', 'dev', 'lo'],
+  ]) as Array<Array<{ ifname: string; flags: string[] }>>;
+  t.is(docs.length, 2);
+  t.false(docs[0]![0]!.flags.includes('UP'));
+  t.true(docs[1]![0]!.flags.includes('UP'), 'the second show saw the link set up by the same process');
+  t.deepEqual(ipJson(scratchExecutor, ['link', 'show', 'dev', 'lo']), [docs[0]![0]]);
+  t.deepEqual(ipBatch(scratchExecutor, []), []);
+});
+
+test('a failing batch says which command failed (index and arguments) and what is missing', (t) => {
+  const cmds = [
+    ['link', 'set', 'dev', 'lo', 'up'],
+    ['addr', 'show', 'dev', 'lo'],
+    ['link', 'set', 'dev', 'nosuch0', 'up'],
+    ['link', 'set', 'dev', 'lo', 'down'],
+  ];
+  const e = thrown(() => ipBatch(scratchExecutor, cmds)) as ProcessError;
+  t.true(e instanceof ProcessError);
+  t.is(e.kind, 'missing');
+  t.is(e.object, 'nosuch0');
+  t.true(isMissing(e, 'nosuch0'));
+  t.false(isMissing(e, 'lo'), 'missing names the object the tool named, nothing else');
+  t.deepEqual(e.failed, { index: 2, args: cmds[2] });
+  t.is(e.message, 'ip link set dev nosuch0 up: Cannot find device "nosuch0"');
+});
+
+test('exists and unsupported are kinds; the failing line is the second of two identical commands', (t) => {
+  const add = ['addr', 'add', '10.9.0.1/24', 'dev', 'lo'];
+  const e = thrown(() => ipBatch(scratchExecutor, [add, add])) as ProcessError;
+  t.is(e.kind, 'exists');
+  t.deepEqual(e.failed, { index: 1, args: add });
+  const u = thrown(() =>
+    ipBatch(scratchExecutor, [['link', 'set', 'dev', 'lo', 'type', 'bridge_slave', 'hairpin', 'on']]),
+  ) as ProcessError;
+  t.is(u.kind, 'unsupported');
+  t.is(u.failed?.index, 0);
+});
+
+test('an error that names no missing object is not "missing" (it would be swallowed by DEL)', (t) => {
+  const e = thrown(() => ipBatch(scratchExecutor, [['route', 'add', '10.0.0.0/8', 'via', '10.99.0.1']]));
+  t.true(isKind(e, 'failed'), String(e));
+  const n = thrown(() => runChecked(systemExecutor, 'nsenter', ['--net=/nonexistent/cts-ns', '--', 'true']));
+  t.true(isMissing(n, '/nonexistent/cts-ns'), 'nsenter names the netns path it could not open');
+  const nf = thrown(() => systemExecutor.run('cts-no-such-tool', []));
+  t.true(isKind(nf, 'not-found'));
+});
+
+test('tcBatch runs one tc -batch process and returns its JSON documents', (t) => {
+  // a fresh netns's lo is down without a qdisc; the same process then adds one and shows it
+  const docs = tcBatch(
+    scratchExecutor,
     [
-      ['link', 'set', 'lo', 'up'],
-      ['addr', 'show', 'dev', 'lo'],
+      ['qdisc', 'show', 'dev', 'lo'],
+      [
+        'qdisc',
+        'add',
+        'dev',
+        'lo',
+        'root',
+        'handle',
+        '1:',
+        'tbf',
+        'rate',
+        '1mbit',
+        'burst',
+        '32kbit',
+        'latency',
+        '400ms',
+      ],
+      ['qdisc', 'show', 'dev', 'lo'],
     ],
-    { netns: '/proc/42/ns/net' },
+    { options: ['-j'] },
+  ) as Array<Array<{ kind: string }>>;
+  t.is(docs.length, 2);
+  t.deepEqual(docs[0], []);
+  t.is(docs[1]![0]!.kind, 'tbf');
+  const e = thrown(() =>
+    tcBatch(scratchExecutor, [
+      ['qdisc', 'show', 'dev', 'lo'],
+      ['qdisc', 'show', 'dev', 'nosuch1'],
+    ]),
   );
-  t.deepEqual(out, [[{ ifname: 'lo' }]]);
-  t.deepEqual(exec.calls, [
-    {
-      file: 'nsenter',
-      args: ['--net=/proc/42/ns/net', '--', 'ip', '-j', '-batch', '-'],
-      input: 'link set lo up\naddr show dev lo\n',
-    },
-  ]);
+  t.true(isMissing(e, 'nosuch1'));
+  t.deepEqual((e as ProcessError).failed, { index: 1, args: ['qdisc', 'show', 'dev', 'nosuch1'] });
 });
 
-test('ipBatch without a netns runs ip directly; an empty batch runs nothing', (t) => {
-  const exec = new FakeExecutor();
-  ipBatch(exec, [['link', 'del', 'x']]);
-  ipBatch(exec, []);
-  t.deepEqual(exec.lines(), ['ip -j -batch - << link del x']);
+test('a hung tool is killed at its timeout and reported as try-again (code 11), not left hanging', (t) => {
+  const start = Date.now();
+  const e = thrown(() => systemExecutor.run('sleep', ['30'], { timeoutMs: 300 })) as ProcessError;
+  t.true(Date.now() - start < 5000);
+  t.is(e.kind, 'timeout');
+  t.is(e.cniCode, 11);
+  t.regex(e.message, /did not finish within 0\.3 s/);
 });
 
-test('ipBatch names the failing command and classifies the error', (t) => {
-  const exec = new FakeExecutor().on(() => true, {
-    status: 1,
-    stderr: 'Cannot find device "nosuch"\nCommand failed -:2\n',
-  });
-  const e = t.throws(
-    () =>
-      ipBatch(
-        exec,
-        [
-          ['link', 'set', 'lo', 'up'],
-          ['link', 'set', 'nosuch', 'up'],
-        ],
-        { netns: '/run/netns/p' },
-      ),
-    { instanceOf: ProcessError },
-  );
-  t.is(e?.kind, 'missing');
-  t.is(e?.command, 'ip link set nosuch up');
-  t.is(e?.message, 'ip link set nosuch up (in netns /run/netns/p): Cannot find device "nosuch"');
+test('one mapping from kind to CNI code: busy and timeout are 11, the rest have none (999)', (t) => {
+  t.is(cniCodeOf('busy'), 11);
+  t.is(cniCodeOf('timeout'), 11);
+  for (const k of ['not-found', 'exists', 'missing', 'unsupported', 'failed'] as const) t.is(cniCodeOf(k), undefined);
+  t.is(new ProcessError('busy', 'x', 'x').cniCode, 11);
+  t.is(new ProcessError('failed', 'x', 'x').cniCode, undefined);
 });
 
-test('exists and busy are classified; busy carries CNI code 11', (t) => {
-  const exists = new FakeExecutor().on(() => true, {
-    status: 2,
-    stderr: 'RTNETLINK answers: File exists\nCommand failed -:1',
-  });
-  t.is(
-    t.throws(() => ipJson(exists, ['link', 'add', 'x', 'type', 'dummy']), { instanceOf: ProcessError })?.kind,
-    'exists',
-  );
-  const busy = new FakeExecutor().on(() => true, {
-    status: 4,
-    stderr: 'Another app is currently holding the xtables lock.',
-  });
-  const e = t.throws(() => runChecked(busy, 'iptables-restore', ['--noflush']), { instanceOf: ProcessError });
-  t.is(e?.kind, 'busy');
-  t.is(e?.cniCode, 11);
-});
-
-test('batch lines quote arguments with spaces or quotes', (t) => {
-  t.is(batchLine(['link', 'set', 'x', 'alias', 'a b"c']), 'link set x alias "a b\\"c"');
+test('sysctls and the batch run in one process, in order: the batch sees the value written', (t) => {
+  const docs = ipBatch(scratchExecutor, [['netconf', 'show', 'dev', 'lo']], {
+    netns: '/proc/self/ns/net',
+    sysctls: [['net.ipv4.conf.lo.forwarding', '1']],
+  }) as Array<Array<{ family: string; forwarding: boolean }>>;
+  t.true(docs[0]!.find((d) => d.family === 'inet')!.forwarding);
+  const e = thrown(() =>
+    ipBatch(scratchExecutor, [['link', 'show']], { netns: '/proc/self/ns/net', sysctls: [['net/nosuch/x', '1']] }),
+  ) as ProcessError;
+  t.regex(e.message, /^sysctl \/proc\/sys\/net\/nosuch\/x \(in netns \/proc\/self\/ns\/net\): /);
+  t.is(e.failed, undefined, 'a sysctl failure is no batch line');
 });
 
 test('sysctl names: dotted names swap dots and slashes, slash names are kept', (t) => {
   t.is(sysctlPath('net.ipv4.ip_forward'), '/proc/sys/net/ipv4/ip_forward');
   t.is(sysctlPath('net/ipv4/conf/cni0.100/forwarding'), '/proc/sys/net/ipv4/conf/cni0.100/forwarding');
   t.is(sysctlPath('net.ipv4.conf.cni0/100.forwarding'), '/proc/sys/net/ipv4/conf/cni0.100/forwarding');
-});
-
-test('sysctls in another netns are written by one sh process with positional arguments', (t) => {
-  const exec = new FakeExecutor();
-  writeSysctlsIn(exec, '/run/netns/p', [
-    ['net.ipv6.conf.eth0.accept_dad', '0'],
-    ['net/ipv4/conf/eth0/arp_notify', '1'],
-  ]);
-  t.is(exec.calls.length, 1);
-  const c = exec.calls[0]!;
-  t.is(c.file, 'nsenter');
-  t.deepEqual(c.args.slice(0, 4), ['--net=/run/netns/p', '--', 'sh', '-c']);
-  t.deepEqual(c.args.slice(5), [
-    'sh',
-    '/proc/sys/net/ipv6/conf/eth0/accept_dad',
-    '0',
-    '/proc/sys/net/ipv4/conf/eth0/arp_notify',
-    '1',
-  ]);
-});
-
-test('ipBatch puts global options before -j -batch; bridgeBatch runs bridge -batch in the netns', (t) => {
-  const exec = new FakeExecutor();
-  ipBatch(exec, [['addr', 'show', 'dev', 'cni0']], { options: ['-d'] });
-  bridgeBatch(exec, [['vlan', 'add', 'dev', 'veth1', 'vid', '5', 'pvid', 'untagged']], { netns: '/run/netns/n' });
-  bridgeBatch(exec, []);
-  t.deepEqual(exec.lines(), [
-    'ip -d -j -batch - << addr show dev cni0',
-    'nsenter --net=/run/netns/n -- bridge -batch - << vlan add dev veth1 vid 5 pvid untagged',
-  ]);
-});
-
-test('bridgeBatch names the failing command', (t) => {
-  const exec = new FakeExecutor().on(() => true, {
-    status: 255,
-    stderr: 'RTNETLINK answers: Operation not supported\nCommand failed -:1\n',
-  });
-  const e = t.throws(() => bridgeBatch(exec, [['vlan', 'add', 'dev', 'v', 'vid', '5']]), { instanceOf: ProcessError });
-  t.is(e?.message, 'bridge vlan add dev v vid 5: RTNETLINK answers: Operation not supported');
-});
-
-test('ipBatch with sysctls in a netns writes them and runs ip in one nsenter process', (t) => {
-  const exec = new FakeExecutor();
-  ipBatch(exec, [['link', 'set', 'eth0', 'up']], {
-    netns: '/run/netns/p',
-    sysctls: [
-      ['net/ipv6/conf/eth0/accept_dad', '0'],
-      ['net.ipv4.conf.eth0.arp_notify', '1'],
-    ],
-  });
-  t.is(exec.calls.length, 1);
-  const c = exec.calls[0]!;
-  t.deepEqual(c.args.slice(0, 4), ['--net=/run/netns/p', '--', 'sh', '-c']);
-  t.deepEqual(c.args.slice(5), [
-    'sh',
-    '/proc/sys/net/ipv6/conf/eth0/accept_dad',
-    '0',
-    '/proc/sys/net/ipv4/conf/eth0/arp_notify',
-    '1',
-    '--',
-    'ip',
-    '-j',
-    '-batch',
-    '-',
-  ]);
-  t.is(c.input, 'link set eth0 up\n');
-});
-
-test('a sysctl that cannot be written is named in the error', (t) => {
-  const exec = new FakeExecutor().on(() => true, {
-    status: 1,
-    stderr: 'sh: 1: cannot create /proc/sys/x: Permission denied\ncannot write sysctl /proc/sys/x\n',
-  });
-  const e = t.throws(() => ipBatch(exec, [['link', 'show']], { netns: '/run/netns/p', sysctls: [['x', '1']] }), {
-    instanceOf: ProcessError,
-  });
-  t.regex(e!.message, /^sysctl \/proc\/sys\/x \(in netns \/run\/netns\/p\): /);
-});
-
-test('an address the kernel already has ("Address already assigned", with extack) is classified as exists', (t) => {
-  const exec = new FakeExecutor().on(() => true, {
-    status: 2,
-    stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:1\n',
-  });
-  t.is(
-    t.throws(() => ipBatch(exec, [['addr', 'add', '10.0.0.1/24', 'dev', 'x']]), { instanceOf: ProcessError })?.kind,
-    'exists',
-  );
 });
 
 test('the sysctl script writes every pair, then runs the command after "--"; a failed write stops it', (t) => {

@@ -5,3 +5,5 @@ export * from './fake.js';
 export * from './ava.js';
 export * from './conflist.js';
 export * from './libcni-shapes.js';
+export * from './scratch.js';
+export * from './values.js';

@@ -30,7 +30,7 @@ test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctl
       'addr add 10.22.0.2/24 broadcast + dev eth0 ; link set dev eth0 up ; route add 0.0.0.0/0 via 10.22.0.1 dev eth0 ; addr show dev eth0',
     READ_BACK,
     'iptables-save -t nat',
-    `iptables-restore --noflush -w << *nat ; :${CHAIN} - [0:0] ; -A ${CHAIN} -d 10.22.0.0/24 -m comment --comment ${C} -j ACCEPT ; ` +
+    `iptables-restore --noflush -w 5 << *nat ; :${CHAIN} - [0:0] ; -A ${CHAIN} -d 10.22.0.0/24 -m comment --comment ${C} -j ACCEPT ; ` +
       `-A ${CHAIN} ! -d 224.0.0.0/4 -m comment --comment ${C} -j MASQUERADE ; -A POSTROUTING -s 10.22.0.2/32 -m comment --comment ${C} -j ${CHAIN} ; COMMIT`,
   ]);
   t.deepEqual(host.sysctls, [
@@ -71,9 +71,9 @@ test('dual-stack with isDefaultGateway: IPv6 sysctls, a default route per family
     s.slice(6).map((l) => l.split(' << ')[0]),
     [
       'iptables-save -t nat',
-      'iptables-restore --noflush -w',
+      'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
-      'ip6tables-restore --noflush -w',
+      'ip6tables-restore --noflush -w 5',
     ],
   );
   t.regex(s[9]!, /-A CNI-\w+ ! -d ff00::\/8 .* -j MASQUERADE ; -A POSTROUTING -s fd00:22::2\/128 /);

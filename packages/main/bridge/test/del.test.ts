@@ -44,7 +44,7 @@ test('DEL with the sandbox: one pod batch reads and deletes the interface; rules
   t.deepEqual(exec.script(), [
     `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev eth0 ; link del dev eth0`,
     'iptables-save -t nat',
-    `iptables-restore --noflush -w << *nat ; -D POSTROUTING -s 10.22.0.2/32 -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
+    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
     'nft -j list chain inet cni_plugins_masquerade masq_checks',
     'IPAM DEL',
   ]);
@@ -57,7 +57,7 @@ test('DEL after the sandbox is gone still removes the rules (no netns needed) an
     exec.script().map((l) => l.split(' << ')[0]),
     [
       'iptables-save -t nat',
-      'iptables-restore --noflush -w',
+      'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
       'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',

@@ -27,7 +27,7 @@ test('GC forwards to IPAM and removes masquerade chains of attachments that are 
     [
       'IPAM GC',
       'iptables-save -t nat',
-      'iptables-restore --noflush -w',
+      'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
       'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'nft -j list table bridge nat', // stale spoof checks, whatever macspoofchk says now

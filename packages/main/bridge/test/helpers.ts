@@ -127,13 +127,18 @@ export class ScriptedExec extends FakeExecutor {
     if (tool.endsWith('tables-save')) return { stdout: s.iptables?.[tool.startsWith('ip6') ? 6 : 4] ?? EMPTY_NAT };
     if (tool === 'nft' && argv[1] === '-j') {
       const items = s.nft?.[argv.slice(3).join(' ')];
-      return items
-        ? { stdout: JSON.stringify({ nftables: items }) }
-        : { status: 1, stderr: 'Error: No such file or directory' };
+      return items ? { stdout: JSON.stringify({ nftables: items }) } : { status: 1, stderr: nftMissing(argv) };
     }
     if (c.file.startsWith(IPAM_DIR) && this.verb === 'ADD') return { stdout: JSON.stringify(s.ipam ?? {}) };
     return { stdout: '' };
   }
+}
+
+// What nft prints when the table or chain listed does not exist: the command, the name marked.
+function nftMissing(argv: readonly string[]): string {
+  const cmd = argv.slice(2).join(' ');
+  const name = argv[argv.length - 1]!;
+  return `Error: No such file or directory\n${cmd}\n${' '.repeat(cmd.length - name.length)}${'^'.repeat(name.length)}\n`;
 }
 
 /** iptables-save of an empty nat table. */
