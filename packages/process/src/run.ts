@@ -47,6 +47,10 @@ export const systemExecutor: Executor = {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const command = describe(file, args);
+    // A command that exits before reading all its stdin (a failed sysctl write before `ip -batch`)
+    // makes Node report EPIPE; it did run, and its status and stderr say what happened.
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null)
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     if (r.error) {
       const code = (r.error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT')

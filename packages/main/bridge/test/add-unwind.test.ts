@@ -69,7 +69,10 @@ test('a failure while masquerading unwinds the spoof check, the veth and the res
         c.file === 'iptables-restore' ? { status: 2, stderr: 'iptables-restore: line 2 failed' } : undefined,
     },
   );
-  t.is(error!.message, 'failed to set up masquerading: iptables-restore --noflush -w 5: iptables-restore: line 2 failed');
+  t.is(
+    error!.message,
+    'failed to set up masquerading: iptables-restore --noflush -w 5: iptables-restore: line 2 failed',
+  );
   const tail = exec.script().slice(-6);
   t.deepEqual(
     tail.map((l) => l.split(' << ')[0]),

@@ -165,7 +165,11 @@ test('a failure in the last step (masquerade) also removes the spoof check set u
     netConf(w, { isGateway: true, ipMasq: true, ipMasqBackend: 'nftables', macspoofchk: true }),
   );
   t.is(r.exitCode, 1);
-  t.regex(r.json.msg, /^failed to set up masquerading: nft -f -: .*Operation not supported/);
+  // the message names the script line nft refused
+  t.regex(
+    r.json.msg,
+    /^failed to set up masquerading: nft add chain inet cni_plugins_masquerade postrouting \{ type nat .*: Error: .*Operation not supported/,
+  );
   await nothingLeft(t, w, a);
 });
 
