@@ -77,7 +77,7 @@ test('DEL with a prevResult that is not a result cleans as without one (both fam
     exec.script().map((l) => l.split(' << ')[0]),
     [
       'iptables-save -t nat',
-      'iptables-restore --noflush -w',
+      'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
       'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',
