@@ -64,9 +64,7 @@ export class Node extends FakeExecutor {
     if (c.file === 'nft' && c.args[0] === 'list' && c.args[1] === 'tables') return { stdout: s.nftTables ?? '' };
     if (c.file === 'nft' && c.args[0] === '-j') {
       const items = s.nft?.[c.args[3] === 'ip6' ? 6 : 4];
-      return items
-        ? { stdout: JSON.stringify({ nftables: items }) }
-        : { status: 1, stderr: 'Error: No such file or directory' };
+      return items ? { stdout: JSON.stringify({ nftables: items }) } : { status: 1, stderr: nftMissing(c.args) };
     }
     if (c.file === 'conntrack')
       return { status: 1, stderr: 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n' };
@@ -163,4 +161,11 @@ export async function run(
 /** runtimeConfig with port mappings. */
 export function mappings(...m: Array<Record<string, unknown>>): Record<string, unknown> {
   return { runtimeConfig: { portMappings: m } };
+}
+
+// What nft prints when the table listed does not exist: the command, the name marked with carets.
+function nftMissing(args: readonly string[]): string {
+  const cmd = args.slice(1).join(' ');
+  const name = args[args.length - 1]!;
+  return `Error: No such file or directory\n${cmd}\n${' '.repeat(cmd.length - name.length)}${'^'.repeat(name.length)}\n`;
 }

@@ -32,7 +32,7 @@ test('ADD on a fresh node: one iptables-save, the lock, a second read under it, 
   t.deepEqual(r.json.ips, [{ address: '10.22.0.5/24', interface: 1 }], 'prevResult passed through');
   t.deepEqual(
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
-    ['iptables-save', 'iptables-save', 'iptables-restore --noflush -w'],
+    ['iptables-save', 'iptables-save', 'iptables-restore --noflush -w 5'],
   );
   t.is(host.locks, 1);
   t.is(host.held, 0, 'the lock is released');
@@ -177,9 +177,9 @@ test('DEL without mappings, prevResult or netns removes the chains of both famil
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
     [
       'iptables-save -t nat',
-      'iptables-restore --noflush -w',
+      'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
-      'ip6tables-restore --noflush -w',
+      'ip6tables-restore --noflush -w 5',
       'nft list tables',
       'conntrack -D -f ipv4 -p udp --orig-port-dst 8053 --reply-src 10.22.0.5',
       'conntrack -D -f ipv6 -p udp --orig-port-dst 8053 --reply-src fd00:22::5',
