@@ -77,6 +77,30 @@ test('the Kubernetes source reconnects after the watch ends and catches up on wh
   }
 });
 
+test('the Kubernetes source lists again after 410 Gone (its resourceVersion was compacted away)', async (t) => {
+  const api = new FakeApiServer();
+  api.setNode({ name: 'a', podCIDRs: ['10.244.1.0/24'], internalIPs: ['10.0.0.1'] });
+  const url = await api.listen();
+  const source = kubeNodeSource({ apiServer: url }, quiet, 100);
+  const c = collector();
+  try {
+    await source.start(c.onChange);
+    await c.until((n) => n.length === 1);
+    const lists = () => api.requests.filter((r) => !r.includes('watch=true')).length;
+    const before = lists();
+    // what the informer last saw is now too old to watch from: it must list again to catch up
+    api.oldestRv = api.resourceVersion + 1;
+    api.dropWatches();
+    api.setNode({ name: 'b', podCIDRs: ['10.244.2.0/24'], internalIPs: ['10.0.0.2'] });
+    api.deleteNode('a');
+    t.deepEqual(names(await c.until((n) => n.length === 1 && n[0]?.name === 'b')), ['b']);
+    t.true(lists() > before, 'a new list was made');
+  } finally {
+    await source.stop();
+    await api.close();
+  }
+});
+
 test('the static source re-reads its file when it is replaced, and keeps the last list on a bad one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cts-agent-static-'));
   const file = join(dir, 'nodes.yaml');
