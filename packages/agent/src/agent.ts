@@ -153,15 +153,20 @@ export class Agent {
     if (key !== this.lastRoutesKey && skipped.length)
       this.deps.log.warn('pod CIDRs that cannot be routed', { skipped });
     this.lastRoutesKey = key;
-    const cmds = syncRoutes(this.deps.exec, routes, this.cfg.routes.protocol);
+    const { commands, failed } = syncRoutes(this.deps.exec, routes, this.cfg.routes.protocol);
     const m = this.deps.metrics;
     m.set('routes', routes.filter((r) => !r.dst.includes(':')).length, { family: 'ipv4' });
     m.set('routes', routes.filter((r) => r.dst.includes(':')).length, { family: 'ipv6' });
     m.set('route_skipped', skipped.length);
-    if (cmds.length) {
-      m.inc('route_changes_total', cmds.length);
-      this.deps.log.info('routes changed', { changes: cmds.map((c) => c.join(' ')) });
+    m.set('route_errors', failed.length);
+    const applied = commands.length - failed.length;
+    if (applied) {
+      m.inc('route_changes_total', applied);
+      this.deps.log.info('routes changed', { changes: commands.map((c) => c.join(' ')) });
     }
+    // a peer that cannot be routed does not make this node unready (its pods still reach every
+    // other node); it is logged and counted, and retried on every pass
+    if (failed.length) this.deps.log.warn('routes the kernel refused; retrying on the next pass', { failed });
   }
 
   private syncMasq(): void {

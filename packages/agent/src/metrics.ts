@@ -78,6 +78,11 @@ export function agentMetrics(): Metrics {
   m.define('ready', 'gauge', '1 when the conflist is installed and the last reconcile succeeded');
   m.define('nodes', 'gauge', 'Nodes known to the agent, this one included');
   m.define('routes', 'gauge', 'Routes to other nodes’ pod CIDRs the agent keeps, by address family');
+  m.define(
+    'route_errors',
+    'gauge',
+    'Route changes the kernel refused at the last pass (e.g. an InternalIP not on a connected network)',
+  );
   m.define('route_changes_total', 'counter', 'Routes added, replaced or removed');
   m.define('route_skipped', 'gauge', 'Pod CIDRs of other nodes that cannot be routed (no InternalIP of that family)');
   m.define('masquerade_changes_total', 'counter', 'iptables-restore batches applied to the masquerade chain');

@@ -19,7 +19,10 @@ export function uninstall(
 ): { conflist: string; routes: number; masquerade: string[]; binaries: string[] } {
   const conflist = join(cfg.cni.confDir, cfg.cni.confName);
   rmSync(conflist, { force: true });
-  const routes = syncRoutes(exec, [], cfg.routes.protocol).length;
+  const { commands, failed } = syncRoutes(exec, [], cfg.routes.protocol);
+  if (failed.length)
+    throw new Error(`removing routes failed: ${failed.map((f) => `${f.command}: ${f.error}`).join('; ')}`);
+  const routes = commands.length;
   const masquerade = removeMasq(exec).map((f) => `ipv${f}`);
   const binaries =
     cfg.cni.installBinaries && !opts.keepBinaries

@@ -70,7 +70,11 @@ test.serial(
 
     await sb.publishNode(n1);
     await sb.publishNode(n2);
+    // a node whose InternalIP is on no connected network: its route is refused, the others are not
+    await sb.apiCommand({ set: { name: 'node9', podCIDRs: ['10.245.9.0/24'], internalIPs: ['10.77.0.9'] } });
     for (const n of [n1, n2]) await sb.startAgent(n).waitFor(/^node ready$/);
+    await n1.agent?.waitFor(/^routes the kernel refused/);
+    t.is(await sb.metric(n1, 'route_errors'), 1);
 
     // what the agent installed
     const ino = statSync(join(n1.binDir, 'bridge')).ino;
@@ -87,7 +91,9 @@ test.serial(
     t.deepEqual(await agentRoutes(n1.ns), ['10.245.2.0/24 via 192.168.78.2', 'fd00:10:245:2::/64 via fd00:78::2']);
     t.deepEqual(await agentRoutes(n2.ns), ['10.245.1.0/24 via 192.168.78.1', 'fd00:10:245:1::/64 via fd00:78::1']);
     t.is((await sb.http(n1, '/readyz')).status, 200);
-    t.is(await sb.metric(n1, 'routes', '{family="ipv4"}'), 1);
+    t.is(await sb.metric(n1, 'routes', '{family="ipv4"}'), 2, 'node2 and node9 planned');
+    await sb.apiCommand({ delete: 'node9' });
+    await sb.until(async () => (await sb.metric(n1, 'route_errors')) === 0 || undefined, 'node9 forgotten');
 
     // pods on the agents' conflists reach each other across nodes, without NAT
     const p1 = await addPod(sb, n1, 'a');
