@@ -7,6 +7,8 @@
 #   (Debian's Go reference plugins in /usr/lib/cni, for differential tests), golang-go +
 #   golang-github-appc-cni-dev (upstream libcni v1.1.2's source: tests build tools/libcni-go to run
 #   conflists through the real libcni)
+#   qemu-user-static (the release dry run runs the arm64 executable, and the amd64 one on an
+#   emulated older CPU), binutils (readelf: the ELF reader's tests)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # wait for another apt/dpkg run (a concurrent CI job) instead of failing on its lock
@@ -14,4 +16,5 @@ APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 "${APT[@]}" update -qq
 "${APT[@]}" install -y -qq --no-install-recommends \
   iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine iperf3 curl shellcheck \
-  containernetworking-plugins golang-go golang-github-appc-cni-dev >/dev/null
+  containernetworking-plugins golang-go golang-github-appc-cni-dev \
+  qemu-user-static binutils >/dev/null

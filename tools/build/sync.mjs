@@ -5,12 +5,16 @@
 //  - the root tsconfig's references: every package, dependencies first;
 //  - the multi-call executable: its dependencies, `cni.plugins` and src/plugins.ts, from every
 //    package under packages/{main,ipam,meta} with a `cni.type` (the plugin value is the export
-//    named in `cni.export`, default the type in camelCase).
+//    named in `cni.export`, default the type in camelCase);
+//  - what publishing needs (publishing.mjs): repository/publishConfig/engines and a LICENSE on
+//    every package that is not private, the npm platform packages packages/npm/<target>, and the
+//    front package's optionalDependencies and plugin links.
 //   node tools/build/sync.mjs           write what differs
 //   node tools/build/sync.mjs --check   exit 1 and name what differs (the unit tests run this)
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { derivePublishing } from './publishing.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const check = process.argv.includes('--check');
@@ -124,6 +128,7 @@ export function derive(top = root) {
     .filter((p) => existsSync(join(top, p.dir, 'tsconfig.json')))
     .map((p) => ({ path: p.dir }));
   files.set('tsconfig.json', json(rootTs));
+  derivePublishing(top, pkgs, files, plugins);
   return files;
 }
 
@@ -134,7 +139,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const now = existsSync(abs) ? readFileSync(abs, 'utf8') : '';
     if (now === content) continue;
     stale.push(rel);
-    if (!check) writeFileSync(abs, content);
+    if (!check) {
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, content);
+    }
   }
   if (check && stale.length) {
     console.error(`out of date (run \`npm run sync\`): ${stale.join(', ')}`);

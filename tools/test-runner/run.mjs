@@ -2,7 +2,8 @@
 // The whole test suite: builds (nx, cached), then runs each ava tier with the TAP reporter, and
 // ends with one plain "N passed, N failed" line summing every test it ran.
 // Lint and format (biome) count as one test; a tier selected with --tier skips it.
-//   node tools/test-runner/run.mjs [--tier unit|integration] [--no-build]
+// The release tier is the release dry run (tools/release/dry-run): `npm run release:dry`.
+//   node tools/test-runner/run.mjs [--tier unit|integration|release] [--no-build]
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,7 @@ if (!argv.includes('--no-build')) {
 const tiers = [
   { name: 'unit', config: 'ava.unit.config.mjs' },
   { name: 'integration', config: 'ava.integration.config.mjs' },
+  { name: 'release', config: 'ava.release.config.mjs' },
 ].filter((t) => !only || t.name === only);
 
 let passed = 0;
@@ -52,7 +54,7 @@ for (const tier of tiers) {
   failed += r.fail;
   skipped += r.skip;
   if (r.code !== 0 && r.fail === 0) failed += 1; // ava failed outside any test (a crash, a timeout)
-  if (tier.name === 'integration' && isRoot && r.rootSkips > 0) {
+  if (tier.name !== 'unit' && isRoot && r.rootSkips > 0) {
     console.log(`# ${r.rootSkips} integration file(s) skipped for lack of root although we are root`);
     failed += r.rootSkips;
   }

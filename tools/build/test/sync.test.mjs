@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { patchJson } from '../publishing.mjs';
 import { derive } from '../sync.mjs';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -14,7 +15,7 @@ test('every derived list in the repository is up to date (run `npm run sync`)', 
 // A copy of the package manifests and tsconfigs, to which a plugin folder is added.
 function scratch() {
   const dir = mkdtempSync(join(tmpdir(), 'cni-ts-sync-'));
-  cpSync(join(root, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+  for (const f of ['tsconfig.json', 'package.json', 'LICENSE']) cpSync(join(root, f), join(dir, f));
   cpSync(join(root, 'packages'), join(dir, 'packages'), {
     recursive: true,
     filter: (src) => !/\/(node_modules|dist|src|test)$/.test(src) || src.endsWith('multicall/src'),
@@ -51,6 +52,41 @@ test('a new plugin folder is carried by the multi-call executable and referenced
   const refs = JSON.parse(files.get('tsconfig.json')).references.map((r) => r.path);
   t.true(refs.indexOf('packages/skel') < refs.indexOf('packages/meta/tuning'), 'dependencies come first');
   t.true(refs.indexOf('packages/meta/tuning') < refs.indexOf('packages/multicall'));
+  // what publishing it needs, and its link in the front package
+  const tuning = JSON.parse(files.get('packages/meta/tuning/package.json'));
+  t.deepEqual(tuning.repository, {
+    type: 'git',
+    url: JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).repository.url,
+    directory: 'packages/meta/tuning',
+  });
+  t.deepEqual(tuning.publishConfig, { access: 'public' });
+  t.truthy(tuning.engines.node);
+  t.is(files.get('packages/meta/tuning/LICENSE'), readFileSync(join(root, 'LICENSE'), 'utf8'));
+  t.true(JSON.parse(files.get('packages/npm/plugins/package.json')).cni.plugins.includes('tuning'));
+});
+
+test('fields publishing needs are inserted after "license", leaving the rest of package.json as it is', (t) => {
+  const text =
+    '{\n  "name": "@cni-ts/x",\n  "license": "Apache-2.0",\n  "files": ["dist/src"],\n  "private": false\n}\n';
+  t.is(
+    patchJson(text, { publishConfig: { access: 'public' } }),
+    '{\n  "name": "@cni-ts/x",\n  "license": "Apache-2.0",\n  "publishConfig": {\n    "access": "public"\n  },\n  "files": ["dist/src"],\n  "private": false\n}\n',
+  );
+  t.is(patchJson(text, { files: ['dist/src'] }), text, 'nothing to do');
+  t.deepEqual(JSON.parse(patchJson(text, { files: ['lib'] })).files, ['lib'], 'a wrong value is rewritten');
+});
+
+test('the npm platform packages are derived from the release targets, without os/cpu (npm would refuse the workspace)', (t) => {
+  const files = derive(root);
+  for (const target of ['linux-x64', 'linux-arm64']) {
+    const pkg = JSON.parse(files.get(`packages/npm/${target}/package.json`));
+    t.is(pkg.name, `@cni-ts/${target}`);
+    t.deepEqual(pkg.publishConfig, { access: 'public', directory: 'dist/npm' });
+    t.is(pkg.cpu, undefined);
+    t.regex(files.get(`packages/npm/${target}/README.md`), new RegExp(`^# @cni-ts/${target}\n`));
+  }
+  const front = JSON.parse(files.get('packages/npm/plugins/package.json'));
+  t.deepEqual(Object.keys(front.optionalDependencies), ['@cni-ts/linux-arm64', '@cni-ts/linux-x64']);
 });
 
 test('a plugin can name its export, and a dependency cycle is refused', (t) => {
