@@ -11,6 +11,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   renameSync,
   rmSync,
@@ -36,12 +37,35 @@ function syncDir(dir: string): void {
   }
 }
 
+// hashed in 1 MiB chunks: the multi-call executable is ~106 MiB, and the agent's memory limit small
 function sha256File(path: string): string | undefined {
+  let fd: number;
   try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) hash.update(buf.subarray(0, n));
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// same content: sizes first (cheap), then hashes
+function sameContent(a: string, b: string): boolean {
+  try {
+    if (statSync(a).size !== statSync(b).size) return false;
+  } catch {
+    return false;
+  }
+  const h = sha256File(a);
+  return h !== undefined && h === sha256File(b);
 }
 
 /** Writes `content` to `target` atomically unless it already holds exactly that. */
@@ -74,9 +98,8 @@ export function installContent(target: string, content: string | Buffer, mode = 
 
 /** Copies the executable `source` to `target` atomically unless the content is already the same. */
 export function installExecutable(source: string, target: string): InstallOutcome {
-  const want = sha256File(source);
-  if (want === undefined) throw new Error(`cannot read ${source}`);
-  if (sha256File(target) === want && (statSync(target).mode & 0o111) !== 0) return 'unchanged';
+  statSync(source); // a missing source is an error, not an install
+  if (sameContent(source, target) && (statSync(target).mode & 0o111) !== 0) return 'unchanged';
   mkdirSync(dirname(target), { recursive: true });
   const tmp = tempName(target);
   try {
@@ -162,12 +185,9 @@ export function installBinaries(sourceDir: string, binDir: string, only?: readon
 /** Removes the installed executables that are still ours (same content as the source's). */
 export function removeBinaries(sourceDir: string, binDir: string, only?: readonly string[]): string[] {
   const removed: string[] = [];
-  const hashes = new Map<string, string | undefined>();
   for (const e of listBinaries(sourceDir, only)) {
-    const primary = e.linkOf ?? e.name;
-    if (!hashes.has(primary)) hashes.set(primary, sha256File(join(sourceDir, primary)));
     const target = join(binDir, e.name);
-    if (sha256File(target) !== undefined && sha256File(target) === hashes.get(primary)) {
+    if (sameContent(join(sourceDir, e.linkOf ?? e.name), target)) {
       rmSync(target, { force: true });
       removed.push(e.name);
     }
