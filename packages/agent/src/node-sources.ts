@@ -37,8 +37,8 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
   let timer: NodeJS.Timeout | undefined;
   return {
     async start(onChange) {
-      // nothing is emitted before the first list is complete: a partial list would remove the
-      // routes of every node not yet seen (a restart must change nothing)
+      // nothing is emitted before a list has succeeded: an empty or partial list would remove the
+      // routes of every node not yet seen (a restart, even during an API outage, changes nothing)
       let synced = false;
       const emit = () => {
         if (!synced) return;
@@ -49,6 +49,13 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
             .filter((n) => !!n),
         );
       };
+      const afterStart = () => {
+        // the informer's ListWatch has latestResourceVersion(); its declared type does not say so
+        const rv = (informer as unknown as { latestResourceVersion(): string }).latestResourceVersion();
+        if (synced || !rv) return;
+        synced = true;
+        emit();
+      };
       informer.on('add', emit);
       informer.on('update', emit);
       informer.on('delete', emit);
@@ -57,15 +64,15 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
         log.warn('watching nodes failed; retrying', { error: errorText(err), retryMs });
         clearTimeout(timer);
         timer = setTimeout(() => {
-          if (!stopped)
-            informer
-              .start()
-              .catch((e: unknown) => log.warn('restarting the node watch failed', { error: errorText(e) }));
+          if (stopped) return;
+          informer
+            .start()
+            .then(afterStart)
+            .catch((e: unknown) => log.warn('restarting the node watch failed', { error: errorText(e) }));
         }, retryMs);
       });
       await informer.start();
-      synced = true;
-      emit();
+      afterStart();
     },
     async stop() {
       stopped = true;

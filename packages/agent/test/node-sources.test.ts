@@ -101,6 +101,32 @@ test('the Kubernetes source lists again after 410 Gone (its resourceVersion was 
   }
 });
 
+test('the Kubernetes source emits nothing while the API cannot be listed, then the full list', async (t) => {
+  const api = new FakeApiServer();
+  api.setNode({ name: 'a', podCIDRs: ['10.244.1.0/24'], internalIPs: ['10.0.0.1'] });
+  const url = await api.listen();
+  api.failLists = 2; // the API server is not answering yet
+  const source = kubeNodeSource({ apiServer: url }, quiet, 50);
+  const seen: NodeInfo[][] = [];
+  const c = collector();
+  try {
+    await source.start((n) => {
+      seen.push(n);
+      c.onChange(n);
+    });
+    t.deepEqual(names(await c.until((n) => n.length === 1)), ['a']);
+    t.deepEqual(
+      seen.map((n) => n.length),
+      seen.map(() => 1),
+      'never an empty list (it would remove every route)',
+    );
+    t.true(api.requests.filter((r) => !r.includes('watch=true')).length >= 3);
+  } finally {
+    await source.stop();
+    await api.close();
+  }
+});
+
 test('the static source re-reads its file when it is replaced, and keeps the last list on a bad one', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cts-agent-static-'));
   const file = join(dir, 'nodes.yaml');
