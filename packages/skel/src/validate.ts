@@ -1,4 +1,5 @@
 // Validators for the identifiers a runtime hands us; each failure names the value and the rule.
+import { type Grammar, UnencodableError } from '@cni-ts/process';
 import { CniError, ErrorCode, configError } from '@cni-ts/types';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -31,4 +32,40 @@ export function validateNetworkName(name: unknown): string {
     );
   }
   return name;
+}
+
+const TOOL: Record<Grammar, string> = {
+  iproute2: 'ip -batch',
+  'iptables-restore': 'iptables-restore',
+  nft: 'nft -f',
+};
+
+/**
+ * A value a tool's input language cannot carry, as the CNI error naming its field: code 4 for
+ * CNI_* variables, 7 for config keys. `value` is the field's value when the refused text was
+ * made from it (a chain name holding the ifname).
+ */
+export function unwritableField(e: UnencodableError, field: string, value = e.value): CniError {
+  const env = field.startsWith('CNI_');
+  const within = value === e.value ? '' : ` (in ${JSON.stringify(e.value)})`;
+  return new CniError(
+    env ? ErrorCode.invalidEnvironment : ErrorCode.invalidConfig,
+    `invalid ${field} ${JSON.stringify(value)}: it cannot be written for ${TOOL[e.grammar]}${within}: ${e.why}`,
+    env ? `${field} is set by the container runtime` : `change "${field}" in the network configuration`,
+  );
+}
+
+/** One check for requireWritable: the field, its value, and the encoder that must accept it (or something derived from it). */
+export type WritableCheck = readonly [field: string, value: string, encode: (value: string) => unknown];
+
+/** Runs each encoder on its value before anything changes; the first refusal is thrown as unwritableField's error. */
+export function requireWritable(checks: readonly WritableCheck[]): void {
+  for (const [field, value, encode] of checks) {
+    try {
+      encode(value);
+    } catch (e) {
+      if (e instanceof UnencodableError) throw unwritableField(e, field, value);
+      throw e;
+    }
+  }
 }

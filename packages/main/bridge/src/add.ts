@@ -1,5 +1,6 @@
 // ADD: check the config and the node, reserve addresses with IPAM, plan everything, then apply
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
+import { resolve } from 'node:path';
 import { type Context, delegate, delegateAdd, requireNetns } from '@cni-ts/skel';
 import {
   CniError,
@@ -21,6 +22,7 @@ import { planNode } from './plan-node.js';
 import { planPodL2, planPodL3 } from './plan-pod.js';
 import { addSpoofCheck } from './apply-spoofcheck.js';
 import { UndoStack } from './undo.js';
+import { requireWritableValues } from './writable.js';
 
 /** The bridge and VLAN gateway as they are now (undefined when missing); refuses a non-bridge link with the bridge's name. */
 export function observeNode(
@@ -87,6 +89,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   // decided before anything changes: an L2-only result has no address, which 0.1.0/0.2.0 cannot carry
   requireExpressible(conf.cniVersion, conf.ipamType !== '', 'an L2-only bridge network (no "ipam") has no address');
   requireNetns(netns);
+  requireWritableValues(conf, ctx.args);
   const taken = host.linkNames();
   const node = observeNode(ctx, conf, taken);
   const undo = new UndoStack(ctx.log);
@@ -98,7 +101,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
     const hostVeth = randomVethName(host, taken);
     const nodePlan = planNode({
       conf,
-      netns,
+      netns: resolve(netns), // `ip … netns <x>` reads a bare name as /run/netns/<x> and a number as a pid
       ifname,
       hostVeth,
       ...node,

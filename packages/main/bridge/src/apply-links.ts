@@ -2,7 +2,7 @@
 // a missing bridge, one `bridge -batch` for VLANs, one ip batch for missing gateway addresses),
 // one nsenter process for the pod's sysctls and ip batch, and a read-back that the port is up
 // (sysfs, or one ip process). Each step that changes the kernel records its undo first.
-import { type Executor, type ProcessError, bridgeBatch, ipBatch, isKind } from '@cni-ts/process';
+import { type Executor, bridgeBatch, ipBatch, isKind, isMissing } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
 import { type LinkState, parseLinks, showLinks } from './observe.js';
@@ -28,14 +28,21 @@ const PORT_UP_WAITS_MS = [0, 50, 500, 1000, 1000];
 const DAD_TIMEOUT_MS = 5000;
 const DAD_POLL_MS = 50;
 
-/** A kernel refusal turned into a CNI error; a kernel without bridge VLAN filtering gets its own message. */
-export function kernelError(what: string, e: unknown): CniError {
+/** Options for kernelError. */
+export interface KernelErrorOptions {
+  /** The step sets up bridge VLAN filtering: an "unsupported" refusal means the kernel lacks it (code 7). */
+  vlan?: boolean;
+}
+
+/**
+ * A kernel refusal turned into a CNI error: the code comes from the error's kind (cniCodeOf via
+ * `cniCode`: busy and timeout are 11), else 999; a VLAN step the kernel does not support is a
+ * code-7 error saying so. Decided on data (kind, the step), never on the message.
+ */
+export function kernelError(what: string, e: unknown, opts: KernelErrorOptions = {}): CniError {
   if (e instanceof CniError) return e;
   const msg = (e as Error).message;
-  if (
-    /vlan_filtering|^bridge (vlan|-batch)/.test((e as ProcessError).command ?? '') &&
-    /Operation not supported/i.test(msg)
-  ) {
+  if (opts.vlan && isKind(e, 'unsupported')) {
     return new CniError(
       ErrorCode.invalidConfig,
       `failed to ${what}: this kernel does not support bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`,
@@ -51,7 +58,7 @@ function delLink(exec: Executor, name: string, netns?: string): void {
   try {
     ipBatch(exec, [['link', 'del', 'dev', name]], { netns });
   } catch (e) {
-    if (!isKind(e, 'missing')) throw e;
+    if (!isMissing(e, name)) throw e;
   }
 }
 
@@ -70,7 +77,10 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
     try {
       ipBatch(exec, [plan.createBridge]);
     } catch (e) {
-      if (!isKind(e, 'exists')) throw kernelError(`create bridge "${plan.createBridge[3]}"`, e);
+      if (!isKind(e, 'exists'))
+        throw kernelError(`create bridge "${plan.createBridge[3]}"`, e, {
+          vlan: plan.createBridge.includes('vlan_filtering'),
+        });
     }
   }
   acceptRaOff(host, plan.bridge);
@@ -91,7 +101,7 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
   try {
     bridgeBatch(exec, plan.vlans);
   } catch (e) {
-    throw kernelError(`set the VLANs of ${hostVeth}`, e);
+    throw kernelError(`set the VLANs of ${hostVeth}`, e, { vlan: true });
   }
   if (plan.newVlanGateway) addVlanGateway(exec, plan.newVlanGateway, plan.gatewayLink);
   addGateways(exec, plan.gateway, plan.gatewayLink);
@@ -103,13 +113,13 @@ function addVlanGateway(exec: Executor, gw: NonNullable<NodePlan['newVlanGateway
   try {
     ipBatch(exec, gw.batch);
   } catch (e) {
-    if (isKind(e, 'exists') && (e as ProcessError).command === `ip ${gw.batch[0]!.join(' ')}`) return;
+    if (isKind(e, 'exists') && e.failed?.index === 0) return; // its `link add` (the first command)
     throw kernelError(`create the VLAN gateway interface ${name}`, e);
   }
   try {
     bridgeBatch(exec, gw.vlans);
   } catch (e) {
-    throw kernelError(`set the VLAN of the gateway interface ${name}`, e);
+    throw kernelError(`set the VLAN of the gateway interface ${name}`, e, { vlan: true });
   }
 }
 
@@ -122,9 +132,8 @@ function addGateways(exec: Executor, cmds: readonly string[][], link: string): v
       ipBatch(exec, rest);
       return;
     } catch (e) {
-      const at = rest.findIndex((c) => (e as ProcessError).command === `ip ${c.join(' ')}`);
-      if (!isKind(e, 'exists') || at < 0 || rest[at]![1] !== 'add')
-        throw kernelError(`set the gateway address on ${link}`, e);
+      const at = isKind(e, 'exists') ? e.failed?.index : undefined;
+      if (at === undefined || rest[at]?.[1] !== 'add') throw kernelError(`set the gateway address on ${link}`, e);
       rest = rest.slice(at + 1);
     }
   }

@@ -11,6 +11,7 @@ import { checkMasqRules } from './apply-masq.js';
 import { type LinkState, isPromisc, parseLinks } from './observe.js';
 import { type RouteState, parseRoutes, routeMatches } from './routes.js';
 import { spoofCheckProblems } from './apply-spoofcheck.js';
+import { requireWritableValues } from './writable.js';
 
 interface Seen {
   bridge?: LinkState;
@@ -132,6 +133,7 @@ export function cmdCheck(ctx: Context): void {
   const conf = loadConf(ctx, true);
   const { netns, ifname, containerId } = ctx.args;
   requireNetns(netns);
+  requireWritableValues(conf, ctx.args);
   if (conf.ipamType) delegate(ctx, conf.ipamType, 'CHECK');
   const prev = ctx.prevResult;
   if (!prev)

@@ -3,7 +3,7 @@
 // finding the rules by name (chain = hash of network and container) rather than by netns
 // (upstream leaks them then: containernetworking/plugins#810). Every step runs even when an
 // earlier one failed; repeated DELs succeed.
-import { ipBatch, isKind } from '@cni-ts/process';
+import { ipBatch, isMissing } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
 import { type Context, delegate, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError, type Result, toCniError } from '@cni-ts/types';
@@ -36,7 +36,9 @@ function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
     const addrs = parseLinks(docs[0])[0]?.addrs ?? [];
     return [...new Set(addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => a.family))];
   } catch (e) {
-    if (!isKind(e, 'missing')) errors.push(kernelError(`delete ${ctx.args.ifname} in ${ctx.args.netns}`, e));
+    // gone already: the interface, or the whole sandbox (removed since we looked) — nothing else
+    if (!isMissing(e, ctx.args.ifname) && !isMissing(e, ctx.args.netns))
+      errors.push(kernelError(`delete ${ctx.args.ifname} in ${ctx.args.netns}`, e));
     return [];
   }
 }
@@ -56,7 +58,7 @@ function deleteLeftHostVeth(
     const [link] = showLinks(ctx.exec, [name]);
     if (link?.kind === 'veth' && link.master === conf.bridge) ipBatch(ctx.exec, [['link', 'del', 'dev', name]]);
   } catch (e) {
-    if (!isKind(e, 'missing')) errors.push(kernelError(`delete ${name}`, e));
+    if (!isMissing(e, name)) errors.push(kernelError(`delete ${name}`, e));
   }
 }
 

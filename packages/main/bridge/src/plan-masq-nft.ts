@@ -2,8 +2,8 @@
 // shared table `inet cni_plugins_masquerade`; a rule per container address in `masq_checks`,
 // found again by the hash at the start of its comment.
 import { formatIP, formatNetwork, mustParsePrefix } from '@cni-ts/netaddr';
-import { goQuote, hashWithPrefix } from '@cni-ts/iptables';
-import type { NftListing, NftRule } from '@cni-ts/nftables';
+import { hashWithPrefix } from '@cni-ts/iptables';
+import { type NftListing, type NftRule, nftString } from '@cni-ts/nftables';
 
 /** The shared masquerade table (family inet). */
 export const MASQ_TABLE = 'cni_plugins_masquerade';
@@ -58,7 +58,7 @@ export function planNftMasqSetup(
   containerId: string,
   addresses: readonly string[],
 ): string {
-  const comment = goQuote(nftMasqComment(network, ifname, containerId));
+  const comment = nftString(nftMasqComment(network, ifname, containerId));
   return (
     `add table ${T} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }\n` +
     `add chain ${T} ${MASQ_CHAIN} { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }\n` +
@@ -77,14 +77,23 @@ export function planNftMasqTeardown(listing: NftListing, network: string, ifname
   return deleteLines(rulesWithPrefix(listing, nftInstanceHash(network, ifname, containerId)));
 }
 
-/** The nft script that deletes the network's rules of attachments not in `keep` (keys `containerID\0ifname`). */
+/**
+ * The nft script that deletes the network's rules of attachments not in `keep` (GC). A rule is
+ * kept by the attachment hash its comment starts with, not by the whole comment (as upstream
+ * compares): the readable tail is cut at 128 bytes and other writers encode it differently (Go's
+ * knftables writes `%q`, so a backslash in an ifname is stored twice), while the hash of the same
+ * attachment is the same for every writer.
+ */
 export function planNftMasqGc(
   listing: NftListing,
   network: string,
   keep: ReadonlyArray<{ containerID: string; ifname: string }>,
 ): string {
-  const valid = new Set(keep.map((a) => nftMasqComment(network, a.ifname, a.containerID)));
-  return deleteLines(rulesWithPrefix(listing, nftNetworkHash(network)).filter((r) => !valid.has(r.comment ?? '')));
+  const valid = new Set(keep.map((a) => nftInstanceHash(network, a.ifname, a.containerID)));
+  const hashLength = nftInstanceHash(network, '', '').length;
+  return deleteLines(
+    rulesWithPrefix(listing, nftNetworkHash(network)).filter((r) => !valid.has((r.comment ?? '').slice(0, hashLength))),
+  );
 }
 
 /** The addresses of an attachment that have no masquerade rule (empty when all are in place). */

@@ -6,8 +6,11 @@
 //   cni-br-iface-<ref>-mac          ether saddr <mac> return ; drop
 //
 // <ref> is "<containerID>-<ifname>"; every rule carries the comment "macspoofchk-<ref>".
-import { goQuote } from '@cni-ts/iptables';
-import type { NftListing } from '@cni-ts/nftables';
+// Chain names are written with nftIdentifier, strings with nftString: an attachment whose names
+// nft's language cannot carry (an ifname with "@", say) is refused by ADD before anything
+// changes, so teardown and GC skip such names — nothing of ours can carry them.
+import { UnencodableError } from '@cni-ts/process';
+import { type NftListing, nftIdentifier, nftString } from '@cni-ts/nftables';
 
 const T = 'bridge nat';
 
@@ -15,6 +18,22 @@ const T = 'bridge nat';
 export function spoofNames(containerId: string, ifname: string): { iface: string; mac: string; comment: string } {
   const ref = `${containerId}-${ifname}`;
   return { iface: `cni-br-iface-${ref}`, mac: `cni-br-iface-${ref}-mac`, comment: `macspoofchk-${ref}` };
+}
+
+/** The chain names as nft words; throws UnencodableError when nft cannot carry them. */
+export function spoofChains(containerId: string, ifname: string): { iface: string; mac: string } {
+  const n = spoofNames(containerId, ifname);
+  return { iface: nftIdentifier(n.iface), mac: nftIdentifier(n.mac) };
+}
+
+// The chain names of a ref, or undefined when nft cannot carry them (then they are not ours).
+function writableChains(ref: string): string[] | undefined {
+  try {
+    return [nftIdentifier(`cni-br-iface-${ref}`), nftIdentifier(`cni-br-iface-${ref}-mac`)];
+  } catch (e) {
+    if (e instanceof UnencodableError) return undefined;
+    throw e;
+  }
 }
 
 /** What to pass to nftList to read the spoof-check rules. */
@@ -36,27 +55,30 @@ export function planSpoofSetup(
   mac: string,
 ): string {
   const n = spoofNames(containerId, ifname);
-  const c = `comment ${goQuote(n.comment)}`;
+  const ch = spoofChains(containerId, ifname);
+  const c = `comment ${nftString(n.comment)}`;
   return (
     `add table ${T}\n` +
     `add chain ${T} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }\n` +
-    `add chain ${T} ${n.iface}\n` +
-    `add chain ${T} ${n.mac}\n` +
-    `flush chain ${T} ${n.iface}\n` +
-    `flush chain ${T} ${n.mac}\n` +
+    `add chain ${T} ${ch.iface}\n` +
+    `add chain ${T} ${ch.mac}\n` +
+    `flush chain ${T} ${ch.iface}\n` +
+    `flush chain ${T} ${ch.mac}\n` +
     staleJumps(listing, n.comment) +
-    `add rule ${T} PREROUTING iifname ${goQuote(hostVeth)} jump ${n.iface} ${c}\n` +
-    `add rule ${T} ${n.iface} jump ${n.mac} ${c}\n` +
-    `add rule ${T} ${n.mac} ether saddr ${mac} return ${c}\n` +
-    `add rule ${T} ${n.mac} drop ${c}\n`
+    `add rule ${T} PREROUTING iifname ${nftString(hostVeth)} jump ${ch.iface} ${c}\n` +
+    `add rule ${T} ${ch.iface} jump ${ch.mac} ${c}\n` +
+    `add rule ${T} ${ch.mac} ether saddr ${mac} return ${c}\n` +
+    `add rule ${T} ${ch.mac} drop ${c}\n`
   );
 }
 
 /** The nft script that removes an attachment's spoof check ('' when nothing is left of it). */
 export function planSpoofTeardown(listing: NftListing, containerId: string, ifname: string): string {
   const n = spoofNames(containerId, ifname);
+  const chains = writableChains(`${containerId}-${ifname}`);
+  if (!chains) return '';
   let out = staleJumps(listing, n.comment);
-  for (const chain of [n.iface, n.mac]) {
+  for (const chain of chains) {
     if (listing.chains.some((ch) => ch.table === 'nat' && ch.name === chain))
       out += `flush chain ${T} ${chain}\ndelete chain ${T} ${chain}\n`;
   }
@@ -106,10 +128,12 @@ export function planSpoofGc(
     const iif = /"right":"([^"]+)"/.exec(JSON.stringify(r.expr ?? []))?.[1];
     if (iif === undefined || links.has(iif)) continue;
     const ref = r.comment.slice('macspoofchk-'.length);
+    const chains = writableChains(ref);
+    if (!chains) continue;
     out += `delete rule ${T} PREROUTING handle ${r.handle}\n`;
     if (done.has(ref)) continue;
     done.add(ref);
-    for (const chain of [`cni-br-iface-${ref}`, `cni-br-iface-${ref}-mac`]) {
+    for (const chain of chains) {
       if (listing.chains.some((c) => c.name === chain))
         out += `flush chain ${T} ${chain}\ndelete chain ${T} ${chain}\n`;
     }

@@ -1,5 +1,5 @@
 // loopback: brings `lo` up in the sandbox (ADD), down again (DEL), and checks it is up (CHECK).
-import { ipBatch, ipJson, isKind } from '@cni-ts/process';
+import { ipBatch, ipJson, isMissing } from '@cni-ts/process';
 import { type Context, type Plugin, requireNetns, netnsGone } from '@cni-ts/skel';
 import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-ts/types';
 
@@ -57,7 +57,7 @@ function del(ctx: Context): void {
   try {
     ipBatch(ctx.exec, [['link', 'set', 'lo', 'down']], { netns });
   } catch (e) {
-    if (!isKind(e, 'missing')) throw e;
+    if (!isMissing(e, netns)) throw e; // the sandbox went away since we looked
   }
 }
 
