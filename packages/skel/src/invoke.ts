@@ -106,11 +106,18 @@ export function parseDelegateResult(ctx: Context, type: string, stdout: string):
   return parseResult(json, ctx.conf.cniVersion, `result of ${type}`);
 }
 
+/**
+ * How long a delegated plugin (IPAM) may run: longer than host-local's own store-lock wait (30 s),
+ * so a busy store is its code 11 and not our timeout, and shorter than CRI-O's 60 s for the
+ * whole CNI call; a delegate still running then is killed and reported as code 11.
+ */
+export const DELEGATE_TIMEOUT_MS = 45_000;
+
 // libcni retries a plugin that is being replaced on disk ("text file busy").
 function runWithRetry(ctx: Context, file: string, env: Record<string, string | undefined>, input: string) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return ctx.exec.run(file, [], { env, input, timeoutMs: 120_000 });
+      return ctx.exec.run(file, [], { env, input, timeoutMs: DELEGATE_TIMEOUT_MS });
     } catch (e) {
       if (!textBusy(e) || attempt >= 5) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
