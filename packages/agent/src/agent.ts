@@ -2,14 +2,14 @@
 // node match it — executables and conflist installed, routes to every other node's pod CIDRs,
 // the masquerade chain. Passes never overlap; a failed step is logged, counted and retried on the
 // next pass while the other steps still run.
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Executor } from '@cni-ts/process';
 import { syncMasq } from './apply-masq.js';
 import { syncRoutes } from './apply-routes.js';
 import type { AgentConfig } from './config.js';
 import { conflistText, pluginTypes, renderConflist } from './conflist.js';
-import { installBinaries, installContent } from './install.js';
+import { installBinaries, installContent, listBinaries } from './install.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { NodeInfo, NodeSource } from './nodes.js';
@@ -30,7 +30,8 @@ export class Agent {
   private pending = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private binariesDone = false;
+  /** What the installed executables looked like after the last install (name → ino:size:mtime). */
+  private installedStamp: string | undefined;
   private lastConflist: string | undefined;
   private lastRoutesKey: string | undefined;
   /** True once the conflist is installed and the last pass had no failed step. */
@@ -94,8 +95,7 @@ export class Agent {
       }
     };
     const self = nodes.find((n) => n.name === this.cfg.nodeName);
-    if (this.cfg.cni.installBinaries && !this.binariesDone)
-      step('installing the executables', () => this.installBinaries());
+    if (this.cfg.cni.installBinaries) step('installing the executables', () => this.installBinaries());
     if (!self) problems.push(`node ${this.cfg.nodeName} is not in the node list`);
     else step('installing the conflist', () => this.installConflist(self));
     if (this.cfg.routes.enabled) step('syncing routes', () => this.syncRoutes(nodes));
@@ -109,14 +109,17 @@ export class Agent {
     metrics.inc('reconciles_total', 1, { result: problems.length ? 'error' : 'ok' });
   }
 
+  // every pass: a stat of each installed file; hashes only when one changed (removed, replaced
+  // by another installer) since the last install
   private installBinaries(): void {
     const { sourceBinDir, binDir, binaries } = this.cfg.cni;
+    if (this.installedStamp !== undefined && this.installedStamp === stamp(binDir, sourceBinDir, binaries)) return;
     const written = installBinaries(sourceBinDir, binDir, binaries);
     if (written.length) {
       this.deps.log.info('installed executables', { dir: binDir, written });
       this.deps.metrics.inc('binary_writes_total', written.length);
     }
-    this.binariesDone = true;
+    this.installedStamp = stamp(binDir, sourceBinDir, binaries);
   }
 
   private installConflist(self: NodeInfo): void {
@@ -177,6 +180,19 @@ export class Agent {
       this.deps.log.info('masquerade chain updated', { families: changed.map((f) => `ipv${f}`) });
     }
   }
+}
+
+function stamp(binDir: string, sourceDir: string, only: readonly string[] | undefined): string {
+  return listBinaries(sourceDir, only)
+    .map((e) => {
+      try {
+        const st = statSync(join(binDir, e.name));
+        return `${e.name}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${e.name}:missing`;
+      }
+    })
+    .join(' ');
 }
 
 function isExecutable(path: string): boolean {

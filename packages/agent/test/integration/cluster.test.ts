@@ -3,7 +3,7 @@
 // nodes (IPv4 and IPv6, sources kept), their masquerade chains NAT only what leaves the cluster;
 // a node joins and one leaves while pods run; a restart of an agent changes nothing; uninstall
 // removes everything the agent made.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Netns, rootTest, sh, uniquePrefix } from '@cni-ts/testutils';
 import anyTest, { type TestFn } from 'ava';
@@ -94,6 +94,11 @@ test.serial(
     t.is(await sb.metric(n1, 'routes', '{family="ipv4"}'), 2, 'node2 and node9 planned');
     await sb.apiCommand({ delete: 'node9' });
     await sb.until(async () => (await sb.metric(n1, 'route_errors')) === 0 || undefined, 'node9 forgotten');
+
+    // an executable removed by someone else is put back at the next pass
+    rmSync(join(n2.binDir, 'loopback'));
+    await sb.until(() => existsSync(join(n2.binDir, 'loopback')) || undefined, 'loopback to be reinstalled on node2');
+    t.is(statSync(join(n2.binDir, 'loopback')).ino, statSync(join(n2.binDir, 'bridge')).ino);
 
     // pods on the agents' conflists reach each other across nodes, without NAT
     const p1 = await addPod(sb, n1, 'a');
