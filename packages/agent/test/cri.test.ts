@@ -18,7 +18,7 @@ test('ListPodSandbox over a unix socket: ids, names, namespaces and states as th
     { id: 'c3d4', name: 'dns-1', namespace: 'kube-system', ready: false },
   ];
   await cri.listen(socket);
-  const client = criClient(socket, 2000);
+  const client = criClient(socket, 10_000);
   try {
     t.deepEqual(await client.listSandboxes(), [
       { id: 'a1b2', state: 'SANDBOX_READY', name: 'web-0', namespace: 'default' },
