@@ -322,27 +322,33 @@ export function buildOneConfig(
 ): Buffer {
   const inject: JsonObject = { name, cniVersion };
   if (prev) inject.prevResult = encodeResult(prev);
-  let conf = injectConf(p, inject);
+  let conf = injectConf(p, inject, KEEP_ORDER);
   if (rt) {
     const rc: JsonObject = {};
     for (const [cap, on] of Object.entries(p.network.capabilities ?? {}))
       if (on && rt.capabilityArgs && Object.hasOwn(rt.capabilityArgs, cap)) rc[cap] = rt.capabilityArgs[cap];
+    // a second InjectConf: the whole config, prevResult included, goes through a Go map (keys sorted)
     if (Object.keys(rc).length) conf = injectConf(pluginConfFromBytes(conf), { runtimeConfig: rc });
   }
   return conf;
 }
 
-const KEEP_ORDER = new Set(['prevResult']);
+const KEEP_ORDER: ReadonlySet<string> = new Set(['prevResult']);
+const NONE: ReadonlySet<string> = new Set();
 
-/** Sets top-level keys of a plugin config and re-marshals it as libcni's InjectConf does. */
-export function injectConf(p: PluginConfig, values: JsonObject): Buffer {
+/**
+ * Sets top-level keys of a plugin config and re-marshals it as libcni's InjectConf does: the
+ * config is a Go map (keys sorted at every level) except the values named in `keepOrder`, which
+ * Go marshals from their structs (a prevResult in its version's field order).
+ */
+export function injectConf(p: PluginConfig, values: JsonObject, keepOrder: ReadonlySet<string> = NONE): Buffer {
   const obj = pluginObject(p);
   for (const [k, v] of Object.entries(values)) {
     if (k === '') throw new Error('keys cannot be empty');
     if (v === null || v === undefined) throw new Error(`key '${k}' value must not be nil`);
     obj[k] = v;
   }
-  const out = Buffer.from(marshalMapWith(obj, KEEP_ORDER));
+  const out = Buffer.from(marshalMapWith(obj, keepOrder));
   pluginConfFromBytes(out); // libcni re-decodes what it built
   return out;
 }

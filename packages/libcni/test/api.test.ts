@@ -295,3 +295,20 @@ test('a single plugin config runs and caches under its own name', async (t) => {
   t.deepEqual(exec.sequence, ['bridge ADD', 'bridge CHECK', 'bridge DEL']);
   t.false(existsSync(join(cacheDir, 'results', 'solo-c1-eth0')));
 });
+
+test("a 0.x prevResult keeps its Go field order, unless runtimeConfig is injected (libcni's second InjectConf sorts it)", async (t) => {
+  const r040 = '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.5/24"}],"dns":{}}';
+  const { exec, cni } = setup(t, (c) => (c.command === 'ADD' && !c.conf.prevResult ? r040 : undefined));
+  const list = confListFromObject({
+    cniVersion: '0.4.0',
+    name: 'n',
+    plugins: [{ type: 'a' }, { type: 'b' }, { type: 'c', capabilities: { portMappings: true } }],
+  });
+  await cni.addNetworkList(list, RT);
+  const prevText = (i: number, next: string) => {
+    const s = exec.calls[i]?.stdin ?? '';
+    return s.slice(s.indexOf('"prevResult":') + '"prevResult":'.length, s.indexOf(`,"${next}":`));
+  };
+  t.is(prevText(1, 'type'), '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.5/24"}],"dns":{}}');
+  t.is(prevText(2, 'runtimeConfig'), '{"cniVersion":"0.4.0","dns":{},"ips":[{"address":"10.0.0.5/24","version":"4"}]}');
+});
