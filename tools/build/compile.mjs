@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUN_COMPILE_FLAGS } from './bun-flags.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -22,12 +23,7 @@ execFileSync(
   bun,
   [
     'build',
-    '--compile',
-    '--minify',
-    '--bytecode',
-    '--keep-names',
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
+    ...BUN_COMPILE_FLAGS,
     ...(target ? [`--target=${target}`] : []),
     `dist/bundle/${name}.mjs`,
     '--outfile',

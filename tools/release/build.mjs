@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUN_COMPILE_FLAGS } from '../build/bun-flags.mjs';
 import { bunRuntime, root } from './fetch.mjs';
 import { BUN_VERSION, TARGETS, tarballName } from './targets.mjs';
 
@@ -73,15 +74,10 @@ export async function buildTarget(target, { version, plugins, epoch }) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   const exe = join(stage, 'cni-ts');
-  // the same flags as tools/build/compile.mjs (docs/startup.md), against the target's runtime
+  // the same flags as dist/bin's executable, against the target's runtime
   await run(bun, [
     'build',
-    '--compile',
-    '--minify',
-    '--bytecode',
-    '--keep-names',
-    '--no-compile-autoload-dotenv',
-    '--no-compile-autoload-bunfig',
+    ...BUN_COMPILE_FLAGS,
     `--target=${target.bunTarget}`,
     `--compile-executable-path=${bunRuntime(target, BUN_VERSION)}`,
     bundle,
