@@ -222,7 +222,7 @@ async function checkClean(t, node, pod, bridge, store, ips) {
   const ruleset = await node.node.exec('nft', ['list', 'ruleset']);
   for (const ip of ips) t.false(ruleset.includes(ip), `nft: a rule naming ${ip}`);
   const qdiscs = await node.node.exec('tc', ['qdisc', 'show']);
-  t.notRegex(qdiscs, /tbf|ingress/);
+  t.notRegex(qdiscs, /^qdisc (tbf|ingress) /m, 'a tbf or ingress qdisc left'); // the kind, not a link name that contains it
   const files = readdirSync(store).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.'));
   t.deepEqual(files, [], 'reservations left');
 }
