@@ -3,7 +3,8 @@
 // values refused before anything runs, with the code and field a person can act on.
 import test from 'ava';
 import type { CniError } from '@cni-ts/types';
-import type { NftListing } from '@cni-ts/nftables';
+import { goQuote } from '@cni-ts/iptables';
+import { type NftListing, nftString } from '@cni-ts/nftables';
 import { makeBridge } from '../src/index.js';
 import { nftInstanceHash, nftMasqComment, planNftMasqGc } from '../src/plan-masq-nft.js';
 import { planSpoofGc, planSpoofTeardown } from '../src/plan-spoofcheck.js';
@@ -170,4 +171,17 @@ test('spoof-check teardown and GC skip names nft cannot carry (ADD never makes t
   );
   t.is(planSpoofTeardown(l, 'ctr1', 'e@0'), '');
   t.is(planSpoofGc(l, [], new Set()), '');
+});
+
+test("nft masquerade comments are written byte for byte as Go's knftables writes them (%q) for every value that can reach them without a backslash", (t) => {
+  // network names and container IDs: [A-Za-z0-9_.-]; ifnames: printable ASCII but '/', ':' and blanks
+  const ifnameChars = [...Array(95).keys()].map((i) => String.fromCharCode(32 + i)).filter((c) => !/[\s/:\\]/.test(c));
+  let seed = 7;
+  const pick = (chars: readonly string[], n: number) =>
+    Array.from({ length: n }, () => chars[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % chars.length]).join('');
+  const idChars = [...'abcXYZ019_.-'];
+  for (let i = 0; i < 300; i++) {
+    const comment = nftMasqComment(`n${pick(idChars, 8)}`, pick(ifnameChars, 1 + (i % 15)), `c${pick(idChars, 12)}`);
+    t.is(nftString(comment), goQuote(comment), comment);
+  }
 });
