@@ -3,7 +3,7 @@
 // process we start, and a real Executor that runs every command inside it. Nothing on the
 // machine's own namespaces changes; stop() ends the process and the namespace goes with it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type Executor, systemExecutor } from '@cni-ts/process';
 import { SYSTEM_PATH } from './paths.js';
 
@@ -19,10 +19,11 @@ export class ScratchNetns {
     const child = spawn('unshare', ['-rn', 'sleep', '3600'], { stdio: 'ignore', env: { PATH: SYSTEM_PATH } });
     const pid = child.pid;
     if (pid === undefined) throw new Error('unshare could not be started');
-    const own = readlinkSync('/proc/self/ns/net');
-    for (let i = 0; i < 200; i++) {
+    // ready once unshare has exec'd sleep: by then the namespaces exist and the uid map is
+    // written (entering the user namespace before that would leave us without privileges)
+    for (let i = 0; i < 500; i++) {
       try {
-        if (readlinkSync(`/proc/${pid}/ns/net`) !== own) return new ScratchNetns(child, pid);
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return new ScratchNetns(child, pid);
       } catch {
         // not there yet
       }
