@@ -1,7 +1,8 @@
 // Scheduled CNI GC: every interval, ask the CRI runtime for its pod sandboxes and collect every
-// attachment of our network that belongs to none of them (libcni's GC: DEL for each cached
-// attachment no longer valid, then the GC verb, which frees host-local reservations no DEL ever
-// released). When the sandbox list cannot be read, nothing is collected.
+// attachment of our network that belongs to none of them (the collector: today the GC verb to
+// every plugin, which frees host-local reservations no DEL ever released; with libcni also a DEL
+// for each cached attachment no longer valid). When the sandbox list cannot be read, nothing is
+// collected.
 //
 // The runtime lists a sandbox only once its network is set up (containerd adds it to its store
 // after CNI ADD), and the spec forbids GC during an ADD, which the agent cannot see. So an
@@ -19,7 +20,7 @@ export interface Attachment {
   ifname: string;
 }
 
-/** Collects everything of the network not among `valid` (libcni GCNetworkList). */
+/** Collects everything of the network not among `valid` (the GC verb; libcni's GCNetworkList). */
 export type Collector = (valid: Attachment[]) => Promise<void>;
 
 /** One host-local reservation: the address file and who holds it. */
