@@ -1,8 +1,7 @@
 // Scheduled CNI GC: every interval, ask the CRI runtime for its pod sandboxes and collect every
-// attachment of our network that belongs to none of them (the collector: today the GC verb to
-// every plugin, which frees host-local reservations no DEL ever released; with libcni also a DEL
-// for each cached attachment no longer valid). When the sandbox list cannot be read, nothing is
-// collected.
+// attachment of our network that belongs to none of them (libcni's GC: a DEL for each cached
+// attachment no longer valid, then the GC verb, which frees host-local reservations no DEL ever
+// released). When the sandbox list cannot be read, nothing is collected.
 //
 // The runtime lists a sandbox only once its network is set up (containerd adds it to its store
 // after CNI ADD), and the spec forbids GC during an ADD, which the agent cannot see. So an

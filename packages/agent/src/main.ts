@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemExecutor } from '@cni-ts/process';
 import { Agent } from './agent.js';
-import { execCollector } from './collect-exec.js';
+import { libcniCollector } from './collect-libcni.js';
 import { type AgentConfig, parseConfig } from './config.js';
 import { conflistText, renderConflist } from './conflist.js';
 import { criClient } from './cri.js';
@@ -52,7 +52,6 @@ async function run(cfg: AgentConfig, log: Logger): Promise<void> {
   let gc: GcScheduler | undefined;
   if (cfg.gc.enabled) {
     const confPath = join(cfg.cni.confDir, cfg.cni.confName);
-    const list = () => (existsSync(confPath) ? JSON.parse(readFileSync(confPath, 'utf8')) : undefined);
     gc = new GcScheduler(
       {
         intervalMs: cfg.gc.intervalSeconds * 1000,
@@ -63,7 +62,7 @@ async function run(cfg: AgentConfig, log: Logger): Promise<void> {
       },
       {
         lister: criClient(cfg.gc.criSocket, cfg.gc.timeoutSeconds * 1000),
-        collect: execCollector(systemExecutor, list, cfg.cni.binDir),
+        collect: libcniCollector(confPath, cfg.cni.binDir, cfg.gc.cacheDir),
         log: log.with({ component: 'gc' }),
         metrics,
       },

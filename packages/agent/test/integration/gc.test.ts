@@ -1,7 +1,7 @@
 // Scheduled GC on a sandbox node: the agent asks a (fake) CRI runtime for its sandboxes over a
 // unix socket and frees the reservations of a pod whose sandbox vanished without DEL; while the
 // runtime cannot answer, nothing is collected.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootTest, uniquePrefix } from '@cni-ts/testutils';
 import anyTest, { type TestFn } from 'ava';
@@ -31,7 +31,14 @@ test.serial(
     );
     sb.writeConfig(n1, {
       nodes: { source: 'static', file: nodesFile },
-      gc: { enabled: true, intervalSeconds: 1, graceSeconds: 0, criSocket: socket, timeoutSeconds: 1 },
+      gc: {
+        enabled: true,
+        intervalSeconds: 1,
+        graceSeconds: 0,
+        criSocket: socket,
+        timeoutSeconds: 1,
+        cacheDir: n1.cacheDir,
+      },
       logLevel: 'debug',
     });
     // the runtime cannot answer yet: nothing is collected, although nothing is listed as valid
@@ -67,5 +74,9 @@ test.serial(
     t.is(await sb.metric(n1, 'ipam_leaks'), 2);
     t.is(await sb.metric(n1, 'gc_released_total'), 2);
     t.is(await sb.metric(n1, 'ipam_reservations'), 2);
+    // libcni's GC ran a DEL for the lost pod's cached attachment: its cache entry is gone, the live one's kept
+    const cached = () => readdirSync(join(n1.cacheDir, 'results'));
+    await sb.until(() => !cached().some((f) => f.includes(lost.id)) || undefined, 'the lost pod’s cache entry to go');
+    t.true(cached().some((f) => f.includes(live.id)));
   },
 );

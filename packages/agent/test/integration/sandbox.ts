@@ -28,6 +28,7 @@ export interface SandboxNode {
   binDir: string;
   confDir: string;
   dataDir: string;
+  cacheDir: string;
   configPath: string;
   ip4: string;
   ip6: string;
@@ -126,7 +127,13 @@ export class Sandbox {
       ip4: LAN4(index),
       ip6: LAN6(index),
       podCIDRs: [`10.245.${index}.0/24`, `fd00:10:245:${index}::/64`],
-      runtime: new CniRuntime({ cniPath: [join(dir, 'opt-cni-bin')], inNetns: ns.name }),
+      cacheDir: join(dir, 'var-lib-cni'),
+      // the node's runtime caches results where the node's agent reads them for GC
+      runtime: new CniRuntime({
+        cniPath: [join(dir, 'opt-cni-bin')],
+        inNetns: ns.name,
+        cacheDir: join(dir, 'var-lib-cni'),
+      }),
     };
     mkdirSync(node.confDir, { recursive: true });
     this.writeConfig(node, extra);
@@ -147,6 +154,7 @@ export class Sandbox {
         bandwidth: existsSync(join(binDir, 'bandwidth')),
       },
       metrics: { address: '127.0.0.1:9309' },
+      ...(extra.gc ? {} : { gc: { cacheDir: n.cacheDir } }),
       resyncSeconds: 2,
       ...extra,
     };
