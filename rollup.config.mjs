@@ -1,7 +1,8 @@
 // One rollup config for every executable package: bundles dist/src/main.js (tsc's output) with
 // every dependency inlined into dist/bundle/<cni.type>.mjs, runnable with node or compiled by bun.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import commonjs from '@rollup/plugin-commonjs';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 
 const pkg = JSON.parse(readFileSync(resolve('package.json'), 'utf8'));
@@ -12,20 +13,30 @@ const version = process.env.CNI_TS_VERSION ?? pkg.version ?? rootPkg.version;
 export default {
   input: 'dist/src/main.js',
   external: ['bun:ffi'], // Bun's built-in FFI, loaded lazily by @cni-ts/process's lockFile
+  // A dynamic import() becomes its own chunk (dist/bundle/<type>-<name>.mjs), so code only some
+  // invocations need (the multi-call executable's CLI) is not loaded by the others; bun keeps the
+  // split in the compiled executable (tools/build/compile.mjs, --splitting). Plugins have none.
   output: {
-    file: `dist/bundle/${name}.mjs`,
+    dir: 'dist/bundle',
+    entryFileNames: `${name}.mjs`,
+    chunkFileNames: `${name}-[name].mjs`,
     format: 'es',
     banner: '#!/usr/bin/env node',
-    inlineDynamicImports: true,
     // skel's runPlugin reads this for the about text (CNI_COMMAND unset), as upstream's ldflags do
     intro: `const __CNI_TS_VERSION__ = ${JSON.stringify(`v${version}`)};`,
   },
-  plugins: [nodeResolve({ exportConditions: ['node'], preferBuiltins: true })],
+  // commonjs: execa (the CLI's, in its own chunk) uses CommonJS packages; the plugins use none
+  plugins: [
+    // chunks are named after modules: a chunk an earlier build wrote must not linger (npm would publish it)
+    { name: 'clean-bundle-dir', buildStart: () => rmSync('dist/bundle', { recursive: true, force: true }) },
+    nodeResolve({ exportConditions: ['node'], preferBuiltins: true }),
+    commonjs(),
+  ],
   onwarn(warning, warn) {
     // zod's own circular imports and comment placement are harmless for a bundle
     if (
       (warning.code === 'CIRCULAR_DEPENDENCY' || warning.code === 'INVALID_ANNOTATION') &&
-      /node_modules\/zod/.test(warning.message + (warning.id ?? ''))
+      /node_modules\/(zod|execa)/.test(warning.message + (warning.id ?? ''))
     )
       return;
     warn(warning);

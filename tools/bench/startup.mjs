@@ -2,13 +2,21 @@
 // What each import and spawn costs at start-up in a bun-compiled executable (the packaging we
 // ship). Compiles small probe programs with the same bun flags as tools/build/compile.mjs and
 // times them with hyperfine -N. Figures go to docs/startup.md.
-//   node tools/bench/startup.mjs [--runs N]
+//   node tools/bench/startup.mjs [--runs N] [--compare DIR]
+// --compare DIR: only time our loopback's VERSION and (as root, in a throwaway netns) ADD from
+// DIR (an earlier build of dist/bin, e.g. copied before a change) against the current dist/bin,
+// in one hyperfine run, and print after/before.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { go, hyperfine, ours, root, scratch } from './lib.mjs';
+import { go, hyperfine, namespaces, ours, root, scratch } from './lib.mjs';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
+const compareDir = process.argv.includes('--compare') ? process.argv[process.argv.indexOf('--compare') + 1] : undefined;
+if (compareDir) {
+  await compare(compareDir);
+  process.exit(0);
+}
 const work = join(root, 'tools', 'bench', '.work'); // inside the repo so imports resolve
 mkdirSync(work, { recursive: true });
 const { dir, cleanup } = scratch();
@@ -72,4 +80,41 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
   cleanup();
+}
+
+// Our loopback from an earlier build against the current one: VERSION, and ADD as root.
+async function compare(before) {
+  const { dir: tmp, cleanup: done } = scratch();
+  const ns = `ctsbench${process.pid.toString(36)}`;
+  const asRoot = process.getuid?.() === 0;
+  const removeNs = asRoot ? await namespaces([ns]) : async () => {};
+  try {
+    const conf = join(tmp, 'lo.json');
+    writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'bench', type: 'loopback' }));
+    const builds = [
+      ['before', join(before, 'loopback')],
+      ['after', ours('loopback')],
+    ];
+    const cmds = [];
+    for (const [label, exe] of builds) {
+      cmds.push([`VERSION ${label}`, `CNI_COMMAND=VERSION ${exe} < ${conf} > /dev/null`]);
+      if (asRoot) {
+        const env = `CNI_COMMAND=ADD CNI_CONTAINERID=bench CNI_NETNS=/run/netns/${ns} CNI_IFNAME=lo CNI_PATH=${before}`;
+        cmds.push([`ADD ${label}`, `${env} ${exe} < ${conf} > /dev/null`]);
+      }
+    }
+    const res = await hyperfine(cmds, { runs, dir: tmp, shell: true });
+    console.log(`\nloopback start-up, ${before} (before) against dist/bin (after), ${runs} runs`);
+    console.log('| what | before (ms) | after (ms) | after/before |');
+    console.log('|---|---|---|---|');
+    for (const what of asRoot ? ['VERSION', 'ADD'] : ['VERSION']) {
+      const b = res[`${what} before`];
+      const a = res[`${what} after`];
+      const f = (x) => `${x.mean.toFixed(2)} ± ${x.stddev.toFixed(2)}`;
+      console.log(`| ${what} | ${f(b)} | ${f(a)} | ${(a.mean / b.mean).toFixed(2)} |`);
+    }
+  } finally {
+    await removeNs();
+    done();
+  }
 }

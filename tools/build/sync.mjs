@@ -3,9 +3,10 @@
 // folder (then `npm install` once, to link it and record it in the lockfile):
 //  - each package's tsconfig `references` from its @cni-ts dependencies (and devDependencies);
 //  - the root tsconfig's references: every package, dependencies first;
-//  - the multi-call executable: its dependencies, `cni.plugins` and src/plugins.ts, from every
-//    package under packages/{main,ipam,meta} with a `cni.type` (the plugin value is the export
-//    named in `cni.export`, default the type in camelCase);
+//  - the multi-call executable: its plugin dependencies, `cni.plugins` and src/plugins.ts, from
+//    every package under packages/{main,ipam,meta} with a `cni.type` (the plugin value is the
+//    export named in `cni.export`, default the type in camelCase); its library dependencies
+//    (the CLI's) are its own;
 //  - what publishing needs (publishing.mjs): repository/publishConfig/engines and a LICENSE on
 //    every package that is not private, the npm platform packages packages/npm/<target>, and the
 //    front package's optionalDependencies and plugin links.
@@ -84,7 +85,9 @@ export function derive(top = root) {
     const pkg = structuredClone(mc.pkg);
     pkg.cni = { ...pkg.cni, plugins: plugins.map((p) => p.type) };
     const deps = { ...pkg.dependencies };
-    for (const k of Object.keys(deps)) if (k.startsWith('@cni-ts/')) delete deps[k];
+    // plugin packages are derived; library packages it uses itself (the CLI's libcni) are kept
+    const libraries = new Set(pkgs.filter((p) => !PLUGIN_GROUPS.includes(p.dir.split('/')[1])).map((p) => p.pkg.name));
+    for (const k of Object.keys(deps)) if (k.startsWith('@cni-ts/') && !libraries.has(k)) delete deps[k];
     deps['@cni-ts/skel'] = byName.get('@cni-ts/skel')?.pkg.version ?? '0.1.0';
     for (const p of plugins) deps[p.pkg.name] = p.pkg.version;
     pkg.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));

@@ -48,7 +48,15 @@ export interface GCArgs {
 }
 
 /** Options of one operation. */
-export type CallOptions = ExecCallOptions;
+export interface CallOptions extends ExecCallOptions {
+  /**
+   * DEL only (a cni-ts extension; libcni stops at the first failing plugin): run every plugin's
+   * DEL even after one fails and throw all failures at the end. The cache file is removed only
+   * when every DEL succeeded, so a retry still gets the cached result. For cleaning up after a
+   * failed ADD, whose failing plugin often fails its DEL the same way.
+   */
+  bestEffort?: boolean;
+}
 
 /** Runs network configurations against plugins, as a container runtime does. */
 export class CniConfig {
@@ -96,13 +104,17 @@ export class CniConfig {
   /** DEL: every plugin in reverse order with the cached result (0.4.0+), then forgets the attachment. */
   async delNetworkList(list: NetworkConfigList, rt: RuntimeConf, opts?: CallOptions): Promise<void> {
     const prev = this.cachedForDel(list.name, list.cniVersion, rt);
+    const errors: Error[] = [];
     for (const p of [...list.plugins].reverse()) {
       try {
         await this.runPlugin('DEL', list.name, list.cniVersion, p, prev, rt, opts);
       } catch (e) {
-        throw new NetworkError(`plugin ${describe(p.network)} failed (delete)`, e);
+        const err = new NetworkError(`plugin ${describe(p.network)} failed (delete)`, e);
+        if (!opts?.bestEffort) throw err;
+        errors.push(err);
       }
     }
+    if (errors.length) throw errors.length === 1 ? errors[0] : new MultiError(errors);
     deleteCache(this.cacheDir, list.name, rt);
   }
 

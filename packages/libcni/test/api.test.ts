@@ -312,3 +312,19 @@ test("a 0.x prevResult keeps its Go field order, unless runtimeConfig is injecte
   t.is(prevText(1, 'type'), '{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.5/24"}],"dns":{}}');
   t.is(prevText(2, 'runtimeConfig'), '{"cniVersion":"0.4.0","dns":{},"ips":[{"address":"10.0.0.5/24","version":"4"}]}');
 });
+
+test('a best-effort DEL runs every plugin despite failures, reports them all and keeps the cache for a retry', async (t) => {
+  const { exec, cacheDir, cni } = setup(t, (c) =>
+    c.command === 'DEL' && c.type === 'portmap' ? { fail: { code: 7, msg: 'bad mapping' } } : BRIDGE_RESULT,
+  );
+  const list = confListFromObject(LIST);
+  await cni.addNetworkList(list, RT);
+  exec.calls.length = 0;
+  await t.throwsAsync(cni.delNetworkList(list, RT), { message: /portmap.*bad mapping/ });
+  t.deepEqual(exec.sequence, ['portmap DEL'], 'libcni stops at the first failing DEL');
+  exec.calls.length = 0;
+  const err = await t.throwsAsync(cni.delNetworkList(list, RT, { bestEffort: true }));
+  t.is(err?.message, 'plugin type="portmap" failed (delete): bad mapping');
+  t.deepEqual(exec.sequence, ['portmap DEL', 'bridge DEL']);
+  t.true(existsSync(cacheFilePath(cacheDir, 'net', RT)), 'kept for a retry');
+});
