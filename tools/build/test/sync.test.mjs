@@ -44,6 +44,7 @@ test('a new plugin folder is carried by the multi-call executable and referenced
   t.deepEqual(mc.cni.plugins, [...before, 'tuning'].sort());
   t.true(before.includes('bridge') && !before.includes('tuning'));
   t.is(mc.dependencies['@cni-ts/tuning'], '0.2.0');
+  t.is(mc.dependencies['@cni-ts/libcni'], '0.1.0', "the CLI's library dependencies stay");
   t.regex(
     files.get('packages/multicall/src/plugins.ts'),
     /import \{ tuning \} from '@cni-ts\/tuning';[\s\S]*\n {2}tuning,\n/,
