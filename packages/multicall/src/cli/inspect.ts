@@ -200,7 +200,9 @@ export async function observe(opts: InspectOptions): Promise<Observed> {
   const attachments = cached.map((a) => foundAttachment(a));
   const given = opts.dataDirs.length ? opts.dataDirs : [DEFAULT_DATA_DIR];
   const dataDirs = new Set([...given, ...configuredDataDirs(opts.netconfpath, cached)]);
-  const reservations = [...dataDirs].flatMap((d) => readStore(d, notes));
+  const reservations = [...dataDirs]
+    .flatMap((d) => readStore(d, notes))
+    .sort((a, b) => a.network.localeCompare(b.network) || a.address.localeCompare(b.address));
   const [v4, v6, nft, ifbs] = await Promise.all([
     iptablesChains(4, notes),
     iptablesChains(6, notes),
