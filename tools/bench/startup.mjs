@@ -21,6 +21,9 @@ const work = join(root, 'tools', 'bench', '.work'); // inside the repo so import
 mkdirSync(work, { recursive: true });
 const { dir, cleanup } = scratch();
 
+// a probe whose code imports ./lazy.mjs only when asked to (never, here)
+const LAZY = "if (process.env.NEVER_SET) { const m = await import('./lazy.mjs'); await m.run(); }";
+
 const probes = {
   'empty program': 'process.exitCode = 0;',
   'import zod/mini (no schema)': "import * as z from 'zod/mini'; if (!z) process.exitCode = 1;",
@@ -32,7 +35,11 @@ const probes = {
     "import { spawnSync } from 'node:child_process'; spawnSync('nsenter', ['--net=/proc/self/ns/net', '--', 'ip', '-V']);",
   'import execa (no call)': "import { execa } from 'execa'; if (!execa) process.exitCode = 1;",
   'import execa + one execa(ip -V)': "import { execa } from 'execa'; await execa('ip', ['-V']);",
+  // the multi-call executable's CLI: execa behind an import() a plugin run never takes
+  'lazy import() of execa, not taken, without --splitting': LAZY,
+  'lazy import() of execa, not taken, --splitting (as shipped)': LAZY,
 };
+const LAZY_SIDE = "import { execa } from 'execa'; export const run = () => execa('ip', ['-V']);";
 
 try {
   const bun = join(root, 'node_modules', '.bin', 'bun');
@@ -42,11 +49,13 @@ try {
     const src = join(work, `probe${i}.mjs`);
     const exe = join(dir, `probe${i}`);
     writeFileSync(src, `${code}\n`);
+    writeFileSync(join(work, 'lazy.mjs'), `${LAZY_SIDE}\n`);
     execFileSync(
       bun,
       [
         'build',
         '--compile',
+        ...(name.includes('--splitting (') ? ['--splitting'] : []),
         '--minify',
         '--bytecode',
         '--keep-names',
