@@ -2,28 +2,22 @@
 // 0.3.0–0.4.0, 1.0.0/1.1.0), decoded as Go's types020/types040/types100 decode (unknown keys
 // dropped, a 0.x `version: ""` kept as given), converted along libcni's converter graph and
 // printed in each family's Go field order, so what we pass on and cache is what libcni would.
-import { goJson } from '@cni-ts/types';
+import {
+  ALL_VERSIONS,
+  type DNS,
+  type IPConfig,
+  type Interface,
+  type Result,
+  type Route,
+  dnsIsEmpty,
+  goJson,
+  resultFamily as specFamily,
+} from '@cni-ts/types';
 import { type Decoder, DecodeError, cidr, int, ipAddr, list, str, struct } from './godecode.js';
 import { type JsonObject, marshalMap } from './gojson.js';
 
-/** A route in any result version (mtu…scope exist since spec 1.1.0; older plugins leave them out). */
-export interface Route {
-  dst: string;
-  gw?: string;
-  mtu?: number;
-  advmss?: number;
-  priority?: number;
-  table?: number;
-  scope?: number;
-}
-
-/** Resolver settings in a result. */
-export interface DNS {
-  nameservers?: string[];
-  domain?: string;
-  search?: string[];
-  options?: string[];
-}
+/** A route and resolver settings: the same in every result version (a route's mtu…scope since 1.1.0). */
+export type { DNS, Route };
 
 /** A 0.1.0/0.2.0 result: at most one address per family. */
 export interface Result020 {
@@ -64,48 +58,30 @@ export interface IPConfig040 {
   gateway?: string;
 }
 
-/** A 1.0.0 or 1.1.0 result. */
-export interface Result100 {
-  cniVersion: string;
-  interfaces?: Interface100[];
-  ips?: IPConfig100[];
-  routes?: Route[];
-  dns?: DNS;
-}
+/** A 1.0.0 or 1.1.0 result: the current shape, as plugins build it (@cni-ts/types). */
+export type Result100 = Result;
 
 /** An interface of a 1.x result. */
-export interface Interface100 {
-  name: string;
-  mac?: string;
-  mtu?: number;
-  sandbox?: string;
-  socketPath?: string;
-  pciID?: string;
-}
+export type Interface100 = Interface;
 
 /** An address of a 1.x result. */
-export interface IPConfig100 {
-  interface?: number;
-  address: string;
-  gateway?: string;
-}
+export type IPConfig100 = IPConfig;
 
 /** A result in any spec version. */
 export type CniResult = Result020 | Result040 | Result100;
 
-/** The versions each result family holds, as libcni registers its creators. */
-export const RESULT_FAMILIES = {
-  '020': ['0.1.0', '0.2.0'],
-  '040': ['0.3.0', '0.3.1', '0.4.0'],
-  '100': ['1.0.0', '1.1.0'],
-} as const;
+/** The versions each result family holds, as libcni registers its creators (every spec version, by family). */
+export const RESULT_FAMILIES: Readonly<Record<'020' | '040' | '100', readonly string[]>> = {
+  '020': ALL_VERSIONS.filter((v) => specFamily(v) === '0.2'),
+  '040': ALL_VERSIONS.filter((v) => specFamily(v) === '0.4'),
+  '100': ALL_VERSIONS.filter((v) => specFamily(v) === '1'),
+};
 
 export type ResultFamily = keyof typeof RESULT_FAMILIES;
 
 /** The family of a result version, or undefined when libcni has no creator for it. */
 export function resultFamily(version: string): ResultFamily | undefined {
-  for (const [f, vs] of Object.entries(RESULT_FAMILIES))
-    if ((vs as readonly string[]).includes(version)) return f as ResultFamily;
+  for (const [f, vs] of Object.entries(RESULT_FAMILIES)) if (vs.includes(version)) return f as ResultFamily;
   return undefined;
 }
 
@@ -171,7 +147,7 @@ export function decodeResult(version: string, raw: unknown): CniResult {
   if (!family) throw new DecodeError(`unsupported CNI result version "${version}"`);
   const r = (decoders[family](raw, '') ?? {}) as JsonObject;
   const got = typeof r.cniVersion === 'string' ? r.cniVersion : '';
-  const supported = RESULT_FAMILIES[family] as readonly string[];
+  const supported = RESULT_FAMILIES[family];
   if (!supported.includes(got)) {
     throw new DecodeError(`result type supports [${supported.join(' ')}] but unmarshalled CNIVersion is "${got}"`);
   }
@@ -232,10 +208,6 @@ function encodeDns(d: DNS | undefined): JsonObject {
   if (d?.search?.length) out.search = d.search;
   if (d?.options?.length) out.options = d.options;
   return out;
-}
-
-function dnsEmpty(d: DNS | undefined): boolean {
-  return Object.keys(encodeDns(d)).length === 0;
 }
 
 function nonEmpty<T>(a: T[] | undefined): a is T[] {
@@ -304,7 +276,7 @@ function encode100(r: Result100): JsonObject {
       return o;
     });
   if (nonEmpty(r.routes)) out.routes = r.routes.map(encodeRoute);
-  if (!dnsEmpty(r.dns)) out.dns = encodeDns(r.dns);
+  if (!dnsIsEmpty(r.dns)) out.dns = encodeDns(r.dns);
   return out;
 }
 

@@ -1,7 +1,10 @@
-// Spec versions as libcni compares them, and the VERSION answer a plugin gives.
+// Spec versions as libcni compares them, and the VERSION answer a plugin gives. The current
+// version is @cni-ts/types'; parsing stays libcni's own, because Go's ParseVersion accepts what the
+// plugins' parser refuses ("" as 0.1.0, signed parts) and its messages are what callers match.
+import { CURRENT_VERSION } from '@cni-ts/types';
 
 /** The newest spec version this library speaks (libcni's version.Current()). */
-export const CURRENT_VERSION = '1.1.0';
+export { CURRENT_VERSION };
 
 /** Parses "1", "1.0" or "1.0.0" as Go's version.ParseVersion does ("" is 0.1.0). */
 export function parseVersion(v: string): [number, number, number] {

@@ -248,7 +248,7 @@ interface PluginSet {
   path: string[];
 }
 const SETS: PluginSet[] = [
-  { label: 'our plugins (Go portmap)', path: [ourBin, goBin] },
+  { label: 'our plugins', path: [ourBin] },
   { label: 'the Go plugins', path: [goBin] },
 ];
 
