@@ -5,6 +5,7 @@
 import { callScript, go, hyperfine, namespaces, ours, printTable, scratch } from './lib.mjs';
 import { hostLocalRows } from './hostlocal.mjs';
 import { bridgeRows } from './bridge.mjs';
+import { portmapRows, printPortmapFigures } from './portmap.mjs';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
 const tag = `ctbench${process.pid.toString(36)}`;
@@ -40,6 +41,7 @@ try {
   const loop = await hyperfine([lo('ours', ours('loopback')), lo('go', go('loopback'))], { runs, netns: node, dir });
   const hl = await hostLocalRows(dir, runs);
   const br = await bridgeRows(dir, runs);
+  const pm = await portmapRows(dir, runs);
 
   printTable(`cni-ts bench (${new Date().toISOString().slice(0, 10)}, ${runs} runs each, hyperfine; lower is better)`, [
     ['VERSION', version['ours VERSION'], version['go VERSION']],
@@ -47,6 +49,8 @@ try {
     ...hl.rows,
     ...br,
   ]);
+  printTable('portmap (same run; medians)', pm.rows, { stat: 'median' });
+  printPortmapFigures(pm);
   console.log(
     `\nhost-local: the 250th address of a /24 costs ${hl.ratio.ours.toFixed(2)}× the 1st (Go: ${hl.ratio.go.toFixed(2)}×)`,
   );

@@ -54,7 +54,10 @@ export async function hyperfine(commands, { runs = 40, warmup = 5, netns, dir, s
   await sh(file, argv, { stdout: 'ignore', stderr: 'inherit' });
   const res = JSON.parse(readFileSync(out, 'utf8')).results;
   return Object.fromEntries(
-    res.map((r) => [r.command, { mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000 }]),
+    res.map((r) => [
+      r.command,
+      { mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000, median: r.median * 1000 },
+    ]),
   );
 }
 
@@ -68,14 +71,17 @@ export function callScript(dir, name, plugin, env, config) {
   return `${vars} ${plugin} < ${conf} > /dev/null`;
 }
 
-/** Prints rows of [what, ours, go] timings with the ratio ours/go. */
-export function printTable(title, rows) {
+/** Prints rows of [what, ours, go] timings with the ratio ours/go (means ± σ, or medians). */
+export function printTable(title, rows, { stat = 'mean' } = {}) {
   console.log(`\n${title}`);
-  console.log('| what | ours (ms) | Go (ms) | ours/Go |');
+  console.log(
+    `| what | ours (ms${stat === 'median' ? ', median' : ''}) | Go (ms${stat === 'median' ? ', median' : ''}) | ours/Go |`,
+  );
   console.log('|---|---|---|---|');
   for (const [what, o, g] of rows) {
-    const fmt = (x) => (x ? `${x.mean.toFixed(2)} ± ${x.stddev.toFixed(2)}` : '—');
-    const ratio = o && g ? (o.mean / g.mean).toFixed(2) : '—';
+    const fmt = (x) =>
+      !x ? '—' : stat === 'median' ? x.median.toFixed(2) : `${x.mean.toFixed(2)} ± ${x.stddev.toFixed(2)}`;
+    const ratio = o && g ? (o[stat] / g[stat]).toFixed(2) : '—';
     console.log(`| ${what} | ${fmt(o)} | ${fmt(g)} | ${ratio} |`);
   }
 }

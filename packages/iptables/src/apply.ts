@@ -3,7 +3,7 @@
 import { type Executor, ProcessError, isKind, runChecked } from '@cni-ts/process';
 import type { Change, Family, TableName } from './rules.js';
 import { renderRestore, splitArgs } from './restore.js';
-import { type TableState, parseSave } from './save.js';
+import { type ChainFilter, type TableState, parseSave } from './save.js';
 
 const SAVE: Record<Family, string> = { 4: 'iptables-save', 6: 'ip6tables-save' };
 const RESTORE: Record<Family, string> = { 4: 'iptables-restore', 6: 'ip6tables-restore' };
@@ -24,16 +24,18 @@ export function saveTable(exec: Executor, family: Family, table: TableName): Tab
 
 /**
  * Reads several tables of one family with one `iptables-save` (all tables; one table uses `-t`).
- * The result has an entry for every table asked for (empty when the table is not loaded).
+ * The result has an entry for every table asked for (empty when the table is not loaded); with
+ * `rulesOf`, only those chains' rules are parsed.
  */
 export function saveTables<T extends TableName>(
   exec: Executor,
   family: Family,
   tables: readonly T[],
+  rulesOf?: ChainFilter,
 ): Record<T, TableState> {
   const args = tables.length === 1 ? ['-t', tables[0]!] : [];
   const text = runChecked(exec, SAVE[family], args).stdout;
-  return Object.fromEntries(tables.map((t) => [t, parseSave(text, t)])) as Record<T, TableState>;
+  return Object.fromEntries(tables.map((t) => [t, parseSave(text, t, rulesOf)])) as Record<T, TableState>;
 }
 
 /** Applies changes atomically with one `iptables-restore --noflush -w <s>` (nothing runs when there are none). */

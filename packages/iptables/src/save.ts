@@ -10,8 +10,15 @@ export interface TableState {
   readonly rules: readonly Rule[];
 }
 
-/** Parses iptables-save output and returns the section for `table` (empty when absent). */
-export function parseSave(text: string, table: TableName): TableState {
+/** Which chains' rules to parse (every chain is always listed); by default all. */
+export type ChainFilter = (chain: string) => boolean;
+
+/**
+ * Parses iptables-save output and returns the section for `table` (empty when absent). With
+ * `rulesOf`, only the rules of the chains it accepts are parsed: a plugin that reads a few
+ * chains of a large table (kube-proxy's) pays for those only.
+ */
+export function parseSave(text: string, table: TableName, rulesOf?: ChainFilter): TableState {
   const chains: string[] = [];
   const rules: Rule[] = [];
   let current: string | undefined;
@@ -23,6 +30,8 @@ export function parseSave(text: string, table: TableName): TableState {
     else if (current !== table) continue;
     else if (line.startsWith(':')) chains.push(line.slice(1).split(' ')[0]!);
     else if (line.startsWith('-A ')) {
+      const end = line.indexOf(' ', 3);
+      if (rulesOf && !rulesOf(end < 0 ? line.slice(3) : line.slice(3, end))) continue;
       const [, chain, ...spec] = splitArgs(line);
       if (chain) rules.push({ table, chain, spec });
     }

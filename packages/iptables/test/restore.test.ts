@@ -184,3 +184,13 @@ test('a failing restore says which line of its input failed, as data', (t) => {
   );
   t.deepEqual(e?.failed, { index: 3, args: ['-A', 'CTS-NOCHAIN', '-j', 'ACCEPT'] });
 });
+
+test('parseSave with a chain filter lists every chain but parses only the chosen chains’ rules', (t) => {
+  const s = parseSave(SAVED, 'nat', (c) => c === 'CNI-abc');
+  t.deepEqual(s.chains, ['PREROUTING', 'POSTROUTING', 'CNI-abc']);
+  t.deepEqual(
+    s.rules.map((r) => r.chain),
+    ['CNI-abc'],
+  );
+  t.is(parseSave(SAVED, 'nat').rules.length, 2);
+});

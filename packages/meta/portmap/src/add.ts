@@ -48,9 +48,9 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
     ctx.log(`prevResult has no address on ${ctx.args.ifname} in the sandbox; no port mapped`);
     return prev;
   }
-  const { backend, v4 } = chooseBackend(ctx.exec, conf);
-  checkForBackend(conf, backend);
   const owner: Owner = { network: conf.name, containerId: ctx.args.containerId };
+  const { backend, v4 } = chooseBackend(ctx.exec, conf, owner);
+  checkForBackend(conf, backend);
   const undo = new Undo(ctx.log);
   try {
     if (backend === 'iptables') await addIptables(host, ctx, conf, owner, nets, v4, undo);
@@ -73,7 +73,7 @@ async function addIptables(
 ): Promise<void> {
   const snapshots = nets.map((n) => {
     try {
-      return n.family === 4 && v4 ? v4 : readTables(ctx.exec, conf, n.family);
+      return n.family === 4 && v4 ? v4 : readTables(ctx.exec, conf, n.family, owner);
     } catch (e) {
       throw kernelError(`read the IPv${n.family} iptables rules`, e);
     }

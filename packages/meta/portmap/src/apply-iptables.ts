@@ -9,19 +9,19 @@ import { type Executor, ProcessError } from '@cni-ts/process';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
 import type { Host } from './host.js';
-import { type Owner, type Tables, planSetup, planTeardown, tablesFor } from './plan-iptables.js';
+import { type Owner, type Tables, chainsOf, planSetup, planTeardown, tablesFor } from './plan-iptables.js';
 
 const ATTEMPTS = 3;
 
-/** Reads the tables ADD and CHECK need in a family (one iptables-save). */
-export function readTables(exec: Executor, conf: PortmapConf, family: Family): Tables {
-  const s = saveTables(exec, family, tablesFor(conf, family));
+/** Reads the tables ADD and CHECK need in a family (one iptables-save; only the chains portmap plans against are parsed). */
+export function readTables(exec: Executor, conf: PortmapConf, family: Family, o: Owner): Tables {
+  const s = saveTables(exec, family, tablesFor(conf, family), chainsOf(o));
   return s.filter ? { nat: s.nat, filter: s.filter } : { nat: s.nat };
 }
 
-/** Reads the nat table only (DEL and GC). */
-export function readNat(exec: Executor, family: Family): Tables['nat'] {
-  return saveTables(exec, family, ['nat']).nat;
+/** Reads the nat table only (DEL; GC without an owner parses the shared chains only). */
+export function readNat(exec: Executor, family: Family, o?: Owner): Tables['nat'] {
+  return saveTables(exec, family, ['nat'], chainsOf(o)).nat;
 }
 
 // A failed batch changed nothing; it is worth planning again when the tables may have moved under it.
@@ -47,7 +47,7 @@ export async function setupFamily(
       if (plan.shared && !locked) {
         lock = await host.lock();
         locked = true;
-        tables = readTables(exec, conf, net.family);
+        tables = readTables(exec, conf, net.family, o);
         continue;
       }
       try {
@@ -55,7 +55,7 @@ export async function setupFamily(
         return;
       } catch (e) {
         if (attempt >= ATTEMPTS || !retryable(e)) throw e;
-        tables = readTables(exec, conf, net.family);
+        tables = readTables(exec, conf, net.family, o);
       }
     }
   } finally {
@@ -64,12 +64,12 @@ export async function setupFamily(
 }
 
 /** Removes a container's chains in one family (nothing runs when they are absent); retried once on a moved table. */
-export function teardownFamily(exec: Executor, family: Family, o: Owner, nat = readNat(exec, family)): void {
+export function teardownFamily(exec: Executor, family: Family, o: Owner, nat = readNat(exec, family, o)): void {
   try {
     restore(exec, family, planTeardown(nat, o));
   } catch (e) {
     if (!retryable(e)) throw e;
-    restore(exec, family, planTeardown(readNat(exec, family), o));
+    restore(exec, family, planTeardown(readNat(exec, family, o), o));
   }
 }
 

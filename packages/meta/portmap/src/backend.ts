@@ -5,13 +5,13 @@ import { type Executor, isKind, runChecked } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Backend, PortmapConf } from './config.js';
 import { readTables } from './apply-iptables.js';
-import type { Tables } from './plan-iptables.js';
+import type { Owner, Tables } from './plan-iptables.js';
 
 /** The backend for ADD/CHECK/STATUS; in auto mode the IPv4 snapshot that probed iptables is kept for reuse. */
-export function chooseBackend(exec: Executor, conf: PortmapConf): { backend: Backend; v4?: Tables } {
+export function chooseBackend(exec: Executor, conf: PortmapConf, o: Owner): { backend: Backend; v4?: Tables } {
   if (conf.backend) return { backend: conf.backend };
   try {
-    return { backend: 'iptables', v4: readTables(exec, conf, 4) };
+    return { backend: 'iptables', v4: readTables(exec, conf, 4, o) };
   } catch (e) {
     if (nftUsable(exec)) return { backend: 'nftables' };
     throw kernelError('use iptables (and nftables is not usable either)', e);

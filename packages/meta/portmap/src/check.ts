@@ -22,15 +22,15 @@ export function cmdCheck(ctx: Context): void {
   if (conf.backend) checkForBackend(conf, conf.backend);
   const nets = containerNets(ctx.prevResult, ctx.args.ifname);
   if (nets.length === 0) return;
-  const { backend, v4 } = chooseBackend(ctx.exec, conf);
-  checkForBackend(conf, backend);
   const owner: Owner = { network: conf.name, containerId: ctx.args.containerId };
+  const { backend, v4 } = chooseBackend(ctx.exec, conf, owner);
+  checkForBackend(conf, backend);
   const problems: string[] = [];
   try {
     if (backend === 'nftables') problems.push(...checkNft(ctx.exec, conf, owner.containerId, nets));
     else {
       for (const n of nets) {
-        const tables = n.family === 4 && v4 ? v4 : readTables(ctx.exec, conf, n.family);
+        const tables = n.family === 4 && v4 ? v4 : readTables(ctx.exec, conf, n.family, owner);
         const found = checkSetup(tables, conf, owner, n);
         problems.push(...found.problems);
         for (const r of missingByCheck(ctx.exec, n.family, found.verify))

@@ -31,7 +31,7 @@ export function cmdDel(ctx: Context): void {
   for (const f of families) {
     let nat: ReturnType<typeof readNat>;
     try {
-      nat = readNat(ctx.exec, f);
+      nat = readNat(ctx.exec, f, owner);
     } catch (e) {
       if (!toolMissing(e)) unusable.push(kernelError(`read the IPv${f} iptables rules`, e));
       continue;

@@ -39,7 +39,7 @@ export function cmdStatus(ctx: Context): void {
   const conf = loadConf(ctx);
   let backend = conf.backend;
   try {
-    backend = chooseBackend(ctx.exec, conf).backend;
+    backend = chooseBackend(ctx.exec, conf, { network: conf.name, containerId: '' }).backend;
     if (backend === 'nftables' && !nftUsable(ctx.exec)) throw new Error('`nft list tables` failed');
     if (backend === 'iptables' && conf.backend) readNat(ctx.exec, 4);
   } catch (e) {

@@ -6,7 +6,7 @@ import { type Executor, type FileLock, ipJson, lockFile, readSysctl, writeSysctl
 
 /** The node as portmap sees it. */
 export interface Host {
-  /** The interface the node routes `ip` (IPv4) through, if any. */
+  /** The interface the node's main routing table sends `ip` (IPv4) through, if any. */
   routeDevice(exec: Executor, ip: string): string | undefined;
   readSysctl(name: string): string | undefined;
   writeSysctl(name: string, value: string): void;
@@ -20,11 +20,12 @@ export const LOCK_PATH = '/run/cni-ts-portmap.lock';
 /** The real node. */
 export const systemHost: Host = {
   routeDevice(exec, ip) {
+    // the main table answers for pod subnets (and its default route for anything else); only a
+    // node without /proc/net/route pays for asking ip
     try {
-      const dev = routeDeviceFrom(readFileSync('/proc/net/route', 'utf8'), ip);
-      if (dev) return dev;
+      return routeDeviceFrom(readFileSync('/proc/net/route', 'utf8'), ip);
     } catch {
-      // no procfs route table: ask ip
+      // fall through
     }
     try {
       const routes = ipJson(exec, ['route', 'get', ip]) as Array<{ dev?: string }> | undefined;

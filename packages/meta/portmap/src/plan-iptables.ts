@@ -23,6 +23,7 @@
 import { formatNetwork } from '@cni-ts/netaddr';
 import {
   type Change,
+  type ChainFilter,
   type Family,
   type Rule,
   type TableName,
@@ -189,6 +190,17 @@ export function setupProblem(conf: PortmapConf, nat: TableState, family: Family)
   if (!conf.snat || ext === undefined || chainExists(nat, ext)) return undefined;
   return `externalSetMarkChain "${ext}" does not exist in the IPv${family} nat table`;
 }
+
+/**
+ * The chains whose rules portmap reads: the built-in ones it enters from, the shared CNI-HOSTPORT
+ * chains and, with an owner, that container's chains. Other chains (other pods', kube-proxy's)
+ * are listed but not parsed, so a read costs the same with 1 pod or 1000.
+ */
+export function chainsOf(o?: Owner): ChainFilter {
+  const own = o ? [dnatChainName(o), oldSnatChainName(o)] : [];
+  return (c) => c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c) || own.includes(c);
+}
+const ENTRY_CHAINS = new Set(['PREROUTING', 'OUTPUT', 'POSTROUTING', 'INPUT']);
 
 /** The tables an ADD or CHECK reads in a family. */
 export function tablesFor(conf: PortmapConf, family: Family): TableName[] {

@@ -1,0 +1,199 @@
+// portmap cases of the bench: ours vs Go in the same run, one TCP mapping for an IPv4 pod on a
+// node netns (kube-proxy-free, own mark chain: the default config). ADD+DEL as a pair, then ADD
+// and DEL each timed alone, as hyperfine medians; then the cost per pod as pods accumulate: 200
+// ADDs one after the other on a fresh node (and the 200 DELs after them), each timed, summarised
+// as the median of the first and of the last ten and the least-squares slope in ms per pod
+// already present. Also how many of 30 parallel ADDs on a fresh node succeed.
+// Part of `npm run bench`; alone (root, hyperfine):  node tools/bench/portmap.mjs [--runs N]
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SYSTEM_PATH, callScript, go, hyperfine, namespaces, ours, printTable, scratch } from './lib.mjs';
+
+const prevResult = (i) => ({
+  cniVersion: '0.4.0',
+  interfaces: [{ name: 'eth0', sandbox: '/run/netns/bench' }],
+  ips: [{ version: '4', address: `10.${20 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/16`, interface: 0 }],
+  dns: {},
+});
+// Go v1.1.1 speaks up to 1.0.0 and removes nothing on DEL without the mappings, so both get them.
+const conf = (i, port = 8080) => ({
+  cniVersion: '0.4.0',
+  name: 'bench',
+  type: 'portmap',
+  runtimeConfig: { portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] },
+  prevResult: prevResult(i),
+});
+const env = (cmd, id) => ({
+  CNI_COMMAND: cmd,
+  CNI_CONTAINERID: id,
+  CNI_NETNS: '/run/netns/bench',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/usr/lib/cni',
+});
+const IMPLS = [
+  ['ours', ours('portmap')],
+  ['go', go('portmap')],
+];
+
+/** Rows [what, ours, go] for the bench table, and the per-pod and parallel figures. */
+export async function portmapRows(dir, runs) {
+  const tag = `ctbpm${process.pid.toString(36)}`;
+  const node = `${tag}-node`;
+  const drop = await namespaces([node]);
+  try {
+    // both on one node, each with its own container and port; the shared chains are the same
+    const calls = Object.fromEntries(
+      IMPLS.map(([impl, plugin], k) => [
+        impl,
+        {
+          add: callScript(dir, `pm-${impl}-add`, plugin, env('ADD', `bench-${impl}`), conf(2 + k, 8080 + k)),
+          del: callScript(dir, `pm-${impl}-del`, plugin, env('DEL', `bench-${impl}`), conf(2 + k, 8080 + k)),
+        },
+      ]),
+    );
+    // one ADD first, so the shared chains exist as on any node that has run a pod
+    for (const [impl] of IMPLS) sh(node, calls[impl].add);
+    const timed = (what, cmd, prepare) =>
+      hyperfine(
+        IMPLS.map(([i]) => [`${i} ${what}`, cmd(i), ...(prepare ? [prepare(i)] : [])]),
+        { runs, dir, netns: node },
+      );
+    const pair = await timed('ADD+DEL', (i) => `${calls[i].del} && ${calls[i].add}`);
+    const add = await timed(
+      'ADD',
+      (i) => calls[i].add,
+      (i) => calls[i].del,
+    );
+    const del = await timed(
+      'DEL',
+      (i) => calls[i].del,
+      (i) => calls[i].add,
+    );
+    for (const [impl] of IMPLS) sh(node, calls[impl].del);
+    const growth = {};
+    for (const [impl, plugin] of IMPLS) growth[impl] = await perPod(dir, `${tag}-g${impl[0]}`, plugin, 200);
+    const parallel = {};
+    for (const [impl, plugin] of IMPLS) parallel[impl] = await parallelAdds(`${tag}-p${impl[0]}`, plugin, 30);
+    return {
+      rows: [
+        ['portmap ADD + DEL (one TCP mapping, IPv4)', pair['ours ADD+DEL'], pair['go ADD+DEL']],
+        ['portmap ADD alone', add['ours ADD'], add['go ADD']],
+        ['portmap DEL alone', del['ours DEL'], del['go DEL']],
+      ],
+      growth,
+      parallel,
+    };
+  } finally {
+    await drop();
+  }
+}
+
+function sh(ns, cmd) {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'sh', '-c', cmd], { env: { PATH: SYSTEM_PATH } });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+}
+
+// One plugin call, timed from spawn to exit (ms).
+function timedCall(ns, plugin, cmd, id, config) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('ip', ['netns', 'exec', ns, plugin], {
+    input: JSON.stringify(config),
+    env: { PATH: SYSTEM_PATH, ...env(cmd, id) },
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${plugin} ${cmd} ${id}: ${r.stdout}${r.stderr}`);
+  return ms;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function slope(ys) {
+  const n = ys.length;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
+// n ADDs on a fresh node, then the n DELs (oldest first); each call timed.
+async function perPod(dir, ns, plugin, n) {
+  const drop = await namespaces([ns]);
+  try {
+    return perPodIn(dir, ns, plugin, n);
+  } finally {
+    await drop();
+  }
+}
+
+function perPodIn(dir, ns, plugin, n) {
+  const adds = [];
+  const dels = [];
+  for (let i = 0; i < n; i++) adds.push(timedCall(ns, plugin, 'ADD', `pod${i}`, conf(i + 2, 10000 + i)));
+  for (let i = 0; i < n; i++) dels.push(timedCall(ns, plugin, 'DEL', `pod${i}`, conf(i + 2, 10000 + i)));
+  const summary = (xs) => ({ first: median(xs.slice(0, 10)), last: median(xs.slice(-10)), slope: slope(xs) });
+  writeFileSync(join(dir, `perpod-${plugin.replaceAll('/', '_')}.json`), JSON.stringify({ adds, dels }));
+  return { add: summary(adds), del: summary(dels.toReversed()) };
+}
+
+// n ADDs started at once on a fresh node; how many succeeded.
+async function parallelAdds(ns, plugin, n) {
+  const drop = await namespaces([ns]);
+  try {
+    const done = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, i) =>
+          new Promise((resolve) => {
+            const p = spawn('ip', ['netns', 'exec', ns, plugin], {
+              env: { PATH: SYSTEM_PATH, ...env('ADD', `par${i}`) },
+            });
+            p.stdin.end(JSON.stringify(conf(i + 2, 20000 + i)));
+            p.on('close', (code) => resolve(code === 0));
+          }),
+      ),
+    );
+    return done.filter(Boolean).length;
+  } finally {
+    await drop();
+  }
+}
+
+/** Prints the per-pod and parallel figures under the table. */
+export function printPortmapFigures({ growth, parallel }) {
+  console.log('\nportmap, pods accumulating on one node (200 ADDs, then their 200 DELs; one call each, ms):');
+  console.log(
+    '| impl | ADD: 1st–10th pod (median) | ADD: 191st–200th | ADD slope per pod present | DEL: with 1–10 pods left | DEL: with 191–200 left | DEL slope |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [impl, g] of Object.entries(growth)) {
+    const f = (x) => x.toFixed(2);
+    console.log(
+      `| ${impl} | ${f(g.add.first)} | ${f(g.add.last)} | ${f(g.add.slope)} | ${f(g.del.first)} | ${f(g.del.last)} | ${f(g.del.slope)} |`,
+    );
+  }
+  console.log(`\nportmap, 30 parallel ADDs on a fresh node: ours ${parallel.ours}/30 succeeded, Go ${parallel.go}/30`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
+  const { dir, cleanup } = scratch();
+  try {
+    const pm = await portmapRows(dir, runs);
+    printTable(`portmap bench (${new Date().toISOString().slice(0, 10)}, ${runs} runs each; medians)`, pm.rows, {
+      stat: 'median',
+    });
+    printPortmapFigures(pm);
+  } finally {
+    cleanup();
+  }
+}
