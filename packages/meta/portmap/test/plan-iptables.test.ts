@@ -7,6 +7,7 @@ import { type Context, decodeNetConf } from '@cni-ts/skel';
 import {
   type ContainerNet,
   type PortmapConf,
+  chainsOf,
   checkSetup,
   containerNets,
   dnatChainName,
@@ -294,4 +295,20 @@ test('jump comments are cut to 255 characters as upstream does', (t) => {
   t.is(long.length, 256);
   t.true(long.endsWith('...'));
   t.is(jumpComment(O), 'dnat name: "podnet" id: "ctr1"');
+});
+
+test('reads parse the shared chains and the own chain only; plans on them equal plans on the whole table', (t) => {
+  const text = fixture('go-v1.1.1-dualstack-ipv4.save');
+  const other = parseSave(text, 'nat', chainsOf({ network: 'podnet', containerId: 'other' }));
+  t.false(
+    other.rules.some((r) => r.chain === DN),
+    "another pod's chain is listed, not parsed",
+  );
+  t.true(other.chains.includes(DN));
+  const own = parseSave(text, 'nat', chainsOf(O));
+  t.deepEqual(planTeardown(own, O), planTeardown(GO[4], O));
+  t.deepEqual(udpForwards(own, O), udpForwards(GO[4], O));
+  const c = conf({ runtimeConfig: GO_CONF.runtimeConfig });
+  t.deepEqual(planSetup({ nat: own }, c, O, v4), planSetup({ nat: GO[4] }, c, O, v4));
+  t.deepEqual(checkSetup({ nat: own }, c, O, v4), { problems: [], verify: [] });
 });
