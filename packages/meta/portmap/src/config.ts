@@ -3,7 +3,7 @@
 // rules beside it, and one normalise step. Every value that ends up in iptables-restore or nft
 // input is checked here, before anything on the node is read or changed (see values.ts).
 import * as z from 'zod/mini';
-import type { Context } from '@cni-ts/skel';
+import { type Context, pick } from '@cni-ts/skel';
 import { configError, foldKeys, lazySchema, opt, parseWith } from '@cni-ts/types';
 import { checkChainName, checkConditions, parseMapping, type PortMapping } from './values.js';
 
@@ -97,22 +97,29 @@ export function loadConf(ctx: Context): PortmapConf {
 }
 
 /**
- * The config DEL and GC work from: the strict one when it parses, else only what finds ADD's
- * work (the network name; UDP ports then come from the rules themselves), so a config change
- * or a bad mapping never stops a DEL.
+ * The config DEL and GC work from: only what finds ADD's work (the network name) and the
+ * backend when it names one, read without the schema (no cost, and a config change or a bad
+ * mapping never stops a DEL). The mappings, when DEL needs them, come from `mappingsLenient`.
  */
 export function loadConfLenient(ctx: Context): PortmapConf {
+  const backend = pick(ctx.conf.raw, 'backend');
+  return {
+    name: ctx.conf.name,
+    cniVersion: ctx.conf.cniVersion,
+    snat: true,
+    masqAll: false,
+    markMasqBit: DEFAULT_MARK_BIT,
+    mappings: [],
+    ...(backend === 'iptables' || backend === 'nftables' ? { backend } : {}),
+  };
+}
+
+/** The mappings of a config that parses, else none (DEL uses them only when the rules are gone). */
+export function mappingsLenient(ctx: Context): PortMapping[] {
   try {
-    return loadConf(ctx);
+    return loadConf(ctx).mappings;
   } catch {
-    return {
-      name: ctx.conf.name,
-      cniVersion: ctx.conf.cniVersion,
-      snat: true,
-      masqAll: false,
-      markMasqBit: DEFAULT_MARK_BIT,
-      mappings: [],
-    };
+    return [];
   }
 }
 

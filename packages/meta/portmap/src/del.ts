@@ -10,7 +10,7 @@ import { CniError, toCniError } from '@cni-ts/types';
 import { readNat, teardownFamily } from './apply-iptables.js';
 import { teardownNft } from './apply-nft.js';
 import { kernelError, toolMissing } from './backend.js';
-import { type PortmapConf, loadConfLenient } from './config.js';
+import { type PortMapping, loadConfLenient, mappingsLenient } from './config.js';
 import { type UdpFlow, flushUdp } from './conntrack.js';
 import { type ContainerNet, containerNets } from './container.js';
 import { type Owner, udpForwards } from './plan-iptables.js';
@@ -52,14 +52,20 @@ export function cmdDel(ctx: Context): void {
   } catch (e) {
     if (!toolMissing(e) && conf.backend === 'nftables') errors.push(kernelError('remove the nftables rules', e));
   }
-  for (const n of nets) add(n.family, configuredFlows(conf, n));
+  // the rules name the pod's UDP flows; when they were gone already, the mappings the runtime resent do
+  let resent: PortMapping[] | undefined;
+  for (const n of nets) {
+    if (flows.get(n.family)?.length) continue;
+    resent ??= mappingsLenient(ctx);
+    add(n.family, configuredFlows(resent, n));
+  }
   for (const [f, list] of flows) flushUdp(ctx.exec, f, list, ctx.log);
   throwAll(errors);
 }
 
 // The UDP flows the runtime's mappings name (when it resends them) for a known pod address.
-function configuredFlows(conf: PortmapConf, n: ContainerNet): UdpFlow[] {
-  return mappingsFor(conf.mappings, n.family)
+function configuredFlows(mappings: readonly PortMapping[], n: ContainerNet): UdpFlow[] {
+  return mappingsFor(mappings, n.family)
     .filter((m) => m.protocol === 'udp')
     .map((m) => ({ port: m.hostPort, podIP: n.ip }));
 }

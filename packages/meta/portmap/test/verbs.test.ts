@@ -2,6 +2,7 @@
 // that a rejected ADD runs nothing; the lock only for shared changes; the -N compare-and-swap
 // retried; DEL without mappings, prevResult or netns; route_localnet; conntrack.
 import test from 'ava';
+import { ALL_VERSIONS } from '@cni-ts/types';
 import { dnatChainName } from '../src/index.js';
 import { EMPTY_SAVE, FakeHost, Node, fixture, mappings, prevResult, run } from './helpers.js';
 
@@ -205,6 +206,15 @@ test('DEL when everything is gone runs no restore and succeeds; prevResult narro
   );
 });
 
+test('DEL after the rules are gone still flushes the UDP flows of the mappings the runtime resent', async (t) => {
+  const node = new Node();
+  t.is((await run(node, new FakeHost(), 'DEL', { ...UDP, prevResult: PREV4 })).code, 0);
+  t.deepEqual(
+    node.calls.filter((c) => c.file === 'conntrack').map((c) => c.args.join(' ')),
+    ['-D -f ipv4 -p udp --orig-port-dst 8053 --reply-src 10.22.0.5'],
+  );
+});
+
 test('DEL: an unusable ip6tables is skipped when the family was only guessed, reported when prevResult had it', async (t) => {
   const fail = (c: { file: string }) =>
     c.file === 'ip6tables-save' ? { stderr: "ip6tables-save: can't initialize" } : undefined;
@@ -264,3 +274,33 @@ test('STATUS: ready when the backend works, code 50 when it does not', async (t)
   t.is(r.json.code, 50);
   t.regex(r.json.msg, /nftables backend is not usable/);
 });
+
+for (const version of ALL_VERSIONS) {
+  test(`cniVersion ${version}: ADD maps the port and prints prevResult in the config's version; DEL and CHECK run`, async (t) => {
+    const node = new Node({ save: { 4: OURS4 } });
+    // results before 0.3.0 carry ip4/ip6 instead of ips and interfaces
+    const prev =
+      version < '0.3.0' ? { cniVersion: version, ip4: { ip: '10.22.0.5/24' } } : { ...PREV4, cniVersion: version };
+    const add = await run(
+      node,
+      new FakeHost(),
+      'ADD',
+      { cniVersion: version, ...TCP, prevResult: prev },
+      { containerId: 'ctr2' },
+    );
+    t.is(add.code, 0, add.stdout);
+    t.is(add.json.cniVersion, version);
+    t.deepEqual(version < '0.3.0' ? add.json.ip4.ip : add.json.ips[0].address, '10.22.0.5/24');
+    t.is(node.restores(4).length, 1);
+    t.is(
+      (await run(node, new FakeHost(), 'DEL', { cniVersion: version, prevResult: prev }, { containerId: 'ctr2' })).code,
+      0,
+    );
+    const check = await run(new Node({ save: { 4: OURS4 } }), new FakeHost(), 'CHECK', {
+      cniVersion: version,
+      runtimeConfig: GO_MAPPINGS,
+      prevResult: prev,
+    });
+    t.is(check.code, version < '0.4.0' ? 1 : 0, check.stdout);
+  });
+}
