@@ -29,8 +29,8 @@ import {
 
 /** The positions of the chain, in order (host-local is the bridge's IPAM). */
 const POSITIONS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
-/** The positions we have a plugin for. Add 'portmap' / 'bandwidth' here once they exist. */
-const OURS = ['loopback', 'bridge', 'host-local'];
+/** The positions we have a plugin for. Add 'bandwidth' here once it exists. */
+const OURS = ['loopback', 'bridge', 'host-local', 'portmap'];
 const GO_VERSIONS = ['0.3.1', '0.4.0', '1.0.0'];
 
 const rtest = rootTest(test, 'e2e/chain-matrix.test.mjs');
