@@ -3,7 +3,8 @@
 // and DEL each timed alone, as hyperfine medians; then the cost per pod as pods accumulate: 200
 // ADDs one after the other on a fresh node (and the 200 DELs after them), each timed, summarised
 // as the median of the first and of the last ten and the least-squares slope in ms per pod
-// already present. Also how many of 30 parallel ADDs on a fresh node succeed.
+// already present. Also how many of 30 parallel ADDs on a fresh node succeed, and how many
+// shared rules they leave (each should exist once).
 // Part of `npm run bench`; alone (root, hyperfine):  node tools/bench/portmap.mjs [--runs N]
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -162,7 +163,11 @@ async function parallelAdds(ns, plugin, n) {
           }),
       ),
     );
-    return done.filter(Boolean).length;
+    const saved = spawnSync('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat'], { env: { PATH: SYSTEM_PATH } });
+    const shared = String(saved.stdout)
+      .split('\n')
+      .filter((l) => /^-A (PREROUTING|OUTPUT|POSTROUTING|CNI-HOSTPORT-SETMARK|CNI-HOSTPORT-MASQ) /.test(l)).length;
+    return { ok: done.filter(Boolean).length, shared };
   } finally {
     await drop();
   }
@@ -181,7 +186,8 @@ export function printPortmapFigures({ growth, parallel }) {
       `| ${impl} | ${f(g.add.first)} | ${f(g.add.last)} | ${f(g.add.slope)} | ${f(g.del.first)} | ${f(g.del.last)} | ${f(g.del.slope)} |`,
     );
   }
-  console.log(`\nportmap, 30 parallel ADDs on a fresh node: ours ${parallel.ours}/30 succeeded, Go ${parallel.go}/30`);
+  const p = (x) => `${x.ok}/30 succeeded, ${x.shared} shared rules (5 when each exists once)`;
+  console.log(`\nportmap, 30 parallel ADDs on a fresh node: ours ${p(parallel.ours)}; Go ${p(parallel.go)}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
