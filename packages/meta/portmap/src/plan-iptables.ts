@@ -30,7 +30,7 @@ import {
   type TableState,
   chainExists,
   formatChainName,
-  quoteArg,
+  restoreToken,
   hasRule,
   removeChain,
   rule,
@@ -293,7 +293,7 @@ export function checkSetup(
 
 /** A rule as iptables-save prints it (for messages). */
 export function ruleText(r: Rule): string {
-  return ['-A', r.chain, ...r.spec].map(quoteArg).join(' ');
+  return ['-A', r.chain, ...r.spec].map(restoreToken).join(' ');
 }
 
 const COMMENT_RE = /^dnat name: "([^"]*)" id: "([^"]*)"$/;

@@ -16,8 +16,7 @@
 //
 // Rules are found again by their comment, the container ID; ADD first deletes this container's
 // rules for the same pod address (a repeated ADD), DEL deletes all of them.
-import { goQuote } from '@cni-ts/iptables';
-import type { NftListing, NftRule } from '@cni-ts/nftables';
+import { type NftListing, type NftRule, nftString } from '@cni-ts/nftables';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
 import { mappingsFor } from './values.js';
@@ -69,7 +68,7 @@ export function nftContainerRules(
 export function nftSetup(conf: PortmapConf, containerId: string, net: ContainerNet, listing: NftListing): string {
   const t = `${NFT_FAMILY[net.family]} ${NFT_TABLE}`;
   const cond = ((net.family === 4 ? conf.conditionsV4 : conf.conditionsV6) ?? []).map((c) => `${c} `).join('');
-  const comment = ` comment ${goQuote(containerId)}`;
+  const comment = ` comment ${nftString(containerId)}`;
   const { hostports, masquerading } = nftContainerRules(conf, net);
   let s = `add table ${t} { comment "CNI portmap plugin" ; }\n`;
   s += `add chain ${t} hostports\nadd chain ${t} hostip_hostports\nadd chain ${t} hostports_all\n`;
