@@ -10,22 +10,27 @@ const test = worldTest(anyTest as TestFn<{ w: World }>, 'pml', 'portmap lifecycl
 const TCP = { runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] } };
 const DUAL = prev('10.22.0.5/24', 'fd00:22::5/64');
 
+// a table's text without its packet counters (ND and MLD traffic on the node's eth0 moves them)
+const uncounted = (lines: string) =>
+  lines.replace(/\[\d+:\d+\]/g, '[]').replace(/counter packets \d+ bytes \d+/g, 'counter');
+
+/** Everything of the node's that portmap may touch: every iptables table of both families, and the nft ruleset. */
+async function snapshot(w: World) {
+  const ns = w.node.node;
+  return {
+    ip4: uncounted(await ns.exec('iptables-save', []))
+      .split('\n')
+      .filter((l) => !l.startsWith('#')),
+    ip6: uncounted(await ns.exec('ip6tables-save', []))
+      .split('\n')
+      .filter((l) => !l.startsWith('#')),
+    nft: uncounted(await ns.exec('nft', ['list', 'ruleset'])).split('\n'),
+  };
+}
+
 test('30 parallel ADDs on a fresh node all succeed; the shared rules exist exactly once', async (t) => {
   const { w } = t.context;
-  const ids = Array.from({ length: 30 }, (_, i) => `par${i}`);
-  const results = await Promise.all(
-    ids.map((id, i) =>
-      portmap(
-        w,
-        'ADD',
-        {
-          runtimeConfig: { portMappings: [{ hostPort: 10000 + i, containerPort: 80, protocol: 'tcp' }] },
-          prevResult: prev(`10.22.0.${i + 2}/24`, `fd00:22::${(i + 2).toString(16)}/64`),
-        },
-        { containerId: id },
-      ),
-    ),
-  );
+  const results = await parallelAdds(w, {});
   for (const r of results) t.is(r.exitCode, 0, r.stdout);
   for (const f of [4, 6] as const) {
     const rules = await rulesOf(w.node.node, f);
@@ -40,6 +45,83 @@ test('30 parallel ADDs on a fresh node all succeed; the shared rules exist exact
   }
   t.is((await rulesOf(w.node.node, 4, 'filter')).filter((l) => l.startsWith('-A INPUT')).length, 1);
 });
+
+test('nftables: 30 parallel ADDs on a fresh node all succeed; each pod’s rules once, the entry rules once', async (t) => {
+  const { w } = t.context;
+  const results = await parallelAdds(w, { backend: 'nftables' });
+  for (const r of results) t.is(r.exitCode, 0, r.stdout);
+  for (const [family, masq] of [
+    ['ip', 60],
+    ['ip6', 30],
+  ] as const) {
+    const table = await w.node.node.exec('nft', ['list', 'table', family, 'cni_hostport']);
+    const count = (re: RegExp) => table.split('\n').filter((l) => re.test(l)).length;
+    t.is(count(/^\s*fib daddr type local jump hostports_all$/), 2, `${family}: prerouting and output, one rule each`);
+    t.is(count(/^\s*jump (hostip_)?hostports$/), 2, `${family}: hostports_all holds its two jumps once`);
+    t.is(count(/ dnat (ip6? )?to /), 30, `${family}: one DNAT rule per pod`);
+    t.is(count(/ masquerade comment "par\d+"$/), masq, `${family}: the pods' masquerade rules`);
+    for (let i = 0; i < 30; i++)
+      t.is(count(new RegExp(` dnat (ip6? )?to .* comment "par${i}"$`)), 1, `${family} par${i}`);
+    t.is(count(/ drop$/), family === 'ip' ? 1 : 0, `${family}: the 127/8 guard once`);
+  }
+  t.false(
+    (await rulesOf(w.node.node, 4)).some((l) => l.includes('CNI-')),
+    'nothing in iptables',
+  );
+});
+
+// 30 ADDs of 30 pods (a dual-stack address and a hostPort each) started at once on the fresh node
+function parallelAdds(w: World, config: Record<string, unknown>) {
+  return Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      portmap(
+        w,
+        'ADD',
+        {
+          ...config,
+          runtimeConfig: { portMappings: [{ hostPort: 10000 + i, containerPort: 80, protocol: 'tcp' }] },
+          prevResult: prev(`10.22.0.${i + 2}/24`, `fd00:22::${(i + 2).toString(16)}/64`),
+        },
+        { containerId: `par${i}` },
+      ),
+    ),
+  );
+}
+
+// Every way a runtime may send DEL: with the mappings or without, with prevResult or without (the
+// netns, /run/netns/none, never exists). The node must end byte for byte as before the pod's ADD.
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`${backend}: DEL with and without mappings and prevResult leaves the node exactly as before the pod’s ADD`, async (t) => {
+    const { w } = t.context;
+    const mappings = [
+      { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 8053, containerPort: 53, protocol: 'udp' },
+      { hostPort: 9090, containerPort: 90, protocol: 'tcp', hostIP: 'fd00:77::1' },
+    ];
+    const conf = { backend, runtimeConfig: { portMappings: mappings } };
+    const other = { backend, ...TCP, prevResult: prev('10.22.0.9/24', 'fd00:22::9/64') };
+    t.is((await portmap(w, 'ADD', other, { containerId: 'other' })).exitCode, 0, 'a pod that stays');
+    const before = await snapshot(w);
+    for (const [withMappings, withPrev] of [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+    ]) {
+      const what = `${withMappings ? 'with' : 'without'} mappings, ${withPrev ? 'with' : 'without'} prevResult`;
+      const add = await portmap(w, 'ADD', { ...conf, prevResult: DUAL });
+      t.is(add.exitCode, 0, add.stdout);
+      t.notDeepEqual(await snapshot(w), before, `${what}: ADD wrote the pod's rules`);
+      const del = await portmap(w, 'DEL', {
+        backend,
+        ...(withMappings ? { runtimeConfig: { portMappings: mappings } } : {}),
+        ...(withPrev ? { prevResult: DUAL } : {}),
+      });
+      t.is(del.exitCode, 0, `${what}: ${del.stdout}`);
+      t.deepEqual(await snapshot(w), before, `${what}: the node as before the ADD`);
+    }
+  });
+}
 
 test('DEL without mappings and without prevResult removes the rules of both families; a second DEL succeeds', async (t) => {
   const { w } = t.context;

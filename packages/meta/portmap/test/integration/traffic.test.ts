@@ -101,22 +101,28 @@ test('nftables backend: every path, both families; DEL leaves the tables without
   );
 });
 
-test('UDP keeps working after the mapping moves to another pod: stale conntrack entries are deleted on DEL and ADD', async (t) => {
-  const { w } = t.context;
-  const list = conflist(w, {}, false);
-  const a = await addPod(w, list, 'a', [mapping(5353, 53, 'udp')]);
-  await serve(w, a.pod, 'pod-a', 53);
-  t.is(await dial(w.client, 'udp', NODE_IP[4], 5353, 40000), `pod-a ${CLIENT_IP[4]}`);
-  const entries = async () =>
-    (await w.node.node.exec('conntrack', ['-L', '-p', 'udp', '--orig-port-dst', '5353'])).trim();
-  t.regex(await entries(), /src=10\.22\.0\.2 /, 'the flow is tracked, answered by pod a');
-  await w.rt.del(list, a.a);
-  t.notRegex(await entries(), /src=10\.22\.0\.2 /, 'DEL deleted the flow that led to the gone pod');
-  const b = await addPod(w, list, 'b', [mapping(5353, 53, 'udp')]);
-  await serve(w, b.pod, 'pod-b', 53);
-  t.is(await dial(w.client, 'udp', NODE_IP[4], 5353, 40000), `pod-b ${CLIENT_IP[4]}`, 'the same client flow reaches b');
-  await w.rt.del(list, b.a);
-});
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`${backend}: UDP keeps working after the mapping moves to another pod: stale conntrack entries are deleted on DEL and ADD`, async (t) => {
+    const { w } = t.context;
+    const list = conflist(w, { backend }, false);
+    const a = await addPod(w, list, 'a', [mapping(5353, 53, 'udp')]);
+    await serve(w, a.pod, 'pod-a', 53);
+    t.is(await dial(w.client, 'udp', NODE_IP[4], 5353, 40000), `pod-a ${CLIENT_IP[4]}`);
+    const entries = async () =>
+      (await w.node.node.exec('conntrack', ['-L', '-p', 'udp', '--orig-port-dst', '5353'])).trim();
+    t.regex(await entries(), /src=10\.22\.0\.2 /, 'the flow is tracked, answered by pod a');
+    await w.rt.del(list, a.a);
+    t.notRegex(await entries(), /src=10\.22\.0\.2 /, 'DEL deleted the flow that led to the gone pod');
+    const b = await addPod(w, list, 'b', [mapping(5353, 53, 'udp')]);
+    await serve(w, b.pod, 'pod-b', 53);
+    t.is(
+      await dial(w.client, 'udp', NODE_IP[4], 5353, 40000),
+      `pod-b ${CLIENT_IP[4]}`,
+      'the same client flow reaches b',
+    );
+    await w.rt.del(list, b.a);
+  });
+}
 
 // A pod that sends to 127.0.0.1 through the node, as anything on cni0 can once route_localnet is
 // on there; returns the peers a UDP service bound to 127.0.0.1 on the node heard from.
