@@ -1,0 +1,6 @@
+export * from './outcome.js';
+export * from './state.js';
+export * from './shims.js';
+export * from './run.js';
+export * from './chain.js';
+export * from './seed.js';
