@@ -12,6 +12,7 @@ import { rootTest } from '@cni-ts/testutils';
 import { ourPlugin } from '@cni-ts/testutils';
 import {
   type Backend,
+  type ChainRun,
   CHAIN,
   type KillHow,
   type Snapshot,
@@ -81,7 +82,7 @@ rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with
     const list = conflist(world, backend);
     resetShims(shims);
     let plan: string;
-    let add;
+    let add: ChainRun;
     if (rnd() < 0.6) {
       const at = 1 + Math.floor(rnd() * callsPer[backend]);
       const how = pick(HOWS);
