@@ -174,8 +174,7 @@ export async function chainDel(
 
 /** Everything of the node, the pod and the store that a chain can leave behind. */
 export async function worldState(w: World): Promise<Snapshot> {
-  const node = await netnsState(w.node.node.name);
-  const pod = await netnsState(w.pod.name);
+  const [node, pod] = await Promise.all([netnsState(w.node.node.name), netnsState(w.pod.name)]);
   return {
     ...node,
     podLinks: pod.links ?? [],

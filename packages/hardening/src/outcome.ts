@@ -22,7 +22,7 @@ const CRASH_SIGNS: ReadonlyArray<[RegExp, string]> = [
   [/\bpanic: |goroutine \d+ \[/, 'a Go panic'],
   [/\b(TypeError|ReferenceError|RangeError|SyntaxError|InternalError)\b/, 'a JavaScript engine error name'],
   [
-    /Cannot read propert|is not a function|is not iterable|is not an object|undefined is not|null is not|Maximum call stack|cannot access .* before initialization|Invalid array length/i,
+    /Cannot read propert|\bis not a function\b|\bis not iterable\b|\b(undefined|null) is not an object|Maximum call stack|cannot access .* before initialization|Invalid array length/i,
     'a JavaScript runtime error',
   ],
   [/^error: .*\n\s+at /m, 'a Bun crash report'],

@@ -28,9 +28,19 @@ function lines(text: string, keep: (l: string) => boolean = () => true): string[
 /** The kernel state of the netns `name` that plugins change. */
 export async function netnsState(name: string): Promise<Snapshot> {
   const inNs = (file: string, args: string[]) => tryRun('ip', ['netns', 'exec', name, file, ...args]);
-  const links = JSON.parse((await tryRun('ip', ['-n', name, '-j', '-d', 'link', 'show'])) || '[]') as any[];
-  const addrs = JSON.parse((await tryRun('ip', ['-n', name, '-j', 'addr', 'show'])) || '[]') as any[];
-  const out: Snapshot = {
+  const [linkText, addrText, r4, r6, ipt, ip6t, nft, qd] = await Promise.all([
+    tryRun('ip', ['-n', name, '-j', '-d', 'link', 'show']),
+    tryRun('ip', ['-n', name, '-j', 'addr', 'show']),
+    tryRun('ip', ['-n', name, '-4', 'route', 'show', 'table', 'all']),
+    tryRun('ip', ['-n', name, '-6', 'route', 'show', 'table', 'all']),
+    inNs('iptables-save', []),
+    inNs('ip6tables-save', []),
+    inNs('nft', ['list', 'ruleset']),
+    tryRun('tc', ['-n', name, 'qdisc', 'show']),
+  ]);
+  const links = JSON.parse(linkText || '[]') as any[];
+  const addrs = JSON.parse(addrText || '[]') as any[];
+  return {
     links: links
       .map(
         (l) =>
@@ -44,19 +54,12 @@ export async function netnsState(name: string): Promise<Snapshot> {
           .map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}`),
       )
       .sort(),
-    routes: [
-      ...lines(await tryRun('ip', ['-n', name, '-4', 'route', 'show', 'table', 'all'])),
-      ...lines(
-        await tryRun('ip', ['-n', name, '-6', 'route', 'show', 'table', 'all']),
-        (l) => !/^(local|multicast|anycast) /.test(l),
-      ),
-    ].sort(),
-    iptables: lines(await inNs('iptables-save', []), (l) => !l.startsWith('#')),
-    ip6tables: lines(await inNs('ip6tables-save', []), (l) => !l.startsWith('#')),
-    nft: lines(await inNs('nft', ['list', 'ruleset'])),
-    qdiscs: lines(await tryRun('tc', ['-n', name, 'qdisc', 'show'])).sort(),
+    routes: [...lines(r4), ...lines(r6, (l) => !/^(local|multicast|anycast) /.test(l))].sort(),
+    iptables: lines(ipt, (l) => !l.startsWith('#')),
+    ip6tables: lines(ip6t, (l) => !l.startsWith('#')),
+    nft: lines(nft),
+    qdiscs: lines(qd).sort(),
   };
-  return out;
 }
 
 /** The files of an IPAM data directory (relative paths, with mode), lock and cursor files included. */

@@ -72,10 +72,25 @@ export class DelegateError extends CniError {
   }
 }
 
+/**
+ * How deep delegation may nest (bridge → its IPAM is depth 1). A deeper one is a loop, such as a
+ * bridge whose "ipam": {"type": "bridge"} execs itself again and again until the node runs out of
+ * processes and memory (about 50 new processes a second, each waiting up to two minutes).
+ */
+export const MAX_DELEGATION_DEPTH = 3;
+const DEPTH_VAR = 'CNI_TS_DELEGATION_DEPTH';
+
 /** Runs plugin `type` for `command`; returns its stdout when it exits 0, throws its error (a DelegateError once it ran) otherwise. */
 export function execDelegate(ctx: Context, type: string, command: Command, stdin = ctx.stdin): string {
+  const depth = Number(ctx.env[DEPTH_VAR]) || 0;
+  if (depth >= MAX_DELEGATION_DEPTH)
+    throw new CniError(
+      ErrorCode.invalidConfig,
+      `refusing to delegate ${command} to "${type}": delegation nested ${depth + 1} deep, the configuration makes plugins delegate to each other in a loop`,
+      'check "ipam.type": it must name an IPAM plugin such as "host-local", not the main plugin itself',
+    );
   const file = findInPath(type, ctx.args.path);
-  const env = { ...ctx.env, CNI_COMMAND: command };
+  const env = { ...ctx.env, CNI_COMMAND: command, [DEPTH_VAR]: String(depth + 1) };
   let r: RunResult;
   try {
     r = runWithRetry(ctx, file, env, stdin);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FakeExecutor } from '@cni-ts/testutils';
 import { ProcessError } from '@cni-ts/process';
 import { CniError } from '@cni-ts/types';
-import { type Context, decodeNetConf, delegate, delegateAdd, findInPath } from '../src/index.js';
+import { type Context, MAX_DELEGATION_DEPTH, decodeNetConf, delegate, delegateAdd, findInPath } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cts-invoke-'));
 const bin = join(dir, 'bin');
@@ -130,4 +130,23 @@ test('delegateAdd of a plugin that is not on CNI_PATH never calls back', (t) => 
   const seen: string[] = [];
   t.throws(() => delegateAdd(ctx(new FakeExecutor()), 'missing', () => seen.push('x')), { instanceOf: CniError });
   t.deepEqual(seen, []);
+});
+
+test('delegation nests at most MAX_DELEGATION_DEPTH deep: a loop ("ipam": {"type": "bridge"}) is code 7, not a fork bomb', (t) => {
+  let seen: Record<string, string | undefined> | undefined;
+  const exec = new FakeExecutor();
+  const orig = exec.run.bind(exec);
+  exec.run = (f, a, o) => {
+    seen = o?.env;
+    return orig(f, a, o);
+  };
+  delegate(ctx(exec), 'ipam-x', 'DEL');
+  t.is(seen?.CNI_TS_DELEGATION_DEPTH, '1', 'the delegate learns how deep it runs');
+  const deep = ctx(exec);
+  deep.env = { ...deep.env, CNI_TS_DELEGATION_DEPTH: String(MAX_DELEGATION_DEPTH) };
+  const before = exec.calls.length;
+  const e = t.throws(() => delegate(deep, 'ipam-x', 'ADD'), { instanceOf: CniError });
+  t.is(e?.code, 7);
+  t.regex(e!.message, /delegat.*loop/);
+  t.is(exec.calls.length, before, 'nothing was run');
 });

@@ -1,0 +1,119 @@
+// Property-based fuzzing of every plugin in FUZZ_SUBJECTS through its built executable, inside a
+// throwaway node: damaged configs (hostile strings, wrong types, edge numbers at every key the
+// plugin reads, runtimeConfig and prevResult included), damaged CNI_* variables and raw stdin.
+// Every run must exit 0 with a valid result or exit 1 with a CNI error object (never a stack
+// trace, a JavaScript error or a hang); a run that fails, and every verb but a successful ADD,
+// leaves the node, the pod and the store exactly as they were; a successful ADD is undone by its
+// DEL, leaving at most shared objects (a bridge, shared chains), never a per-pod one.
+// HD_SEED replays a run (fast-check prints the counterexample and its path); HD_TRIALS sets the
+// number of runs per plugin.
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import fc from 'fast-check';
+import { ourPlugin, rootTest } from '@cni-ts/testutils';
+import {
+  FUZZ_SUBJECTS,
+  type FuzzCase,
+  type Snapshot,
+  type World,
+  chainAdd,
+  chainDel,
+  conflist,
+  contractProblems,
+  diffState,
+  dropWorld,
+  fuzzCases,
+  invoke,
+  makeWorld,
+  runSeed,
+  trials,
+  worldState,
+} from '../../src/index.js';
+
+const rt = rootTest(test, 'hardening/fuzz');
+const worlds: World[] = [];
+rt.after.always(async () => {
+  for (const w of worlds) await dropWorld(w);
+});
+
+// Per-attachment traces: a veth or ifb, a per-container chain (CNI-<hash>, CNI-DN-<hash>), a
+// rule commented with a container id, a reservation, a held lock, anything in the pod.
+const PER_POD = /kind=(veth|ifb)|CNI-(DN-)?[0-9a-f]{16,}|id: \\?"|^\+ (reservations|heldLocks|podLinks|podAddrs):/;
+
+for (const subject of FUZZ_SUBJECTS) {
+  rt.serial(
+    `fuzzed stdin, env and runtimeConfig of ${subject.type}: a valid result or a CNI error, nothing left`,
+    async (t) => {
+      const seed = runSeed();
+      const numRuns = trials(30);
+      t.log(`seed ${seed}, ${numRuns} runs (replay: HD_SEED=${seed} HD_TRIALS=${numRuns})`);
+      const w = await makeWorld('hdfz');
+      worlds.push(w);
+      writeFileSync(join(w.dir, 'plain-file'), 'not a namespace\n');
+      mkdirSync(join(w.dir, 'elsewhere'));
+      mkdirSync(join(w.dir, 'empty'));
+      symlinkSync(join(w.dir, 'elsewhere'), join(w.dir, 'link-to-elsewhere'));
+      // a node that has run pods: the bridge and the shared chains of both backends exist
+      for (const b of ['iptables', 'nftables'] as const) {
+        const list = conflist(w, b);
+        const add = await chainAdd(w, list);
+        t.true(add.ok, `warm-up ADD failed: ${add.runs.at(-1)?.stdout}`);
+        await chainDel(w, list, add.lastResult);
+      }
+      let baseline: Snapshot = await worldState(w);
+      const stats = { ok: 0, error: 0, codes: new Map<number, number>() };
+      await fc.assert(
+        fc.asyncProperty(fuzzCases(subject, w), async (c) => {
+          const problems = await runCase(w, subject.type, c, baseline, stats);
+          if (problems.length) throw new Error(`${problems.join('\n')}\ncase: ${describe(c)}`);
+          if (c.command === 'ADD') baseline = await worldState(w);
+        }),
+        { seed, numRuns, endOnFailure: true, includeErrorInReport: true },
+      );
+      t.log(`exit 0: ${stats.ok}, exit 1: ${stats.error}, codes ${JSON.stringify(Object.fromEntries(stats.codes))}`);
+      t.pass();
+    },
+  );
+}
+
+async function runCase(
+  w: World,
+  type: string,
+  c: FuzzCase,
+  baseline: Snapshot,
+  stats: { ok: number; error: number; codes: Map<number, number> },
+): Promise<string[]> {
+  const plugin = ourPlugin(type);
+  const version =
+    typeof c.config === 'object' && typeof c.config.cniVersion === 'string' ? c.config.cniVersion : undefined;
+  const r = await invoke({ plugin, inNetns: w.node.node.name, env: c.env, config: c.config, hangMs: 20_000 });
+  const problems = contractProblems(c.command, r, version).map((p) => `${type} ${c.command}: ${p}`);
+  if (r.exitCode === 0) stats.ok++;
+  else {
+    stats.error++;
+    const code = Number(r.json?.code);
+    stats.codes.set(code, (stats.codes.get(code) ?? 0) + 1);
+  }
+  if (problems.length) return problems;
+  if (c.command === 'ADD' && r.exitCode === 0) {
+    const delConf = typeof c.config === 'object' ? { ...c.config } : c.config;
+    if (typeof delConf === 'object' && type !== 'portmap' && type !== 'host-local') delConf.prevResult = r.json;
+    const d = await invoke({
+      plugin,
+      inNetns: w.node.node.name,
+      env: { ...c.env, CNI_COMMAND: 'DEL' },
+      config: delConf,
+      hangMs: 20_000,
+    });
+    if (d.exitCode !== 0) return [`${type} DEL after a successful ADD failed: ${d.stdout}${d.stderr}`];
+    const left = diffState(baseline, await worldState(w)).filter((l) => l.startsWith('-') || PER_POD.test(l));
+    return left.length ? [`left after ADD and DEL: ${left.join(' | ')}`] : [];
+  }
+  const left = diffState(baseline, await worldState(w));
+  return left.length ? [`${type} ${c.command} exit ${r.exitCode} changed the node: ${left.join(' | ')}`] : [];
+}
+
+function describe(c: FuzzCase): string {
+  return JSON.stringify({ command: c.command, damage: c.damage, env: c.env }).slice(0, 1500);
+}
