@@ -98,6 +98,8 @@ export function pluginConf(list: ReturnType<typeof conflist>, i: number, prev: u
 export interface ChainOptions {
   containerId?: string;
   ifname?: string;
+  /** CNI_NETNS (default: the world's pod). */
+  netns?: string;
   /** PATH and CNI_PATH directories put before the system ones and dist/bin (shims). */
   shimDir?: string;
   /** Extra environment for every plugin (e.g. XTABLES_LOCKFILE). */
@@ -120,7 +122,7 @@ function envFor(w: World, command: string, o: ChainOptions): Record<string, stri
   return {
     ...cniEnv(command, {
       containerId: o.containerId ?? 'hd-ctr',
-      netns: w.pod.path,
+      netns: o.netns ?? w.pod.path,
       ifname: o.ifname ?? 'eth0',
       cniPath: path,
       args: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=hd;K8S_POD_NAME=pod',

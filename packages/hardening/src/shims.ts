@@ -52,6 +52,7 @@ echo "$n" > "$ctl/counter"
 exec 9>&-
 echo "$n ${label} $$ $PPID $*" >> "$ctl/calls"
 if [ -f "$ctl/hang.${label}" ]; then exec sleep 3600; fi
+if [ -f "$ctl/hang-once.${label}" ] && rm "$ctl/hang-once.${label}" 2>/dev/null; then exec sleep 3600; fi
 if [ "$n" = "$(cat "$ctl/kill-at" 2>/dev/null)" ]; then
   how=$(cat "$ctl/kill-how")
   echo "$n ${label} $how" >> "$ctl/acted"
@@ -93,9 +94,9 @@ export function armKill(s: Shims, at: number, how: KillHow, delaySeconds = 0): v
   writeFileSync(join(s.ctl, 'kill-at'), String(at));
 }
 
-/** Makes every later call of shim `name` hang (sleep) until killed. */
-export function hang(s: Shims, name: string, on = true): void {
-  const f = join(s.ctl, `hang.${name}`);
+/** Makes every later call of shim `name` (or only the next one) hang (sleep) until killed. */
+export function hang(s: Shims, name: string, on = true, once = false): void {
+  const f = join(s.ctl, `${once ? 'hang-once' : 'hang'}.${name}`);
   if (on) writeFileSync(f, '');
   else rmSync(f, { force: true });
 }

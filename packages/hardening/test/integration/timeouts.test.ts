@@ -1,0 +1,70 @@
+// Every external command has a timeout: a tool that hangs (a fake first on PATH that sleeps) makes
+// the plugin answer a clear code-11 error ("try again later") well within the runtime's patience
+// (CRI-O gives a CNI call 60 s, the kubelet 2 min), not a hung pod; and the failed ADD leaves
+// nothing behind once the tool answers again (its DEL cleans).
+import test from 'ava';
+import { rootTest } from '@cni-ts/testutils';
+import {
+  type Backend,
+  type World,
+  chainAdd,
+  chainDel,
+  conflist,
+  contractProblems,
+  dropWorld,
+  hang,
+  leftovers,
+  makeShims,
+  makeWorld,
+  worldState,
+} from '../../src/index.js';
+
+const rt = rootTest(test, 'hardening/timeouts');
+const worlds: World[] = [];
+rt.after.always(async () => {
+  for (const w of worlds) await dropWorld(w);
+});
+
+/** A runtime's patience for one plugin call (CRI-O's 60 s, minus a margin). */
+const PATIENCE_MS = 45_000;
+
+const CASES: Array<{ tool: string; backend: Backend; plugin: string }> = [
+  { tool: 'iptables-restore', backend: 'iptables', plugin: 'bridge' },
+  { tool: 'nft', backend: 'nftables', plugin: 'bridge' },
+  { tool: 'ip', backend: 'iptables', plugin: 'loopback' },
+  { tool: 'iptables-save', backend: 'iptables', plugin: 'bridge' },
+];
+
+for (const c of CASES) {
+  rt(
+    `a hung ${c.tool} makes ${c.plugin} answer code 11 within ${PATIENCE_MS / 1000} s, and nothing is left`,
+    async (t) => {
+      const w = await makeWorld('hdto');
+      worlds.push(w);
+      const shims = makeShims(w.dir);
+      const list = conflist(w, c.backend);
+      const warm = await chainAdd(w, list, { shimDir: shims.dir });
+      t.true(warm.ok, 'warm-up ADD');
+      await chainDel(w, list, warm.lastResult, { shimDir: shims.dir });
+      const baseline = await worldState(w);
+      hang(shims, c.tool);
+      const add = await chainAdd(w, list, { shimDir: shims.dir, hangMs: 2 * PATIENCE_MS });
+      hang(shims, c.tool, false);
+      const failed = add.runs.at(-1)!;
+      t.false(add.ok, 'the ADD cannot succeed while the tool hangs');
+      t.is(list.plugins[add.runs.length - 1].type, c.plugin, `${c.plugin} is the one that runs ${c.tool} first`);
+      t.deepEqual(contractProblems('ADD', failed), []);
+      t.is(failed.json?.code, 11, `a hung ${c.tool}: ${failed.stdout}`);
+      t.true(failed.ms < PATIENCE_MS, `answered after ${Math.round(failed.ms)} ms`);
+      t.log(
+        `${c.tool} hung: ${c.plugin} answered code ${failed.json?.code} after ${Math.round(failed.ms)} ms: ${failed.json?.msg}`,
+      );
+      const dels = await chainDel(w, list, undefined, { shimDir: shims.dir });
+      t.true(
+        dels.every((r) => r.exitCode === 0),
+        dels.map((r) => r.stdout).join(' | '),
+      );
+      t.deepEqual(await leftovers(w, baseline), []);
+    },
+  );
+}
