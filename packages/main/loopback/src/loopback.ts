@@ -15,10 +15,11 @@ interface Link {
 }
 
 // One process: lo's state before, lo up, its addresses after. A refused lo is set down again
-// when ADD brought it up, so a failed ADD changes nothing.
+// when ADD brought it up, and prevResult is decoded first, so a failed ADD changes nothing.
 function add(ctx: Context): Result {
   const netns = ctx.args.netns;
   requireNetns(netns);
+  const prev = ctx.prevResult; // decoded before lo changes: a prevResult that is not a result fails the ADD here
   const [before, after] = ipBatch(
     ctx.exec,
     [
@@ -39,7 +40,7 @@ function add(ctx: Context): Result {
       `the namespace ${netns} is not a fresh sandbox; its lo carries ${foreign.local}/${foreign.prefixlen ?? ''}`,
     );
   }
-  if (ctx.prevResult) return ctx.prevResult;
+  if (prev) return prev;
   const v4 = addrs.find((a) => a.family === 'inet');
   const v6 = addrs.find((a) => a.family === 'inet6');
   const ips = [v4, v6]

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { FakeExecutor } from '@cni-ts/testutils';
-import { type Context, decodeNetConf } from '@cni-ts/skel';
+import { type Context, decodeNetConf, withLazyPrevResult } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { loopback } from '../src/index.js';
 
@@ -55,6 +55,16 @@ test('ADD passes prevResult through unchanged', async (t) => {
     interfaces: [{ name: 'eth0' }],
   };
   t.is(await loopback.add(ctx(exec, { prevResult })), prevResult);
+});
+
+test('ADD with a prevResult that is not a result fails (code 6) before lo is touched', async (t) => {
+  const exec = new FakeExecutor().on(() => true, { stdout: addOut([V4, V6]) });
+  const c = withLazyPrevResult(ctx(exec), () => {
+    throw new CniError(6, 'invalid prevResult: expected a JSON object, got true');
+  });
+  const e = await t.throwsAsync(async () => loopback.add(c), { instanceOf: CniError });
+  t.is(e?.code, 6);
+  t.deepEqual(exec.lines(), [], 'no ip ran');
 });
 
 for (const upBefore of [false, true]) {
