@@ -20,6 +20,9 @@ export const TOOLS = [
   'ip6tables-restore',
   'nft',
   'conntrack',
+  // the Go plugins run these (one process per rule); counting them makes the trials comparable
+  'iptables',
+  'ip6tables',
 ] as const;
 
 /** How a shim interferes at its chosen call. */
