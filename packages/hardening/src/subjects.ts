@@ -155,14 +155,14 @@ export interface FuzzCase {
   damage: string[];
 }
 
-/** Sets a dotted path in a JSON object, creating objects on the way (undefined deletes). */
+/** Sets a dotted path ("a.b.0", a key with dots in brackets: "a.[x.y]") in a JSON object, creating objects on the way (undefined deletes). */
 export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
+  const keys = [...path.matchAll(/\[([^\]]+)\]|[^.]+/g)].map((m) => m[1] ?? m[0]);
   let cur: any = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (cur[k] === null || typeof cur[k] !== 'object') cur[k] = /^\d+$/.test(k) ? [] : {};
+  keys.slice(0, -1).forEach((k, i) => {
+    if (cur[k] === null || typeof cur[k] !== 'object') cur[k] = /^\d+$/.test(keys[i + 1]!) ? [] : {};
     cur = cur[k];
-  }
+  });
   const last = keys.at(-1)!;
   if (value === undefined) delete cur[last];
   else cur[last] = value;
