@@ -99,7 +99,14 @@ export function deleteCache(cacheDir: string, network: string, rt: Pick<RuntimeC
   } catch {
     return;
   }
-  rmSync(file, { force: true });
+  try {
+    rmSync(file, { force: true });
+  } catch (e) {
+    // something that is not a cache file sits where the entry belongs (a directory): it is left
+    // alone, never removed recursively, and the pod's teardown is not blocked by it
+    if ((e as NodeJS.ErrnoException).code !== 'EISDIR' && (e as NodeJS.ErrnoException).code !== 'ERR_FS_EISDIR')
+      throw e;
+  }
 }
 
 /** A decoded cache record. */

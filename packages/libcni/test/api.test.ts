@@ -247,6 +247,16 @@ test('an unreadable cached result fails CHECK but DEL goes on without it and dro
   t.false(existsSync(file));
 });
 
+test('a cache entry that is a directory does not block DEL: the plugins run without prevResult and DEL succeeds', async (t) => {
+  const { exec, cacheDir, cni } = setup(t);
+  const list = confListFromObject(LIST);
+  const file = cacheFilePath(cacheDir, 'net', RT);
+  mkdirSync(join(file, 'inside'), { recursive: true });
+  await cni.delNetworkList(list, RT);
+  t.deepEqual(exec.sequence, ['portmap DEL', 'bridge DEL']);
+  t.true(existsSync(join(file, 'inside')), 'a directory is never removed recursively');
+});
+
 test('a legacy cache file holding a bare result is read as that result', async (t) => {
   const { exec, cacheDir, cni } = setup(t);
   mkdirSync(join(cacheDir, 'results'), { recursive: true });
