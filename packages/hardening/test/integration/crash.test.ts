@@ -44,7 +44,7 @@ const HOWS: KillHow[] = ['caller', 'tool', 'after'];
 
 rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with or without prevResult', async (t) => {
   const seed = runSeed();
-  const n = trials(12);
+  const n = trials(8);
   t.log(`seed ${seed}, ${n} trials (replay: HD_SEED=${seed} HD_TRIALS=${n})`);
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

@@ -46,7 +46,7 @@ for (const subject of FUZZ_SUBJECTS) {
     `fuzzed stdin, env and runtimeConfig of ${subject.type}: a valid result or a CNI error, nothing left`,
     async (t) => {
       const seed = runSeed();
-      const numRuns = trials(30);
+      const numRuns = trials(20);
       t.log(`seed ${seed}, ${numRuns} runs (replay: HD_SEED=${seed} HD_TRIALS=${numRuns})`);
       const w = await makeWorld('hdfz');
       worlds.push(w);
