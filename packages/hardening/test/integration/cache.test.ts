@@ -66,7 +66,7 @@ for (const [what, corrupt] of CORRUPTIONS) {
     );
     if (check) {
       t.notRegex(check.message, /^\s+at /m, 'no stack in the CHECK error');
-      t.log(`CHECK: ${check.message.split('\n')[0]}`);
+      t.log(`CHECK: ${JSON.stringify(check.message.split('\n')[0])}`); // JSON: the message may quote garbage bytes
     }
     await runtime.del(list as never, attachment);
     t.deepEqual(await leftovers(w, baseline), [], 'DEL left something');
