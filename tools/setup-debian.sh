@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages cni-ts builds, tests and demos with, on Debian/Ubuntu, as root.
 #   iproute2 (ip, netns), util-linux (nsenter, flock), iptables + nftables + conntrack (masquerade,
-#   port mappings), procps (sysctl), iputils-ping (connectivity checks), kmod, hyperfine (bench),
+#   port mappings), procps (sysctl), iputils-ping (connectivity checks), kmod, hyperfine and time (bench),
 #   iperf3 (measured rates of shaped pods), curl (the agent's HTTP endpoints), shellcheck (the e2e
 #   scripts), containernetworking-plugins
 #   (Debian's Go reference plugins in /usr/lib/cni, for differential tests), golang-go +
@@ -15,6 +15,6 @@ export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 "${APT[@]}" update -qq
 "${APT[@]}" install -y -qq --no-install-recommends \
-  iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine iperf3 curl shellcheck \
+  iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine time iperf3 curl shellcheck \
   containernetworking-plugins golang-go golang-github-appc-cni-dev \
   qemu-user-static binutils >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The whole test suite: builds (nx, cached), then runs each ava tier with the TAP reporter, and
 // ends with one plain "N passed, N failed" line summing every test it ran.
-// Lint and format (biome) count as one test; a tier selected with --tier skips it.
+// Lint and format (biome) count as one test, and so does the quick bench (root; never times);
+// a tier selected with --tier skips both.
 // The release tier is the release dry run (tools/release/dry-run): `npm run release:dry`.
 //   node tools/test-runner/run.mjs [--tier unit|integration|release] [--no-build]
 import { spawn, spawnSync } from 'node:child_process';
@@ -60,6 +61,17 @@ for (const tier of tiers) {
   }
   if (tier.name === 'integration' && !isRoot)
     console.log('# not root: integration tests were skipped (CI runs them as root)');
+}
+// A short bench (tools/bench, --quick: seconds) so regressions show in every CI log. It counts as
+// one test that fails only when a plugin operation failed; times are reported, never asserted.
+if (!only && isRoot) {
+  console.log('\n=== bench, quick (reports ours vs Go; never asserts a time) ===');
+  const b = spawnSync('node', ['tools/bench/bench.mjs', '--quick', '--no-build'], { cwd: root, env, stdio: 'inherit' });
+  if (b.status === 0) passed += 1;
+  else {
+    console.log('# bench: an operation failed (see above)');
+    failed += 1;
+  }
 }
 if (skipped) console.log(`${skipped} skipped`);
 console.log(`${passed} passed, ${failed} failed`);

@@ -1,0 +1,116 @@
+// The bench's node: per implementation a "node" netns (its own bridge, iptables and IPAM store),
+// pod netns made and removed in one `ip -batch` each, and the conflists a runtime would hold —
+// the runtime's "lo" list with loopback, then the pod network: bridge + host-local (IPv4,
+// gateway, masquerade, hairpin), portmap with one mapping, bandwidth when we have it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SYSTEM_PATH, root } from './lib.mjs';
+
+/** The two implementations: where each one's plugins are. */
+export const IMPLS = {
+  ours: join(root, 'dist', 'bin'),
+  go: '/usr/lib/cni',
+};
+
+/** Runs `ip -batch -` with lines; throws with ip's message on failure. */
+function ipBatch(lines, { force = false } = {}) {
+  const r = spawnSync('ip', [...(force ? ['-force'] : []), '-batch', '-'], {
+    input: `${lines.join('\n')}\n`,
+    env: { PATH: SYSTEM_PATH },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0 && !force) throw new Error(`ip -batch failed: ${r.stderr}`);
+}
+
+/** Network namespaces made in bulk; `drop()` removes every one made (also after a failure). */
+export class Namespaces {
+  constructor(tag) {
+    this.tag = tag;
+    this.made = [];
+  }
+
+  /** Makes namespaces `<tag>-<name>` and returns their /run/netns paths. */
+  add(names) {
+    const full = names.map((n) => `${this.tag}-${n}`);
+    this.made.push(...full);
+    ipBatch(full.map((n) => `netns add ${n}`));
+    return full.map((n) => `/run/netns/${n}`);
+  }
+
+  /** Removes namespaces made by add (all of them when none are named). */
+  drop(paths) {
+    const names = paths ? paths.map((p) => p.slice('/run/netns/'.length)) : this.made;
+    if (!names.length) return;
+    ipBatch(
+      names.map((n) => `netns del ${n}`),
+      { force: true },
+    );
+    this.made = this.made.filter((n) => !names.includes(n));
+  }
+}
+
+/** Whether an implementation carries a plugin. */
+export const has = (impl, type) => existsSync(join(IMPLS[impl], type));
+
+/**
+ * Writes each implementation's conflists into dir and returns, per impl, the lists a pod's ADD
+ * runs ({list, ifname}), the CNI_PATH and cache directory, and the plugin types in the chain.
+ */
+export function writeConfigs(dir, { bandwidth }) {
+  const out = {};
+  for (const impl of Object.keys(IMPLS)) {
+    const d = join(dir, impl);
+    mkdirSync(d, { recursive: true });
+    // Go v1.1.1 speaks up to 1.0.0, so both get 1.0.0
+    const lo = { cniVersion: '1.0.0', name: 'pfbench-lo', plugins: [{ type: 'loopback' }] };
+    const bridge = {
+      type: 'bridge',
+      bridge: 'cni0',
+      isGateway: true,
+      ipMasq: true,
+      hairpinMode: true,
+      ipam: { type: 'host-local', dataDir: join(d, 'ipam'), ranges: [[{ subnet: '10.88.0.0/16' }]] },
+    };
+    const portmap = { type: 'portmap', capabilities: { portMappings: true }, snat: true };
+    const bw = {
+      type: 'bandwidth',
+      ingressRate: 100_000_000,
+      ingressBurst: 10_000_000,
+      egressRate: 100_000_000,
+      egressBurst: 10_000_000,
+    };
+    const net = { cniVersion: '1.0.0', name: 'pfbench', plugins: [bridge, portmap, ...(bandwidth ? [bw] : [])] };
+    const only = (plugins) => ({ ...net, plugins });
+    const files = {
+      lo: [lo, 'lo'],
+      net: [net, 'eth0'],
+      bridge: [only([bridge]), 'eth0'],
+    };
+    const lists = {};
+    for (const [name, [conf, ifname]] of Object.entries(files)) {
+      const list = join(d, `${name}.conflist`);
+      writeFileSync(list, JSON.stringify(conf));
+      lists[name] = { list, ifname };
+    }
+    out[impl] = { lists, cniPath: IMPLS[impl], cacheDir: join(d, 'cache') };
+  }
+  return out;
+}
+
+/** One operation for bench-runtime. */
+export function op(conf, impl, cmd, lists, { id, node, pod, podIndex = 0, memory = false }) {
+  const c = conf[impl];
+  return {
+    id,
+    cmd,
+    lists: lists.map((l) => c.lists[l]),
+    node,
+    cniPath: c.cniPath,
+    cacheDir: c.cacheDir,
+    containerId: `pfbench-${podIndex}`,
+    netns: pod,
+    capabilityArgs: { portMappings: [{ hostPort: 20000 + podIndex, containerPort: 80, protocol: 'tcp' }] },
+    memory,
+  };
+}
