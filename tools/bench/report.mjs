@@ -69,6 +69,23 @@ export function printReport({ machine, opts, bandwidth, results }) {
       ['… failed operations', String(p.ours.failed), String(p.go.failed), '', '0'],
     ],
   );
+  const u = cycles.cpu;
+  console.log(
+    '\nCPU time (user + system of the plugin and the processes it waited for; medians in ms): what a loaded ' +
+      'machine disturbs least, for comparing our own code paths between runs.',
+  );
+  table(
+    ['what', 'ours', 'Go', 'ours/Go'],
+    [
+      ['whole chain ADD + DEL per pod', u['whole chain ADD + DEL (plugin executions)']],
+      ['bridge + host-local ADD', u['bridge + host-local ADD']],
+      ['bridge + host-local DEL', u['bridge + host-local DEL']],
+      ['portmap ADD + DEL', u['portmap ADD + DEL']],
+      ...(bandwidth ? [['bandwidth ADD + DEL', u['bandwidth ADD + DEL']]] : []),
+      ['loopback ADD', u['loopback ADD']],
+      ['VERSION', version.cpu],
+    ].map(([what, x]) => [what, ms(x.ours), ms(x.go), ratio(x.ours, x.go)]),
+  );
   console.log('\nPeak resident memory per plugin run (MiB, highest / median of 3 pod cycles under GNU time):');
   table(
     ['plugin run', 'ours', 'Go'],

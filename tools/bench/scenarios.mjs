@@ -10,11 +10,11 @@ const IMPL_NAMES = Object.keys(IMPLS);
 const order = (r) => (r % 2 ? [...IMPL_NAMES].reverse() : IMPL_NAMES);
 const POD_LISTS = ['lo', 'net'];
 
-/** Milliseconds of a sample's plugin executions matching plugin/cmd (undefined: any). */
-export function execMs(sample, plugin, cmd) {
+/** Milliseconds (wall, or `field` 'cpuMs') of a sample's plugin executions matching plugin/cmd (undefined: any). */
+export function execMs(sample, plugin, cmd, field = 'ms') {
   return sample.execs
     .filter((e) => (!plugin || e.plugin === plugin) && (!cmd || e.cmd === cmd))
-    .reduce((a, e) => a + e.ms, 0);
+    .reduce((a, e) => a + e[field], 0);
 }
 
 function failures(samples) {
@@ -27,7 +27,10 @@ export function versionRuns({ runtime, conf, nodes, opts }) {
   for (let r = 0; r < opts.reps * 2; r++)
     for (const impl of order(r)) groups.push([op(conf, impl, 'VERSION', ['lo'], { id: impl, node: nodes[impl] })]);
   const samples = runJob(runtime, groups);
-  return byImpl(samples, (s) => execMs(s, 'loopback'));
+  return {
+    ...byImpl(samples, (s) => execMs(s, 'loopback')),
+    cpu: byImpl(samples, (s) => execMs(s, 'loopback', undefined, 'cpuMs')),
+  };
 }
 
 /**
@@ -47,19 +50,27 @@ export function podCycles({ runtime, conf, nodes, ns, opts }) {
   const add = (impl) => samples.filter((s) => s.id === `${impl} ADD`);
   const del = (impl) => samples.filter((s) => s.id === `${impl} DEL`);
   const rows = {};
+  const cpu = {};
   const row = (name, f) => {
-    rows[name] = Object.fromEntries(
-      IMPL_NAMES.map((impl) => [impl, median(add(impl).map((s, i) => f(s, del(impl)[i])))]),
-    );
+    for (const [out, field] of [
+      [rows, 'ms'],
+      [cpu, 'cpuMs'],
+    ])
+      out[name] = Object.fromEntries(
+        IMPL_NAMES.map((impl) => [impl, median(add(impl).map((s, i) => f(s, del(impl)[i], field)))]),
+      );
   };
-  row('loopback ADD', (a) => execMs(a, 'loopback', 'ADD'));
-  row('bridge + host-local ADD', (a) => execMs(a, 'bridge', 'ADD'));
-  row('bridge + host-local DEL', (_, d) => execMs(d, 'bridge', 'DEL'));
-  row('portmap ADD + DEL', (a, d) => execMs(a, 'portmap') + execMs(d, 'portmap'));
-  row('bandwidth ADD + DEL', (a, d) => execMs(a, 'bandwidth') + execMs(d, 'bandwidth'));
-  row('whole chain ADD + DEL (plugin executions)', (a, d) => execMs(a) + execMs(d));
-  row('whole chain ADD + DEL (runtime wall, libcni included)', (a, d) => a.wallMs + d.wallMs);
-  return { rows, failures: failures(samples), samples };
+  const both = (a, d, plugin, f) => execMs(a, plugin, undefined, f) + execMs(d, plugin, undefined, f);
+  row('loopback ADD', (a, _, f) => execMs(a, 'loopback', 'ADD', f));
+  row('bridge + host-local ADD', (a, _, f) => execMs(a, 'bridge', 'ADD', f));
+  row('bridge + host-local DEL', (_, d, f) => execMs(d, 'bridge', 'DEL', f));
+  row('portmap ADD + DEL', (a, d, f) => both(a, d, 'portmap', f));
+  row('bandwidth ADD + DEL', (a, d, f) => both(a, d, 'bandwidth', f));
+  row('whole chain ADD + DEL (plugin executions)', (a, d, f) => both(a, d, undefined, f));
+  rows['whole chain ADD + DEL (runtime wall, libcni included)'] = Object.fromEntries(
+    IMPL_NAMES.map((impl) => [impl, median(add(impl).map((s, i) => s.wallMs + del(impl)[i].wallMs))]),
+  );
+  return { rows, cpu, failures: failures(samples), samples };
 }
 
 /**

@@ -1,12 +1,14 @@
 // The multi-call entry: `/opt/cni/bin/loopback` (a link to cni-ts) runs the loopback plugin;
 // invoked as `cni-ts` it is the command-line tool. The CLI is imported lazily: it is its own
 // chunk of the bundle and of the compiled executable, so a plugin run never loads it.
-import { runPlugin, writeAll } from '@cni-ts/skel';
+import { registerInProcess, runPlugin, writeAll } from '@cni-ts/skel';
 import { PLUGINS } from './plugins.js';
 import { selectPlugin } from './select.js';
 
 const plugin = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
 if (plugin) {
+  // a delegate that is this executable (bridge's host-local) runs in-process (skel/inprocess.ts)
+  registerInProcess(PLUGINS);
   runPlugin(plugin);
 } else if (process.env.CNI_COMMAND && process.argv.length <= 2) {
   // a runtime exec'd us by a name that is not a plugin's

@@ -6,6 +6,7 @@ export * from './negotiate.js';
 export * from './plugin.js';
 export * from './dispatch.js';
 export * from './invoke.js';
+export * from './inprocess.js';
 export * from './gc.js';
 export * from './main.js';
 export * from './netns.js';

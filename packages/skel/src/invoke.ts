@@ -4,6 +4,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { ProcessError, type RunResult } from '@cni-ts/process';
 import { CniError, ErrorCode, type Result, isPlainObject, parseResult } from '@cni-ts/types';
 import type { Command } from './env.js';
+import { inProcessPlugin, runInProcess } from './inprocess.js';
 import type { Context } from './plugin.js';
 
 /** Finds an executable plugin named `name` in the CNI_PATH directories. */
@@ -57,6 +58,54 @@ export function delegateAdd(ctx: Context, type: string, mayHoldState: () => void
   }
   mayHoldState();
   return parseDelegateResult(ctx, type, out);
+}
+
+/**
+ * `delegate`, running the delegate in-process when it is this same executable (registerInProcess;
+ * any other file is exec'd). What it returns and throws is what `delegate` would.
+ */
+export async function delegateAsync(
+  ctx: Context,
+  type: string,
+  command: Command,
+  stdin = ctx.stdin,
+): Promise<Result | undefined> {
+  if (command === 'ADD') return delegateAddAsync(ctx, type, () => {}, stdin);
+  await execDelegateAsync(ctx, type, command, stdin);
+  return undefined;
+}
+
+/** `delegateAdd`, in-process when the delegate is this same executable; the same `mayHoldState` contract. */
+export async function delegateAddAsync(
+  ctx: Context,
+  type: string,
+  mayHoldState: () => void,
+  stdin = ctx.stdin,
+): Promise<Result> {
+  let out: string;
+  try {
+    out = await execDelegateAsync(ctx, type, 'ADD', stdin);
+  } catch (e) {
+    if (e instanceof DelegateError && !e.reported) mayHoldState();
+    throw e;
+  }
+  mayHoldState();
+  return parseDelegateResult(ctx, type, out);
+}
+
+/** `execDelegate`, in-process when the delegate found on CNI_PATH is this same executable. */
+export async function execDelegateAsync(
+  ctx: Context,
+  type: string,
+  command: Command,
+  stdin = ctx.stdin,
+): Promise<string> {
+  const plugin = inProcessPlugin(findInPath(type, ctx.args.path));
+  if (!plugin) return execDelegate(ctx, type, command, stdin);
+  const r = await runInProcess(plugin, { ...ctx.env, CNI_COMMAND: command }, stdin, ctx.exec);
+  if (r.stderr) ctx.log(`${type}: ${r.stderr.trimEnd()}`);
+  if (r.status !== 0) throw delegateError(type, command, r.status, r.stdout, r.stderr);
+  return r.stdout;
 }
 
 /** A delegate that ran and failed; `reported` is true when it printed a CNI error object itself. */

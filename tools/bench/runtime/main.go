@@ -2,7 +2,8 @@
 // (Debian's golang-github-appc-cni-dev, v1.1.2) as containerd or CRI-O would, from inside a
 // "node" network namespace, and times every plugin execution libcni makes: wall time from fork to
 // exit and the peak resident memory the kernel reports for it (wait4's rusage: the plugin and the
-// processes it waited for). The caller decides the order (interleaving ours and Go's) and which
+// processes it waited for), and the CPU time (user + system) of the plugin and the processes it
+// waited for, which a loaded machine disturbs far less than wall time. The caller decides the order (interleaving ours and Go's) and which
 // operations run concurrently.
 //
 //	bench-runtime < job.json > samples.json
@@ -17,7 +18,7 @@
 // The lists are a pod's attachments in ADD order (DEL runs them in reverse); "VERSION" execs each
 // list's first plugin with CNI_COMMAND=VERSION directly. The output has one
 // sample per op, in job order: {"id", "ok", "error", "startMs", "wallMs", "execs": [{"plugin", "cmd", "ms",
-// "maxRssKiB"}]}.
+// "cpuMs", "maxRssKiB"}]}.
 package main
 
 import (
@@ -68,6 +69,7 @@ type execSample struct {
 	Plugin    string  `json:"plugin"`
 	Cmd       string  `json:"cmd"`
 	Ms        float64 `json:"ms"`
+	CPUMs     float64 `json:"cpuMs"`
 	MaxRssKiB int64   `json:"maxRssKiB"`
 }
 
@@ -109,9 +111,12 @@ func (e *timedExec) ExecPlugin(ctx context.Context, path string, stdin []byte, e
 	err := c.Run()
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	var rss int64
+	var cpu float64
 	if c.ProcessState != nil {
 		if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss
+			// user + system time of the plugin and every process it waited for (ip, iptables, …)
+			cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 		}
 	}
 	if rssFile != "" {
@@ -120,7 +125,7 @@ func (e *timedExec) ExecPlugin(ctx context.Context, path string, stdin []byte, e
 		}
 	}
 	e.mu.Lock()
-	e.execs = append(e.execs, execSample{Plugin: filepath.Base(path), Cmd: cniCommand(environ), Ms: ms, MaxRssKiB: rss})
+	e.execs = append(e.execs, execSample{Plugin: filepath.Base(path), Cmd: cniCommand(environ), Ms: ms, CPUMs: cpu, MaxRssKiB: rss})
 	e.mu.Unlock()
 	if err != nil {
 		msg := strings.TrimSpace(stdout.String())

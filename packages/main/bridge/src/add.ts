@@ -1,7 +1,7 @@
 // ADD: check the config and the node, reserve addresses with IPAM, plan everything, then apply
 // it; any failure unwinds what was done (IPAM reservation, veth, rules) before the error returns.
 import { resolve } from 'node:path';
-import { type Context, delegate, delegateAdd, requireNetns } from '@cni-ts/skel';
+import { type Context, delegateAddAsync, delegateAsync, requireNetns } from '@cni-ts/skel';
 import {
   CniError,
   type DNS,
@@ -45,10 +45,11 @@ export function observeNode(
 }
 
 // The IPAM DEL goes on the undo stack as soon as IPAM may hold a reservation, before its
-// answer is decoded: a result we cannot read must not leak the address.
-function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Result {
-  const r = delegateAdd(ctx, conf.ipamType, () =>
-    undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegate(ctx, conf.ipamType, 'DEL')),
+// answer is decoded: a result we cannot read must not leak the address. host-local runs
+// in-process when CNI_PATH's host-local is this executable (skel's delegateAddAsync).
+async function ipamAdd(ctx: Context, conf: BridgeConf, undo: UndoStack): Promise<Result> {
+  const r = await delegateAddAsync(ctx, conf.ipamType, () =>
+    undo.push(`IPAM (${conf.ipamType}) reservation`, () => delegateAsync(ctx, conf.ipamType, 'DEL')),
   );
   if (!r.ips?.length)
     throw new CniError(
@@ -83,7 +84,7 @@ export function addResult(
 }
 
 /** The bridge plugin's ADD. */
-export function cmdAdd(host: Host, ctx: Context): Result {
+export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
   const conf = loadConf(ctx, true);
   const { netns, ifname, containerId } = ctx.args;
   // decided before anything changes: an L2-only result has no address, which 0.1.0/0.2.0 cannot carry
@@ -94,7 +95,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   const node = observeNode(ctx, conf, taken);
   const undo = new UndoStack(ctx.log);
   try {
-    const ipam = conf.ipamType ? ipamAdd(ctx, conf, undo) : undefined;
+    const ipam = conf.ipamType ? await ipamAdd(ctx, conf, undo) : undefined;
     const gw: Gateways = ipam
       ? calcGateways(conf, ipam.ips ?? [], ipam.routes ?? [])
       : { ips: [], routes: [], gateways: [] };
@@ -134,7 +135,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
     }
     return addResult(conf, ctx.args, links, container.mac, gw, conf.dns ?? ipam?.dns);
   } catch (e) {
-    undo.unwind();
+    await undo.unwind();
     throw e;
   }
 }

@@ -4,7 +4,7 @@
 // found is reported at once (code 100).
 import { mustParsePrefix, formatNetwork } from '@cni-ts/netaddr';
 import { ipBatch } from '@cni-ts/process';
-import { type Context, delegate, requireNetns } from '@cni-ts/skel';
+import { type Context, delegateAsync, requireNetns } from '@cni-ts/skel';
 import { CniError, ErrorCode, type Interface, type Result, configError } from '@cni-ts/types';
 import { loadConf, type BridgeConf } from './config.js';
 import { checkMasqRules } from './apply-masq.js';
@@ -129,12 +129,12 @@ function checkAddresses(s: Seen, prev: Result, contIdx: number): string[] {
 }
 
 /** The bridge plugin's CHECK. */
-export function cmdCheck(ctx: Context): void {
+export async function cmdCheck(ctx: Context): Promise<void> {
   const conf = loadConf(ctx, true);
   const { netns, ifname, containerId } = ctx.args;
   requireNetns(netns);
   requireWritableValues(conf, ctx.args);
-  if (conf.ipamType) delegate(ctx, conf.ipamType, 'CHECK');
+  if (conf.ipamType) await delegateAsync(ctx, conf.ipamType, 'CHECK');
   const prev = ctx.prevResult;
   if (!prev)
     throw configError(

@@ -5,7 +5,7 @@
 // earlier one failed; repeated DELs succeed.
 import { ipBatch, isMissing } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
-import { type Context, delegate, netnsGone, prevResultIfValid } from '@cni-ts/skel';
+import { type Context, delegateAsync, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError, type Result, toCniError } from '@cni-ts/types';
 import { kernelError } from './apply-links.js';
 import { type TeardownConf, noteInvalidConf, teardownConf } from './teardown-conf.js';
@@ -63,7 +63,7 @@ function deleteLeftHostVeth(
 }
 
 /** The bridge plugin's DEL. */
-export function cmdDel(host: Host, ctx: Context): void {
+export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   const conf = teardownConf(ctx); // only what finds ADD's work: a config that no longer validates still cleans
   noteInvalidConf(ctx, 'DEL');
   const { containerId, ifname } = ctx.args;
@@ -89,7 +89,7 @@ export function cmdDel(host: Host, ctx: Context): void {
   }
   if (conf.ipamType) {
     try {
-      delegate(ctx, conf.ipamType, 'DEL');
+      await delegateAsync(ctx, conf.ipamType, 'DEL');
     } catch (e) {
       errors.push(e as Error);
     }

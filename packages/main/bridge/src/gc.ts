@@ -3,7 +3,7 @@
 // veth is gone; upstream bridge has no GC at all. STATUS forwards to IPAM, as upstream.
 import { isKind } from '@cni-ts/process';
 import { nftApply, nftList } from '@cni-ts/nftables';
-import { type Context, delegate, validAttachments } from '@cni-ts/skel';
+import { type Context, delegateAsync, validAttachments } from '@cni-ts/skel';
 import { kernelError } from './apply-links.js';
 import { loadConf } from './config.js';
 import { noteInvalidConf, teardownConf } from './teardown-conf.js';
@@ -13,13 +13,13 @@ import { gcMasq } from './apply-masq.js';
 import { SPOOF_LIST, planSpoofGc } from './plan-spoofcheck.js';
 
 /** The bridge plugin's GC. */
-export function cmdGc(host: Host, ctx: Context): void {
+export async function cmdGc(host: Host, ctx: Context): Promise<void> {
   const conf = teardownConf(ctx);
   noteInvalidConf(ctx, 'GC');
   const errors: Error[] = [];
   if (conf.ipamType) {
     try {
-      delegate(ctx, conf.ipamType, 'GC');
+      await delegateAsync(ctx, conf.ipamType, 'GC');
     } catch (e) {
       errors.push(e as Error);
     }
@@ -39,7 +39,7 @@ export function cmdGc(host: Host, ctx: Context): void {
 }
 
 /** The bridge plugin's STATUS: ready when its IPAM plugin is. */
-export function cmdStatus(ctx: Context): void {
+export async function cmdStatus(ctx: Context): Promise<void> {
   const conf = loadConf(ctx, false);
-  if (conf.ipamType) delegate(ctx, conf.ipamType, 'STATUS');
+  if (conf.ipamType) await delegateAsync(ctx, conf.ipamType, 'STATUS');
 }
