@@ -69,6 +69,23 @@ export function printReport({ machine, opts, bandwidth, results }) {
       ['… failed operations', String(p.ours.failed), String(p.go.failed), '', '0'],
     ],
   );
+  const variants = Object.keys(c['loopback ADD']).filter((k) => k !== 'ours' && k !== 'go');
+  if (variants.length) {
+    console.log('\nVariants of ours, measured interleaved with it (wall / CPU medians in ms):');
+    table(
+      ['what', 'ours', ...variants.flatMap((v) => [v, `${v}/ours`])],
+      Object.keys(c)
+        .filter((k) => cycles.cpu[k])
+        .map((k) => [
+          k,
+          `${ms(c[k].ours)} / ${ms(cycles.cpu[k].ours)}`,
+          ...variants.flatMap((v) => [
+            `${ms(c[k][v])} / ${ms(cycles.cpu[k][v])}`,
+            `${ratio(c[k][v], c[k].ours)} / ${ratio(cycles.cpu[k][v], cycles.cpu[k].ours)}`,
+          ]),
+        ]),
+    );
+  }
   const u = cycles.cpu;
   console.log(
     '\nCPU time (user + system of the plugin and the processes it waited for; medians in ms): what a loaded ' +

@@ -3,11 +3,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runJob } from './runtime.mjs';
-import { IMPLS, op } from './setup.mjs';
+import { IMPLS, implNames, op } from './setup.mjs';
 import { median, slopes } from './stats.mjs';
 
-const IMPL_NAMES = Object.keys(IMPLS);
-const order = (r) => (r % 2 ? [...IMPL_NAMES].reverse() : IMPL_NAMES);
+const order = (r) => (r % 2 ? implNames().reverse() : implNames());
+const tagOf = (impl) => implNames().indexOf(impl);
 const POD_LISTS = ['lo', 'net'];
 
 /** Milliseconds (wall, or `field` 'cpuMs') of a sample's plugin executions matching plugin/cmd (undefined: any). */
@@ -38,7 +38,7 @@ export function versionRuns({ runtime, conf, nodes, opts }) {
  * pod, and the whole chain (lo list, then bridge + host-local, portmap, bandwidth) ADD + DEL.
  */
 export function podCycles({ runtime, conf, nodes, ns, opts }) {
-  const pods = Object.fromEntries(IMPL_NAMES.map((impl) => [impl, ns.add([`c${impl[0]}`])[0]]));
+  const pods = Object.fromEntries(implNames().map((impl) => [impl, ns.add([`c${tagOf(impl)}`])[0]]));
   const groups = [];
   for (let r = 0; r < opts.reps; r++) {
     for (const cmd of ['ADD', 'DEL'])
@@ -57,7 +57,7 @@ export function podCycles({ runtime, conf, nodes, ns, opts }) {
       [cpu, 'cpuMs'],
     ])
       out[name] = Object.fromEntries(
-        IMPL_NAMES.map((impl) => [impl, median(add(impl).map((s, i) => f(s, del(impl)[i], field)))]),
+        implNames().map((impl) => [impl, median(add(impl).map((s, i) => f(s, del(impl)[i], field)))]),
       );
   };
   const both = (a, d, plugin, f) => execMs(a, plugin, undefined, f) + execMs(d, plugin, undefined, f);
@@ -68,7 +68,7 @@ export function podCycles({ runtime, conf, nodes, ns, opts }) {
   row('bandwidth ADD + DEL', (a, d, f) => both(a, d, 'bandwidth', f));
   row('whole chain ADD + DEL (plugin executions)', (a, d, f) => both(a, d, undefined, f));
   rows['whole chain ADD + DEL (runtime wall, libcni included)'] = Object.fromEntries(
-    IMPL_NAMES.map((impl) => [impl, median(add(impl).map((s, i) => s.wallMs + del(impl)[i].wallMs))]),
+    implNames().map((impl) => [impl, median(add(impl).map((s, i) => s.wallMs + del(impl)[i].wallMs))]),
   );
   return { rows, cpu, failures: failures(samples), samples };
 }
@@ -80,7 +80,7 @@ export function podCycles({ runtime, conf, nodes, ns, opts }) {
 export function slopeRun({ runtime, conf, nodes, ns, opts }) {
   const n = opts.pods;
   const pods = Object.fromEntries(
-    IMPL_NAMES.map((impl) => [impl, ns.add(Array.from({ length: n }, (_, i) => `s${impl[0]}${i}`))]),
+    implNames().map((impl) => [impl, ns.add(Array.from({ length: n }, (_, i) => `s${tagOf(impl)}-${i}`))]),
   );
   const groups = [];
   for (const cmd of ['ADD', 'DEL'])
@@ -90,9 +90,9 @@ export function slopeRun({ runtime, conf, nodes, ns, opts }) {
           op(conf, impl, cmd, POD_LISTS, { id: `${impl} ${cmd}`, node: nodes[impl], pod: pods[impl][i], podIndex: i }),
         ]);
   const samples = runJob(runtime, groups);
-  for (const impl of IMPL_NAMES) ns.drop(pods[impl]);
+  for (const impl of implNames()) ns.drop(pods[impl]);
   const out = { pods: n, failures: failures(samples), samples, impl: {} };
-  for (const impl of IMPL_NAMES) {
+  for (const impl of implNames()) {
     const adds = samples.filter((s) => s.id === `${impl} ADD`);
     const series = (plugin) => adds.map((s) => execMs(s, plugin, 'ADD'));
     const chain = series();
@@ -113,7 +113,7 @@ export function slopeRun({ runtime, conf, nodes, ns, opts }) {
 export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
   const k = opts.parallel;
   const pods = Object.fromEntries(
-    IMPL_NAMES.map((impl) => [impl, ns.add(Array.from({ length: k }, (_, i) => `q${impl[0]}${i}`))]),
+    implNames().map((impl) => [impl, ns.add(Array.from({ length: k }, (_, i) => `q${tagOf(impl)}-${i}`))]),
   );
   const groups = [];
   for (let r = 0; r < opts.rounds; r++)
@@ -125,13 +125,13 @@ export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
           ),
         );
   const samples = runJob(runtime, groups);
-  for (const impl of IMPL_NAMES) ns.drop(pods[impl]);
+  for (const impl of implNames()) ns.drop(pods[impl]);
   const wall = (id) => {
     const g = samples.filter((s) => s.id === id);
     return Math.max(...g.map((s) => s.startMs + s.wallMs)) - Math.min(...g.map((s) => s.startMs));
   };
   const impl = {};
-  for (const name of IMPL_NAMES) {
+  for (const name of implNames()) {
     const rounds = Array.from({ length: opts.rounds }, (_, r) => ({
       add: wall(`${name} ADD ${r}`),
       del: wall(`${name} DEL ${r}`),
@@ -151,7 +151,7 @@ export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
  * every plugin run under GNU time (see tools/bench/runtime), three per implementation.
  */
 export function peakMemory({ runtime, conf, nodes, ns }) {
-  const pods = Object.fromEntries(IMPL_NAMES.map((impl) => [impl, ns.add([`m${impl[0]}`])[0]]));
+  const pods = Object.fromEntries(implNames().map((impl) => [impl, ns.add([`m${tagOf(impl)}`])[0]]));
   const groups = [];
   for (let r = 0; r < 3; r++)
     for (const cmd of ['ADD', 'DEL'])
@@ -192,7 +192,7 @@ export function sizes(bandwidth) {
 
 function byImpl(samples, f) {
   return {
-    ...Object.fromEntries(IMPL_NAMES.map((impl) => [impl, median(samples.filter((s) => s.id === impl).map(f))])),
+    ...Object.fromEntries(implNames().map((impl) => [impl, median(samples.filter((s) => s.id === impl).map(f))])),
     failures: failures(samples),
   };
 }

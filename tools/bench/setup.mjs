@@ -3,15 +3,31 @@
 // the runtime's "lo" list with loopback, then the pod network: bridge + host-local (IPv4,
 // gateway, masquerade, hairpin), portmap with one mapping, bandwidth when we have it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SYSTEM_PATH, root } from './lib.mjs';
 
-/** The two implementations: where each one's plugins are. */
+/** The implementations: each one's CNI_PATH. ours and Go always; variants of ours on request. */
 export const IMPLS = {
   ours: join(root, 'dist', 'bin'),
   go: '/usr/lib/cni',
 };
+
+/** The implementations' names, ours and Go first. */
+export const implNames = () => Object.keys(IMPLS);
+
+/**
+ * Adds a variant of ours to measure a means against (interleaved like the others):
+ * "exec-ipam": CNI_PATH finds a copy of our executable as host-local first, so bridge execs it.
+ */
+export function addVariant(name, dir) {
+  if (name !== 'exec-ipam') throw new Error(`unknown variant ${name} (known: exec-ipam)`);
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  copyFileSync(join(IMPLS.ours, 'cni-ts'), join(d, 'host-local'));
+  chmodSync(join(d, 'host-local'), 0o755);
+  IMPLS[name] = `${d}:${IMPLS.ours}`;
+}
 
 /** Runs `ip -batch -` with lines; throws with ip's message on failure. */
 function ipBatch(lines, { force = false } = {}) {
@@ -51,7 +67,7 @@ export class Namespaces {
 }
 
 /** Whether an implementation carries a plugin. */
-export const has = (impl, type) => existsSync(join(IMPLS[impl], type));
+export const has = (impl, type) => IMPLS[impl].split(':').some((d) => existsSync(join(d, type)));
 
 /**
  * Writes each implementation's conflists into dir and returns, per impl, the lists a pod's ADD

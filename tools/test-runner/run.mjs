@@ -66,7 +66,7 @@ for (const tier of tiers) {
 // one test that fails only when a plugin operation failed; times are reported, never asserted.
 if (!only && isRoot) {
   console.log('\n=== bench, quick (reports ours vs Go; never asserts a time) ===');
-  const b = spawnSync('node', ['tools/bench/bench.mjs', '--quick', '--no-build'], { cwd: root, env, stdio: 'inherit' });
+  const b = spawnSync('node', ['tools/bench/run.mjs', '--quick', '--no-build'], { cwd: root, env, stdio: 'inherit' });
   if (b.status === 0) passed += 1;
   else {
     console.log('# bench: an operation failed (see above)');

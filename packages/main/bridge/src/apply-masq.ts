@@ -5,7 +5,15 @@ import { type Executor, isKind } from '@cni-ts/process';
 import { type Family, type TableState, restore, saveTable } from '@cni-ts/iptables';
 import { nftApply, nftList } from '@cni-ts/nftables';
 import type { BridgeConf } from './config.js';
-import { checkMasq, familyOf, planMasqGc, planMasqSetup, planMasqTeardown } from './plan-masq-iptables.js';
+import {
+  checkMasq,
+  familyOf,
+  planMasqCreate,
+  planMasqGc,
+  planMasqRemoveKnown,
+  planMasqSetup,
+  planMasqTeardown,
+} from './plan-masq-iptables.js';
 import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './plan-masq-nft.js';
 import type { UndoStack } from './undo.js';
 
@@ -31,7 +39,13 @@ export function familiesOf(addresses: readonly string[]): Family[] {
   return ([4, 6] as const).filter((f) => addresses.some((a) => familyOf(a) === f));
 }
 
-/** Sets up masquerading for `addresses`, pushing the undo of each applied step. */
+/**
+ * Sets up masquerading for `addresses`, pushing the undo of each applied step. With iptables one
+ * restore per family creates the container's chain without reading the nat table first
+ * (planMasqCreate); only when the chain exists already (a repeated ADD) is the table read and
+ * the rules re-planned. Without a configured backend, a first restore that fails while
+ * `iptables-save` fails too means no usable iptables: nftables then, as chooseBackend decides.
+ */
 export function setupMasq(
   exec: Executor,
   conf: BridgeConf,
@@ -39,30 +53,36 @@ export function setupMasq(
   addresses: readonly string[],
   undo: UndoStack,
 ): void {
-  const { backend, v4 } = chooseBackend(exec, conf);
-  if (backend === 'nftables') {
-    nftApply(exec, planNftMasqSetup(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses));
-    undo.push('nftables masquerade', () =>
-      nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)),
-    );
-    return;
-  }
-  for (const f of familiesOf(addresses)) {
-    const state = f === 4 && v4 ? v4 : saveTable(exec, f, 'nat');
-    restore(
-      exec,
-      f,
-      planMasqSetup(
-        state,
-        o.network,
-        o.containerId,
-        addresses.filter((a) => familyOf(a) === f),
-      ),
-    );
+  if (conf.ipMasqBackend === 'nftables') return setupNftMasq(exec, o, addresses, undo);
+  for (const [i, f] of familiesOf(addresses).entries()) {
+    const own = addresses.filter((a) => familyOf(a) === f);
+    try {
+      createMasq(exec, f, o, own);
+    } catch (e) {
+      if (i === 0 && !conf.ipMasqBackend && chooseBackend(exec, conf).backend === 'nftables')
+        return setupNftMasq(exec, o, addresses, undo);
+      throw e;
+    }
     undo.push(`iptables masquerade (IPv${f})`, () =>
       restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)),
     );
   }
+}
+
+function createMasq(exec: Executor, f: Family, o: MasqOwner, addresses: readonly string[]): void {
+  try {
+    restore(exec, f, planMasqCreate(o.network, o.containerId, addresses));
+  } catch (e) {
+    if (!isKind(e, 'exists')) throw e;
+    restore(exec, f, planMasqSetup(saveTable(exec, f, 'nat'), o.network, o.containerId, addresses));
+  }
+}
+
+function setupNftMasq(exec: Executor, o: MasqOwner, addresses: readonly string[], undo: UndoStack): void {
+  nftApply(exec, planNftMasqSetup(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses));
+  undo.push('nftables masquerade', () =>
+    nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)),
+  );
 }
 
 // Teardown and GC try both backends, as upstream; a backend may be absent from the node. iptables
@@ -75,17 +95,30 @@ function matters(conf: Pick<BridgeConf, 'ipMasqBackend'>, backend: 'iptables' | 
 
 /**
  * Removes an attachment's masquerade rules from both backends; for iptables, in `families`
- * (the chain is found by name, so no address is needed). Returns the errors that matter.
+ * (the chain is found by name, so no address is needed). With the container's `addresses`
+ * (prevResult, the sandbox) one restore removes exactly its rules without reading the nat table;
+ * if that fails (a rule is not there, or something else jumps to the chain), the table is read and
+ * whatever is there is removed. Returns the errors that matter.
  */
 export function teardownMasq(
   exec: Executor,
   conf: Pick<BridgeConf, 'ipMasqBackend'>,
   o: MasqOwner,
   families: readonly Family[],
+  addresses: readonly string[] = [],
 ): Error[] {
   const errors: Error[] = [];
   for (const f of families) {
+    const known = [...new Set(addresses.filter((a) => familyOf(a) === f))];
     try {
+      if (known.length && conf.ipMasqBackend !== 'nftables') {
+        try {
+          restore(exec, f, planMasqRemoveKnown(o.network, o.containerId, known));
+          continue;
+        } catch {
+          // not exactly what ADD made (or iptables is unusable): read the table and see
+        }
+      }
       restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId));
     } catch (e) {
       if (matters(conf, 'iptables', e)) errors.push(e as Error);

@@ -22,8 +22,8 @@ export function hostVethOf(prev: Result | undefined, conf: Pick<TeardownConf, 'b
   )?.name;
 }
 
-// Deletes the container interface and returns the families of its global addresses.
-function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
+// Deletes the container interface and returns its global addresses ("ip/len").
+function deleteInSandbox(ctx: Context, errors: Error[]): string[] {
   try {
     const docs = ipBatch(
       ctx.exec,
@@ -34,7 +34,7 @@ function deleteInSandbox(ctx: Context, errors: Error[]): Family[] {
       { netns: ctx.args.netns },
     );
     const addrs = parseLinks(docs[0])[0]?.addrs ?? [];
-    return [...new Set(addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => a.family))];
+    return addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => `${a.local}/${a.prefixlen}`);
   } catch (e) {
     // gone already: the interface, or the whole sandbox (removed since we looked) — nothing else
     if (!isMissing(e, ctx.args.ifname) && !isMissing(e, ctx.args.netns))
@@ -69,9 +69,10 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   const { containerId, ifname } = ctx.args;
   const errors: Error[] = [];
   const prev = prevResultIfValid(ctx); // DEL cleans up with or without a usable prevResult
-  const families = new Set<Family>((prev?.ips ?? []).map((ip) => familyOf(ip.address)));
-  if (!netnsGone(ctx.args.netns)) for (const f of deleteInSandbox(ctx, errors)) families.add(f);
+  const addresses = (prev?.ips ?? []).map((ip) => ip.address);
+  if (!netnsGone(ctx.args.netns)) addresses.push(...deleteInSandbox(ctx, errors));
   else deleteLeftHostVeth(host, ctx, conf, prev, errors);
+  const families = new Set<Family>(addresses.map(familyOf));
   if (conf.macspoofchk) {
     try {
       removeSpoofCheck(ctx.exec, containerId, ifname);
@@ -82,7 +83,7 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   if (conf.ipamType && conf.ipMasq) {
     const fams: Family[] = families.size ? [...families].sort() : [4, 6];
     errors.push(
-      ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams).map((e) =>
+      ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams, addresses).map((e) =>
         kernelError('remove masquerade rules', e),
       ),
     );

@@ -79,6 +79,36 @@ export function planMasqSetup(
   return changes;
 }
 
+/**
+ * The masquerade rules of `addresses` for a chain that does not exist yet: created with `-N`, so
+ * the batch fails ("exists") when it does; else no rule can jump to it yet, and nothing needs to
+ * be read first. A node's whole nat table grows with its pods; this stays the same size.
+ */
+export function planMasqCreate(network: string, containerId: string, addresses: readonly string[]): Change[] {
+  if (addresses.length === 0) return [];
+  const { chain, jumps } = masqRules(network, containerId, addresses);
+  return [
+    { op: 'create', table: 'nat', chain: masqChain(network, containerId) },
+    ...chain.map((rule): Change => ({ op: 'append', rule })),
+    ...jumps.map((rule): Change => ({ op: 'append', rule })),
+  ];
+}
+
+/**
+ * Removal of the masquerade rules when the container's addresses are known (prevResult, the
+ * sandbox): its POSTROUTING jumps, then its chain. The batch fails when a rule is not there or
+ * another rule still jumps to the chain; the caller then reads the table (planMasqTeardown).
+ */
+export function planMasqRemoveKnown(network: string, containerId: string, addresses: readonly string[]): Change[] {
+  if (addresses.length === 0) return [];
+  const name = masqChain(network, containerId);
+  return [
+    ...masqRules(network, containerId, addresses).jumps.map((rule): Change => ({ op: 'delete', rule })),
+    { op: 'flush', table: 'nat', chain: name },
+    { op: 'deleteChain', table: 'nat', chain: name },
+  ];
+}
+
 /** Changes that remove a container's masquerade chain and every rule jumping to it (nothing when absent). */
 export function planMasqTeardown(state: TableState, network: string, containerId: string): Change[] {
   return removeChain(state, masqChain(network, containerId));

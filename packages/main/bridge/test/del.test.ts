@@ -5,7 +5,12 @@ import { makeBridge } from '../src/index.js';
 import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
 
 const CH = 'CNI-ee871de47c845415462ccc60';
-const SAVED = `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CH} - [0:0]\n-A POSTROUTING -s 10.22.0.2/32 -j ${CH}\n-A ${CH} -j MASQUERADE\nCOMMIT\n`;
+const C = '-m comment --comment "name: \\"podnet\\" id: \\"ctr1\\""';
+// the nat table as ADD leaves it, and as an older ADD may have (no comments)
+const SAVED =
+  `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CH} - [0:0]\n-A POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH}\n` +
+  `-A ${CH} -d 10.22.0.0/24 ${C} -j ACCEPT\n-A ${CH} ! -d 224.0.0.0/4 ${C} -j MASQUERADE\nCOMMIT\n`;
+const SAVED_OLD = `*nat\n:POSTROUTING ACCEPT [0:0]\n:${CH} - [0:0]\n-A POSTROUTING -s 10.22.0.2/32 -j ${CH}\n-A ${CH} -j MASQUERADE\nCOMMIT\n`;
 const PREV = {
   cniVersion: '1.0.0',
   interfaces: [{ name: 'cni0' }, { name: 'veth01020304' }, { name: 'eth0', sandbox: NETNS }],
@@ -25,7 +30,7 @@ async function del(config: Record<string, unknown>, s: Scenario, over: { netns?:
   return { exec, error };
 }
 
-test('DEL with the sandbox: one pod batch reads and deletes the interface; rules by name; IPAM released last', async (t) => {
+test('DEL with the sandbox: one pod batch reads and deletes the interface; its rules removed without reading the table; IPAM released last', async (t) => {
   const { exec, error } = await del(
     { ...L3, prevResult: PREV },
     {
@@ -43,10 +48,19 @@ test('DEL with the sandbox: one pod batch reads and deletes the interface; rules
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
     `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev eth0 ; link del dev eth0`,
-    'iptables-save -t nat',
-    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
+    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
     'nft -j list chain inet cni_plugins_masquerade masq_checks',
     'IPAM DEL',
+  ]);
+});
+
+test('DEL of rules not as this ADD writes them (no comments): the table is read and what jumps to the chain removed', async (t) => {
+  const { exec, error } = await del({ ...L3, prevResult: PREV }, { iptables: { 4: SAVED_OLD } });
+  t.is(error, undefined);
+  t.deepEqual(exec.script().slice(1, 4), [
+    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
+    'iptables-save -t nat',
+    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
   ]);
 });
 
@@ -100,13 +114,14 @@ test('DEL without the sandbox removes a host veth left behind, if it is still a 
   t.deepEqual(elsewhere.exec.script(), ['ip -d -j -batch - << addr show dev veth01020304']);
 });
 
-test('repeated DEL: nothing left is fine, and nothing is restored', async (t) => {
+test('repeated DEL: nothing left is fine (the restore of the known rules is refused, the table shows nothing)', async (t) => {
   const { exec, error } = await del({ ...L3, prevResult: PREV }, {});
   t.is(error, undefined);
   t.deepEqual(
     exec.script().map((l) => l.split(' << ')[0]),
     [
       'nsenter --net=/proc/self/ns/net -- ip -j -batch -',
+      'iptables-restore --noflush -w 5',
       'iptables-save -t nat',
       'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',

@@ -1,6 +1,7 @@
 // A scripted node for golden tests: a FakeExecutor that answers ip, nsenter, iptables, nft and
 // the IPAM plugin from plain data, and a fake Host. Nothing here touches the machine.
 import { fileURLToPath } from 'node:url';
+import { chainExists, parseSave, splitArgs } from '@cni-ts/iptables';
 import type { RunOptions, RunResult } from '@cni-ts/process';
 import { type Call, FakeExecutor } from '@cni-ts/testutils';
 import { type Context, decodeNetConf, decodePrevResult, withLazyPrevResult } from '@cni-ts/skel';
@@ -125,6 +126,8 @@ export class ScriptedExec extends FakeExecutor {
     const tool = argv[0]!;
     if (tool === 'ip') return answerIp((c.file === 'nsenter' ? s.pod : s.node) ?? {}, c);
     if (tool.endsWith('tables-save')) return { stdout: s.iptables?.[tool.startsWith('ip6') ? 6 : 4] ?? EMPTY_NAT };
+    if (tool.endsWith('tables-restore'))
+      return restoreAnswer(s.iptables?.[tool.startsWith('ip6') ? 6 : 4] ?? EMPTY_NAT, c.input);
     if (tool === 'nft' && argv[1] === '-j') {
       const items = s.nft?.[argv.slice(3).join(' ')];
       return items ? { stdout: JSON.stringify({ nftables: items }) } : { status: 1, stderr: nftMissing(argv) };
@@ -132,6 +135,27 @@ export class ScriptedExec extends FakeExecutor {
     if (c.file.startsWith(IPAM_DIR) && this.verb === 'ADD') return { stdout: JSON.stringify(s.ipam ?? {}) };
     return { stdout: '' };
   }
+}
+
+// iptables-restore --noflush against the saved nat table: refuses, as the real tool does, -N of a
+// chain that exists, -D of a rule that is not there and -F/-X of a chain that is not there (the
+// whole batch then changes nothing); anything else is accepted and not remembered.
+function restoreAnswer(saved: string, input: string): Partial<RunResult> {
+  const state = parseSave(saved, 'nat');
+  const created = new Set<string>();
+  const lines = input.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const [op, chain, ...spec] = splitArgs(line);
+    if (!chain) continue;
+    const exists = chainExists(state, chain) || created.has(chain);
+    const fail = (why: string) => ({ status: 1, stderr: `iptables-restore: line ${i + 1} failed: ${why}.\n` });
+    if (op === '-N' && exists) return fail('Chain already exists');
+    if (op === '-N') created.add(chain);
+    if ((op === '-F' || op === '-X') && !exists) return fail('No chain/target/match by that name');
+    if (op === '-D' && !state.rules.some((r) => r.chain === chain && r.spec.join('\0') === spec.join('\0')))
+      return fail('Bad rule (does a matching rule exist in that chain?)');
+  }
+  return { stdout: '' };
 }
 
 // What nft prints when the table or chain listed does not exist: the command, the name marked.
