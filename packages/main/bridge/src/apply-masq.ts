@@ -53,15 +53,18 @@ export function setupMasq(
   addresses: readonly string[],
   undo: UndoStack,
 ): void {
-  if (conf.ipMasqBackend === 'nftables') return setupNftMasq(exec, o, addresses, undo);
+  if (conf.ipMasqBackend === 'nftables') {
+    setupNftMasq(exec, o, addresses, undo);
+    return;
+  }
   for (const [i, f] of familiesOf(addresses).entries()) {
     const own = addresses.filter((a) => familyOf(a) === f);
     try {
       createMasq(exec, f, o, own);
     } catch (e) {
-      if (i === 0 && !conf.ipMasqBackend && chooseBackend(exec, conf).backend === 'nftables')
-        return setupNftMasq(exec, o, addresses, undo);
-      throw e;
+      if (i > 0 || conf.ipMasqBackend || chooseBackend(exec, conf).backend !== 'nftables') throw e;
+      setupNftMasq(exec, o, addresses, undo);
+      return;
     }
     undo.push(`iptables masquerade (IPv${f})`, () =>
       restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)),
