@@ -102,7 +102,7 @@ export async function execDelegateAsync(
 ): Promise<string> {
   const plugin = inProcessPlugin(findInPath(type, ctx.args.path));
   if (!plugin) return execDelegate(ctx, type, command, stdin);
-  const r = await runInProcess(plugin, { ...ctx.env, CNI_COMMAND: command }, stdin, ctx.exec);
+  const r = await runInProcess(plugin, delegateEnv(ctx, type, command), stdin, ctx.exec);
   if (r.stderr) ctx.log(`${type}: ${r.stderr.trimEnd()}`);
   if (r.status !== 0) throw delegateError(type, command, r.status, r.stdout, r.stderr);
   return r.stdout;
@@ -129,8 +129,8 @@ export class DelegateError extends CniError {
 export const MAX_DELEGATION_DEPTH = 3;
 const DEPTH_VAR = 'CNI_TS_DELEGATION_DEPTH';
 
-/** Runs plugin `type` for `command`; returns its stdout when it exits 0, throws its error (a DelegateError once it ran) otherwise. */
-export function execDelegate(ctx: Context, type: string, command: Command, stdin = ctx.stdin): string {
+// The delegate's environment: ours with its command, one level deeper; refused when too deep.
+function delegateEnv(ctx: Context, type: string, command: Command): Record<string, string | undefined> {
   const depth = Number(ctx.env[DEPTH_VAR]) || 0;
   if (depth >= MAX_DELEGATION_DEPTH)
     throw new CniError(
@@ -138,8 +138,13 @@ export function execDelegate(ctx: Context, type: string, command: Command, stdin
       `refusing to delegate ${command} to "${type}": delegation nested ${depth + 1} deep, the configuration makes plugins delegate to each other in a loop`,
       'check "ipam.type": it must name an IPAM plugin such as "host-local", not the main plugin itself',
     );
+  return { ...ctx.env, CNI_COMMAND: command, [DEPTH_VAR]: String(depth + 1) };
+}
+
+/** Runs plugin `type` for `command`; returns its stdout when it exits 0, throws its error (a DelegateError once it ran) otherwise. */
+export function execDelegate(ctx: Context, type: string, command: Command, stdin = ctx.stdin): string {
+  const env = delegateEnv(ctx, type, command);
   const file = findInPath(type, ctx.args.path);
-  const env = { ...ctx.env, CNI_COMMAND: command, [DEPTH_VAR]: String(depth + 1) };
   let r: RunResult;
   try {
     r = runWithRetry(ctx, file, env, stdin);

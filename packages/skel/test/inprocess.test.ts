@@ -7,6 +7,7 @@ import { CniError, ErrorCode, newResult } from '@cni-ts/types';
 import {
   type Context,
   DelegateError,
+  MAX_DELEGATION_DEPTH,
   type Plugin,
   decodeNetConf,
   delegateAddAsync,
@@ -92,7 +93,7 @@ test.serial(
     t.is(r?.ips?.[0]?.address, '10.0.0.5/24');
     t.deepEqual(exec.calls, [], 'nothing was exec’d');
     t.is(seen[0]?.stdin, c.stdin);
-    t.deepEqual(seen[0]?.env, { ...c.env, CNI_COMMAND: 'ADD' });
+    t.deepEqual(seen[0]?.env, { ...c.env, CNI_COMMAND: 'ADD', CNI_TS_DELEGATION_DEPTH: '1' });
     t.deepEqual(logs, ['ipam-x: ipam-x: reserving'], 'its stderr is logged as an exec’d delegate’s is');
     await delegateAsync(c, 'ipam-x', 'DEL');
     t.is(seen[1]?.command, 'DEL');
@@ -129,6 +130,18 @@ test.serial('a delegate that delegates again is exec’d at the second level', a
     [join(bin, 'ipam-x')],
   );
   t.is(seen.length, 0);
+});
+
+test.serial('the delegation depth limit holds in-process too: a loop is code 7 before anything runs', async (t) => {
+  seen.length = 0;
+  behaviour = 'ok';
+  const exec = new FakeExecutor();
+  const c = ctx(exec);
+  c.env = { ...c.env, CNI_TS_DELEGATION_DEPTH: String(MAX_DELEGATION_DEPTH) };
+  const e = await t.throwsAsync(delegateAsync(c, 'ipam-x', 'ADD'));
+  t.is((e as CniError).code, ErrorCode.invalidConfig);
+  t.is(seen.length, 0, 'the delegate did not run');
+  t.deepEqual(exec.calls, []);
 });
 
 // The outcomes an exec'd delegate has (invoke.test.ts pins them with a fake process): the same
