@@ -1,0 +1,69 @@
+// Applies a shaping plan in as few processes as possible: one `ip -batch` for the ifb (create, up,
+// show) and one `tc -batch` for every qdisc and filter. A failure takes back what was done: the
+// ifb, and the tc commands that succeeded before the failing one, so a failed ADD leaves nothing.
+import { type Executor, ipBatch, isKind } from '@cni-ts/process';
+import { CniError, ErrorCode } from '@cni-ts/types';
+import { parseLinks } from './observe.js';
+import { type ShapingPlan, ifbCommands, tcCommands } from './plan-shaping.js';
+import { undoCommands } from './plan-teardown.js';
+import { TcBatchError, tcBatch } from './tc-run.js';
+
+/** The interface ADD reports for the ifb. */
+export interface IfbBrief {
+  name: string;
+  mac: string;
+}
+
+/** Creates the ifb and the qdiscs/filter of a plan; returns the ifb (when the plan has one). */
+export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: string) => void): IfbBrief | undefined {
+  let ifb: IfbBrief | undefined;
+  if (plan.egress) {
+    const { ifb: name } = plan.egress;
+    try {
+      const docs = ipBatch(exec, ifbCommands(plan.egress));
+      const link = parseLinks(docs[docs.length - 1])[0];
+      ifb = { name, mac: link?.mac ?? '' };
+    } catch (e) {
+      // the ifb may exist by now (a later command failed): remove it before reporting
+      if (!isKind(e, 'exists')) deleteLink(exec, name, log);
+      throw kernelError(`create ifb device ${name}`, e);
+    }
+  }
+  const commands = tcCommands(plan);
+  try {
+    tcBatch(exec, commands);
+  } catch (e) {
+    const done = e instanceof TcBatchError && e.line !== undefined ? e.line : 0;
+    undoTc(exec, commands.slice(0, done), log);
+    if (ifb) deleteLink(exec, ifb.name, log);
+    throw kernelError(`set up traffic shaping on ${plan.veth}`, e);
+  }
+  return ifb;
+}
+
+/** Runs the undo of tc commands that succeeded; failures are logged, never thrown. */
+export function undoTc(exec: Executor, applied: ReadonlyArray<readonly string[]>, log: (msg: string) => void): void {
+  const undo = undoCommands(applied);
+  if (undo.length === 0) return;
+  try {
+    tcBatch(exec, undo, { options: ['-force'] });
+  } catch (e) {
+    log(`undo of tc commands failed: ${(e as Error).message}`);
+  }
+}
+
+/** Deletes a link of our netns; a missing one is fine, other failures are logged. */
+export function deleteLink(exec: Executor, name: string, log: (msg: string) => void): void {
+  try {
+    ipBatch(exec, [['link', 'del', 'dev', name]]);
+  } catch (e) {
+    if (!isKind(e, 'missing')) log(`could not delete ${name}: ${(e as Error).message}`);
+  }
+}
+
+/** A kernel refusal as a CNI error that says what failed; codes the lower layer set (busy → 11) are kept. */
+export function kernelError(what: string, e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  const code = (e as { cniCode?: number }).cniCode ?? ErrorCode.internal;
+  return new CniError(code, `failed to ${what}: ${(e as Error).message}`, '', { cause: e });
+}

@@ -1,0 +1,27 @@
+// The bandwidth plugin: every verb, bound to the host it runs on.
+import type { Plugin } from '@cni-ts/skel';
+import { versionsFrom } from '@cni-ts/types';
+import { cmdAdd } from './add.js';
+import { cmdCheck } from './check.js';
+import { cmdDel } from './del.js';
+import { cmdGc, cmdStatus } from './gc.js';
+import { type Host, systemHost } from './host.js';
+
+/** Spec versions bandwidth speaks: 0.3.0 and later, as upstream (it needs interfaces in prevResult). */
+export const BANDWIDTH_VERSIONS: readonly string[] = versionsFrom('0.3.0');
+
+/** The bandwidth plugin over a given host (tests pass a fake one). */
+export function makeBandwidth(host: Host): Plugin {
+  return {
+    name: 'bandwidth',
+    versions: BANDWIDTH_VERSIONS,
+    add: (ctx) => cmdAdd(host, ctx),
+    del: (ctx) => cmdDel(host, ctx),
+    check: (ctx) => cmdCheck(host, ctx),
+    gc: (ctx) => cmdGc(ctx),
+    status: (ctx) => cmdStatus(ctx),
+  };
+}
+
+/** The bandwidth plugin. */
+export const bandwidth: Plugin = makeBandwidth(systemHost);

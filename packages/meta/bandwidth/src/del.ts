@@ -1,0 +1,45 @@
+// DEL: remove the ifb and our qdiscs and filter from the pod's host veth. It needs only what finds
+// ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
+// peer) — so it succeeds after a config change, without prevResult, without the netns (the veth
+// went with it; only the ifb is left), and a second time.
+import { isKind } from '@cni-ts/process';
+import { type Context, netnsGone } from '@cni-ts/skel';
+import { CniError } from '@cni-ts/types';
+import { deleteLink, kernelError } from './apply-shaping.js';
+import type { Host } from './host.js';
+import { ifbName } from './names.js';
+import { findHostVeth, podLink, showTc } from './observe.js';
+import { planTeardown } from './plan-teardown.js';
+import { tcBatch } from './tc-run.js';
+
+/** The bandwidth plugin's DEL. */
+export function cmdDel(host: Host, ctx: Context): void {
+  let failure: unknown;
+  if (!netnsGone(ctx.args.netns)) {
+    try {
+      const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, ctx.args.netns, ctx.args.ifname), ctx.prevResult);
+      teardown(ctx, host, veth.name);
+    } catch (e) {
+      // gone, or never a veth peer (a CniError from findHostVeth): nothing of ours is on it
+      if (!isKind(e, 'missing') && !(e instanceof CniError)) failure = e;
+    }
+  }
+  const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
+  if (host.linkNames().has(ifb)) deleteLink(ctx.exec, ifb, ctx.log);
+  if (failure) throw kernelError('remove traffic shaping', failure);
+}
+
+/** Takes our qdiscs and filter off a veth (one tc process to look, one to delete); true when there were any. */
+export function teardown(ctx: Context, host: Host, veth: string): boolean {
+  const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
+  const links = host.linkNames();
+  const state = showTc(ctx.exec, veth, links.has(ifb) ? ifb : undefined);
+  const commands = planTeardown(state, veth, ifb, links);
+  if (commands.length === 0) return false;
+  try {
+    tcBatch(ctx.exec, commands);
+  } catch (e) {
+    if (!isKind(e, 'missing')) throw kernelError(`remove traffic shaping from ${veth}`, e);
+  }
+  return true;
+}

@@ -1,0 +1,21 @@
+// What the plugin reads of its own (the node's) network namespace without starting a process.
+// Injected so contract tests never touch the machine they run on.
+import { readFileSync } from 'node:fs';
+
+/** The node-side reads the plugin makes directly. */
+export interface Host {
+  /** Names of the links in our netns (/proc/net/dev, which is per network namespace). */
+  linkNames(): Set<string>;
+}
+
+/** The real host: /proc of the netns the plugin runs in. */
+export const systemHost: Host = {
+  linkNames() {
+    const names = new Set<string>();
+    for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
+      const name = line.split(':')[0]?.trim();
+      if (name) names.add(name);
+    }
+    return names;
+  },
+};

@@ -1,0 +1,10 @@
+export { bandwidth, makeBandwidth, BANDWIDTH_VERSIONS } from './bandwidth.js';
+export * from './config.js';
+export * from './quantity.js';
+export * from './tbf.js';
+export * from './names.js';
+export * from './plan-shaping.js';
+export * from './plan-teardown.js';
+export { staleIfbs, statusProbe } from './gc.js';
+export { acceptedTbfs } from './check.js';
+export type { Host } from './host.js';

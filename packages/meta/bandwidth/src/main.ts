@@ -1,0 +1,4 @@
+import { runPlugin } from '@cni-ts/skel';
+import { bandwidth } from './bandwidth.js';
+
+runPlugin(bandwidth);

@@ -1,0 +1,198 @@
+// Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
+// pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
+import { type Executor, ipBatch } from '@cni-ts/process';
+import { CniError, ErrorCode, type Result, configError } from '@cni-ts/types';
+import type { Host } from './host.js';
+import { tcBatch } from './tc-run.js';
+
+/** A link as the plugin sees it. */
+export interface LinkState {
+  name: string;
+  ifindex: number;
+  /** linkinfo kind ("veth", "ifb", …); undefined for plain devices. */
+  kind?: string;
+  /** For a veth: its peer's ifindex (in the peer's netns). */
+  peerIndex?: number;
+  mtu: number;
+  mac: string;
+  alias?: string;
+}
+
+interface RawLink {
+  ifname?: string;
+  ifindex?: number;
+  link_index?: number;
+  mtu?: number;
+  address?: string;
+  ifalias?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+/** Turns one `ip -j -d link show` document into LinkStates. */
+export function parseLinks(doc: unknown): LinkState[] {
+  if (!Array.isArray(doc)) return [];
+  return (doc as RawLink[]).map((l) => {
+    const out: LinkState = { name: l.ifname ?? '', ifindex: l.ifindex ?? 0, mtu: l.mtu ?? 0, mac: l.address ?? '' };
+    if (l.linkinfo?.info_kind) out.kind = l.linkinfo.info_kind;
+    if (l.link_index !== undefined) out.peerIndex = l.link_index;
+    if (l.ifalias) out.alias = l.ifalias;
+    return out;
+  });
+}
+
+/** The pod's interface, seen from inside its netns (one nsenter process). */
+export function podLink(exec: Executor, netns: string, ifname: string): LinkState {
+  const [doc] = ipBatch(exec, [['link', 'show', 'dev', ifname]], { netns, options: ['-d'] });
+  const link = parseLinks(doc)[0];
+  if (!link) throw new CniError(ErrorCode.internal, `no link "${ifname}" in ${netns}`);
+  return link;
+}
+
+/** Shows the named links of our netns (one ip process); every name must exist. */
+export function showLinks(exec: Executor, names: readonly string[]): LinkState[] {
+  if (names.length === 0) return [];
+  return ipBatch(
+    exec,
+    names.map((n) => ['link', 'show', 'dev', n]),
+    { options: ['-d'] },
+  ).flatMap(parseLinks);
+}
+
+/** Every link of a kind in our netns (one ip process). */
+export function linksOfKind(exec: Executor, kind: string): LinkState[] {
+  return ipBatch(exec, [['link', 'show', 'type', kind]], { options: ['-d'] }).flatMap(parseLinks);
+}
+
+/** The host-side interfaces a result names (no sandbox), in order. */
+export function hostSideNames(result: Result | undefined): string[] {
+  return (result?.interfaces ?? []).filter((i) => !i.sandbox && i.name).map((i) => i.name);
+}
+
+/**
+ * The host-side veth of the pod's interface: the link in our netns that is its veth peer. The
+ * candidates are prevResult's host-side interfaces (upstream requires the peer among them); when
+ * prevResult names none, every veth of the node is a candidate. Code 7 when the pod's interface is
+ * not a veth, or its peer is not in our netns.
+ */
+export function findHostVeth(exec: Executor, host: Host, pod: LinkState, prev: Result | undefined): LinkState {
+  if (pod.kind !== 'veth' || !pod.peerIndex) {
+    throw configError(
+      `container interface ${pod.name} is ${pod.kind ? `a ${pod.kind}` : 'not a veth'}: bandwidth shapes veth pairs only`,
+      'chain bandwidth after a plugin that connects the pod with a veth pair (bridge, ptp)',
+    );
+  }
+  const named = hostSideNames(prev);
+  const present = host.linkNames();
+  const candidates = named.length
+    ? showLinks(
+        exec,
+        [...new Set(named)].filter((n) => present.has(n)),
+      )
+    : linksOfKind(exec, 'veth');
+  const peer = candidates.find((l) => l.kind === 'veth' && l.ifindex === pod.peerIndex && l.peerIndex === pod.ifindex);
+  if (!peer) {
+    throw configError(
+      'no veth peer of container interface found in host ns',
+      named.length
+        ? `the peer of ${pod.name} (ifindex ${pod.peerIndex}) is none of prevResult's host interfaces ${named.join(', ')}`
+        : `the peer of ${pod.name} (ifindex ${pod.peerIndex}) is not a veth in the plugin's network namespace`,
+    );
+  }
+  return peer;
+}
+
+/** A qdisc as `tc -j -raw qdisc show` reports it. */
+export interface QdiscState {
+  kind: string;
+  handle: string;
+  root: boolean;
+  parent?: string;
+  /** tbf only: bytes per second, queue bytes, bucket ticks. */
+  rate?: number;
+  limit?: number;
+  buffer?: number;
+}
+
+/** A filter's redirect as `tc -j filter show` reports it. */
+export interface FilterState {
+  kind: string;
+  pref: number;
+  protocol: string;
+  flowid?: string;
+  /** Devices the filter's mirred actions redirect to, in order. */
+  redirects: string[];
+}
+
+interface RawQdisc {
+  kind?: string;
+  handle?: string;
+  root?: boolean;
+  parent?: string;
+  options?: { rate?: number; limit?: number; burst_raw?: string };
+}
+
+interface RawFilter {
+  kind?: string;
+  pref?: number;
+  protocol?: string;
+  options?: {
+    fh?: string;
+    flowid?: string;
+    actions?: Array<{ kind?: string; mirred_action?: string; to_dev?: string }>;
+  };
+}
+
+/** Turns one `tc -j -raw qdisc show` document into QdiscStates. */
+export function parseQdiscs(doc: unknown): QdiscState[] {
+  if (!Array.isArray(doc)) return [];
+  return (doc as RawQdisc[]).map((q) => {
+    const out: QdiscState = { kind: q.kind ?? '', handle: q.handle ?? '', root: q.root === true };
+    if (q.parent) out.parent = q.parent;
+    const o = q.options ?? {};
+    if (typeof o.rate === 'number') out.rate = o.rate;
+    if (typeof o.limit === 'number') out.limit = o.limit;
+    if (typeof o.burst_raw === 'string') out.buffer = Number.parseInt(o.burst_raw, 16);
+    return out;
+  });
+}
+
+/** Turns one `tc -j filter show` document into FilterStates (the per-handle entries that carry actions). */
+export function parseFilters(doc: unknown): FilterState[] {
+  if (!Array.isArray(doc)) return [];
+  return (doc as RawFilter[])
+    .filter((f) => /::/.test(f.options?.fh ?? ''))
+    .map((f) => ({
+      kind: f.kind ?? '',
+      pref: f.pref ?? 0,
+      protocol: f.protocol ?? '',
+      ...(f.options?.flowid ? { flowid: f.options.flowid } : {}),
+      redirects: (f.options?.actions ?? [])
+        .filter((a) => a.kind === 'mirred' && a.mirred_action === 'redirect')
+        .map((a) => a.to_dev ?? ''),
+    }));
+}
+
+/** What is on a veth (and its ifb), read in one tc process. */
+export interface TcState {
+  veth: QdiscState[];
+  filters: FilterState[];
+  ifb?: QdiscState[];
+}
+
+/** Reads the qdiscs of the veth (and the ifb, when it exists) and the veth's ingress filters. */
+export function showTc(exec: Executor, veth: string, ifb: string | undefined): TcState {
+  const docs = tcBatch(
+    exec,
+    [
+      ['qdisc', 'show', 'dev', veth],
+      ['filter', 'show', 'dev', veth, 'parent', 'ffff:'],
+      ...(ifb ? [['qdisc', 'show', 'dev', ifb]] : []),
+    ],
+    { options: ['-j', '-raw'] },
+  );
+  return {
+    veth: parseQdiscs(docs[0]),
+    filters: parseFilters(docs[1]),
+    ...(ifb ? { ifb: parseQdiscs(docs[2]) } : {}),
+  };
+}
