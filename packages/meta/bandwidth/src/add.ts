@@ -2,10 +2,11 @@
 // Everything is checked before anything is created; a failure leaves nothing behind. State left by
 // an earlier ADD of the same attachment (same ifb name, our qdiscs on the veth) is replaced.
 import { type Context, requireNetns } from '@cni-ts/skel';
-import { type Result, configError, newResult } from '@cni-ts/types';
+import { isKind } from '@cni-ts/process';
+import { CniError, ErrorCode, type Result, configError, newResult } from '@cni-ts/types';
 import { applyShaping } from './apply-shaping.js';
 import { loadConf } from './config.js';
-import { teardown } from './del.js';
+import { deleteIfb, teardown } from './del.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
 import { findHostVeth, podLink } from './observe.js';
@@ -26,19 +27,38 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   requireNetns(netns);
   const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), prev);
   const plan = planShaping(conf, containerId, veth.name, veth.mtu);
+  // an ifb of this attachment is left from an earlier ADD: take that ADD's work off first
   const ifbExists = host.linkNames().has(ifbName(conf.name, containerId));
-  if (ifbExists) teardown(ctx, host, veth.name);
+  if (ifbExists) {
+    teardown(ctx, host, veth.name);
+    deleteIfb(ctx, host);
+  }
   let ifb: ReturnType<typeof applyShaping>;
   try {
     ifb = applyShaping(ctx.exec, plan, ctx.log);
   } catch (e) {
-    // our own qdiscs from an earlier ADD of this attachment are in the way: take them off, try once more
-    if (ifbExists || !/File exists|Exclusivity flag/.test((e as Error).message)) throw e;
-    if (!teardown(ctx, host, veth.name)) throw e;
+    // qdiscs are in the way: ours (an earlier ADD of this attachment) are taken off and ADD tries once
+    // more; anyone else's stay, and the error says so
+    if (ifbExists || !isConflict(e)) throw e;
+    if (!teardown(ctx, host, veth.name)) {
+      throw new CniError(
+        ErrorCode.internal,
+        `failed to set up traffic shaping on ${veth.name}: it already has qdiscs that bandwidth did not create`,
+        `${(e as Error).message}; see \`tc qdisc show dev ${veth.name}\``,
+        { cause: e },
+      );
+    }
     ifb = applyShaping(ctx.exec, plan, ctx.log);
   }
   return {
     ...prev,
     interfaces: [...(prev.interfaces ?? []), ...(ifb ? [{ name: ifb.name, mac: ifb.mac }] : [])],
   };
+}
+
+// The kernel refused a qdisc because one is there already ("File exists", or "Exclusivity flag on"
+// for a root qdisc that is not the default one).
+function isConflict(e: unknown): boolean {
+  const cause = (e as { cause?: unknown }).cause;
+  return isKind(cause, 'exists') || (isKind(cause, 'failed') && /Exclusivity flag on/.test(cause.stderr));
 }

@@ -3,7 +3,7 @@
 // peer) — so it succeeds after a config change, without prevResult, without the netns (the veth
 // went with it; only the ifb is left), and a second time.
 import { isKind } from '@cni-ts/process';
-import { type Context, netnsGone } from '@cni-ts/skel';
+import { type Context, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError } from './apply-shaping.js';
 import type { Host } from './host.js';
@@ -17,16 +17,22 @@ export function cmdDel(host: Host, ctx: Context): void {
   let failure: unknown;
   if (!netnsGone(ctx.args.netns)) {
     try {
-      const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, ctx.args.netns, ctx.args.ifname), ctx.prevResult);
+      const pod = podLink(ctx.exec, ctx.args.netns, ctx.args.ifname);
+      const veth = findHostVeth(ctx.exec, host, pod, prevResultIfValid(ctx));
       teardown(ctx, host, veth.name);
     } catch (e) {
       // gone, or never a veth peer (a CniError from findHostVeth): nothing of ours is on it
       if (!isKind(e, 'missing') && !(e instanceof CniError)) failure = e;
     }
   }
+  deleteIfb(ctx, host);
+  if (failure) throw kernelError('remove traffic shaping', failure);
+}
+
+/** Deletes the attachment's ifb when it exists (one ip process). */
+export function deleteIfb(ctx: Context, host: Host): void {
   const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
   if (host.linkNames().has(ifb)) deleteLink(ctx.exec, ifb, ctx.log);
-  if (failure) throw kernelError('remove traffic shaping', failure);
 }
 
 /** Takes our qdiscs and filter off a veth (one tc process to look, one to delete); true when there were any. */

@@ -43,20 +43,13 @@ export function cmdGc(ctx: Context): void {
   }
 }
 
-const PROBE = 'probe0';
-
-/** The probe's script: an ifb in a fresh netns, then the tc batch of a pod shaped both ways. */
+/** The probe's script: two ifbs in a fresh netns (one plays the veth), then a pod's tc batch shaped both ways. */
 export function statusProbe(): { args: string[]; input: string } {
   const tbf = tbfFor(125_000, 3028);
-  const commands = tcCommands({ veth: PROBE, ingress: tbf, egress: { ifb: PROBE, mtu: 1500, tbf } });
+  const commands = tcCommands({ veth: 'probe0', ingress: tbf, egress: { ifb: 'probe1', mtu: 1500, tbf } });
+  const links = ['probe0', 'probe1'].map((n) => `ip link add name ${n} type ifb && ip link set dev ${n} up`);
   return {
-    args: [
-      '--net',
-      '--',
-      'sh',
-      '-c',
-      `ip link add name ${PROBE} type ifb && ip link set dev ${PROBE} up && exec tc -batch -`,
-    ],
+    args: ['--net', '--', 'sh', '-c', `${links.join(' && ')} && exec tc -batch -`],
     input: `${commands.map(batchLine).join('\n')}\n`,
   };
 }

@@ -2,7 +2,7 @@
 // data (links of the node and the pod, qdiscs and filters), and a fake Host. Nothing here touches
 // the machine.
 import { type Call, FakeExecutor } from '@cni-ts/testutils';
-import { type Context, decodeNetConf, decodePrevResult } from '@cni-ts/skel';
+import { type Context, decodeNetConf, decodePrevResult, withLazyPrevResult } from '@cni-ts/skel';
 import type { Host } from '../src/index.js';
 
 /** A netns path that always exists (requireNetns passes without root). */
@@ -48,7 +48,12 @@ function answerIp(links: Record<string, FakeLink>, c: Call) {
   for (let i = 0; i < ls.length; i++) {
     const dev = /^link show dev (\S+)$/.exec(ls[i]!);
     const type = /^link show type (\S+)$/.exec(ls[i]!);
-    if (dev) {
+    const added = /^link add name (\S+) .*type (\S+)$/.exec(ls[i]!);
+    const deleted = /^link del dev (\S+)$/.exec(ls[i]!);
+    if (added)
+      links[added[1]!] = { ifindex: 100 + Object.keys(links).length, kind: added[2]!, mac: '0e:00:00:00:00:0f' };
+    else if (deleted) delete links[deleted[1]!];
+    else if (dev) {
       const l = links[dev[1]!];
       if (!l) return { status: 1, stderr: `Device "${dev[1]}" does not exist.\nCommand failed -:${i + 1}\n` };
       out.push(JSON.stringify([linkDoc(dev[1]!, l)]));
@@ -75,13 +80,14 @@ function answerTc(s: Scenario, c: Call) {
 export class ScriptedExec extends FakeExecutor {
   constructor(s: Scenario) {
     super();
+    const node = { ...s.node }; // `ip link add/del` change it
     this.on(
       () => true,
       (c) => {
         const failed = s.fail?.(c);
         if (failed) return { status: failed.status ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr };
         const argv = c.file === 'nsenter' ? c.args.slice(2) : [c.file, ...c.args];
-        if (argv[0] === 'ip') return answerIp((c.file === 'nsenter' ? s.pod : s.node) ?? {}, c);
+        if (argv[0] === 'ip') return answerIp(c.file === 'nsenter' ? (s.pod ?? {}) : node, c);
         if (argv[0] === 'tc') return answerTc(s, c);
         return { stdout: '' };
       },
@@ -105,7 +111,7 @@ export function context(
 ): Context {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: over.name ?? 'bwnet', type: 'bandwidth', ...config });
   const conf = decodeNetConf(stdin);
-  const ctx: Context = {
+  const ctx: Omit<Context, 'prevResult'> = {
     command: over.command ?? 'ADD',
     stdin,
     conf,
@@ -121,9 +127,7 @@ export function context(
       netnsOverride: false,
     },
   };
-  const prev = decodePrevResult(conf);
-  if (prev) ctx.prevResult = prev;
-  return ctx;
+  return withLazyPrevResult(ctx, () => decodePrevResult(conf)); // decoded only if read, as skel does
 }
 
 /** The config's limits as loadConf reads them, for a raw config. */

@@ -1,0 +1,192 @@
+// Golden tests of ADD: the exact ip and tc text, the processes it takes, what it refuses before
+// anything is created, and what a failure takes back.
+import test from 'ava';
+import type { Call } from '@cni-ts/testutils';
+import type { CniError, Result } from '@cni-ts/types';
+import { ifbName, makeBandwidth } from '../src/index.js';
+import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
+
+const IFB = ifbName('bwnet', 'c1'); // bwp459546d14214
+const PREV = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'cni0' }, { name: 'veth1' }, { name: 'eth0', sandbox: NETNS }],
+  ips: [{ address: '10.22.0.2/24', interface: 2 }],
+};
+const NODE: Scenario = {
+  pod: { eth0: { ifindex: 2, kind: 'veth', peer: 9 } },
+  node: { cni0: { ifindex: 3, kind: 'bridge' }, veth1: { ifindex: 9, kind: 'veth', peer: 2 } },
+};
+const CRI = { IngressRate: 1_000_000, IngressBurst: 4294967295, EgressRate: 1_000_000, EgressBurst: 4294967295 };
+
+async function add(config: Record<string, unknown>, s: Scenario = NODE, links = ['lo', 'cni0', 'veth1']) {
+  const exec = new ScriptedExec(s);
+  let result: Result | undefined;
+  let error: CniError | undefined;
+  try {
+    result = await makeBandwidth(new FakeHost(links)).add(context(exec, config));
+  } catch (e) {
+    error = e as CniError;
+  }
+  return { exec, result, error, lines: exec.lines() };
+}
+
+const TBF_1M = 'tbf rate 125000Bps burst 3028 limit 6153'; // 1 Mbit/s with our burst: 2 packets of 1514 B
+
+test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): four processes, the exact ip and tc text", async (t) => {
+  const { lines, result, error } = await add({ runtimeConfig: { bandwidth: CRI }, prevResult: PREV });
+  t.is(error, undefined);
+  t.deepEqual(lines, [
+    `nsenter --net=${NETNS} -- ip -d -j -batch - << link show dev eth0`,
+    'ip -d -j -batch - << link show dev cni0 ; link show dev veth1',
+    `ip -j -batch - << link add name ${IFB} mtu 1500 txqueuelen 0 type ifb ; link set dev ${IFB} alias cni-ts/bandwidth:bwnet:c1 up ; link show dev ${IFB}`,
+    `tc -batch - << qdisc add dev ${IFB} root handle 1: ${TBF_1M} ; qdisc add dev veth1 handle ffff: ingress ; filter add dev veth1 parent ffff: protocol all prio 1 u32 match u32 0 0 flowid 1:1 action mirred egress redirect dev ${IFB} ; qdisc add dev veth1 root handle 1: ${TBF_1M}`,
+  ]);
+  // prevResult, with the ifb appended (as upstream)
+  t.deepEqual(
+    result?.interfaces?.map((i) => i.name),
+    ['cni0', 'veth1', 'eth0', IFB],
+  );
+  t.deepEqual(result?.ips, PREV.ips);
+});
+
+test('ADD of an ingress limit alone: three processes, no ifb', async (t) => {
+  const { lines, result } = await add({ ingressRate: 8000, ingressBurst: 80, prevResult: PREV });
+  t.deepEqual(lines.slice(2), ['tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35']);
+  t.deepEqual(
+    result?.interfaces?.map((i) => i.name),
+    ['cni0', 'veth1', 'eth0'],
+  );
+});
+
+test("ADD with an explicit burst hands tc the burst whose kernel buffer is the Go plugin's (10 Mbit/s, 100 kbit)", async (t) => {
+  const { lines } = await add({ egressRate: 10_000_000, egressBurst: 100_000, prevResult: PREV });
+  t.regex(lines[3]!, new RegExp(`qdisc add dev ${IFB} root handle 1: tbf rate 1250000Bps burst 12500 limit 43750 ;`));
+});
+
+test("ADD from the pod annotations (the seed's 1M example)", async (t) => {
+  const ann = { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '1M' };
+  const { lines } = await add({ runtimeConfig: { 'io.kubernetes.cri.pod-annotations': ann }, prevResult: PREV });
+  t.true(lines[3]!.endsWith(`qdisc add dev veth1 root handle 1: ${TBF_1M}`), lines[3]);
+});
+
+test('ADD without limits passes prevResult through and runs nothing', async (t) => {
+  const { lines, result } = await add({
+    runtimeConfig: { bandwidth: { IngressRate: 0, EgressRate: 0 } },
+    prevResult: PREV,
+  });
+  t.deepEqual(lines, []);
+  t.deepEqual(result?.interfaces?.length, 3);
+});
+
+test('ADD refuses, before creating anything: no prevResult, a non-veth pod interface, a peer prevResult does not name', async (t) => {
+  const none = await add({ ingressRate: 8000, ingressBurst: 80 });
+  t.is(none.error?.code, 7);
+  t.regex(none.error!.message, /must be called as chained plugin/);
+  t.deepEqual(none.lines, []);
+
+  const macvlan = await add(
+    { ingressRate: 8000, ingressBurst: 80, prevResult: PREV },
+    { ...NODE, pod: { eth0: { ifindex: 2, kind: 'macvlan', peer: 4 } } },
+  );
+  t.is(macvlan.error?.code, 7);
+  t.regex(macvlan.error!.message, /eth0 is a macvlan: bandwidth shapes veth pairs only/);
+  t.is(macvlan.lines.length, 1);
+
+  const other = await add({
+    ingressRate: 8000,
+    ingressBurst: 80,
+    prevResult: { ...PREV, interfaces: [{ name: 'cni0' }, { name: 'eth0', sandbox: NETNS }] },
+  });
+  t.is(other.error?.code, 7);
+  t.regex(other.error!.message, /no veth peer of container interface found in host ns/);
+  t.false(other.lines.some((l) => / add /.test(l)));
+});
+
+test('ADD refuses limits tc cannot hold, before creating anything', async (t) => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [
+      { ingressRate: 1000, ingressBurst: 4_000_000 },
+      /ingressBurst of 4000000 bits lasts 4000.0 s at 1000 bit\/s, more than tc can hold/,
+    ],
+    [{ egressRate: 1e6, egressBurst: 8 * 4294967295 }, /burst cannot be more than 4GB/],
+    [{ egressRate: 7, egressBurst: 8 }, /egressRate of 7 bit\/s is below tc's smallest rate/],
+    [{ ingressRate: 8000, ingressBurst: 7 }, /ingressBurst of 7 bits is below one byte/],
+    [{ ingressRate: 2e12, ingressBurst: 8000 }, /ingressRate of 2000000000000 bit\/s is too large for tc/],
+  ];
+  for (const [limits, re] of cases) {
+    const r = await add({ ...limits, prevResult: PREV });
+    t.is(r.error?.code, 7, JSON.stringify(limits));
+    t.regex(r.error!.message, re);
+    t.false(
+      r.lines.some((l) => / add /.test(l)),
+      `nothing created for ${JSON.stringify(limits)}`,
+    );
+  }
+});
+
+test('ADD whose tc batch fails takes back what it made: the qdiscs before the failing line, then the ifb', async (t) => {
+  const fail = (c: Call) =>
+    c.file === 'tc' && !c.args.includes('-force')
+      ? {
+          stderr:
+            'RTNETLINK answers: Operation not supported\nWe have an error talking to the kernel\nCommand failed -:3\n',
+        }
+      : undefined;
+  const { lines, error } = await add({ runtimeConfig: { bandwidth: CRI }, prevResult: PREV }, { ...NODE, fail });
+  t.is(error?.code, 999);
+  t.regex(
+    error!.message,
+    /failed to set up traffic shaping on veth1: tc filter add dev veth1 .*Operation not supported/,
+  );
+  t.deepEqual(lines.slice(4), [
+    `tc -force -batch - << qdisc del dev veth1 handle ffff: ingress ; qdisc del dev ${IFB} root handle 1:`,
+    `ip -j -batch - << link del dev ${IFB}`,
+  ]);
+});
+
+test('ADD over the leftovers of an earlier ADD of the same attachment removes them first', async (t) => {
+  const s: Scenario = {
+    ...NODE,
+    tc: {
+      'qdisc show dev veth1': [
+        { kind: 'tbf', handle: '1:', root: true, options: { rate: 125000, burst_raw: '5c684', limit: 6153 } },
+        { kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', options: {} },
+      ],
+      'filter show dev veth1 parent ffff:': [
+        {
+          kind: 'u32',
+          pref: 1,
+          protocol: 'all',
+          options: { fh: '800::800', actions: [{ kind: 'mirred', mirred_action: 'redirect', to_dev: IFB }] },
+        },
+      ],
+    },
+  };
+  const { lines, error } = await add({ runtimeConfig: { bandwidth: CRI }, prevResult: PREV }, s, [
+    'cni0',
+    'veth1',
+    IFB,
+  ]);
+  t.is(error, undefined);
+  t.deepEqual(lines.slice(2, 5), [
+    `tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff: ; qdisc show dev ${IFB}`,
+    'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress',
+    `ip -j -batch - << link del dev ${IFB}`,
+  ]);
+  t.regex(lines[5]!, /^ip -j -batch - << link add name bwp459546d14214/);
+});
+
+test('ADD next to a root qdisc someone else made says so, and leaves it', async (t) => {
+  const s: Scenario = {
+    ...NODE,
+    tc: { 'qdisc show dev veth1': [{ kind: 'htb', handle: '1:', root: true, options: {} }] },
+    fail: (c) =>
+      c.file === 'tc' && c.input.startsWith('qdisc add dev veth1 root')
+        ? { stderr: 'Error: Exclusivity flag on, cannot modify.\nCommand failed -:1\n' }
+        : undefined,
+  };
+  const { lines, error } = await add({ ingressRate: 8000, ingressBurst: 80, prevResult: PREV }, s);
+  t.is(error?.code, 999);
+  t.regex(error!.message, /veth1: it already has qdiscs that bandwidth did not create/);
+  t.false(lines.some((l) => / del /.test(l)));
+});

@@ -1,0 +1,118 @@
+// Golden tests of DEL: what it removes (ours and the Go plugin's: same handles, same ifb name), and
+// that it succeeds without the netns, without prevResult, after a config change and a second time.
+import test from 'ava';
+import type { CniError } from '@cni-ts/types';
+import { ifbName, makeBandwidth } from '../src/index.js';
+import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
+
+const IFB = ifbName('bwnet', 'c1');
+const PREV = { cniVersion: '1.0.0', interfaces: [{ name: 'veth1' }, { name: 'eth0', sandbox: NETNS }] };
+const LINKS: Scenario = {
+  pod: { eth0: { ifindex: 2, kind: 'veth', peer: 9 } },
+  node: { veth1: { ifindex: 9, kind: 'veth', peer: 2 }, veth2: { ifindex: 10, kind: 'veth', peer: 2 } },
+};
+const SHAPED: Scenario['tc'] = {
+  'qdisc show dev veth1': [
+    { kind: 'tbf', handle: '1:', root: true, options: { rate: 125000, limit: 6153, burst_raw: '5c684' } },
+    { kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', options: {} },
+  ],
+  'filter show dev veth1 parent ffff:': [
+    { protocol: 'all', pref: 1, kind: 'u32', chain: 0 },
+    { protocol: 'all', pref: 1, kind: 'u32', options: { fh: '800:[80000000]', ht_divisor: 1 } },
+    {
+      protocol: 'all',
+      pref: 1,
+      kind: 'u32',
+      options: {
+        fh: '800::800[80000800]',
+        flowid: '1:1',
+        // the Go plugin's filter carries two mirred actions to the ifb (netlink's RedirIndex and Actions)
+        actions: [
+          { order: 1, kind: 'mirred', mirred_action: 'redirect', direction: 'egress', to_dev: IFB },
+          { order: 2, kind: 'mirred', mirred_action: 'redirect', direction: 'egress', to_dev: IFB },
+        ],
+      },
+    },
+  ],
+};
+
+async function del(config: Record<string, unknown>, s: Scenario, links: string[], over: { netns?: string } = {}) {
+  const exec = new ScriptedExec(s);
+  let error: CniError | undefined;
+  try {
+    await makeBandwidth(new FakeHost(links)).del(context(exec, config, { command: 'DEL', ...over }));
+  } catch (e) {
+    error = e as CniError;
+  }
+  return { lines: exec.lines(), error };
+}
+
+test('DEL takes the tbf and the ingress qdisc off the veth, then deletes the ifb: five processes', async (t) => {
+  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED }, ['veth1', IFB]);
+  t.is(error, undefined);
+  t.deepEqual(lines, [
+    `nsenter --net=${NETNS} -- ip -d -j -batch - << link show dev eth0`,
+    'ip -d -j -batch - << link show dev veth1',
+    `tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff: ; qdisc show dev ${IFB}`,
+    'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress',
+    `ip -j -batch - << link del dev ${IFB}`,
+  ]);
+});
+
+test("DEL without prevResult finds the veth from the kernel (the peer of eth0 among the node's veths)", async (t) => {
+  const { lines, error } = await del({}, { ...LINKS, tc: SHAPED }, ['veth1', 'veth2', IFB]);
+  t.is(error, undefined);
+  t.is(lines[1], 'ip -d -j -batch - << link show type veth');
+  t.is(lines[3], 'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress');
+});
+
+test('DEL after the sandbox is gone only deletes the ifb (the veth went with the netns)', async (t) => {
+  const gone = await del({ prevResult: PREV }, LINKS, ['veth1', IFB], { netns: '/run/netns/cts-gone-away' });
+  t.is(gone.error, undefined);
+  t.deepEqual(gone.lines, [`ip -j -batch - << link del dev ${IFB}`]);
+  const twice = await del({ prevResult: PREV }, LINKS, ['veth1'], { netns: '/run/netns/cts-gone-away' });
+  t.deepEqual(twice.lines, []);
+});
+
+test('DEL a second time, or of a pod that was never shaped, looks and changes nothing', async (t) => {
+  const { lines, error } = await del({ prevResult: PREV }, LINKS, ['veth1']);
+  t.is(error, undefined);
+  t.is(lines.length, 3);
+  t.false(lines.some((l) => / del /.test(l)));
+});
+
+test('DEL after a config change that no longer validates still cleans (it reads no limits)', async (t) => {
+  const { error, lines } = await del(
+    { prevResult: PREV, egressRate: -5, runtimeConfig: { bandwidth: 'x' } },
+    { ...LINKS, tc: SHAPED },
+    ['veth1', IFB],
+  );
+  t.is(error, undefined);
+  t.is(lines.length, 5);
+});
+
+test('DEL with an undecodable prevResult or a pod interface that is gone still deletes the ifb', async (t) => {
+  const bad = await del({ prevResult: { interfaces: 'nope' } }, { ...LINKS, tc: SHAPED }, ['veth1', IFB]);
+  t.is(bad.error, undefined);
+  t.is(bad.lines.at(-1), `ip -j -batch - << link del dev ${IFB}`);
+  const noEth0 = await del({ prevResult: PREV }, { ...LINKS, pod: {} }, ['veth1', IFB]);
+  t.is(noEth0.error, undefined);
+  t.deepEqual(noEth0.lines.slice(1), [`ip -j -batch - << link del dev ${IFB}`]);
+});
+
+test("DEL leaves other filters on the veth's ingress: only ours go", async (t) => {
+  const tc = {
+    ...SHAPED,
+    'filter show dev veth1 parent ffff:': [
+      ...SHAPED['filter show dev veth1 parent ffff:']!,
+      {
+        pref: 7,
+        kind: 'u32',
+        protocol: 'ip',
+        options: { fh: '801::800', actions: [{ kind: 'mirred', mirred_action: 'redirect', to_dev: 'eth9' }] },
+      },
+    ],
+  };
+  const { lines } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1', 'eth9', IFB]);
+  t.is(lines[3], 'tc -batch - << qdisc del dev veth1 root handle 1: ; filter del dev veth1 parent ffff: prio 1');
+});
