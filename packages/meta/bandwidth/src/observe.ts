@@ -77,7 +77,7 @@ export function hostSideNames(result: Result | undefined): string[] {
 export function findHostVeth(exec: Executor, host: Host, pod: LinkState, prev: Result | undefined): LinkState {
   if (pod.kind !== 'veth' || !pod.peerIndex) {
     throw configError(
-      `container interface ${pod.name} is ${pod.kind ? `a ${pod.kind}` : 'not a veth'}: bandwidth shapes veth pairs only`,
+      `container interface ${pod.name} is not a veth (it is ${pod.kind ?? 'a plain device'}): bandwidth shapes veth pairs only`,
       'chain bandwidth after a plugin that connects the pod with a veth pair (bridge, ptp)',
     );
   }

@@ -89,7 +89,7 @@ test('ADD refuses, before creating anything: no prevResult, a non-veth pod inter
     { ...NODE, pod: { eth0: { ifindex: 2, kind: 'macvlan', peer: 4 } } },
   );
   t.is(macvlan.error?.code, 7);
-  t.regex(macvlan.error!.message, /eth0 is a macvlan: bandwidth shapes veth pairs only/);
+  t.regex(macvlan.error!.message, /eth0 is not a veth \(it is macvlan\): bandwidth shapes veth pairs only/);
   t.is(macvlan.lines.length, 1);
 
   const other = await add({
