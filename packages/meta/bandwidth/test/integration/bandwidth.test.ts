@@ -98,7 +98,12 @@ test("the pod annotations through the runtime (the seed's kubernetes.io/{ingress
   };
   const rt = new CniRuntime({ cniPath: [binDir], inNetns: w.node.node.name });
   const annotations = { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '1M', other: 'a b' };
-  const a = { containerId: 'web', netns: ns.path, ifname: 'eth0', capabilityArgs: { 'io.kubernetes.cri.pod-annotations': annotations } };
+  const a = {
+    containerId: 'web',
+    netns: ns.path,
+    ifname: 'eth0',
+    capabilityArgs: { 'io.kubernetes.cri.pod-annotations': annotations },
+  };
   const result = await rt.add(list, a);
   const veth = result.interfaces.find((i: any) => i.name.startsWith('veth')).name;
   const want = { rate: 125_000, limit: 6153, buffer: 378_500 };
@@ -134,11 +139,20 @@ test('ADD, DEL, ADD on a surviving veth works; DEL twice, without prevResult and
   t.deepEqual(await ifbs(w), []);
 });
 
-test('a second ADD of the same attachment replaces the first one\'s shaping', async (t) => {
+test("a second ADD of the same attachment replaces the first one's shaping", async (t) => {
   const { w } = t.context;
   const pod = await addPod(w, 'a');
-  t.is((await bandwidth(w, 'ADD', pod, { ingressRate: 8e6, ingressBurst: 80e3, egressRate: 8e6, egressBurst: 80e3 })).exitCode, 0);
-  const again = await bandwidth(w, 'ADD', pod, { ingressRate: 16e6, ingressBurst: 80e3, egressRate: 16e6, egressBurst: 80e3 });
+  t.is(
+    (await bandwidth(w, 'ADD', pod, { ingressRate: 8e6, ingressBurst: 80e3, egressRate: 8e6, egressBurst: 80e3 }))
+      .exitCode,
+    0,
+  );
+  const again = await bandwidth(w, 'ADD', pod, {
+    ingressRate: 16e6,
+    ingressBurst: 80e3,
+    egressRate: 16e6,
+    egressBurst: 80e3,
+  });
   t.is(again.exitCode, 0, again.stdout);
   t.is(tbfParams(await rootQdisc(w, vethOf(pod)))?.rate, 2e6);
   t.is(tbfParams(await rootQdisc(w, ifbName(NETWORK, pod.id)))?.rate, 2e6);
@@ -164,7 +178,12 @@ test('refusals create nothing: a malformed annotation, a burst without a rate, a
   const odd = await w.node.addPod('odd');
   await odd.exec('ip', ['link', 'add', 'name', 'eth0', 'type', 'ifb']);
   const prev = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: odd.path }] };
-  const r = await bandwidth(w, 'ADD', { ns: odd, id: 'odd', ip: '', result: prev }, { ingressRate: 8e6, ingressBurst: 8e4 });
+  const r = await bandwidth(
+    w,
+    'ADD',
+    { ns: odd, id: 'odd', ip: '', result: prev },
+    { ingressRate: 8e6, ingressBurst: 8e4 },
+  );
   t.is(r.json.code, 7, r.stdout);
   t.regex(r.json.msg, /container interface eth0 is not a veth \(it is ifb\): bandwidth shapes veth pairs only/);
   await assertClean(t, w, veth);
@@ -178,7 +197,13 @@ test('GC removes the ifb of an attachment the runtime no longer has; STATUS says
   t.is((await bandwidth(w, 'ADD', a, conf, { cniVersion: '1.1.0' })).exitCode, 0);
   t.is((await bandwidth(w, 'ADD', b, conf, { cniVersion: '1.1.0' })).exitCode, 0);
   const valid = [{ containerID: b.id, ifname: 'eth0' }];
-  const gc = await bandwidth(w, 'GC', a, { ...conf, 'cni.dev/valid-attachments': valid }, { cniVersion: '1.1.0', prevResult: undefined, netns: '' });
+  const gc = await bandwidth(
+    w,
+    'GC',
+    a,
+    { ...conf, 'cni.dev/valid-attachments': valid },
+    { cniVersion: '1.1.0', prevResult: undefined, netns: '' },
+  );
   t.is(gc.exitCode, 0, gc.stdout);
   t.deepEqual(
     (await ifbs(w)).map((l) => l.ifname),

@@ -32,7 +32,11 @@ export interface World {
 }
 
 export async function makeWorld(tag: string): Promise<World> {
-  return { node: await TestNode.create(uniquePrefix(tag)), dir: mkdtempSync(join(tmpdir(), 'cts-bw-')), ips: new Map() };
+  return {
+    node: await TestNode.create(uniquePrefix(tag)),
+    dir: mkdtempSync(join(tmpdir(), 'cts-bw-')),
+    ips: new Map(),
+  };
 }
 
 export async function dropWorld(w: World | undefined): Promise<void> {
@@ -151,12 +155,15 @@ export async function rootQdisc(w: World, dev: string): Promise<any> {
   return (await qdiscs(w, dev)).find((q) => q.root);
 }
 
-/** Receiver-side rate per one-second interval (bits/s) of an iperf3 TCP run from `client` to `server`'s address. */
+/**
+ * An iperf3 TCP run between `client` and `server`'s address (data from the client, or to it with `reverse`):
+ * the receiver's rate per whole one-second interval and over the run (bits/s).
+ */
 export async function iperf(
   server: Netns,
   client: Netns,
   address: string,
-  opts: { seconds: number; reverse?: boolean; port?: number },
+  opts: { seconds?: number; bytes?: string; reverse?: boolean; port?: number },
 ): Promise<{ intervals: number[]; mean: number }> {
   const port = String(opts.port ?? 5201);
   const srv = execa('ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '-J', '-p', port], {
@@ -171,8 +178,7 @@ export async function iperf(
       address,
       '-p',
       port,
-      '-t',
-      String(opts.seconds),
+      ...(opts.bytes ? ['-n', opts.bytes] : ['-t', String(opts.seconds ?? 3)]),
       '-J',
       '--get-server-output',
       ...(opts.reverse ? ['-R'] : []),
@@ -181,9 +187,7 @@ export async function iperf(
     // the receiver's view: the server's intervals when the client sends, the client's with -R
     const recv = opts.reverse ? j.intervals : j.server_output_json.intervals;
     const full = recv.filter((i: any) => i.sum.seconds > 0.5);
-    const bytes = full.reduce((s: number, i: any) => s + i.sum.bytes, 0);
-    const secs = full.reduce((s: number, i: any) => s + i.sum.seconds, 0);
-    return { intervals: full.map((i: any) => i.sum.bits_per_second), mean: (bytes * 8) / secs };
+    return { intervals: full.map((i: any) => i.sum.bits_per_second), mean: j.end.sum_received.bits_per_second };
   } finally {
     srv.kill();
     await srv;

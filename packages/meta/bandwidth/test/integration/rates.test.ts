@@ -1,0 +1,65 @@
+// The rate an operator measures: iperf3 (TCP) between a client pod and a pod shaped through the
+// Kubernetes annotations at the seed's 1M, both directions, each within ±20% from the first second
+// on; an unshaped pod on the same node is not limited. And what Debian's Go plugin does with
+// containerd's 4294967295-bit bursts: its first second is not shaped at all. Short runs for CI;
+// tools/bench/bandwidth-rates.mjs has the long trials.
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { GO, type World, addPod, bandwidth, iperf, worldTest } from './kit.js';
+
+const test = worldTest(anyTest as TestFn<{ w: World }>, 'bwr', 'bandwidth rates');
+
+const RATE = 1_000_000;
+const ANNOTATIONS = {
+  runtimeConfig: {
+    'io.kubernetes.cri.pod-annotations': {
+      'kubernetes.io/ingress-bandwidth': '1M',
+      'kubernetes.io/egress-bandwidth': '1M',
+    },
+  },
+};
+
+function withinTolerance(t: ExecutionContext, what: string, run: { intervals: number[]; mean: number }) {
+  const mbit = (x: number) => (x / 1e6).toFixed(3);
+  const shown = `${what}: ${run.intervals.map(mbit).join(' ')} Mbit/s per second, mean ${mbit(run.mean)}`;
+  t.log(shown);
+  t.true(run.intervals.length >= 2, shown);
+  for (const [label, v] of [
+    ['first second', run.intervals[0]!],
+    ['mean', run.mean],
+  ] as const) {
+    t.true(v >= 0.8 * RATE && v <= 1.2 * RATE, `${label} outside 1 Mbit/s ±20%: ${shown}`);
+  }
+}
+
+test.serial(
+  'a pod shaped by the 1M annotations measures 1 Mbit/s ±20% both ways from the first second; its unshaped neighbour is not limited',
+  async (t) => {
+    const { w } = t.context;
+    const web = await addPod(w, 'web');
+    const free = await addPod(w, 'free');
+    const cli = await addPod(w, 'cli');
+    const r = await bandwidth(w, 'ADD', web, ANNOTATIONS);
+    t.is(r.exitCode, 0, r.stdout);
+    withinTolerance(t, 'to the pod', await iperf(web.ns, cli.ns, web.ip, { seconds: 3 }));
+    withinTolerance(t, 'from the pod', await iperf(web.ns, cli.ns, web.ip, { seconds: 3, reverse: true }));
+    const unshaped = await iperf(free.ns, cli.ns, free.ip, { seconds: 1 });
+    t.log(`unshaped neighbour: ${(unshaped.mean / 1e6).toFixed(0)} Mbit/s`);
+    t.true(unshaped.mean > 20 * RATE, `the unshaped pod is limited: ${unshaped.mean} bit/s`);
+  },
+);
+
+test.serial(
+  "the Go plugin with containerd's MaxUint32 bursts lets the first second through unshaped (ours holds it)",
+  async (t) => {
+    const { w } = t.context;
+    const web = await addPod(w, 'web');
+    const cli = await addPod(w, 'cli');
+    const bw = { IngressRate: RATE, IngressBurst: 4294967295, EgressRate: RATE, EgressBurst: 4294967295 };
+    const r = await bandwidth(w, 'ADD', web, { runtimeConfig: { bandwidth: bw } }, { plugin: GO });
+    t.is(r.exitCode, 0, r.stdout);
+    // 4 MB, which at 1 Mbit/s would take 32 s, arrive within a second
+    const go = await iperf(web.ns, cli.ns, web.ip, { bytes: '4M' });
+    t.log(`Go, 4 MB to the pod: ${(go.mean / 1e6).toFixed(1)} Mbit/s`);
+    t.true(go.mean > 10 * RATE, 'far above the limit: the tbf holds a 21 MB bucket');
+  },
+);
