@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 export interface Host {
   /** Names of the links in our netns (/proc/net/dev, which is per network namespace). */
   linkNames(): Set<string>;
+  /** A link attribute from /sys/class/net/<name>/<attr> (trimmed); undefined when absent. */
+  readLinkAttr(name: string, attr: string): string | undefined;
 }
 
 /** The real host: /proc of the netns the plugin runs in. */
@@ -17,5 +19,12 @@ export const systemHost: Host = {
       if (name) names.add(name);
     }
     return names;
+  },
+  readLinkAttr(name, attr) {
+    try {
+      return readFileSync(`/sys/class/net/${name}/${attr}`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
   },
 };

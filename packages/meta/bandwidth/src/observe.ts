@@ -69,8 +69,10 @@ export function hostSideNames(result: Result | undefined): string[] {
 }
 
 /**
- * The host-side veth of the pod's interface: the link in our netns that is its veth peer. The
- * candidates are prevResult's host-side interfaces (upstream requires the peer among them); when
+ * The host-side veth of the pod's interface: the link in our netns that is its veth peer (its
+ * ifindex is the pod interface's peer index, and its own peer index is the pod interface's). The
+ * candidates are prevResult's host-side interfaces (upstream requires the peer among them), read
+ * from sysfs without a process and, when sysfs does not show the peer, with one `ip` process; when
  * prevResult names none, every veth of the node is a candidate. Code 7 when the pod's interface is
  * not a veth, or its peer is not in our netns.
  */
@@ -81,24 +83,33 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, prev: R
       'chain bandwidth after a plugin that connects the pod with a veth pair (bridge, ptp)',
     );
   }
-  const named = hostSideNames(prev);
+  const isPeer = (l: LinkState | undefined): l is LinkState =>
+    l !== undefined && l.ifindex === pod.peerIndex && l.peerIndex === pod.ifindex;
+  const listed = hostSideNames(prev);
   const present = host.linkNames();
-  const candidates = named.length
-    ? showLinks(
-        exec,
-        [...new Set(named)].filter((n) => present.has(n)),
-      )
-    : linksOfKind(exec, 'veth');
-  const peer = candidates.find((l) => l.kind === 'veth' && l.ifindex === pod.peerIndex && l.peerIndex === pod.ifindex);
+  const named = [...new Set(listed)].filter((n) => present.has(n));
+  let peer = named.map((n) => fromSysfs(host, n)).find(isPeer);
+  if (!peer) {
+    const candidates = listed.length ? showLinks(exec, named) : linksOfKind(exec, 'veth');
+    peer = candidates.find((l) => l.kind === 'veth' && isPeer(l));
+  }
   if (!peer) {
     throw configError(
       'no veth peer of container interface found in host ns',
-      named.length
-        ? `the peer of ${pod.name} (ifindex ${pod.peerIndex}) is none of prevResult's host interfaces ${named.join(', ')}`
+      listed.length
+        ? `the peer of ${pod.name} (ifindex ${pod.peerIndex}) is none of prevResult's host interfaces ${listed.join(', ')}`
         : `the peer of ${pod.name} (ifindex ${pod.peerIndex}) is not a veth in the plugin's network namespace`,
     );
   }
   return peer;
+}
+
+// A link as sysfs shows it (ifindex, iflink — a veth's peer —, MTU); undefined when sysfs does not
+// have it. A peer match found here is a veth: only the pod's veth peer has these two indices.
+function fromSysfs(host: Host, name: string): LinkState | undefined {
+  const [ifindex, iflink, mtu] = ['ifindex', 'iflink', 'mtu'].map((a) => Number(host.readLinkAttr(name, a)));
+  if (!ifindex || !iflink || !mtu) return undefined;
+  return { name, ifindex, peerIndex: iflink, mtu, mac: host.readLinkAttr(name, 'address') ?? '', kind: 'veth' };
 }
 
 /** A qdisc as `tc -j -raw qdisc show` reports it. */

@@ -18,12 +18,15 @@ const NODE: Scenario = {
 };
 const CRI = { IngressRate: 1_000_000, IngressBurst: 4294967295, EgressRate: 1_000_000, EgressBurst: 4294967295 };
 
-async function add(config: Record<string, unknown>, s: Scenario = NODE, links = ['lo', 'cni0', 'veth1']) {
+// what /sys/class/net shows of the node's links (the real plugin reads it without a process)
+const SYSFS = { cni0: { ifindex: '3', iflink: '3', mtu: '1500' }, veth1: { ifindex: '9', iflink: '2', mtu: '1500' } };
+
+async function add(config: Record<string, unknown>, s: Scenario = NODE, links = ['lo', 'cni0', 'veth1'], sysfs = {}) {
   const exec = new ScriptedExec(s);
   let result: Result | undefined;
   let error: CniError | undefined;
   try {
-    result = await makeBandwidth(new FakeHost(links)).add(context(exec, config));
+    result = await makeBandwidth(new FakeHost(links, sysfs)).add(context(exec, config));
   } catch (e) {
     error = e as CniError;
   }
@@ -32,12 +35,16 @@ async function add(config: Record<string, unknown>, s: Scenario = NODE, links = 
 
 const TBF_1M = 'tbf rate 125000Bps burst 3028 limit 6153'; // 1 Mbit/s with our burst: 2 packets of 1514 B
 
-test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): four processes, the exact ip and tc text", async (t) => {
-  const { lines, result, error } = await add({ runtimeConfig: { bandwidth: CRI }, prevResult: PREV });
+test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): three processes, the exact ip and tc text", async (t) => {
+  const { lines, result, error } = await add(
+    { runtimeConfig: { bandwidth: CRI }, prevResult: PREV },
+    NODE,
+    undefined,
+    SYSFS,
+  );
   t.is(error, undefined);
   t.deepEqual(lines, [
     `nsenter --net=${NETNS} -- ip -d -j -batch - << link show dev eth0`,
-    'ip -d -j -batch - << link show dev cni0 ; link show dev veth1',
     `ip -j -batch - << link add name ${IFB} mtu 1500 txqueuelen 0 type ifb ; link set dev ${IFB} alias cni-ts/bandwidth:bwnet:c1 up ; link show dev ${IFB}`,
     `tc -batch - << qdisc add dev ${IFB} root handle 1: ${TBF_1M} ; qdisc add dev veth1 handle ffff: ingress ; filter add dev veth1 parent ffff: protocol all prio 1 u32 match u32 0 0 flowid 1:1 action mirred egress redirect dev ${IFB} ; qdisc add dev veth1 root handle 1: ${TBF_1M}`,
   ]);
@@ -49,13 +56,33 @@ test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): four proces
   t.deepEqual(result?.ips, PREV.ips);
 });
 
-test('ADD of an ingress limit alone: three processes, no ifb', async (t) => {
-  const { lines, result } = await add({ ingressRate: 8000, ingressBurst: 80, prevResult: PREV });
-  t.deepEqual(lines.slice(2), ['tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35']);
+test('ADD of an ingress limit alone: two processes, no ifb', async (t) => {
+  const { lines, result } = await add(
+    { ingressRate: 8000, ingressBurst: 80, prevResult: PREV },
+    NODE,
+    undefined,
+    SYSFS,
+  );
+  t.deepEqual(lines.slice(1), ['tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35']);
   t.deepEqual(
     result?.interfaces?.map((i) => i.name),
     ['cni0', 'veth1', 'eth0'],
   );
+});
+
+test("ADD reads the host interfaces with one ip process when sysfs does not show the veth peer (another netns's sysfs)", async (t) => {
+  const elsewhere = { veth1: { ifindex: '4', iflink: '17', mtu: '1500' } };
+  const { lines, error } = await add(
+    { ingressRate: 8000, ingressBurst: 80, prevResult: PREV },
+    NODE,
+    undefined,
+    elsewhere,
+  );
+  t.is(error, undefined);
+  t.deepEqual(lines.slice(1), [
+    'ip -d -j -batch - << link show dev cni0 ; link show dev veth1',
+    'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
+  ]);
 });
 
 test("ADD with an explicit burst hands tc the burst whose kernel buffer is the Go plugin's (10 Mbit/s, 100 kbit)", async (t) => {

@@ -36,23 +36,30 @@ const SHAPED: Scenario['tc'] = {
   ],
 };
 
-async function del(config: Record<string, unknown>, s: Scenario, links: string[], over: { netns?: string } = {}) {
+async function del(
+  config: Record<string, unknown>,
+  s: Scenario,
+  links: string[],
+  over: { netns?: string; sysfs?: Record<string, Record<string, string>> } = {},
+) {
   const exec = new ScriptedExec(s);
   let error: CniError | undefined;
   try {
-    await makeBandwidth(new FakeHost(links)).del(context(exec, config, { command: 'DEL', ...over }));
+    await makeBandwidth(new FakeHost(links, over.sysfs)).del(
+      context(exec, config, { command: 'DEL', netns: over.netns }),
+    );
   } catch (e) {
     error = e as CniError;
   }
   return { lines: exec.lines(), error };
 }
 
-test('DEL takes the tbf and the ingress qdisc off the veth, then deletes the ifb: five processes', async (t) => {
-  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED }, ['veth1', IFB]);
+test('DEL takes the tbf and the ingress qdisc off the veth, then deletes the ifb: four processes', async (t) => {
+  const sysfs = { veth1: { ifindex: '9', iflink: '2', mtu: '1500' } };
+  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED }, ['veth1', IFB], { sysfs });
   t.is(error, undefined);
   t.deepEqual(lines, [
     `nsenter --net=${NETNS} -- ip -d -j -batch - << link show dev eth0`,
-    'ip -d -j -batch - << link show dev veth1',
     `tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff: ; qdisc show dev ${IFB}`,
     'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress',
     `ip -j -batch - << link del dev ${IFB}`,
@@ -77,7 +84,7 @@ test('DEL after the sandbox is gone only deletes the ifb (the veth went with the
 test('DEL a second time, or of a pod that was never shaped, looks and changes nothing', async (t) => {
   const { lines, error } = await del({ prevResult: PREV }, LINKS, ['veth1']);
   t.is(error, undefined);
-  t.is(lines.length, 3);
+  t.is(lines.length, 3); // the pod's interface, the host's (sysfs shows nothing here), the veth's qdiscs
   t.false(lines.some((l) => / del /.test(l)));
 });
 

@@ -95,11 +95,17 @@ export class ScriptedExec extends FakeExecutor {
   }
 }
 
-/** A fake host whose netns holds the given link names. */
+/** A fake host whose netns holds the given link names; sysfs shows none of them unless given. */
 export class FakeHost implements Host {
-  constructor(readonly links: string[] = []) {}
+  constructor(
+    readonly links: string[] = [],
+    readonly sysfs: Record<string, Record<string, string>> = {},
+  ) {}
   linkNames() {
     return new Set(this.links);
+  }
+  readLinkAttr(name: string, attr: string) {
+    return this.sysfs[name]?.[attr];
   }
 }
 
