@@ -6,7 +6,8 @@
 //   node tools/bench/bandwidth-rates.mjs [--seconds 20] [--reps 3] [--rates 1e6,1e7,1e8] [--candidates]
 // Cases: our plugin and the Go plugin with containerd's capability (bursts 4294967295), ours with a
 // rate and no burst (Go refuses it), ours with the same rate as a pod annotation. --candidates adds
-// raw tbfs with bursts of 1–100 ms (the study behind the burst rule in docs/bandwidth.md).
+// raw tbfs with bursts of 1, 2 and 4 packets and of 1–100 ms (the study behind the burst rule in
+// docs/bandwidth.md).
 import { execa } from 'execa';
 import { go, ours, sh } from './lib.mjs';
 
@@ -144,6 +145,9 @@ const CASES = [
   ],
 ];
 if (process.argv.includes('--candidates')) {
+  for (const packets of [1, 2, 4]) {
+    CASES.push([`raw tbf, burst ${packets} × 1514 B`, (r) => rawTbf(r, packets * 1514)]);
+  }
   for (const ms of [1, 5, 10, 20, 50, 100]) {
     CASES.push([
       `raw tbf, burst ${ms} ms (at least 2 × 1514 B)`,
