@@ -72,17 +72,30 @@ test('runtimeConfig limits: tbf on the veth, ingress qdisc and redirect to an if
   await assertClean(t, w, veth);
 });
 
-test("containerd's capability: IngressRate/EgressRate with 4294967295 bursts get our burst, not a 171-second bucket", async (t) => {
+test("the seed's conflist at 0.4.0 with containerd's capability (IngressRate…, 4294967295 bursts): our burst, not a 171-second bucket", async (t) => {
   const { w } = t.context;
-  const pod = await addPod(w, 'a');
+  const ns = await w.node.addPod('web');
+  const list = {
+    cniVersion: '0.4.0',
+    name: NETWORK,
+    plugins: [
+      { type: 'bridge', bridge: 'cni0', isGateway: true, ipam: bridgeConf(w).ipam as Record<string, unknown> },
+      { type: 'bandwidth', capabilities: { bandwidth: true } },
+    ],
+  };
+  const rt = new CniRuntime({ cniPath: [binDir], inNetns: w.node.node.name });
   const bw = { IngressRate: 1e6, IngressBurst: 4294967295, EgressRate: 1e6, EgressBurst: 4294967295 };
-  const r = await bandwidth(w, 'ADD', pod, { runtimeConfig: { bandwidth: bw } });
-  t.is(r.exitCode, 0, r.stdout);
+  const a = { containerId: 'web', netns: ns.path, ifname: 'eth0', capabilityArgs: { bandwidth: bw } };
+  const result = await rt.add(list, a);
+  t.is(result.cniVersion, '0.4.0');
+  const veth = result.interfaces.find((i: any) => i.name.startsWith('veth')).name;
   // 1 Mbit/s, burst 2 packets of 1514 B (24224 µs), limit 25 ms + burst
   const want = { rate: 125_000, limit: 3125 + 3028, buffer: 378_500 };
-  t.deepEqual(tbfParams(await rootQdisc(w, vethOf(pod))), want);
-  t.deepEqual(tbfParams(await rootQdisc(w, ifbName(NETWORK, pod.id))), want);
-  t.is((await bandwidth(w, 'CHECK', pod, { runtimeConfig: { bandwidth: bw } }, { prevResult: r.json })).exitCode, 0);
+  t.deepEqual(tbfParams(await rootQdisc(w, veth)), want);
+  t.deepEqual(tbfParams(await rootQdisc(w, ifbName(NETWORK, 'web'))), want);
+  await rt.check(list, a);
+  await rt.del(list, a);
+  t.deepEqual(await ifbs(w), []);
 });
 
 test("the pod annotations through the runtime (the seed's kubernetes.io/{ingress,egress}-bandwidth: 1M), as containerd passes them", async (t) => {
