@@ -33,7 +33,8 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
   try {
     tcBatch(exec, commands);
   } catch (e) {
-    const done = e instanceof TcBatchError && e.line !== undefined ? e.line : 0;
+    // the commands before the failing one took effect; when tc did not say which one failed, all may have
+    const done = e instanceof TcBatchError && e.line !== undefined ? e.line : commands.length;
     undoTc(exec, commands.slice(0, done), log);
     if (ifb) deleteLink(exec, ifb.name, log);
     throw kernelError(`set up traffic shaping on ${plan.veth}`, e);
