@@ -1,12 +1,11 @@
 // Applies a shaping plan in as few processes as possible: one `ip -batch` for the ifb (create, up,
 // show) and one `tc -batch` for every qdisc and filter. A failure takes back what was done: the
 // ifb, and the tc commands that succeeded before the failing one, so a failed ADD leaves nothing.
-import { type Executor, ipBatch, isKind } from '@cni-ts/process';
+import { type Executor, ProcessError, ipBatch, isKind, tcBatch } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import { parseLinks } from './observe.js';
 import { type ShapingPlan, ifbCommands, tcCommands } from './plan-shaping.js';
 import { undoCommands } from './plan-teardown.js';
-import { TcBatchError, tcBatch } from './tc-run.js';
 
 /** The interface ADD reports for the ifb. */
 export interface IfbBrief {
@@ -34,7 +33,7 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
     tcBatch(exec, commands);
   } catch (e) {
     // the commands before the failing one took effect; when tc did not say which one failed, all may have
-    const done = e instanceof TcBatchError && e.line !== undefined ? e.line : commands.length;
+    const done = e instanceof ProcessError && e.failed ? e.failed.index : commands.length;
     undoTc(exec, commands.slice(0, done), log);
     if (ifb) deleteLink(exec, ifb.name, log);
     throw kernelError(`set up traffic shaping on ${plan.veth}`, e);

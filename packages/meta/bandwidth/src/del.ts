@@ -2,7 +2,7 @@
 // ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
 // peer) — so it succeeds after a config change, without prevResult, without the netns (the veth
 // went with it; only the ifb is left), and a second time.
-import { isKind } from '@cni-ts/process';
+import { isKind, tcBatch } from '@cni-ts/process';
 import { type Context, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError } from './apply-shaping.js';
@@ -10,7 +10,6 @@ import type { Host } from './host.js';
 import { ifbName } from './names.js';
 import { findHostVeth, podLink, showTc } from './observe.js';
 import { planTeardown } from './plan-teardown.js';
-import { tcBatch } from './tc-run.js';
 
 /** The bandwidth plugin's DEL. */
 export function cmdDel(host: Host, ctx: Context): void {

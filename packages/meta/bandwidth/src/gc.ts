@@ -3,7 +3,7 @@
 // without it (the Go plugin's) or of other networks are left alone.
 // STATUS: can this node shape traffic? Probed in a throwaway network namespace (unshare), so the
 // node's own links are never touched: an ifb, a tbf, an ingress qdisc and a mirred redirect.
-import { type Executor, batchLine, ipBatch } from '@cni-ts/process';
+import { type Executor, ipBatch, iprouteBatchText } from '@cni-ts/process';
 import { type Context, validAttachments } from '@cni-ts/skel';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import { kernelError } from './apply-shaping.js';
@@ -50,7 +50,7 @@ export function statusProbe(): { args: string[]; input: string } {
   const links = ['probe0', 'probe1'].map((n) => `ip link add name ${n} type ifb && ip link set dev ${n} up`);
   return {
     args: ['--net', '--', 'sh', '-c', `${links.join(' && ')} && exec tc -batch -`],
-    input: `${commands.map(batchLine).join('\n')}\n`,
+    input: iprouteBatchText(commands),
   };
 }
 

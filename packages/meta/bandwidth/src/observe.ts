@@ -1,9 +1,8 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch } from '@cni-ts/process';
+import { type Executor, ipBatch, tcBatch } from '@cni-ts/process';
 import { CniError, ErrorCode, type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
-import { tcBatch } from './tc-run.js';
 
 /** A link as the plugin sees it. */
 export interface LinkState {
