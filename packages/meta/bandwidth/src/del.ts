@@ -14,14 +14,21 @@ import { planTeardown } from './plan-teardown.js';
 /** The bandwidth plugin's DEL. */
 export function cmdDel(host: Host, ctx: Context): void {
   let failure: unknown;
+  let veth: string | undefined;
   if (!netnsGone(ctx.args.netns)) {
     try {
       const pod = podLink(ctx.exec, ctx.args.netns, ctx.args.ifname);
-      const veth = findHostVeth(ctx.exec, host, pod, prevResultIfValid(ctx));
-      teardown(ctx, host, veth.name);
+      veth = findHostVeth(ctx.exec, host, pod, prevResultIfValid(ctx)).name;
     } catch (e) {
-      // gone, or never a veth peer (a CniError from findHostVeth): nothing of ours is on it
+      // gone, or never a veth peer (a CniError from podLink/findHostVeth): nothing of ours is on it
       if (!isKind(e, 'missing') && !(e instanceof CniError)) failure = e;
+    }
+  }
+  if (veth) {
+    try {
+      teardown(ctx, host, veth);
+    } catch (e) {
+      if (!isKind(e, 'missing')) failure = e; // the veth went away meanwhile: nothing left on it
     }
   }
   deleteIfb(ctx, host);
@@ -44,7 +51,8 @@ export function teardown(ctx: Context, host: Host, veth: string): boolean {
   try {
     tcBatch(ctx.exec, commands);
   } catch (e) {
-    if (!isKind(e, 'missing')) throw kernelError(`remove traffic shaping from ${veth}`, e);
+    if (isKind(e, 'missing')) return true;
+    throw kernelError(`remove traffic shaping from ${veth}`, e);
   }
   return true;
 }

@@ -123,3 +123,14 @@ test("DEL leaves other filters on the veth's ingress: only ours go", async (t) =
   const { lines } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1', 'eth9', IFB]);
   t.is(lines[3], 'tc -batch - << qdisc del dev veth1 root handle 1: ; filter del dev veth1 parent ffff: prio 1');
 });
+
+test('DEL reports a tc failure on the veth (code 999, the runtime retries), after deleting the ifb', async (t) => {
+  const fail = (c: import('@cni-ts/testutils').Call) =>
+    c.file === 'tc' && c.input.startsWith('qdisc del')
+      ? { stderr: 'RTNETLINK answers: Permission denied\nCommand failed -:1\n' }
+      : undefined;
+  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED, fail }, ['veth1', IFB]);
+  t.is(error?.code, 999);
+  t.regex(error!.message, /remove traffic shaping.*Permission denied/);
+  t.is(lines.at(-1), `ip -j -batch - << link del dev ${IFB}`);
+});
