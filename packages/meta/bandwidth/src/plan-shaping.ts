@@ -29,10 +29,22 @@ const L2_HEADER = 14;
 export const DEFAULT_BURST_MS = 10;
 /** …but never fewer than this many full-size packets. */
 export const DEFAULT_BURST_PACKETS = 2;
+/** With a chosen burst, the queue in front of the bucket holds at least this many full-size packets. */
+export const DEFAULT_QUEUE_PACKETS = 4;
 
 /** The burst (bytes) for a rate (B/s) when the runtime gave none: 10 ms of traffic, at least 2 full packets. */
 export function defaultBurst(rate: number, mtu: number): number {
   return Math.max(Math.floor((rate * DEFAULT_BURST_MS) / 1000), DEFAULT_BURST_PACKETS * (mtu + L2_HEADER));
+}
+
+/**
+ * The queue limit (bytes) that goes with a chosen burst: upstream's (25 ms of traffic plus the burst),
+ * but with room for at least 4 full-size packets besides the burst. That changes only rates below
+ * ~1.9 Mbit/s, where 25 ms is under two packets and TCP, unable to recover losses by fast
+ * retransmit, stalls on timeouts (docs/bandwidth.md has the measurements).
+ */
+export function defaultLimit(rate: number, burst: number, mtu: number): number {
+  return burst + Math.max(Math.floor(rate / 40), DEFAULT_QUEUE_PACKETS * (mtu + L2_HEADER));
 }
 
 /** The tbf for a direction's limit on a link with this MTU; code 7 when tc cannot express it. */
@@ -57,7 +69,7 @@ export function tbfForLimit(dir: Direction, limit: Limit, mtu: number): Tbf {
       `the queue limit (${LATENCY_US / 1000} ms of traffic plus the burst) would exceed 4 GiB`,
     );
   }
-  const tbf = tbfFor(rate, burst);
+  const tbf = tbfFor(rate, burst, limit.burst === undefined ? defaultLimit(rate, burst, mtu) : undefined);
   if (tbf.buffer < 1)
     throw configError(`${key('Burst')} of ${limit.burst} bits is too small at ${limit.rate} bit/s`, 'raise the burst');
   return tbf;

@@ -93,8 +93,8 @@ function clamp(v: bigint, lo: bigint, hi: bigint): bigint {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-/** The tbf for a rate (B/s) and burst (B): upstream's values, and the tc burst that reproduces them. */
-export function tbfFor(rate: number, burst: number): Tbf {
+/** The tbf for a rate (B/s) and burst (B): upstream's values (or a given limit), and the tc burst that reproduces them. */
+export function tbfFor(rate: number, burst: number, limit = upstreamLimit(rate, burst)): Tbf {
   const buffer = upstreamBuffer(rate, burst);
-  return { rate, limit: upstreamLimit(rate, burst), buffer, burst: burstForBuffer(rate, buffer, burst) };
+  return { rate, limit, buffer, burst: burstForBuffer(rate, buffer, burst) };
 }

@@ -33,7 +33,7 @@ async function add(config: Record<string, unknown>, s: Scenario = NODE, links = 
   return { exec, result, error, lines: exec.lines() };
 }
 
-const TBF_1M = 'tbf rate 125000Bps burst 3028 limit 6153'; // 1 Mbit/s with our burst: 2 packets of 1514 B
+const TBF_1M = 'tbf rate 125000Bps burst 3028 limit 9084'; // 1 Mbit/s, our burst (2 × 1514 B) and queue (4 × 1514 B)
 
 test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): three processes, the exact ip and tc text", async (t) => {
   const { lines, result, error } = await add(
@@ -216,4 +216,19 @@ test('ADD next to a root qdisc someone else made says so, and leaves it', async 
   t.is(error?.code, 999);
   t.regex(error!.message, /veth1: it already has qdiscs that bandwidth did not create/);
   t.false(lines.some((l) => / del /.test(l)));
+});
+
+test("a chosen burst gets a queue of at least 4 packets besides it; above ~1.9 Mbit/s that is upstream's 25 ms", async (t) => {
+  const line = async (rate: number) =>
+    (await add({ ingressRate: rate, prevResult: PREV }, NODE, undefined, SYSFS)).lines[1]!.replace(
+      /^tc -batch - << /,
+      '',
+    );
+  // 1 Mbit/s: 25 ms would be 3125 B, fewer than two packets
+  t.is(await line(1e6), 'qdisc add dev veth1 root handle 1: tbf rate 125000Bps burst 3028 limit 9084');
+  // 10 Mbit/s: 10 ms burst (12500 B), 25 ms queue (31250 B) as upstream
+  t.is(await line(1e7), 'qdisc add dev veth1 root handle 1: tbf rate 1250000Bps burst 12500 limit 43750');
+  // an explicit burst keeps upstream's limit at any rate (so the qdisc is the Go plugin's)
+  const explicit = await add({ ingressRate: 1e6, ingressBurst: 24224, prevResult: PREV }, NODE, undefined, SYSFS);
+  t.is(explicit.lines[1], 'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 125000Bps burst 3028 limit 6153');
 });

@@ -48,7 +48,7 @@ async function check(config: Record<string, unknown>, s: Scenario, links = ['vet
 }
 
 // ours for containerd's 1M pod: 1 Mbit/s with a 3028-byte burst (24224 µs = 378500 ticks)
-const OURS_1M = tbf(125000, 6153, 378500);
+const OURS_1M = tbf(125000, 9084, 378500);
 // the Go plugin's for the same input: burst 536870911 B, its buffer wrapped around u32
 const GO_1M = tbf(125000, 536874036, 0x9fffff83);
 
@@ -65,7 +65,7 @@ test('CHECK fails with code 100 and says what differs', async (t) => {
   const limits = { runtimeConfig: { bandwidth: CRI_1M } };
   const cases: Array<[Scenario, RegExp, string[]?]> = [
     [state([tbf(250000, 6153, 378500), INGRESS], [OURS_1M]), /the tbf on host veth veth1 does not match/],
-    [state([OURS_1M, INGRESS], [tbf(125000, 6153, 378501)]), /the tbf on ifb bwp\w+ does not match/],
+    [state([OURS_1M, INGRESS], [tbf(125000, 9084, 378501)]), /the tbf on ifb bwp\w+ does not match/],
     [state([INGRESS], [OURS_1M]), /no tbf qdisc 1: at the root of host veth veth1/],
     [state([OURS_1M], [OURS_1M]), /no ingress qdisc ffff: on host veth veth1/],
     [state([OURS_1M, INGRESS], [OURS_1M], []), /no filter on veth1 redirects to bwp/],

@@ -89,8 +89,8 @@ test("the seed's conflist at 0.4.0 with containerd's capability (IngressRate…,
   const result = await rt.add(list, a);
   t.is(result.cniVersion, '0.4.0');
   const veth = result.interfaces.find((i: any) => i.name.startsWith('veth')).name;
-  // 1 Mbit/s, burst 2 packets of 1514 B (24224 µs), limit 25 ms + burst
-  const want = { rate: 125_000, limit: 3125 + 3028, buffer: 378_500 };
+  // 1 Mbit/s: burst 2 packets of 1514 B (24224 µs); queue 4 packets besides it (25 ms would be 3125 B)
+  const want = { rate: 125_000, limit: 3028 + 4 * 1514, buffer: 378_500 };
   t.deepEqual(tbfParams(await rootQdisc(w, veth)), want);
   t.deepEqual(tbfParams(await rootQdisc(w, ifbName(NETWORK, 'web'))), want);
   await rt.check(list, a);
@@ -119,7 +119,7 @@ test("the pod annotations through the runtime (the seed's kubernetes.io/{ingress
   };
   const result = await rt.add(list, a);
   const veth = result.interfaces.find((i: any) => i.name.startsWith('veth')).name;
-  const want = { rate: 125_000, limit: 6153, buffer: 378_500 };
+  const want = { rate: 125_000, limit: 9084, buffer: 378_500 };
   t.deepEqual(tbfParams(await rootQdisc(w, veth)), want);
   t.deepEqual(tbfParams(await rootQdisc(w, ifbName(NETWORK, 'web'))), want);
   await rt.check(list, a);

@@ -153,7 +153,7 @@ test("containerd's MaxUint32 bursts: Go keeps a wrapped 171-second bucket, we ou
   };
   const { go, ours, rg, ro } = await pair(w, conf);
   t.deepEqual((await shaping(w, go)).vethTbf, { rate: 125_000, limit: 536_874_036, buffer: 0x9fffff83 });
-  t.deepEqual((await shaping(w, ours)).vethTbf, { rate: 125_000, limit: 6153, buffer: 378_500 });
+  t.deepEqual((await shaping(w, ours)).vethTbf, { rate: 125_000, limit: 9084, buffer: 378_500 });
   await crossCheck(t, w, conf, go, ours, rg, ro, false);
 });
 
@@ -166,5 +166,5 @@ test('rate without a burst: Go refuses (code 999, kubernetes#70014); we shape wi
   t.is(rg.exitCode, 1);
   t.like(rg.json, { code: 999, msg: 'if rate is set, burst must also be set' });
   t.is((await bandwidth(w, 'ADD', ours, conf)).exitCode, 0);
-  t.deepEqual((await shaping(w, ours)).ifbTbf, { rate: 125_000, limit: 6153, buffer: 378_500 });
+  t.deepEqual((await shaping(w, ours)).ifbTbf, { rate: 125_000, limit: 9084, buffer: 378_500 });
 });
