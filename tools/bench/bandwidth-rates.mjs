@@ -6,8 +6,8 @@
 //   node tools/bench/bandwidth-rates.mjs [--seconds 20] [--reps 3] [--rates 1e6,1e7,1e8] [--candidates]
 // Cases: our plugin and the Go plugin with containerd's capability (bursts 4294967295), ours with a
 // rate and no burst (Go refuses it), ours with the same rate as a pod annotation. --candidates adds
-// raw tbfs with bursts of 1, 2 and 4 packets and of 1–100 ms (the study behind the burst rule in
-// docs/bandwidth.md).
+// raw tbfs with bursts of 1, 2 and 4 packets, 2 and 3 packets with a 4-packet queue, and of
+// 1–100 ms (the study behind the burst rule in docs/bandwidth.md).
 import { execa } from 'execa';
 import { go, ours, sh } from './lib.mjs';
 
@@ -75,10 +75,10 @@ async function reset() {
   await execa('ip', ['-n', ns('node'), 'link', 'del', 'bwcand'], { reject: false });
 }
 
-// A raw tbf both ways with a given burst (bytes) and upstream's limit, as the candidates study did.
-async function rawTbf(rateBits, burst) {
+// A raw tbf both ways with a given burst (bytes) and limit (default upstream's), as the candidates study did.
+async function rawTbf(rateBits, burst, limit = Math.floor(rateBits / 8 / 40) + burst) {
   const rate = Math.floor(rateBits / 8);
-  const tbf = `tbf rate ${rate}Bps burst ${burst} limit ${Math.floor(rate / 40) + burst}`;
+  const tbf = `tbf rate ${rate}Bps burst ${burst} limit ${limit}`;
   await sh('ip', ['-n', ns('node'), 'link', 'add', 'bwcand', 'txqueuelen', '0', 'type', 'ifb']);
   await sh('ip', ['-n', ns('node'), 'link', 'set', 'bwcand', 'up']);
   const batch = [
@@ -147,6 +147,15 @@ const CASES = [
 if (process.argv.includes('--candidates')) {
   for (const packets of [1, 2, 4]) {
     CASES.push([`raw tbf, burst ${packets} × 1514 B`, (r) => rawTbf(r, packets * 1514)]);
+  }
+  for (const [burst, queue] of [
+    [2, 4],
+    [3, 4],
+  ]) {
+    CASES.push([
+      `raw tbf, burst ${burst} × 1514 B, queue ${queue} × 1514 B besides it`,
+      (r) => rawTbf(r, burst * 1514, burst * 1514 + Math.max(Math.floor(r / 8 / 40), queue * 1514)),
+    ]);
   }
   for (const ms of [1, 5, 10, 20, 50, 100]) {
     CASES.push([
