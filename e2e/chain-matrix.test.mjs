@@ -8,8 +8,8 @@
 // cells at 0.3.1 and 0.4.0 are issue 8's failing case (Go loopback → Go bridge with our
 // host-local: "invalid prevResult: ips[0].version …" before the fix).
 //
-// To add our portmap or bandwidth to the matrix, add its type to OURS (one line): it then gets
-// its own cells at every version, joins the all-ours cells, and the 1.1.0 chain grows by it.
+// Every position has a plugin of ours now (OURS): each gets its own cells at every version, and
+// all of them are in the all-ours cells and the 1.1.0 chain.
 import test from 'ava';
 import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -29,8 +29,8 @@ import {
 
 /** The positions of the chain, in order (host-local is the bridge's IPAM). */
 const POSITIONS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
-/** The positions we have a plugin for. Add 'bandwidth' here once it exists. */
-const OURS = ['loopback', 'bridge', 'host-local', 'portmap'];
+/** The positions we have a plugin for: all of them. */
+const OURS = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
 const GO_VERSIONS = ['0.3.1', '0.4.0', '1.0.0'];
 
 const rtest = rootTest(test, 'e2e/chain-matrix.test.mjs');
