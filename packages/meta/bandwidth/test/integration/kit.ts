@@ -157,33 +157,41 @@ export async function rootQdisc(w: World, dev: string): Promise<any> {
 
 /**
  * An iperf3 TCP run between `client` and `server`'s address (data from the client, or to it with `reverse`):
- * the receiver's rate per whole one-second interval and over the run (bits/s).
+ * the receiver's rate per whole one-second interval and over the run (bits/s). With `priority`, both
+ * ends run at nice -10, so on a loaded machine the sender keeps its socket buffer filled and the
+ * receiver reads at each interval's end (never real-time priority: iperf3 3.12 can spin at the end
+ * of a test, and a spinning SCHED_FIFO process starves its peer on a 2-core machine). A client that
+ * has not finished 30 s after its run's length is killed.
  */
 export async function iperf(
   server: Netns,
   client: Netns,
   address: string,
-  opts: { seconds?: number; bytes?: string; reverse?: boolean; port?: number },
+  opts: { seconds?: number; bytes?: string; reverse?: boolean; port?: number; priority?: boolean },
 ): Promise<{ intervals: number[]; mean: number }> {
   const port = String(opts.port ?? 5201);
-  const srv = execa('ip', ['netns', 'exec', server.name, 'iperf3', '-s', '-1', '-J', '-p', port], {
+  const nice = opts.priority ? ['nice', '-n', '-10'] : [];
+  const srv = execa('ip', ['netns', 'exec', server.name, ...nice, 'iperf3', '-s', '-1', '-J', '-p', port], {
     env: { PATH: SYSTEM_PATH },
     extendEnv: false,
     reject: false,
   });
   try {
     await waitForListen(server, port);
-    const out = await client.exec('iperf3', [
-      '-c',
-      address,
-      '-p',
-      port,
+    const args = [
+      ...['-c', address, '-p', port],
       ...(opts.bytes ? ['-n', opts.bytes] : ['-t', String(opts.seconds ?? 3)]),
-      '-J',
-      '--get-server-output',
+      ...['-J', '--get-server-output'],
       ...(opts.reverse ? ['-R'] : []),
-    ]);
-    const j = JSON.parse(out);
+    ];
+    const run = await execa('ip', ['netns', 'exec', client.name, ...nice, 'iperf3', ...args], {
+      env: { PATH: SYSTEM_PATH },
+      extendEnv: false,
+      reject: false,
+      timeout: ((opts.seconds ?? 3) + 30) * 1000,
+    });
+    if (run.exitCode !== 0) throw new Error(`iperf3 ${args.join(' ')} failed: ${run.stderr || run.stdout}`);
+    const j = JSON.parse(run.stdout);
     // the receiver's view: the server's intervals when the client sends, the client's with -R
     const recv = opts.reverse ? j.intervals : j.server_output_json.intervals;
     const full = recv.filter((i: any) => i.sum.seconds > 0.5);

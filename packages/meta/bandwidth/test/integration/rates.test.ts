@@ -1,7 +1,8 @@
 // The rate an operator measures: iperf3 (TCP) between a client pod and a pod shaped through the
 // Kubernetes annotations at the seed's 1M, both directions, each within ±20% from the first second
-// on; an unshaped pod on the same node is not limited. And what Debian's Go plugin does with
-// containerd's 4294967295-bit bursts: its first second is not shaped at all. Short runs for CI;
+// on (the receiver's bytes per second; a run outside is measured once more, see measure); an
+// unshaped pod on the same node is not limited. And what Debian's Go plugin does with containerd's
+// 4294967295-bit bursts: its first second is not shaped at all. Short runs for CI;
 // tools/bench/bandwidth-rates.mjs has the long trials.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { GO, type World, addPod, bandwidth, iperf, worldTest } from './kit.js';
@@ -18,17 +19,43 @@ const ANNOTATIONS = {
   },
 };
 
-function withinTolerance(t: ExecutionContext, what: string, run: { intervals: number[]; mean: number }) {
-  const mbit = (x: number) => (x / 1e6).toFixed(3);
-  const shown = `${what}: ${run.intervals.map(mbit).join(' ')} Mbit/s per second, mean ${mbit(run.mean)}`;
-  t.log(shown);
-  t.true(run.intervals.length >= 2, shown);
+type Run = { intervals: number[]; mean: number };
+
+const mbit = (x: number) => (x / 1e6).toFixed(3);
+const shown = (what: string, run: Run) =>
+  `${what}: ${run.intervals.map(mbit).join(' ')} Mbit/s per second, mean ${mbit(run.mean)}`;
+
+/** What is wrong with a run: its first second or its mean outside 1 Mbit/s ±20% (none: undefined). */
+function outside(run: Run): string | undefined {
+  if (run.intervals.length < 2) return 'fewer than two whole seconds measured';
   for (const [label, v] of [
     ['first second', run.intervals[0]!],
     ['mean', run.mean],
   ] as const) {
-    t.true(v >= 0.8 * RATE && v <= 1.2 * RATE, `${label} outside 1 Mbit/s ±20%: ${shown}`);
+    if (!(v >= 0.8 * RATE && v <= 1.2 * RATE)) return `${label} outside 1 Mbit/s ±20%`;
   }
+  return undefined;
+}
+
+/**
+ * Measures one direction (3 s, the receiver's bytes per second, iperf3 at nice -10) and asserts the
+ * first second and the mean are within ±20%. A run outside is measured once more, and only that
+ * second run is asserted: on a machine shared by several test suites a single run can lose the
+ * CPU for a fraction of a second, in the kernel's softirqs too, where no priority reaches (the
+ * qdisc's bucket holds 24 ms of traffic, so time lost there is not made up). The retry is logged with
+ * both runs' figures; a plugin that shapes wrongly fails both.
+ */
+async function measure(t: ExecutionContext, what: string, run: () => Promise<Run>): Promise<void> {
+  let r = await run();
+  let wrong = outside(r);
+  t.log(shown(what, r));
+  if (wrong) {
+    t.log(`${what}: ${wrong}; measuring once more (the only retry)`);
+    r = await run();
+    wrong = outside(r);
+    t.log(shown(`${what}, second run`, r));
+  }
+  t.is(wrong, undefined, shown(what, r));
 }
 
 test.serial(
@@ -40,8 +67,10 @@ test.serial(
     const cli = await addPod(w, 'cli');
     const r = await bandwidth(w, 'ADD', web, ANNOTATIONS);
     t.is(r.exitCode, 0, r.stdout);
-    withinTolerance(t, 'to the pod', await iperf(web.ns, cli.ns, web.ip, { seconds: 3 }));
-    withinTolerance(t, 'from the pod', await iperf(web.ns, cli.ns, web.ip, { seconds: 3, reverse: true }));
+    await measure(t, 'to the pod', () => iperf(web.ns, cli.ns, web.ip, { seconds: 3, priority: true }));
+    await measure(t, 'from the pod', () =>
+      iperf(web.ns, cli.ns, web.ip, { seconds: 3, reverse: true, priority: true }),
+    );
     const unshaped = await iperf(free.ns, cli.ns, free.ip, { seconds: 1 });
     t.log(`unshaped neighbour: ${(unshaped.mean / 1e6).toFixed(0)} Mbit/s`);
     t.true(unshaped.mean > 20 * RATE, `the unshaped pod is limited: ${unshaped.mean} bit/s`);
