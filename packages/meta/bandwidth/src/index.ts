@@ -5,6 +5,6 @@ export * from './tbf.js';
 export * from './names.js';
 export * from './plan-shaping.js';
 export * from './plan-teardown.js';
-export { staleIfbs, statusProbe } from './gc.js';
+export { staleIfbs, statusProbes } from './gc.js';
 export { acceptedTbfs } from './check.js';
 export type { Host } from './host.js';

@@ -44,14 +44,14 @@ test('GC lists the ifbs in one process and deletes the stale ones in one more; w
   t.deepEqual(none.lines(), []);
 });
 
-test('STATUS creates an ifb, a tbf, an ingress qdisc and a redirect in a throwaway netns; any failure is code 50', async (t) => {
+test('STATUS makes an ifb, then a tbf, an ingress qdisc and a redirect, each in a throwaway netns, without a shell; any failure is code 50', async (t) => {
   const ok = new FakeExecutor();
   await makeBandwidth(new FakeHost()).status!(context(ok, { cniVersion: '1.1.0' }, { command: 'STATUS' }));
   t.deepEqual(ok.lines(), [
-    'unshare --net -- sh -c ip link add name probe0 type ifb && ip link set dev probe0 up && ip link add name probe1 type ifb && ip link set dev probe1 up && exec tc -batch - << ' +
-      'qdisc add dev probe1 root handle 1: tbf rate 125000Bps burst 3028 limit 6153 ; qdisc add dev probe0 handle ffff: ingress ; ' +
-      'filter add dev probe0 parent ffff: protocol all prio 1 u32 match u32 0 0 flowid 1:1 action mirred egress redirect dev probe1 ; ' +
-      'qdisc add dev probe0 root handle 1: tbf rate 125000Bps burst 3028 limit 6153',
+    'unshare --net -- ip -batch - << link add name probe0 mtu 1500 txqueuelen 0 type ifb ; link set dev probe0 up ; link show dev probe0',
+    'unshare --net -- tc -batch - << ' +
+      'qdisc add dev lo root handle 1: tbf rate 125000Bps burst 3028 limit 6153 ; qdisc add dev lo handle ffff: ingress ; ' +
+      'filter add dev lo parent ffff: protocol all prio 1 u32 match u32 0 0 flowid 1:1 action mirred egress redirect dev lo',
   ]);
   const bad = new FakeExecutor().on(() => true, { status: 2, stderr: 'Error: Unknown device type.\n' });
   let e: CniError | undefined;
@@ -61,5 +61,22 @@ test('STATUS creates an ifb, a tbf, an ingress qdisc and a redirect in a throwaw
     e = err as CniError;
   }
   t.is(e?.code, 50);
-  t.regex(e!.details, /Unknown device type/);
+  t.regex(e!.details, /^creating an ifb in a scratch namespace failed: Error: Unknown device type\./);
+  t.is(bad.calls.length, 1, 'the tc probe does not run after the ifb probe failed');
+  // the ifb works, the qdiscs do not
+  const noTc = new FakeExecutor().on((c) => c.args.includes('tc'), {
+    status: 2,
+    stderr: 'Error: Specified qdisc kind is unknown.\n',
+  });
+  let e2: CniError | undefined;
+  try {
+    await makeBandwidth(new FakeHost()).status!(context(noTc, { cniVersion: '1.1.0' }, { command: 'STATUS' }));
+  } catch (err) {
+    e2 = err as CniError;
+  }
+  t.is(e2?.code, 50);
+  t.regex(
+    e2!.details,
+    /^a tbf, an ingress qdisc and a mirred redirect in a scratch namespace failed: .*qdisc kind is unknown/,
+  );
 });
