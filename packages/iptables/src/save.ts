@@ -10,8 +10,12 @@ export interface TableState {
   readonly rules: readonly Rule[];
 }
 
-/** Which chains' rules to parse (every chain is always listed); by default all. */
-export type ChainFilter = (chain: string) => boolean;
+/**
+ * Which rules to parse (every chain is always listed); by default all. It gets the chain and the
+ * rule's line as iptables-save printed it, so a reader can skip a long chain's lines that cannot
+ * concern it without splitting them.
+ */
+export type ChainFilter = (chain: string, line: string) => boolean;
 
 /**
  * Parses iptables-save output and returns the section for `table` (empty when absent). With
@@ -31,7 +35,7 @@ export function parseSave(text: string, table: TableName, rulesOf?: ChainFilter)
     else if (line.startsWith(':')) chains.push(line.slice(1).split(' ')[0]!);
     else if (line.startsWith('-A ')) {
       const end = line.indexOf(' ', 3);
-      if (rulesOf && !rulesOf(end < 0 ? line.slice(3) : line.slice(3, end))) continue;
+      if (rulesOf && !rulesOf(end < 0 ? line.slice(3) : line.slice(3, end), line)) continue;
       const [, chain, ...spec] = splitArgs(line);
       if (chain) rules.push({ table, chain, spec });
     }

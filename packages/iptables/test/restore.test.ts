@@ -193,4 +193,16 @@ test('parseSave with a chain filter lists every chain but parses only the chosen
     ['CNI-abc'],
   );
   t.is(parseSave(SAVED, 'nat').rules.length, 2);
+  const seen: string[][] = [];
+  parseSave(SAVED, 'nat', (chain, line) => {
+    seen.push([chain, line]);
+    return false;
+  });
+  t.deepEqual(
+    seen,
+    SAVED.split('\n')
+      .slice(5, 7)
+      .map((line) => [line.split(' ')[1], line]),
+    'the filter gets each rule line of the table as iptables-save printed it',
+  );
 });

@@ -1,18 +1,13 @@
 // Applying the nftables plan: one `nft -j list table` per family read, one `nft -f -` transaction
-// per change with both families in it.
+// per change with both families in it. A family's table is read directly, also to learn whether
+// it exists (a missing table reads as empty): `nft list tables` would cost more, as nft 1.0 loads
+// every table's rules for it (iptables-nft's too), so it grows with the pods of the node.
 import { type NftListing, nftApply, nftList } from '@cni-ts/nftables';
-import { type Executor, runChecked } from '@cni-ts/process';
+import type { Executor } from '@cni-ts/process';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
-import { NFT_TABLE, nftCheck, nftGc, nftSetup, nftTableArgs, nftTeardown, nftUdpForwards } from './plan-nft.js';
+import { nftCheck, nftGc, nftSetup, nftTableArgs, nftTeardown, nftUdpForwards } from './plan-nft.js';
 import type { UdpFlow } from './conntrack.js';
-
-/** The families that have a cni_hostport table now (one `nft list tables`). */
-export function nftFamiliesPresent(exec: Executor): Array<4 | 6> {
-  const out = runChecked(exec, 'nft', ['list', 'tables']).stdout;
-  const has = (f: string) => new RegExp(`^table ${f} ${NFT_TABLE}$`, 'm').test(out);
-  return ([4, 6] as const).filter((f) => has(f === 4 ? 'ip' : 'ip6'));
-}
 
 function listings(exec: Executor, families: ReadonlyArray<4 | 6>): Array<[4 | 6, NftListing]> {
   return families.map((f) => [f, nftList(exec, nftTableArgs(f))]);
@@ -29,11 +24,9 @@ export function setupNft(exec: Executor, conf: PortmapConf, containerId: string,
   nftApply(exec, nets.map((n) => nftSetup(conf, containerId, n, now.get(n.family)!)).join(''));
 }
 
-/** Deletes a container's rules from both families' tables (nothing runs when there are none); returns the UDP flows they forwarded. */
+/** Deletes a container's rules from both families' tables (nothing is applied when there are none); returns the UDP flows they forwarded. */
 export function teardownNft(exec: Executor, containerId: string): Array<[4 | 6, UdpFlow[]]> {
-  const present = nftFamiliesPresent(exec);
-  if (!present.length) return [];
-  const now = listings(exec, present);
+  const now = listings(exec, [4, 6]);
   nftApply(exec, nftTeardown(now, containerId));
   return now.map(([f, l]) => [f, nftUdpForwards(l, containerId)]);
 }
@@ -56,6 +49,5 @@ export function checkNft(
 
 /** GC: deletes the rules of containers not in `keep`. */
 export function gcNft(exec: Executor, keep: ReadonlySet<string>): void {
-  const present = nftFamiliesPresent(exec);
-  if (present.length) nftApply(exec, nftGc(listings(exec, present), keep));
+  nftApply(exec, nftGc(listings(exec, [4, 6]), keep));
 }

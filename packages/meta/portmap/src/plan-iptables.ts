@@ -192,14 +192,20 @@ export function setupProblem(conf: PortmapConf, nat: TableState, family: Family)
 }
 
 /**
- * The chains whose rules portmap reads: the built-in ones it enters from, the shared CNI-HOSTPORT
- * chains and, with an owner, that container's chains. Other chains (other pods', kube-proxy's)
- * are listed but not parsed, so a read costs the same with 1 pod or 1000.
+ * The rules portmap reads: those of the built-in chains it enters from, of the shared
+ * CNI-HOSTPORT chains and, with an owner, of that container's chains. Other chains (other pods',
+ * kube-proxy's) are listed but not parsed; with an owner, of the chains holding a jump per pod
+ * (CNI-HOSTPORT-DNAT, the legacy CNI-HOSTPORT-SNAT) only the lines naming the owner's chains are,
+ * so a read costs about the same with 1 pod or 1000. GC (no owner) reads every pod's jump.
  */
 export function chainsOf(o?: Owner): ChainFilter {
-  const own = o ? [dnatChainName(o), oldSnatChainName(o)] : [];
-  return (c) => c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c) || own.includes(c);
+  if (!o) return (c) => c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c);
+  const own = [dnatChainName(o), oldSnatChainName(o)];
+  const names = (line: string) => own.some((name) => line.includes(name));
+  return (c, line) =>
+    PER_POD_CHAINS.has(c) ? names(line) : c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c) || own.includes(c);
 }
+const PER_POD_CHAINS = new Set([DNAT_CHAIN, OLD_SNAT_CHAIN]);
 const ENTRY_CHAINS = new Set(['PREROUTING', 'OUTPUT', 'POSTROUTING', 'INPUT']);
 
 /** The tables an ADD or CHECK reads in a family. */

@@ -311,4 +311,44 @@ test('reads parse the shared chains and the own chain only; plans on them equal 
   const c = conf({ runtimeConfig: GO_CONF.runtimeConfig });
   t.deepEqual(planSetup({ nat: own }, c, O, v4), planSetup({ nat: GO[4] }, c, O, v4));
   t.deepEqual(checkSetup({ nat: own }, c, O, v4), { problems: [], verify: [] });
+  t.false(
+    other.rules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT'),
+    "another pod's jumps in CNI-HOSTPORT-DNAT are not parsed",
+  );
+});
+
+test('on a node with many pods, reads parse only the own jumps of CNI-HOSTPORT-DNAT; plans equal plans on the whole table', (t) => {
+  // the fixture's pod, and 50 more pods with the same mappings: their chains and their jumps
+  const base = fixture('go-v1.1.1-dualstack-ipv4.save').split('\n');
+  const podLines = base.filter((l) => l.includes(DN));
+  const more = Array.from({ length: 50 }, (_, i) => {
+    const o = { network: 'podnet', containerId: `pod${i}` };
+    return podLines.map((l) =>
+      l.replaceAll(DN, dnatChainName(o)).replace('id: \\"ctr1\\"', `id: \\"${o.containerId}\\"`),
+    );
+  }).flat();
+  const text = [...base.slice(0, -2), ...more, ...base.slice(-2)].join('\n');
+  const whole = parseSave(text, 'nat');
+  t.is(whole.rules.filter((r) => r.chain === 'CNI-HOSTPORT-DNAT').length, 102, 'the table has every pod’s jumps');
+  const c = conf({ runtimeConfig: GO_CONF.runtimeConfig });
+  for (const o of [O, { network: 'podnet', containerId: 'pod7' }, { network: 'podnet', containerId: 'new' }]) {
+    const read = parseSave(text, 'nat', chainsOf(o));
+    const jumps = read.rules.filter((r) => r.chain === 'CNI-HOSTPORT-DNAT');
+    t.is(jumps.length, o.containerId === 'new' ? 0 : 2, `${o.containerId}: only its own jumps are parsed`);
+    t.deepEqual(read.chains, whole.chains, 'every chain is listed');
+    t.deepEqual(planSetup({ nat: read }, c, o, v4), planSetup({ nat: whole }, c, o, v4), o.containerId);
+    t.deepEqual(planTeardown(read, o), planTeardown(whole, o), o.containerId);
+    t.deepEqual(udpForwards(read, o), udpForwards(whole, o), o.containerId);
+    t.deepEqual(checkSetup({ nat: read }, c, o, v4), checkSetup({ nat: whole }, c, o, v4), o.containerId);
+  }
+  t.is(
+    planTeardown(parseSave(text, 'nat', chainsOf({ network: 'podnet', containerId: 'pod7' })), {
+      network: 'podnet',
+      containerId: 'pod7',
+    }).length,
+    4,
+  );
+  const keep = new Set(['ctr1', 'pod3']);
+  t.deepEqual(planGc(parseSave(text, 'nat', chainsOf()), 'podnet', keep), planGc(whole, 'podnet', keep));
+  t.is(planGc(parseSave(text, 'nat', chainsOf()), 'podnet', keep).length, 49 * 4, 'GC still sees every pod');
 });

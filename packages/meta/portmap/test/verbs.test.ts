@@ -181,7 +181,8 @@ test('DEL without mappings, prevResult or netns removes the chains of both famil
       'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
       'ip6tables-restore --noflush -w 5',
-      'nft list tables',
+      'nft -j list table ip cni_hostport',
+      'nft -j list table ip6 cni_hostport',
       'conntrack -D -f ipv4 -p udp --orig-port-dst 8053 --reply-src 10.22.0.5',
       'conntrack -D -f ipv6 -p udp --orig-port-dst 8053 --reply-src fd00:22::5',
     ],
@@ -202,7 +203,7 @@ test('DEL when everything is gone runs no restore and succeeds; prevResult narro
   t.is((await run(node, new FakeHost(), 'DEL', { ...TCP, prevResult: PREV4 })).code, 0);
   t.deepEqual(
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
-    ['iptables-save -t nat', 'nft list tables'],
+    ['iptables-save -t nat', 'nft -j list table ip cni_hostport', 'nft -j list table ip6 cni_hostport'],
   );
 });
 
@@ -229,7 +230,6 @@ test('DEL also removes nftables rules of the container (a node that switched bac
     rule: { family: 'ip', table: 'cni_hostport', chain, handle, comment, expr: [] },
   });
   const node = new Node({
-    nftTables: 'table ip nat\ntable ip cni_hostport\n',
     nft: { 4: [rule('hostports', 7, 'ctr1'), rule('hostports', 8, 'ctr9'), rule('masquerading', 9, 'ctr1')] },
   });
   t.is((await run(node, new FakeHost(), 'DEL', { prevResult: PREV4 })).code, 0);
