@@ -1,14 +1,11 @@
 // portmap cases of the bench: ours vs Go in the same run, one TCP mapping for an IPv4 pod on a
 // node netns (kube-proxy-free, own mark chain: the default config). ADD+DEL as a pair, then ADD
-// and DEL each timed alone, as hyperfine medians; then the cost per pod as pods accumulate: 200
-// ADDs one after the other on a fresh node (and the 200 DELs after them), each timed, summarised
-// as the median of the first and of the last ten and the least-squares slope in ms per pod
-// already present. Also how many of 30 parallel ADDs on a fresh node succeed, and how many
-// shared rules they leave (each should exist once).
+// and DEL each timed alone, as hyperfine medians; then what the 1st and the 200th pod of a node
+// cost (a probe pod on an empty node and on one with 199 pods, the four nodes timed in turns) and
+// the cost per pod already present. Also how many of 30 parallel ADDs on a fresh node succeed,
+// and how many shared rules they leave (each should exist once).
 // Part of `npm run bench`; alone (root, hyperfine):  node tools/bench/portmap.mjs [--runs N]
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_PATH, callScript, go, hyperfine, namespaces, ours, printTable, scratch } from './lib.mjs';
 
@@ -73,8 +70,7 @@ export async function portmapRows(dir, runs) {
       (i) => calls[i].add,
     );
     for (const [impl] of IMPLS) sh(node, calls[impl].del);
-    const growth = {};
-    for (const [impl, plugin] of IMPLS) growth[impl] = await perPod(dir, `${tag}-g${impl[0]}`, plugin, 200);
+    const growth = await perPod(tag, 200);
     const parallel = {};
     for (const [impl, plugin] of IMPLS) parallel[impl] = await parallelAdds(`${tag}-p${impl[0]}`, plugin, 30);
     return {
@@ -113,37 +109,45 @@ function median(xs) {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function slope(ys) {
-  const n = ys.length;
-  const mx = (n - 1) / 2;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  ys.forEach((y, x) => {
-    num += (x - mx) * (y - my);
-    den += (x - mx) ** 2;
-  });
-  return num / den;
-}
-
-// n ADDs on a fresh node, then the n DELs (oldest first); each call timed.
-async function perPod(dir, ns, plugin, n) {
-  const drop = await namespaces([ns]);
+// The cost of the 1st and of the 200th pod of a node. Four nodes are prepared first: per
+// implementation one empty and one holding n-1 pods (filled with the implementations taking
+// turns). Then a probe pod's ADD and DEL are timed on all four, round after round, in an order
+// that rotates every round: a change in the machine's load during the run moves all four alike,
+// so (200th - 1st) / (n - 1) is the cost of each pod already present, not the drift of the load.
+// Times include `ip netns exec`, which the difference cancels.
+async function perPod(tag, n, rounds = 15) {
+  const nodes = IMPLS.flatMap(([impl, plugin]) => [
+    { impl, plugin, ns: `${tag}-e${impl[0]}`, pods: 0 },
+    { impl, plugin, ns: `${tag}-f${impl[0]}`, pods: n - 1 },
+  ]);
+  const drop = await namespaces(nodes.map((x) => x.ns));
   try {
-    return perPodIn(dir, ns, plugin, n);
+    const full = nodes.filter((x) => x.pods > 0);
+    for (let i = 0; i < n - 1; i++)
+      for (const x of i % 2 ? full.toReversed() : full)
+        timedCall(x.ns, x.plugin, 'ADD', `pod${i}`, conf(i + 2, 10000 + i));
+    const probe = conf(n + 2, 9000);
+    const times = nodes.map(() => ({ add: [], del: [] }));
+    for (let r = 0; r < rounds; r++)
+      for (let j = 0; j < nodes.length; j++) {
+        const k = (j + r) % nodes.length;
+        const x = nodes[k];
+        times[k].add.push(timedCall(x.ns, x.plugin, 'ADD', 'probe', probe));
+        times[k].del.push(timedCall(x.ns, x.plugin, 'DEL', 'probe', probe));
+      }
+    const out = {};
+    for (const [impl] of IMPLS) {
+      const [e, f] = [0, 1].map((p) => times[nodes.findIndex((x) => x.impl === impl && x.pods > 0 === !!p)]);
+      const fig = (what) => {
+        const [first, last] = [median(e[what]), median(f[what])];
+        return { first, last, perPod: (last - first) / (n - 1) };
+      };
+      out[impl] = { add: fig('add'), del: fig('del') };
+    }
+    return out;
   } finally {
     await drop();
   }
-}
-
-function perPodIn(dir, ns, plugin, n) {
-  const adds = [];
-  const dels = [];
-  for (let i = 0; i < n; i++) adds.push(timedCall(ns, plugin, 'ADD', `pod${i}`, conf(i + 2, 10000 + i)));
-  for (let i = 0; i < n; i++) dels.push(timedCall(ns, plugin, 'DEL', `pod${i}`, conf(i + 2, 10000 + i)));
-  const summary = (xs) => ({ first: median(xs.slice(0, 10)), last: median(xs.slice(-10)), slope: slope(xs) });
-  writeFileSync(join(dir, `perpod-${plugin.replaceAll('/', '_')}.json`), JSON.stringify({ adds, dels }));
-  return { add: summary(adds), del: summary(dels.toReversed()) };
 }
 
 // n ADDs started at once on a fresh node; how many succeeded.
@@ -175,15 +179,17 @@ async function parallelAdds(ns, plugin, n) {
 
 /** Prints the per-pod and parallel figures under the table. */
 export function printPortmapFigures({ growth, parallel }) {
-  console.log('\nportmap, pods accumulating on one node (200 ADDs, then their 200 DELs; one call each, ms):');
   console.log(
-    '| impl | ADD: 1st–10th pod (median) | ADD: 191st–200th | ADD slope per pod present | DEL: with 1–10 pods left | DEL: with 191–200 left | DEL slope |',
+    '\nportmap, the 1st and the 200th pod of a node (a probe pod on an empty node and on one with 199 pods; medians of 15 rounds taking turns, ms):',
+  );
+  console.log(
+    '| impl | ADD, 1st pod | ADD, 200th | ADD per pod present | DEL, 1st pod | DEL, 200th | DEL per pod present |',
   );
   console.log('|---|---|---|---|---|---|---|');
   for (const [impl, g] of Object.entries(growth)) {
     const f = (x) => x.toFixed(2);
     console.log(
-      `| ${impl} | ${f(g.add.first)} | ${f(g.add.last)} | ${f(g.add.slope)} | ${f(g.del.first)} | ${f(g.del.last)} | ${f(g.del.slope)} |`,
+      `| ${impl} | ${f(g.add.first)} | ${f(g.add.last)} | ${f(g.add.perPod)} | ${f(g.del.first)} | ${f(g.del.last)} | ${f(g.del.perPod)} |`,
     );
   }
   const p = (x) => `${x.ok}/30 succeeded, ${x.shared} shared rules (5 when each exists once)`;
