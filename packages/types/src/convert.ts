@@ -84,7 +84,8 @@ export function parseResult(raw: unknown, fallbackVersion: string, what = 'resul
   const s = schemas().current;
   const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
   const out: Result = { cniVersion: version };
-  if (r.interfaces?.length) out.interfaces = r.interfaces.map((i) => blankless(i) as Interface);
+  // an interface's name is required: "" stays "" (Go prints it so), only the optional fields lose their zero values
+  if (r.interfaces?.length) out.interfaces = r.interfaces.map((i) => ({ ...blankless(i), name: i.name }) as Interface);
   if (r.ips?.length) out.ips = r.ips.map(({ version: _v, ...ip }) => blankless(ip) as IPConfig);
   if (r.routes?.length) out.routes = r.routes.map((rt) => blankless(rt) as Route);
   const dns = r.dns ? (blankless(r.dns) as DNS) : undefined;

@@ -71,6 +71,16 @@ test('Go zero values ("" gateway, gw, mac, sandbox) mean absent, as Go reads the
   });
 });
 
+test('an interface named "" keeps its name through parse and print in every version that has interfaces, as Go prints it', (t) => {
+  const raw = { cniVersion: '1.0.0', interfaces: [{ name: 'cni0' }, { name: '', sandbox: '/run/netns/p' }] };
+  const r = parseResult(raw, '1.0.0', 'prevResult');
+  t.deepEqual(r.interfaces, [{ name: 'cni0' }, { name: '', sandbox: '/run/netns/p' }]);
+  for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
+    const out = convertResult(r, v) as { interfaces: unknown[] };
+    t.deepEqual(out.interfaces, [{ name: 'cni0' }, { name: '', sandbox: '/run/netns/p' }], v);
+  }
+});
+
 test('unknown keys are ignored at every level', (t) => {
   const r = parseResult(
     {
