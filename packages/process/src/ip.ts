@@ -27,12 +27,18 @@ export function iprouteBatchText(commands: Commands): string {
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
  * showing commands printed, in order. On failure, the ProcessError says which command failed.
+ * Where the executor can (`ipNetlink`: Bun, the commands of netlink/rtnl.ts, no global options),
+ * the same batch runs through rtnetlink instead, with the same documents and errors.
  */
 export function ipBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
-  const input = iprouteBatchText(commands);
-  const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
+  const input = iprouteBatchText(commands); // refuses what ip could not read, on either path
   const sysctls = opts.sysctls ?? [];
+  // in the compiled plugins: rtnetlink in the namespace, no process (docs/performance.md)
+  const nl = opts.options?.length ? undefined : exec.ipNetlink?.(commands, opts.netns, sysctls);
+  if (nl && 'docs' in nl) return nl.docs;
+  if (nl) throw batchError('ip', commands, nl.failure.stderr, nl.failure.status, opts.netns);
+  const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
   let cmd: [string, string[]];
   if (sysctls.length && opts.netns) {
     cmd = inNetns(opts.netns, 'sh', sysctlShellArgs(sysctls, ['ip', ...ipArgs]));

@@ -1,6 +1,7 @@
 // Starting processes: one synchronous spawn per call, with a timeout, and no shell.
 import { spawnSync } from 'node:child_process';
 import { ProcessError, classify } from './errors.js';
+import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
 
 /** Options for one command. */
 export interface RunOptions {
@@ -23,6 +24,21 @@ export interface RunResult {
 export interface Executor {
   /** Runs file with args; returns any exit status, throws ProcessError 'not-found' or 'timeout'. */
   run(file: string, args: readonly string[], opts?: RunOptions): RunResult;
+  /**
+   * Runs an `ip -j -batch -` without a process, through rtnetlink in the namespace (after writing
+   * the sysctls there); undefined when it cannot (a command outside the subset, no bun:ffi), and
+   * ipBatch spawns `ip` instead. Fakes leave it out, so golden tests pin the `ip` commands.
+   */
+  ipNetlink?(
+    commands: ReadonlyArray<readonly string[]>,
+    netns: string | undefined,
+    sysctls: ReadonlyArray<readonly [string, string]>,
+  ): NetlinkOutcome | undefined;
+}
+
+/** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path, for tests). */
+export function netlinkDisabled(): boolean {
+  return process.env.CNI_TS_NETLINK === '0';
 }
 
 /**
@@ -36,6 +52,9 @@ export const TOOL_TIMEOUT_MS = 15_000;
 
 /** The executor that really spawns (node:child_process.spawnSync, no execa: see docs/startup.md). */
 export const systemExecutor: Executor = {
+  ipNetlink(commands, netns, sysctls) {
+    return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls);
+  },
   run(file, args, opts = {}) {
     const r = spawnSync(file, args as string[], {
       input: opts.input ?? '',
