@@ -6,6 +6,7 @@
 // issue's goals. It reports times and never fails on one; it exits 1 when an operation failed.
 //   npm run bench -- [--quick] [--reps N] [--pods N] [--parallel N] [--rounds N] [--no-build] [--json FILE]
 //                    [--variant exec-ipam]   (also measure ours with host-local exec'd instead of in-process)
+//                    [--variant ip-batch]    (also measure ours with every ip batch spawned, no rtnetlink)
 // --quick (CI): 5 repetitions, a 20-pod slope, 5 pods in parallel once.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -13,15 +13,24 @@ export const IMPLS = {
   go: '/usr/lib/cni',
 };
 
+/** Extra environment per implementation (variants of ours that differ only in it). */
+export const IMPL_ENV = {};
+
 /** The implementations' names, ours and Go first. */
 export const implNames = () => Object.keys(IMPLS);
 
 /**
  * Adds a variant of ours to measure a means against (interleaved like the others):
- * "exec-ipam": CNI_PATH finds a copy of our executable as host-local first, so bridge execs it.
+ * "exec-ipam": CNI_PATH finds a copy of our executable as host-local first, so bridge execs it;
+ * "ip-batch": CNI_TS_NETLINK=0, so every ip batch spawns `ip` instead of using rtnetlink.
  */
 export function addVariant(name, dir) {
-  if (name !== 'exec-ipam') throw new Error(`unknown variant ${name} (known: exec-ipam)`);
+  if (name === 'ip-batch') {
+    IMPLS[name] = IMPLS.ours;
+    IMPL_ENV[name] = ['CNI_TS_NETLINK=0'];
+    return;
+  }
+  if (name !== 'exec-ipam') throw new Error(`unknown variant ${name} (known: exec-ipam, ip-batch)`);
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
   copyFileSync(join(IMPLS.ours, 'cni-ts'), join(d, 'host-local'));
@@ -123,6 +132,7 @@ export function op(conf, impl, cmd, lists, { id, node, pod, podIndex = 0, memory
     lists: lists.map((l) => c.lists[l]),
     node,
     cniPath: c.cniPath,
+    env: IMPL_ENV[impl] ?? [],
     cacheDir: c.cacheDir,
     containerId: `pfbench-${podIndex}`,
     netns: pod,

@@ -4,7 +4,7 @@ import type { Executor } from './run.js';
 import { ProcessError, classify } from './errors.js';
 import { iprouteLine } from './iproute2.js';
 import { inNetns } from './netns.js';
-import { sysctlShellArgs, writeSysctl } from './sysctl.js';
+import { sysctlPath, sysctlShellArgs, writeSysctl } from './sysctl.js';
 
 /** Options for an iproute2 batch. */
 export interface IpOptions {
@@ -27,27 +27,30 @@ export function iprouteBatchText(commands: Commands): string {
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
  * showing commands printed, in order. On failure, the ProcessError says which command failed.
- * Where the executor can (`ipNetlink`: Bun, the commands of netlink/rtnl.ts, no global options),
- * the same batch runs through rtnetlink instead, with the same documents and errors.
+ * Where the executor can (`ipNetlink`: in Bun, for the commands of netlink/commands.ts, without
+ * global options), the same batch runs through rtnetlink instead, with the same documents (the
+ * fields netlink/docs.ts names) and errors.
  */
 export function ipBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
   const input = iprouteBatchText(commands); // refuses what ip could not read, on either path
-  const sysctls = opts.sysctls ?? [];
+  const { netns, sysctls = [] } = opts;
+  // sysctls of our own netns are written here; another's by the process (or thread) entering it
+  if (!netns) for (const [k, v] of sysctls) writeSysctl(k, v);
   // in the compiled plugins: rtnetlink in the namespace, no process (docs/performance.md)
-  const nl = opts.options?.length ? undefined : exec.ipNetlink?.(commands, opts.netns, sysctls);
-  if (nl && 'docs' in nl) return nl.docs;
-  if (nl) throw batchError('ip', commands, nl.failure.stderr, nl.failure.status, opts.netns);
-  const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
-  let cmd: [string, string[]];
-  if (sysctls.length && opts.netns) {
-    cmd = inNetns(opts.netns, 'sh', sysctlShellArgs(sysctls, ['ip', ...ipArgs]));
-  } else {
-    for (const [k, v] of sysctls) writeSysctl(k, v);
-    cmd = inNetns(opts.netns, 'ip', ipArgs);
+  if (!opts.options?.length && exec.ipNetlink) {
+    const inNs = netns ? sysctls.map(([k, v]) => [sysctlPath(k), v] as const) : [];
+    const nl = exec.ipNetlink(commands, netns, inNs);
+    if (nl && 'docs' in nl) return nl.docs;
+    if (nl) throw batchError('ip', commands, nl.failure.stderr, nl.failure.status, netns);
   }
+  const ipArgs = [...(opts.options ?? []), '-j', '-batch', '-'];
+  const cmd =
+    netns && sysctls.length
+      ? inNetns(netns, 'sh', sysctlShellArgs(sysctls, ['ip', ...ipArgs]))
+      : inNetns(netns, 'ip', ipArgs);
   const r = exec.run(cmd[0], cmd[1], { input, timeoutMs: opts.timeoutMs });
-  if (r.status !== 0) throw batchError('ip', commands, r.stderr, r.status, opts.netns);
+  if (r.status !== 0) throw batchError('ip', commands, r.stderr, r.status, netns);
   return parseJsonLines(r.stdout);
 }
 

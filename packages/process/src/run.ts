@@ -26,8 +26,9 @@ export interface Executor {
   run(file: string, args: readonly string[], opts?: RunOptions): RunResult;
   /**
    * Runs an `ip -j -batch -` without a process, through rtnetlink in the namespace (after writing
-   * the sysctls there); undefined when it cannot (a command outside the subset, no bun:ffi), and
-   * ipBatch spawns `ip` instead. Fakes leave it out, so golden tests pin the `ip` commands.
+   * the sysctls, /proc/sys paths and values, there); undefined when it cannot (a command outside
+   * the subset, no bun:ffi), and ipBatch spawns `ip` instead. Fakes leave it out, so golden
+   * tests pin the `ip` commands.
    */
   ipNetlink?(
     commands: ReadonlyArray<readonly string[]>,
@@ -36,7 +37,7 @@ export interface Executor {
   ): NetlinkOutcome | undefined;
 }
 
-/** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path, for tests). */
+/** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path: tests, the bench, an operator's way out). */
 export function netlinkDisabled(): boolean {
   return process.env.CNI_TS_NETLINK === '0';
 }

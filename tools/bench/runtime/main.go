@@ -12,7 +12,7 @@
 // same time. An op is
 //
 //	{"id": "…", "cmd": "ADD"|"DEL"|"CHECK"|"VERSION", "lists": [{"list": "<conflist file>", "ifname": "…"}, …],
-//	 "node": "<netns path>", "cniPath": "…", "cacheDir": "…", "containerId": "…", "netns": "…",
+//	 "node": "<netns path>", "cniPath": "…", "env": ["K=V", …], "cacheDir": "…", "containerId": "…", "netns": "…",
 //	 "capabilityArgs": {…}}
 //
 // The lists are a pod's attachments in ADD order (DEL runs them in reverse); "VERSION" execs each
@@ -47,6 +47,7 @@ type op struct {
 	Lists          []step                 `json:"lists"`
 	Node           string                 `json:"node"`
 	CniPath        string                 `json:"cniPath"`
+	Env            []string               `json:"env"`
 	CacheDir       string                 `json:"cacheDir"`
 	ContainerID    string                 `json:"containerId"`
 	Netns          string                 `json:"netns"`
@@ -85,6 +86,7 @@ type sample struct {
 // timedExec is libcni's RawExec with a stopwatch and the child's rusage.
 type timedExec struct {
 	memory bool
+	env    []string // added to every plugin's environment (a variant of ours)
 	mu     sync.Mutex
 	execs  []execSample
 }
@@ -103,7 +105,7 @@ func (e *timedExec) ExecPlugin(ctx context.Context, path string, stdin []byte, e
 		defer os.Remove(rssFile)
 		c = exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M", "-o", rssFile, path)
 	}
-	c.Env = environ
+	c.Env = append(append([]string{}, environ...), e.env...)
 	c.Stdin = bytes.NewReader(stdin)
 	c.Stdout = &stdout
 	c.Stderr = &stderr
@@ -194,7 +196,7 @@ func sysSetns() uintptr {
 
 func run(o op) sample {
 	s := sample{ID: o.ID}
-	te := &timedExec{memory: o.Memory}
+	te := &timedExec{memory: o.Memory, env: o.Env}
 	start := time.Now()
 	s.StartMs = float64(start.Sub(epoch).Microseconds()) / 1000
 	err := inNetns(o.Node, func() error { return runOp(o, te) })

@@ -1,16 +1,16 @@
-// An rtnetlink socket of another network namespace, through bun:ffi (libc's socket, setns, send,
-// recv): the calling thread enters the namespace (setns), opens the socket — a netlink socket
-// belongs to the namespace it was created in, whatever the thread does afterwards — writes the
-// sysctls it was asked to (/proc/sys/net shows the namespace of the thread that opens a file),
-// and returns to its own namespace before anything else runs. Only in Bun; elsewhere, or when
-// libc cannot be loaded, `rtnl()` is null and callers spawn `ip`.
-import { writeFileSync } from 'node:fs';
-import { NLMSG_DONE, NLMSG_ERROR, type Message, type Request, errorOf, messages } from './rtnl.js';
+// An rtnetlink socket of another network namespace, without a process: the calling thread enters
+// the namespace (setns), writes the sysctls it was asked to (/proc/sys/net shows the namespace
+// of the thread that opens a file), opens the socket — a socket belongs to the namespace it was
+// created in, whatever the thread does afterwards — and returns to its own namespace before
+// anything else runs. libc's socket, setns and setsockopt come through bun:ffi; files and the
+// socket's reads and writes go through node:fs, so only four symbols are bound (each costs start-up).
+// Only in Bun; elsewhere, or when libc cannot be loaded, `openRtnl` returns null and callers spawn `ip`.
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { NLMSG_DONE, NLMSG_ERROR, type Message, type Request, errorOf, messages } from './message.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
-const O_RDONLY_CLOEXEC = 0x80000;
 const CLONE_NEWNET = 0x40000000;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
@@ -19,11 +19,7 @@ const NETLINK_EXT_ACK = 11;
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
   setns(fd: number, nstype: number): number;
-  open(path: Uint8Array, flags: number): number;
-  close(fd: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
-  send(fd: number, buf: Uint8Array, len: number): number;
-  recv(fd: number, buf: Uint8Array, len: number): number;
   errno(): number;
 }
 
@@ -31,21 +27,14 @@ interface Libc {
 export class NetnsError extends Error {
   constructor(
     message: string,
-    /** What a shell running `nsenter` or the sysctl writes would have printed on stderr. */
+    /** What `nsenter` or the shell writing the sysctls would have printed on stderr. */
     readonly stderr: string,
   ) {
     super(message);
   }
 }
 
-/** An open socket: one request at a time, answered in full. */
-export interface Rtnl {
-  /** Sends a request and returns its answers (for 'ack', nothing); throws RtnlError on an error answer. */
-  exchange(req: Request): Message[];
-  close(): void;
-}
-
-/** A kernel error answer: errno and the extended message. */
+/** A kernel error answer: errno and the extended-ack message. */
 export class RtnlError extends Error {
   constructor(
     readonly errno: number,
@@ -55,35 +44,34 @@ export class RtnlError extends Error {
   }
 }
 
+/** An open socket: one request at a time, answered in full. */
+export interface Rtnl {
+  /** Sends a request and returns its answers (for 'ack', none); throws RtnlError on an error answer. */
+  exchange(req: Request): Message[];
+  close(): void;
+}
+
 let libc: Libc | null | undefined;
 
-/** libc through bun:ffi, loaded on first use; null outside Bun. */
+/** libc through bun:ffi, bound on first use; null outside Bun or when it cannot be bound. */
 export function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
   if (!process.versions.bun) return libc;
   try {
-    // a synchronous require: Bun provides it in ES modules; rollup keeps bun:ffi external
+    // a synchronous require (Bun provides it in ES modules; the bundlers keep bun:ffi external)
     const { dlopen, FFIType, ptr, read } = require('bun:ffi') as typeof import('bun:ffi');
-    const { i32, u64, ptr: p } = FFIType;
+    const { i32, ptr: p } = FFIType;
     const { symbols: s } = dlopen('libc.so.6', {
       socket: { args: [i32, i32, i32], returns: i32 },
       setns: { args: [i32, i32], returns: i32 },
-      open: { args: [p, i32], returns: i32 },
-      close: { args: [i32], returns: i32 },
       setsockopt: { args: [i32, i32, i32, p, i32], returns: i32 },
-      send: { args: [i32, p, u64, i32], returns: i32 },
-      recv: { args: [i32, p, u64, i32], returns: i32 },
       __errno_location: { args: [], returns: p },
     });
     libc = {
       socket: (d, t, pr) => s.socket(d, t, pr),
       setns: (fd, t) => s.setns(fd, t),
-      open: (path, flags) => s.open(ptr(path), flags),
-      close: (fd) => s.close(fd),
       setsockopt: (fd, l, n, v, len) => s.setsockopt(fd, l, n, ptr(v), len),
-      send: (fd, b, len) => Number(s.send(fd, ptr(b), len, 0)),
-      recv: (fd, b, len) => Number(s.recv(fd, ptr(b), len, 0)),
       errno: () => read.i32(s.__errno_location()!, 0),
     };
   } catch {
@@ -92,11 +80,10 @@ export function loadLibc(): Libc | null {
   return libc;
 }
 
-const cpath = (s: string) => new TextEncoder().encode(`${s}\0`);
-
 /**
  * Opens an rtnetlink socket in the namespace at `netns` (the current one when undefined), writing
- * `sysctls` there first; null when bun:ffi is not available.
+ * `sysctls` (/proc/sys paths and values) there first; null when bun:ffi is not available. Throws
+ * NetnsError where nsenter or the sysctl writes would fail.
  */
 export function openRtnl(
   netns: string | undefined,
@@ -104,72 +91,84 @@ export function openRtnl(
 ): Rtnl | null {
   const c = loadLibc();
   if (!c) return null;
-  let fd = -1;
-  if (netns === undefined) {
-    for (const [k, v] of sysctls) writeSysctlHere(k, v);
-    fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
-  } else {
-    const own = c.open(cpath('/proc/thread-self/ns/net'), O_RDONLY_CLOEXEC);
-    if (own < 0)
-      throw new NetnsError('cannot open our own netns', `cannot open /proc/thread-self/ns/net: errno ${c.errno()}`);
-    const target = c.open(cpath(netns), O_RDONLY_CLOEXEC);
-    if (target < 0) {
-      const e = c.errno();
-      c.close(own);
-      const why = e === 2 ? 'No such file or directory' : `errno ${e}`;
-      throw new NetnsError(`cannot open ${netns}`, `nsenter: cannot open ${netns}: ${why}\n`);
-    }
-    try {
-      if (c.setns(target, CLONE_NEWNET) !== 0)
-        throw new NetnsError(
-          `cannot enter ${netns}`,
-          `nsenter: reassociate to namespace 'ns/net' failed: errno ${c.errno()}\n`,
-        );
-      try {
-        for (const [k, v] of sysctls) writeSysctlHere(k, v);
-        fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
-      } finally {
-        // back before anything else can run on this thread; failing that, nothing here is safe
-        if (c.setns(own, CLONE_NEWNET) !== 0)
-          throw new Error(`cannot return to our network namespace: errno ${c.errno()}`);
-      }
-    } finally {
-      c.close(target);
-      c.close(own);
-    }
-  }
-  if (fd < 0) throw new NetnsError('cannot open a netlink socket', `socket(AF_NETLINK): errno ${c.errno()}\n`);
+  const open = (): number => {
+    for (const [path, v] of sysctls) writeSysctlHere(path, v);
+    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new NetnsError('cannot open a netlink socket', `socket(AF_NETLINK): ${errnoText(c.errno())}\n`);
+    return fd;
+  };
+  const fd = netns === undefined ? open() : inNetns(c, netns, open);
   const one = Uint8Array.of(1, 0, 0, 0);
   c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
   c.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
-  return socketOf(c, fd);
+  return socketOf(fd);
 }
 
-function writeSysctlHere(key: string, value: string): void {
+// Runs f on this thread inside the namespace at path, and comes back before anything else runs.
+function inNetns<T>(c: Libc, path: string, f: () => T): T {
+  const target = openNetns(path);
+  let own = -1;
   try {
-    writeFileSync(`/proc/sys/${key}`, value);
-  } catch (e) {
-    throw new NetnsError(
-      `cannot write sysctl ${key}`,
-      `cannot write sysctl /proc/sys/${key}\n${(e as Error).message}\n`,
-    );
+    own = openSync('/proc/thread-self/ns/net', 'r');
+    if (c.setns(target, CLONE_NEWNET) !== 0)
+      throw new NetnsError(
+        `cannot enter ${path}`,
+        `nsenter: reassociate to namespace 'ns/net' failed: ${errnoText(c.errno())}\n`,
+      );
+    let out: { value: T } | { error: unknown };
+    try {
+      out = { value: f() };
+    } catch (error) {
+      out = { error };
+    }
+    // failing to return, nothing this process does afterwards would happen where it thinks
+    if (c.setns(own, CLONE_NEWNET) !== 0) {
+      process.stderr.write(`cni-ts: cannot return to our network namespace (errno ${c.errno()})\n`);
+      process.abort();
+    }
+    if ('error' in out) throw out.error;
+    return out.value;
+  } finally {
+    closeSync(target);
+    if (own >= 0) closeSync(own);
   }
 }
 
-function socketOf(c: Libc, fd: number): Rtnl {
+// The namespace file, failing as nsenter does ("cannot open <path>: No such file or directory").
+function openNetns(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : String(code);
+    throw new NetnsError(`cannot open ${path}`, `nsenter: cannot open ${path}: ${why}\n`);
+  }
+}
+
+function errnoText(e: number): string {
+  return e === 1 ? 'Operation not permitted' : e === 22 ? 'Invalid argument' : `errno ${e}`;
+}
+
+// Fails as sysctlShellArgs' shell does ("cannot write sysctl <path>", which ipBatch's error names).
+function writeSysctlHere(path: string, value: string): void {
+  try {
+    writeFileSync(path, value);
+  } catch (e) {
+    throw new NetnsError(`cannot write sysctl ${path}`, `${(e as Error).message}\ncannot write sysctl ${path}\n`);
+  }
+}
+
+function socketOf(fd: number): Rtnl {
   const buf = new Uint8Array(64 * 1024);
   return {
     exchange(req: Request): Message[] {
-      if (c.send(fd, req.msg, req.msg.length) < 0) throw new RtnlError(c.errno());
+      writeSync(fd, req.msg);
       const seq = new DataView(req.msg.buffer, req.msg.byteOffset).getUint32(8, true);
       const out: Message[] = [];
       for (;;) {
-        const n = c.recv(fd, buf, buf.length);
-        if (n < 0) {
-          if (c.errno() === 4) continue; // EINTR
-          throw new RtnlError(c.errno());
-        }
-        // copy: the next recv reuses the buffer
+        const n = readSync(fd, buf);
+        // a copy: the next read reuses the buffer
         for (const m of messages(buf.slice(0, n))) {
           if (m.seq !== seq) continue;
           if (m.type === NLMSG_ERROR) {
@@ -184,7 +183,7 @@ function socketOf(c: Libc, fd: number): Rtnl {
       }
     },
     close() {
-      c.close(fd);
+      closeSync(fd);
     },
   };
 }

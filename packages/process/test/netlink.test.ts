@@ -1,0 +1,259 @@
+// ipBatch through rtnetlink (Bun, bun:ffi) against ipBatch through `ip -batch` (CNI_TS_NETLINK=0),
+// on the real kernel: each scenario runs twice, once per path, each time in a fresh user+network
+// namespace (`unshare -rn`, no root) with the batch entering a second, nested network namespace
+// as a plugin enters CNI_NETNS. The documents (the fields netlink/docs.ts carries), the errors
+// (kind, missing object, failing command, message) and the namespace's whole state afterwards
+// (links, addresses, routes of every table, the sysctls written) must be equal, and the netlink
+// run must have started no process.
+import test, { type ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bun = fileURLToPath(new URL('../../../../node_modules/.bin/bun', import.meta.url));
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const dir = mkdtempSync(join(tmpdir(), 'cts-netlink-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Scenario {
+  /** The error's first line is the writer's own (node:fs or sh): compare the rest. */
+  reasonDiffers?: boolean;
+  /** `ip` commands that make the starting state inside the nested namespace. */
+  setup?: string[][];
+  batch: string[][];
+  sysctls?: Array<[string, string]>;
+  /** Run against a namespace path that does not exist. */
+  missingNetns?: boolean;
+}
+
+// Runs inside `unshare -rn`: makes the nested namespace (held by a sleeping `unshare -n`), sets it
+// up, runs the batch through ipBatch and prints the outcome and the namespace's state.
+const driver = join(dir, 'driver.mjs');
+writeFileSync(
+  driver,
+  `import { spawn, spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { ipBatch, systemExecutor, sysctlPath } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+const sc = JSON.parse(process.argv[2]);
+const holder = spawn('unshare', ['-n', '--', 'sleep', '60'], { stdio: 'ignore' });
+const ns = '/proc/' + holder.pid + '/ns/net';
+const own = readlinkSync('/proc/self/ns/net');
+const entered = () => { try { return readlinkSync(ns) !== own; } catch { return false; } };
+for (let i = 0; !entered(); i++) { if (i > 5000) throw new Error('no nested netns'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); }
+const inNs = (args) => spawnSync('nsenter', ['--net=' + ns, '--', ...args], { encoding: 'utf8' });
+try {
+  for (const c0 of sc.setup ?? []) { const c = c0.map((a) => a === 'OUTER' ? String(process.pid) : a); const r = inNs(['ip', ...c]); if (r.status !== 0) throw new Error('setup ' + c.join(' ') + ': ' + r.stderr); }
+  let spawned = 0;
+  const exec = { ...systemExecutor, run(f, a, o) { spawned++; return systemExecutor.run(f, a, o); } };
+  let outcome;
+  try {
+    outcome = { docs: ipBatch(exec, sc.batch, { netns: sc.missingNetns ? '/run/netns/cts-no-such-netns' : ns, sysctls: sc.sysctls ?? [] }) };
+  } catch (e) {
+    outcome = { error: { name: e.name, kind: e.kind, object: e.object, failed: e.failed, command: e.command, message: e.message } };
+  }
+  const json = (args) => JSON.parse(inNs(['ip', '-j', ...args]).stdout || '[]');
+  const state = {
+    links: json(['-d', 'addr', 'show']),
+    routes4: json(['-4', 'route', 'show', 'table', 'all']),
+    routes6: json(['-6', 'route', 'show', 'table', 'all']),
+    sysctls: (sc.sysctls ?? []).map(([k]) => inNs(['cat', sysctlPath(k)]).stdout.trim()),
+  };
+  process.stdout.write(JSON.stringify({ outcome, spawned, state }).replaceAll(ns, 'NETNS'));
+} finally {
+  holder.kill();
+}
+`,
+);
+
+interface Run {
+  outcome: { docs?: unknown[]; error?: Record<string, unknown> };
+  spawned: number;
+  state: { links: Array<Record<string, unknown>>; routes4: unknown[]; routes6: unknown[]; sysctls: string[] };
+}
+
+function runPath(sc: Scenario, netlink: boolean): Run {
+  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify(sc)], {
+    encoding: 'utf8',
+    env: { PATH: SYSTEM_PATH, ...(netlink ? {} : { CNI_TS_NETLINK: '0' }) },
+  });
+  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Run;
+}
+
+// What netlink/docs.ts carries of an `ip -j addr show` document (the fields the plugins read).
+const LINK_FIELDS = ['ifindex', 'ifname', 'flags', 'mtu', 'operstate', 'address'];
+const ADDR_FIELDS = ['family', 'local', 'prefixlen', 'broadcast', 'scope', 'label', 'tentative', 'dadfailed'];
+const pick = (o: Record<string, unknown>, keys: string[]) =>
+  Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+function carried(docs: unknown[] | undefined): unknown {
+  return docs?.map((d) =>
+    (d as Array<Record<string, unknown>>).map((l) => ({
+      ...pick(l, LINK_FIELDS),
+      addr_info: ((l.addr_info as Array<Record<string, unknown>>) ?? []).map((a) => pick(a, ADDR_FIELDS)),
+    })),
+  );
+}
+
+// Lifetimes count down between the two runs; everything else must be equal.
+function stable(state: Run['state']): unknown {
+  return JSON.parse(JSON.stringify(state), (k, v) =>
+    k === 'valid_life_time' || k === 'preferred_life_time' || k === 'expires' ? undefined : v,
+  );
+}
+
+const bunTest = existsSync(bun) ? test : test.skip;
+// As the bridge makes it: the peer in the other namespace (OUTER: the driver's). Fixed MACs, so
+// MACs and link-local addresses agree between runs; the peer stays down, so eth0 has no carrier
+// and its state does not depend on how fast the batch ran (no DAD, no fe80::).
+const veth = (name: string, mac: string) => [
+  ...['link', 'add', name, 'address', mac, 'type', 'veth'],
+  ...['peer', 'name', 'peer0', 'address', '02:00:00:00:00:11', 'netns', 'OUTER'],
+];
+const V1 = veth('eth0', '02:00:00:00:00:01');
+
+function same(name: string, sc: Scenario, check?: (t: ExecutionContext, nl: Run) => void): void {
+  bunTest(name, (t) => {
+    const nl = runPath(sc, true);
+    const ip = runPath(sc, false);
+    t.is(nl.spawned, 0, 'the netlink path started no process');
+    t.true(ip.spawned > 0, 'the fallback spawned ip');
+    if (sc.reasonDiffers) {
+      const { message: a, ...nlRest } = nl.outcome.error ?? {};
+      const { message: b, ...ipRest } = ip.outcome.error ?? {};
+      t.deepEqual(nlRest, ipRest);
+      t.is(String(a).split('; ').at(-1), String(b).split('; ').at(-1));
+    } else t.deepEqual(nl.outcome.error, ip.outcome.error);
+    t.deepEqual(nl.outcome.docs, carried(ip.outcome.docs));
+    t.deepEqual(stable(nl.state), stable(ip.state));
+    check?.(t, nl);
+  });
+}
+
+same('loopback ADD: lo shown, set up, shown again', {
+  batch: [
+    ['addr', 'show', 'dev', 'lo'],
+    ['link', 'set', 'lo', 'up'],
+    ['addr', 'show', 'dev', 'lo'],
+  ],
+});
+
+same(
+  'loopback DEL: lo set down',
+  { setup: [['link', 'set', 'lo', 'up']], batch: [['link', 'set', 'lo', 'down']] },
+  (t, nl) => t.false((nl.state.links.find((l) => l.ifname === 'lo')?.flags as string[]).includes('UP')),
+);
+
+same('bridge ADD, IPv4: sysctls, address with broadcast, link up, routes with gateway, metric, table, mtu', {
+  setup: [V1],
+  sysctls: [
+    ['net/ipv4/conf/eth0/arp_notify', '1'],
+    ['net.ipv6.conf.eth0.accept_dad', '0'],
+  ],
+  batch: [
+    ['addr', 'add', '10.1.2.3/24', 'broadcast', '+', 'dev', 'eth0'],
+    ['addr', 'add', '10.7.0.9/31', 'broadcast', '+', 'dev', 'eth0'],
+    ['link', 'set', 'dev', 'eth0', 'up'],
+    ['route', 'add', '0.0.0.0/0', 'via', '10.1.2.1', 'dev', 'eth0'],
+    ['route', 'add', '10.9.0.0/16', 'via', '10.1.2.1', 'dev', 'eth0', 'metric', '100', 'mtu', '1400', 'advmss', '1360'],
+    ['route', 'add', '10.10.0.0/16', 'dev', 'eth0', 'table', '100'],
+    ['route', 'add', '10.11.0.0/16', 'via', '10.1.2.1', 'dev', 'eth0', 'table', '1000', 'scope', '0'],
+    ['route', 'add', '10.12.0.0/16', 'dev', 'eth0', 'scope', 'link'],
+    ['addr', 'show', 'dev', 'eth0'],
+  ],
+});
+
+same('bridge ADD, IPv6: sysctls, addresses, default and prefix routes (with scope, table, mtu)', {
+  setup: [V1],
+  // DAD on (enabledad), so the addresses stay tentative (no carrier) whichever path ran faster
+  sysctls: [
+    ['net/ipv6/conf/eth0/enhanced_dad', '1'],
+    ['net/ipv6/conf/eth0/accept_dad', '1'],
+    ['net/ipv6/conf/lo/disable_ipv6', '0'],
+    ['net/ipv6/conf/eth0/disable_ipv6', '0'],
+    ['net/ipv6/conf/eth0/keep_addr_on_down', '1'],
+  ],
+  batch: [
+    ['addr', 'add', 'fd00:10:244::5/64', 'dev', 'eth0'],
+    ['addr', 'add', '2001:db8:0:1:0:0:0:1/64', 'dev', 'eth0'],
+    ['addr', 'add', '2001:db8:0:0:1::1/80', 'dev', 'eth0'],
+    ['link', 'set', 'dev', 'eth0', 'up'],
+    ['route', 'add', '::/0', 'via', 'fd00:10:244::1', 'dev', 'eth0'],
+    ['route', 'add', '2001:db8:ff::/48', 'via', 'fd00:10:244::1', 'dev', 'eth0', 'metric', '7', 'mtu', '1300'],
+    ['route', 'add', 'fd00:99::/64', 'dev', 'eth0', 'table', '300', 'scope', 'link'],
+    ['addr', 'show', 'dev', 'eth0'],
+  ],
+});
+
+same('bridge DEL: the interface shown, then deleted', {
+  setup: [V1, ['addr', 'add', '10.1.2.3/24', 'dev', 'eth0'], ['link', 'set', 'eth0', 'up']],
+  batch: [
+    ['addr', 'show', 'dev', 'eth0'],
+    ['link', 'del', 'dev', 'eth0'],
+  ],
+});
+
+same('a link name outside ASCII is found, set up and shown', {
+  setup: [veth('pö0', '02:00:00:00:00:02')],
+  batch: [
+    ['link', 'set', 'dev', 'pö0', 'up'],
+    ['addr', 'show', 'dev', 'pö0'],
+  ],
+});
+
+same('a missing link stops the batch at that command, as ip words it (link set, addr show)', {
+  batch: [
+    ['link', 'set', 'lo', 'up'],
+    ['link', 'set', 'dev', 'nosuch0', 'up'],
+    ['link', 'set', 'lo', 'down'],
+  ],
+});
+
+same('addr show of a missing link is "missing" naming it', { batch: [['addr', 'show', 'dev', 'nosuch0']] });
+
+same('an address already there is "exists" at its command; what ran before it stays', {
+  setup: [V1, ['addr', 'add', '10.1.2.3/24', 'dev', 'eth0']],
+  batch: [
+    ['link', 'set', 'dev', 'eth0', 'up'],
+    ['addr', 'add', '10.1.2.3/24', 'broadcast', '+', 'dev', 'eth0'],
+    ['route', 'add', '10.9.0.0/16', 'dev', 'eth0'],
+  ],
+});
+
+same('a route already there is "exists"', {
+  setup: [V1, ['link', 'set', 'eth0', 'up'], ['route', 'add', '10.9.0.0/16', 'dev', 'eth0']],
+  batch: [['route', 'add', '10.9.0.0/16', 'dev', 'eth0']],
+});
+
+same('a gateway the kernel cannot reach fails with the kernel message', {
+  setup: [V1, ['link', 'set', 'eth0', 'up']],
+  batch: [['route', 'add', '10.9.0.0/16', 'via', '192.0.2.1', 'dev', 'eth0']],
+});
+
+same('a sysctl that cannot be written fails naming it, before any command runs', {
+  setup: [V1],
+  reasonDiffers: true,
+  sysctls: [['net/ipv4/conf/nosuch0/arp_notify', '1']],
+  batch: [['link', 'set', 'dev', 'eth0', 'up']],
+});
+
+same('a namespace that does not exist is "missing" naming its path', {
+  missingNetns: true,
+  batch: [['link', 'set', 'lo', 'up']],
+});
+
+bunTest('a batch with a command outside the subset runs through ip, all of it', (t) => {
+  const run = runPath(
+    {
+      setup: [V1],
+      batch: [
+        ['link', 'set', 'dev', 'eth0', 'up'],
+        ['link', 'show', 'dev', 'eth0'],
+      ],
+    },
+    true,
+  );
+  t.is(run.spawned, 1);
+  t.truthy(run.outcome.docs?.[0]);
+});
