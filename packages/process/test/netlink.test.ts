@@ -142,7 +142,10 @@ same('loopback ADD: lo shown, set up, shown again', {
 same(
   'loopback DEL: lo set down',
   { setup: [['link', 'set', 'lo', 'up']], batch: [['link', 'set', 'lo', 'down']] },
-  (t, nl) => t.false((nl.state.links.find((l) => l.ifname === 'lo')?.flags as string[]).includes('UP')),
+  (t, nl) => {
+    const lo = nl.state.links.find((l) => l.ifname === 'lo');
+    t.deepEqual(lo?.flags, ['LOOPBACK']);
+  },
 );
 
 same('bridge ADD, IPv4: sysctls, address with broadcast, link up, routes with gateway, metric, table, mtu', {

@@ -295,7 +295,7 @@ test('read-back from /sys/class/net when it shows our new veth (no process); wai
     exec.script().some((l) => l.startsWith('ip -d -j')),
     'no ip read-back',
   );
-  t.deepEqual(host.sleeps, [0, 50]);
+  t.deepEqual(host.sleeps, [0, 1]);
   t.deepEqual(r.interfaces?.slice(0, 2), [
     { name: 'cni0', mac: '02:00:00:00:00:20' },
     { name: VETH, mac: '6e:00:00:00:00:10' },
