@@ -75,7 +75,7 @@ export function printReport({ machine, opts, bandwidth, results }) {
     table(
       ['what', 'ours', ...variants.flatMap((v) => [v, `${v}/ours`])],
       Object.keys(c)
-        .filter((k) => cycles.cpu[k])
+        .filter((k) => cycles.cpu[k] && (bandwidth || !k.startsWith('bandwidth')))
         .map((k) => [
           k,
           `${ms(c[k].ours)} / ${ms(cycles.cpu[k].ours)}`,

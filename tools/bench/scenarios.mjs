@@ -6,7 +6,9 @@ import { runJob } from './runtime.mjs';
 import { IMPLS, implNames, op } from './setup.mjs';
 import { median, slopes } from './stats.mjs';
 
-const order = (r) => (r % 2 ? implNames().reverse() : implNames());
+const order = (r, names = implNames()) => (r % 2 ? [...names].reverse() : names);
+// the node-filling scenarios compare ours with Go only (a variant measures a means per pod cycle)
+const PAIR = ['ours', 'go'];
 const tagOf = (impl) => implNames().indexOf(impl);
 const POD_LISTS = ['lo', 'net'];
 
@@ -80,19 +82,19 @@ export function podCycles({ runtime, conf, nodes, ns, opts }) {
 export function slopeRun({ runtime, conf, nodes, ns, opts }) {
   const n = opts.pods;
   const pods = Object.fromEntries(
-    implNames().map((impl) => [impl, ns.add(Array.from({ length: n }, (_, i) => `s${tagOf(impl)}-${i}`))]),
+    PAIR.map((impl) => [impl, ns.add(Array.from({ length: n }, (_, i) => `s${tagOf(impl)}-${i}`))]),
   );
   const groups = [];
   for (const cmd of ['ADD', 'DEL'])
     for (let i = 0; i < n; i++)
-      for (const impl of order(i))
+      for (const impl of order(i, PAIR))
         groups.push([
           op(conf, impl, cmd, POD_LISTS, { id: `${impl} ${cmd}`, node: nodes[impl], pod: pods[impl][i], podIndex: i }),
         ]);
   const samples = runJob(runtime, groups);
-  for (const impl of implNames()) ns.drop(pods[impl]);
+  for (const impl of PAIR) ns.drop(pods[impl]);
   const out = { pods: n, failures: failures(samples), samples, impl: {} };
-  for (const impl of implNames()) {
+  for (const impl of PAIR) {
     const adds = samples.filter((s) => s.id === `${impl} ADD`);
     const series = (plugin) => adds.map((s) => execMs(s, plugin, 'ADD'));
     const chain = series();
@@ -113,11 +115,11 @@ export function slopeRun({ runtime, conf, nodes, ns, opts }) {
 export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
   const k = opts.parallel;
   const pods = Object.fromEntries(
-    implNames().map((impl) => [impl, ns.add(Array.from({ length: k }, (_, i) => `q${tagOf(impl)}-${i}`))]),
+    PAIR.map((impl) => [impl, ns.add(Array.from({ length: k }, (_, i) => `q${tagOf(impl)}-${i}`))]),
   );
   const groups = [];
   for (let r = 0; r < opts.rounds; r++)
-    for (const impl of order(r))
+    for (const impl of order(r, PAIR))
       for (const cmd of ['ADD', 'DEL'])
         groups.push(
           pods[impl].map((pod, i) =>
@@ -125,13 +127,13 @@ export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
           ),
         );
   const samples = runJob(runtime, groups);
-  for (const impl of implNames()) ns.drop(pods[impl]);
+  for (const impl of PAIR) ns.drop(pods[impl]);
   const wall = (id) => {
     const g = samples.filter((s) => s.id === id);
     return Math.max(...g.map((s) => s.startMs + s.wallMs)) - Math.min(...g.map((s) => s.startMs));
   };
   const impl = {};
-  for (const name of implNames()) {
+  for (const name of PAIR) {
     const rounds = Array.from({ length: opts.rounds }, (_, r) => ({
       add: wall(`${name} ADD ${r}`),
       del: wall(`${name} DEL ${r}`),
@@ -151,11 +153,11 @@ export function parallelRuns({ runtime, conf, nodes, ns, opts }) {
  * every plugin run under GNU time (see tools/bench/runtime), three per implementation.
  */
 export function peakMemory({ runtime, conf, nodes, ns }) {
-  const pods = Object.fromEntries(implNames().map((impl) => [impl, ns.add([`m${tagOf(impl)}`])[0]]));
+  const pods = Object.fromEntries(PAIR.map((impl) => [impl, ns.add([`m${tagOf(impl)}`])[0]]));
   const groups = [];
   for (let r = 0; r < 3; r++)
     for (const cmd of ['ADD', 'DEL'])
-      for (const impl of order(r))
+      for (const impl of order(r, PAIR))
         groups.push([op(conf, impl, cmd, POD_LISTS, { id: impl, node: nodes[impl], pod: pods[impl], memory: true })]);
   const samples = runJob(runtime, groups);
   ns.drop(Object.values(pods));
