@@ -27,9 +27,9 @@ export function iprouteBatchText(commands: Commands): string {
 /**
  * Runs every command in one `ip -j -batch -` process and returns the JSON documents that the
  * showing commands printed, in order. On failure, the ProcessError says which command failed.
- * Where the executor can (`ipNetlink`: in Bun, for the commands of netlink/commands.ts, without
- * global options), the same batch runs through rtnetlink instead, with the same documents (the
- * fields netlink/docs.ts names) and errors.
+ * Where the executor can (`ipNetlink`: in Bun, for the commands of netlink/commands.ts, with no
+ * global option but `-d`), the same batch runs through rtnetlink instead, with the same documents
+ * (the fields netlink/docs.ts names) and errors.
  */
 export function ipBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
   if (commands.length === 0) return [];
@@ -38,9 +38,11 @@ export function ipBatch(exec: Executor, commands: Commands, opts: IpOptions = {}
   // sysctls of our own netns are written here; another's by the process (or thread) entering it
   if (!netns) for (const [k, v] of sysctls) writeSysctl(k, v);
   // in the compiled plugins: rtnetlink in the namespace, no process (docs/performance.md)
-  if (!opts.options?.length && exec.ipNetlink) {
+  const options = opts.options ?? [];
+  const details = options.length === 1 && options[0] === '-d';
+  if ((options.length === 0 || details) && exec.ipNetlink) {
     const inNs = netns ? sysctls.map(([k, v]) => [sysctlPath(k), v] as const) : [];
-    const nl = exec.ipNetlink(commands, netns, inNs);
+    const nl = exec.ipNetlink(commands, netns, inNs, { details });
     if (nl && 'docs' in nl) return nl.docs;
     if (nl) throw batchError('ip', commands, nl.failure.stderr, nl.failure.status, netns);
   }

@@ -34,6 +34,7 @@ export interface Executor {
     commands: ReadonlyArray<readonly string[]>,
     netns: string | undefined,
     sysctls: ReadonlyArray<readonly [string, string]>,
+    opts: { details: boolean },
   ): NetlinkOutcome | undefined;
 }
 
@@ -53,8 +54,8 @@ export const TOOL_TIMEOUT_MS = 15_000;
 
 /** The executor that really spawns (node:child_process.spawnSync, no execa: see docs/startup.md). */
 export const systemExecutor: Executor = {
-  ipNetlink(commands, netns, sysctls) {
-    return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls);
+  ipNetlink(commands, netns, sysctls, opts) {
+    return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls, opts);
   },
   run(file, args, opts = {}) {
     const r = spawnSync(file, args as string[], {

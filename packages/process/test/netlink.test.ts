@@ -18,6 +18,12 @@ const dir = mkdtempSync(join(tmpdir(), 'cts-netlink-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Scenario {
+  /** The batch (and the setup) runs in the driver's own namespace, as the node side does. */
+  here?: boolean;
+  /** ipBatch's global options (only ['-d'] goes through netlink). */
+  options?: string[];
+  /** MACs are random (veths created without one): compared as <mac>, with the link-local addresses made from them. */
+  randomMacs?: boolean;
   /** The error's first line is the writer's own (node:fs or sh): compare the rest. */
   reasonDiffers?: boolean;
   /** `ip` commands that make the starting state inside the nested namespace. */
@@ -44,18 +50,23 @@ const entered = () => { try { return readlinkSync(ns) !== own; } catch { return 
 for (let i = 0; !entered(); i++) { if (i > 5000) throw new Error('no nested netns'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); }
 const inNs = (args) => spawnSync('nsenter', ['--net=' + ns, '--', ...args], { encoding: 'utf8' });
 try {
-  for (const c0 of sc.setup ?? []) { const c = c0.map((a) => a === 'OUTER' ? String(process.pid) : a); const r = inNs(['ip', ...c]); if (r.status !== 0) throw new Error('setup ' + c.join(' ') + ': ' + r.stderr); }
+  // OUTER: the driver's namespace (a pid for ip's netns argument), PODNS: the nested one's path
+  const fill = (c) => c.map((a) => a === 'OUTER' ? String(process.pid) : a === 'PODNS' ? ns : a);
+  const here = (args) => spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+  for (const c0 of sc.setup ?? []) { const c = fill(c0); const r = sc.here ? here(['ip', ...c]) : inNs(['ip', ...c]); if (r.status !== 0) throw new Error('setup ' + c.join(' ') + ': ' + r.stderr); }
   let spawned = 0;
   const exec = { ...systemExecutor, run(f, a, o) { spawned++; return systemExecutor.run(f, a, o); } };
   let outcome;
   try {
-    outcome = { docs: ipBatch(exec, sc.batch, { netns: sc.missingNetns ? '/run/netns/cts-no-such-netns' : ns, sysctls: sc.sysctls ?? [] }) };
+    const batch = sc.batch.map(fill);
+    outcome = { docs: ipBatch(exec, batch, { netns: sc.missingNetns ? '/run/netns/cts-no-such-netns' : sc.here ? undefined : ns, sysctls: sc.sysctls ?? [], options: sc.options }) };
   } catch (e) {
     outcome = { error: { name: e.name, kind: e.kind, object: e.object, failed: e.failed, command: e.command, message: e.message } };
   }
   const json = (args) => JSON.parse(inNs(['ip', '-j', ...args]).stdout || '[]');
   const state = {
     links: json(['-d', 'addr', 'show']),
+    outer: JSON.parse(here(['ip', '-j', '-d', 'addr', 'show']).stdout || '[]'),
     routes4: json(['-4', 'route', 'show', 'table', 'all']),
     routes6: json(['-6', 'route', 'show', 'table', 'all']),
     sysctls: (sc.sysctls ?? []).map(([k]) => inNs(['cat', sysctlPath(k)]).stdout.trim()),
@@ -70,7 +81,13 @@ try {
 interface Run {
   outcome: { docs?: unknown[]; error?: Record<string, unknown> };
   spawned: number;
-  state: { links: Array<Record<string, unknown>>; routes4: unknown[]; routes6: unknown[]; sysctls: string[] };
+  state: {
+    links: Array<Record<string, unknown>>;
+    outer: unknown[];
+    routes4: unknown[];
+    routes6: unknown[];
+    sysctls: string[];
+  };
 }
 
 function runPath(sc: Scenario, netlink: boolean): Run {
@@ -83,7 +100,10 @@ function runPath(sc: Scenario, netlink: boolean): Run {
 }
 
 // What netlink/docs.ts carries of an `ip -j addr show` document (the fields the plugins read).
-const LINK_FIELDS = ['ifindex', 'ifname', 'flags', 'mtu', 'operstate', 'address'];
+const LINK_FIELDS = [
+  ...['ifindex', 'ifname', 'flags', 'mtu', 'operstate', 'address'],
+  ...['link', 'link_index', 'master', 'link_netnsid'],
+];
 const ADDR_FIELDS = ['family', 'local', 'prefixlen', 'broadcast', 'scope', 'label', 'tentative', 'dadfailed'];
 const pick = (o: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
@@ -91,15 +111,36 @@ function carried(docs: unknown[] | undefined): unknown {
   return docs?.map((d) =>
     (d as Array<Record<string, unknown>>).map((l) => ({
       ...pick(l, LINK_FIELDS),
+      ...(l.linkinfo ? { linkinfo: linkinfo(l.linkinfo as Record<string, unknown>) } : {}),
       addr_info: ((l.addr_info as Array<Record<string, unknown>>) ?? []).map((a) => pick(a, ADDR_FIELDS)),
     })),
   );
 }
 
-// Lifetimes count down between the two runs; everything else must be equal.
-function stable(state: Run['state']): unknown {
-  return JSON.parse(JSON.stringify(state), (k, v) =>
-    k === 'valid_life_time' || k === 'preferred_life_time' || k === 'expires' ? undefined : v,
+// ip -d's linkinfo, as far as netlink/docs.ts carries it
+// biome-ignore lint/suspicious/noExplicitAny: ip's JSON
+function linkinfo(li: Record<string, any>): unknown {
+  return {
+    ...pick(li, ['info_kind', 'info_slave_kind']),
+    ...(li.info_kind === 'bridge' && li.info_data
+      ? { info_data: pick(li.info_data, ['vlan_filtering', 'vlan_default_pvid']) }
+      : {}),
+    ...(li.info_slave_kind === 'bridge' && li.info_slave_data
+      ? { info_slave_data: pick(li.info_slave_data, ['hairpin', 'isolated']) }
+      : {}),
+  };
+}
+
+// What the two runs may differ in; everything else must be equal.
+function stable(state: unknown, randomMacs = false): unknown {
+  if (state === undefined) return undefined;
+  let text = JSON.stringify(state);
+  // (ip prints bridge ids' MACs without leading zeros)
+  if (randomMacs)
+    text = text.replace(/([0-9a-f]{1,2}:){5}[0-9a-f]{1,2}/g, '<mac>').replace(/fe80::[0-9a-f:]+/g, '<ll>');
+  // lifetimes and a bridge's timers count down between the two runs
+  return JSON.parse(text, (k, v) =>
+    k === 'valid_life_time' || k === 'preferred_life_time' || k === 'expires' || k.endsWith('_timer') ? undefined : v,
   );
 }
 
@@ -125,8 +166,8 @@ function same(name: string, sc: Scenario, check?: (t: ExecutionContext, nl: Run)
       t.deepEqual(nlRest, ipRest);
       t.is(String(a).split('; ').at(-1), String(b).split('; ').at(-1));
     } else t.deepEqual(nl.outcome.error, ip.outcome.error);
-    t.deepEqual(nl.outcome.docs, carried(ip.outcome.docs));
-    t.deepEqual(stable(nl.state), stable(ip.state));
+    t.deepEqual(stable(nl.outcome.docs, sc.randomMacs), stable(carried(ip.outcome.docs), sc.randomMacs));
+    t.deepEqual(stable(nl.state, sc.randomMacs), stable(ip.state, sc.randomMacs));
     check?.(t, nl);
   });
 }
@@ -244,6 +285,100 @@ same('a sysctl that cannot be written fails naming it, before any command runs',
 same('a namespace that does not exist is "missing" naming its path', {
   missingNetns: true,
   batch: [['link', 'set', 'lo', 'up']],
+});
+
+// The node side: the batch runs in the driver's namespace (the node), the veth's peer goes into
+// the nested one (the pod).
+const BRIDGE = ['link', 'add', 'name', 'cni0', 'type', 'bridge'];
+
+same('bridge ADD, node: bridge, veth into the pod, master, hairpin, up', {
+  here: true,
+  randomMacs: true,
+  batch: [
+    ['link', 'add', 'name', 'cni0', 'mtu', '1400', 'address', '02:00:00:00:00:20', 'type', 'bridge'],
+    ['link', 'set', 'dev', 'cni0', 'up'],
+    [
+      ...['link', 'add', 'name', 'veth1', 'mtu', '1400', 'type', 'veth'],
+      ...['peer', 'name', 'eth0', 'mtu', '1400', 'netns', 'PODNS'],
+    ],
+    ['link', 'set', 'dev', 'veth1', 'master', 'cni0'],
+    ['link', 'set', 'dev', 'veth1', 'type', 'bridge_slave', 'hairpin', 'on', 'isolated', 'on'],
+    ['link', 'set', 'dev', 'veth1', 'up'],
+  ],
+});
+
+same('bridge ADD, node: the peer with a MAC, promisc, the bridge MAC pinned, gateway addresses replaced', {
+  here: true,
+  setup: [BRIDGE, ['addr', 'add', '10.1.0.1/24', 'dev', 'cni0']],
+  batch: [
+    ['link', 'set', 'dev', 'cni0', 'promisc', 'on'],
+    ['link', 'set', 'dev', 'cni0', 'address', '02:00:00:00:00:21'],
+    [
+      ...['link', 'add', 'name', 'veth2', 'address', '02:00:00:00:00:22', 'type', 'veth'],
+      ...['peer', 'name', 'eth0', 'address', '02:00:00:00:00:23', 'netns', 'PODNS'],
+    ],
+    ['addr', 'del', '10.1.0.1/24', 'dev', 'cni0'],
+    ['addr', 'add', '10.2.0.1/24', 'broadcast', '+', 'dev', 'cni0'],
+    ['addr', 'add', 'fd00:2::1/64', 'dev', 'cni0'],
+  ],
+});
+
+same('bridge ADD, node: the bridge and its port read with -d (kinds, VLAN settings, port flags, master)', {
+  here: true,
+  randomMacs: true,
+  options: ['-d'],
+  setup: [
+    BRIDGE,
+    [...['link', 'add', 'name', 'veth3', 'type', 'veth'], ...['peer', 'name', 'eth0', 'netns', 'PODNS']],
+    ['link', 'set', 'dev', 'veth3', 'master', 'cni0'],
+    ['link', 'set', 'dev', 'veth3', 'type', 'bridge_slave', 'hairpin', 'on'],
+    ['addr', 'add', '10.1.0.1/24', 'dev', 'cni0'],
+  ],
+  batch: [
+    ['addr', 'show', 'dev', 'cni0'],
+    ['addr', 'show', 'dev', 'veth3'],
+  ],
+});
+
+same('a veth pair within the node (the VLAN gateway): the peer is named and M-DOWN while down', {
+  here: true,
+  randomMacs: true,
+  setup: [BRIDGE],
+  batch: [
+    ['link', 'add', 'name', 'cni0.5', 'mtu', '1500', 'type', 'veth', 'peer', 'name', 'vethgw5'],
+    ['link', 'set', 'dev', 'vethgw5', 'master', 'cni0'],
+    ['addr', 'show', 'dev', 'cni0.5'],
+    ['link', 'set', 'dev', 'vethgw5', 'up'],
+    ['link', 'set', 'dev', 'cni0.5', 'up'],
+    ['addr', 'show', 'dev', 'cni0.5'],
+  ],
+});
+
+same('a link that exists already is "exists" at its command', {
+  here: true,
+  randomMacs: true,
+  setup: [BRIDGE],
+  batch: [['link', 'set', 'dev', 'cni0', 'up'], BRIDGE],
+});
+
+same('a master that does not exist ends the whole batch as ip does (no line number)', {
+  here: true,
+  randomMacs: true,
+  batch: [
+    ['link', 'add', 'name', 'veth4', 'type', 'veth', 'peer', 'name', 'p4'],
+    ['link', 'set', 'dev', 'veth4', 'master', 'nosuchbr'],
+    ['link', 'set', 'dev', 'veth4', 'up'],
+  ],
+});
+
+same('a peer namespace that does not exist ends the batch as ip does', {
+  here: true,
+  batch: [
+    [
+      ...['link', 'add', 'name', 'veth5', 'type', 'veth'],
+      ...['peer', 'name', 'eth0', 'netns', '/run/netns/cts-no-such-netns'],
+    ],
+  ],
 });
 
 bunTest('a batch with a command outside the subset runs through ip, all of it', (t) => {

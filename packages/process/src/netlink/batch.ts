@@ -4,11 +4,14 @@
 // so ipBatch's caller gets the same result and the same ProcessError (kind, failing command,
 // missing object) either way. A batch with a command outside the subset (netlink/commands.ts), or
 // run where bun:ffi is missing, is undefined: the caller spawns `ip`.
-import { type Step, linkByName, stepOf } from './commands.js';
-import { showDoc, strerror } from './docs.js';
+import { closeSync, openSync } from 'node:fs';
+import { linkByIndex, linkByName, stepOf } from './commands.js';
+import { type ShowContext, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc, strerror } from './docs.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
+import type { Lookups, Step } from './step.js';
 
 const ENODEV = 19;
+const IFF_UP = 0x1;
 
 /** How a batch failed, as `ip -batch` (or nsenter, or the sysctl writes) reports it. */
 export interface NetlinkFailure {
@@ -39,6 +42,7 @@ export function netlinkBatch(
   commands: ReadonlyArray<readonly string[]>,
   netns?: string,
   sysctls: ReadonlyArray<readonly [string, string]> = [],
+  opts: { details?: boolean } = {},
 ): NetlinkOutcome | undefined {
   const steps = stepsOf(commands);
   if (!steps) return undefined;
@@ -51,13 +55,13 @@ export function netlinkBatch(
   }
   if (!sock) return undefined;
   try {
-    return run(sock, steps);
+    return run(sock, steps, opts.details === true);
   } finally {
     sock.close();
   }
 }
 
-function run(sock: Rtnl, steps: readonly Step[]): NetlinkOutcome {
+function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutcome {
   const docs: unknown[] = [];
   let seq = 1;
   for (let i = 0; i < steps.length; i++) {
@@ -65,23 +69,67 @@ function run(sock: Rtnl, steps: readonly Step[]): NetlinkOutcome {
     const failed = (msg: string): NetlinkOutcome => ({
       failure: { stderr: `${msg}\nCommand failed -:${i + 1}\n`, status: 1 },
     });
+    // ip checks the arguments it resolves (master, netns) before anything is sent, and exits on a bad one
+    const badArg = (arg: string, why: string): NetlinkOutcome => ({
+      failure: { stderr: `Error: argument "${arg}" is wrong: ${why}\n`, status: 255 },
+    });
+    let nsFd: number | undefined;
     try {
-      const index = lookup(sock, step.dev, seq++);
-      // ip's two wordings: `addr show` checks the name itself, the others ask the kernel
-      if (index === undefined)
-        return failed(step.show ? `Device "${step.dev}" does not exist.` : `Cannot find device "${step.dev}"`);
-      const reqs = step.requests(index, seq);
+      const l: Lookups = { index: 0 };
+      if (step.master !== undefined) {
+        l.master = lookup(sock, step.master, seq++);
+        if (l.master === undefined) return badArg(step.master, 'Device does not exist');
+      }
+      if (step.netns !== undefined) {
+        try {
+          nsFd = l.nsFd = openSync(step.netns, 'r');
+        } catch {
+          return badArg(step.netns, 'Invalid "netns" value');
+        }
+      }
+      if (step.dev !== undefined) {
+        const index = lookup(sock, step.dev, seq++);
+        // ip's two wordings: `addr show` checks the name itself, the others ask the kernel
+        if (index === undefined)
+          return failed(step.show ? `Device "${step.dev}" does not exist.` : `Cannot find device "${step.dev}"`);
+        l.index = index;
+      }
+      const reqs = step.requests(l, seq);
       seq += reqs.length;
       const answers = reqs.map((r) => sock.exchange(r));
-      if (step.show) docs.push(showDoc(answers[0]?.[0], answers[1] ?? []));
+      if (step.show) {
+        const link = answers[0]?.[0];
+        const ctx: ShowContext = { details };
+        const master = link && masterIndexOf(link);
+        if (master) ctx.masterName = linkAt(sock, master, seq++)?.name;
+        const peer = link && samePeerIndexOf(link);
+        const p = peer ? linkAt(sock, peer, seq++) : undefined;
+        if (p) ctx.peer = p;
+        docs.push(showDoc(link, answers[1] ?? [], ctx));
+      }
     } catch (e) {
       if (!(e instanceof RtnlError)) throw e;
       // ip prints the kernel's extended message when there is one, else strerror
       if (e.extack) return failed(`Error: ${e.extack}${e.extack.endsWith('.') ? '' : '.'}`);
       return failed(`RTNETLINK answers: ${strerror(e.errno)}`);
+    } finally {
+      if (nsFd !== undefined) closeSync(nsFd);
     }
   }
   return { docs };
+}
+
+// A link's name and whether it is down, by index (ip names a master and a same-namespace peer).
+function linkAt(sock: Rtnl, index: number, seq: number): { name?: string; down: boolean } | undefined {
+  try {
+    const [m] = sock.exchange(linkByIndex(index, seq));
+    if (!m) return undefined;
+    const name = showDoc(m, [], { details: false })[0]?.ifname;
+    return { ...(name !== undefined ? { name } : {}), down: !(linkFlagsOf(m) & IFF_UP) };
+  } catch (e) {
+    if (e instanceof RtnlError) return undefined;
+    throw e;
+  }
 }
 
 // A link's index by name; undefined when there is no such link.

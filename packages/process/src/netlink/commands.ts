@@ -1,19 +1,19 @@
-// The iproute2 commands the plugins run inside a pod — link up and down, link delete, addresses,
-// routes, `addr show` — as the rtnetlink requests `ip` itself sends for them (iproute2's
-// iplink/ipaddress/iproute: same flags, defaults and attributes). Pure. A command outside this
-// subset is undefined, and its whole batch runs through `ip` instead.
+// The iproute2 commands the plugins run — links (netlink/links.ts), addresses, routes, `addr
+// show` — as the rtnetlink requests `ip` itself sends for them (iproute2's iplink/ipaddress/
+// iproute: same flags, defaults and attributes). Pure. A command outside this subset is
+// undefined, and its whole batch runs through `ip` instead.
 import { parseAddr, parsePrefix } from './addr.js';
+import { devArg, ifinfo, linkAdd, linkDel, linkSet } from './links.js';
 import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Request } from './message.js';
+import type { Step } from './step.js';
 
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
 const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
 const RTM_GETADDR = 22;
 const RTM_NEWROUTE = 24;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const IFF_UP = 0x1;
 const IFLA_IFNAME = 3;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
@@ -34,22 +34,14 @@ const RT_SCOPE_LINK = 253;
 const RT_SCOPE_HOST = 254;
 const SCOPES: Record<string, number> = { global: 0, universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
 
-/** One iproute2 command as netlink work. */
-export interface Step {
-  /** The link the command names (`dev X`): looked up first; a missing one fails as `ip` fails. */
-  dev: string;
-  /** The request(s), once the link's index is known. */
-  requests(ifindex: number, seq: number): Request[];
-  /** `addr show`: the answers become the document `ip -j addr show dev X` prints. */
-  show?: boolean;
-}
-
 /** The netlink form of one iproute2 command, or undefined when it is outside the subset. */
 export function stepOf(cmd: readonly string[]): Step | undefined {
   const [obj, verb, ...rest] = cmd;
   if (obj === 'link' && verb === 'set') return linkSet(rest);
   if (obj === 'link' && verb === 'del') return linkDel(rest);
+  if (obj === 'link' && verb === 'add') return linkAdd(rest);
   if (obj === 'addr' && verb === 'add') return addrAdd(rest);
+  if (obj === 'addr' && verb === 'del') return addrDel(rest);
   if (obj === 'addr' && verb === 'show') return addrShow(rest);
   if (obj === 'route' && verb === 'add') return routeAdd(rest);
   return undefined;
@@ -57,40 +49,17 @@ export function stepOf(cmd: readonly string[]): Step | undefined {
 
 /** The request that finds a link by name (RTM_GETLINK with IFLA_IFNAME). */
 export function linkByName(name: string, seq: number): Request {
-  return { msg: ifinfo(RTM_GETLINK, F_REQUEST, seq, 0).attrString(IFLA_IFNAME, name).done(), answer: 'one' };
-}
-
-function ifinfo(type: number, flags: number, seq: number, index: number, ifFlags = 0, change = 0): Builder {
-  return new Builder(type, flags, seq).u8(0).u8(0).u16(0).u32(index).u32(ifFlags).u32(change);
-}
-
-// `dev X` or a bare `X`, and nothing else
-function devArg(rest: readonly string[]): string | undefined {
-  if (rest.length === 2 && rest[0] === 'dev') return rest[1];
-  if (rest.length === 1 && rest[0] !== 'dev') return rest[0];
-  return undefined;
-}
-
-function linkSet(rest: readonly string[]): Step | undefined {
-  const state = rest[rest.length - 1];
-  const dev = devArg(rest.slice(0, -1));
-  if (dev === undefined || (state !== 'up' && state !== 'down')) return undefined;
-  const flags = state === 'up' ? IFF_UP : 0;
   return {
-    dev,
-    requests: (index, seq) => [
-      { msg: ifinfo(RTM_NEWLINK, F_REQUEST | F_ACK, seq, index, flags, IFF_UP).done(), answer: 'ack' },
-    ],
+    msg: ifinfo(new Builder(RTM_GETLINK, F_REQUEST, seq))
+      .attrString(IFLA_IFNAME, name)
+      .done(),
+    answer: 'one',
   };
 }
 
-function linkDel(rest: readonly string[]): Step | undefined {
-  const dev = devArg(rest);
-  if (dev === undefined) return undefined;
-  return {
-    dev,
-    requests: (index, seq) => [{ msg: ifinfo(RTM_DELLINK, F_REQUEST | F_ACK, seq, index).done(), answer: 'ack' }],
-  };
+/** The request that reads a link by index. */
+export function linkByIndex(index: number, seq: number): Request {
+  return { msg: ifinfo(new Builder(RTM_GETLINK, F_REQUEST, seq), index).done(), answer: 'one' };
 }
 
 // addr add <ip/len> [broadcast +] dev <name>
@@ -107,7 +76,7 @@ function addrAdd(rest: readonly string[]): Step | undefined {
   const scope = v4 && p.addr[0] === 127 ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
   return {
     dev,
-    requests: (index, seq) => {
+    requests: ({ index }, seq) => {
       const b = new Builder(RTM_NEWADDR, F_REQUEST | F_ACK | F_CREATE | F_EXCL, seq);
       b.u8(v4 ? AF_INET : AF_INET6)
         .u8(p.len)
@@ -122,6 +91,25 @@ function addrAdd(rest: readonly string[]): Step | undefined {
         b.attr(IFA_BROADCAST, all);
       }
       return [{ msg: b.done(), answer: 'ack' }];
+    },
+  };
+}
+
+// addr del <ip/len> dev <name>: ip sends the local address only, without a scope
+function addrDel(rest: readonly string[]): Step | undefined {
+  const p = rest[0] === undefined ? undefined : parsePrefix(rest[0]);
+  const dev = rest[1] === 'dev' ? devArg(rest.slice(1)) : undefined;
+  if (!p || dev === undefined) return undefined;
+  return {
+    dev,
+    requests: ({ index }, seq) => {
+      const b = new Builder(RTM_DELADDR, F_REQUEST | F_ACK, seq);
+      b.u8(p.addr.length === 4 ? AF_INET : AF_INET6)
+        .u8(p.len)
+        .u8(0)
+        .u8(0)
+        .u32(index);
+      return [{ msg: b.attr(IFA_LOCAL, p.addr).done(), answer: 'ack' }];
     },
   };
 }
@@ -160,7 +148,7 @@ function routeAdd(rest: readonly string[]): Step | undefined {
   const rtScope = scope ?? (v4 && !gw ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
   return {
     dev,
-    requests: (index, seq) => {
+    requests: ({ index }, seq) => {
       const b = new Builder(RTM_NEWROUTE, F_REQUEST | F_ACK | F_CREATE | F_EXCL, seq);
       b.u8(v4 ? AF_INET : AF_INET6)
         .u8(dst.len)
@@ -192,8 +180,8 @@ function addrShow(rest: readonly string[]): Step | undefined {
   return {
     dev,
     show: true,
-    requests: (index, seq) => [
-      { msg: ifinfo(RTM_GETLINK, F_REQUEST, seq, index).done(), answer: 'one' },
+    requests: ({ index }, seq) => [
+      linkByIndex(index, seq),
       {
         msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq + 1).u8(0).u8(0).u8(0).u8(0).u32(0).done(),
         answer: 'dump',

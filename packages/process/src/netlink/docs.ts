@@ -1,7 +1,9 @@
-// The kernel's rtnetlink answers as `ip -j addr show dev X` prints them, restricted to the fields
-// the plugins read: ifindex, ifname, flags, mtu, operstate, address, and per address family,
-// local, prefixlen, broadcast, scope, label, tentative, dadfailed. Pure. (Anything needing more,
-// such as `-d` details, runs through `ip`.) Also the error texts `ip` prints.
+// The kernel's rtnetlink answers as `ip -j [-d] addr show dev X` prints them, restricted to the
+// fields the plugins read: ifindex, ifname, flags, mtu, operstate, address, master, link_index,
+// link_netnsid (and `link` for a peer in the same namespace), with -d the linkinfo's kinds,
+// a bridge's vlan_filtering and vlan_default_pvid and a bridge port's hairpin and isolated, and
+// per address family, local, prefixlen, broadcast, scope, label, tentative, dadfailed. Pure.
+// Also the error texts `ip` prints.
 import { formatAddr } from './addr.js';
 import { type Message, attrBytes, attrText, attrU32, attrs } from './message.js';
 
@@ -12,7 +14,19 @@ const IFF_LOWER_UP = 0x10000;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
+const IFLA_LINK = 5;
+const IFLA_MASTER = 10;
 const IFLA_OPERSTATE = 16;
+const IFLA_LINKINFO = 18;
+const IFLA_LINK_NETNSID = 37;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const IFLA_INFO_SLAVE_KIND = 4;
+const IFLA_INFO_SLAVE_DATA = 5;
+const IFLA_BR_VLAN_FILTERING = 7;
+const IFLA_BR_VLAN_DEFAULT_PVID = 39;
+const IFLA_BRPORT_MODE = 4;
+const IFLA_BRPORT_ISOLATED = 33;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_LABEL = 3;
@@ -53,7 +67,28 @@ export interface LinkDoc {
   mtu?: number;
   operstate: string;
   address?: string;
+  link?: string;
+  link_index?: number;
+  master?: string;
+  link_netnsid?: number;
+  linkinfo?: LinkInfo;
   addr_info: AddrDoc[];
+}
+
+/** `ip -d`'s linkinfo (the fields above). */
+export interface LinkInfo {
+  info_kind?: string;
+  info_data?: { vlan_filtering?: number; vlan_default_pvid?: number };
+  info_slave_kind?: string;
+  info_slave_data?: { hairpin?: boolean; isolated?: boolean };
+}
+
+/** What showDoc needs besides the answers: ip's -d, and the names (and state) it resolves. */
+export interface ShowContext {
+  details: boolean;
+  masterName?: string;
+  /** A peer in the same namespace (IFLA_LINK without a netnsid): its name and whether it is down. */
+  peer?: { name?: string; down: boolean };
 }
 
 /** One address as `ip -j addr show` prints it (the fields above). */
@@ -68,16 +103,44 @@ export interface AddrDoc {
   dadfailed?: true;
 }
 
+/** The master's index of an RTM_NEWLINK message, if it has one. */
+export function masterIndexOf(m: Message): number | undefined {
+  return attrU32(attrs(m.body, 16).get(IFLA_MASTER));
+}
+
+/** The peer of an RTM_NEWLINK message when it is in the same namespace (IFLA_LINK, no netnsid). */
+export function samePeerIndexOf(m: Message): number | undefined {
+  const a = attrs(m.body, 16);
+  const link = attrU32(a.get(IFLA_LINK));
+  return link && !a.has(IFLA_LINK_NETNSID) ? link : undefined;
+}
+
+/** The IFF_* flags of an RTM_NEWLINK message. */
+export function linkFlagsOf(m: Message): number {
+  return m.body.getUint32(8, true);
+}
+
 /** Decodes an RTM_NEWLINK message. */
-export function linkOf(m: Message): LinkDoc {
+export function linkOf(m: Message, ctx: ShowContext = { details: false }): LinkDoc {
   const b = m.body;
   const flags = b.getUint32(8, true);
   const a = attrs(b, 16);
   const list: string[] = [];
-  // ip prints NO-CARRIER first for a link that is up without carrier
+  // ip prints NO-CARRIER first for a link that is up without carrier, M-DOWN for a peer that is down
   if (flags & IFF_UP && !(flags & IFF_LOWER_UP)) list.push('NO-CARRIER');
   for (const [bit, name] of LINK_FLAGS) if (flags & bit) list.push(name);
+  if (ctx.peer?.down) list.push('M-DOWN');
   const doc: LinkDoc = { ifindex: b.getInt32(4, true), flags: list, operstate: 'UNKNOWN', addr_info: [] };
+  const link = attrU32(a.get(IFLA_LINK));
+  const netnsid = a.get(IFLA_LINK_NETNSID);
+  if (link && netnsid) doc.link_index = link;
+  else if (link && ctx.peer?.name !== undefined) doc.link = ctx.peer.name;
+  if (ctx.masterName !== undefined) doc.master = ctx.masterName;
+  if (netnsid) doc.link_netnsid = netnsid.getInt32(0, true);
+  if (ctx.details) {
+    const info = linkInfoOf(a.get(IFLA_LINKINFO));
+    if (info) doc.linkinfo = info;
+  }
   const name = attrText(a.get(IFLA_IFNAME));
   if (name !== undefined) doc.ifname = name;
   const mtu = attrU32(a.get(IFLA_MTU));
@@ -118,10 +181,40 @@ export function addrOf(m: Message): { ifindex: number; addr: AddrDoc } | undefin
   return { ifindex: b.getUint32(4, true), addr };
 }
 
-/** `ip -j addr show dev X`'s document: the link and its addresses, in the kernel's order. */
-export function showDoc(link: Message | undefined, addrMsgs: readonly Message[]): LinkDoc[] {
+// IFLA_LINKINFO as ip -d prints it (the fields LinkInfo names).
+function linkInfoOf(li: DataView | undefined): LinkInfo | undefined {
+  if (!li) return undefined;
+  const a = attrs(li, 0);
+  const info: LinkInfo = {};
+  const kind = attrText(a.get(IFLA_INFO_KIND));
+  if (kind !== undefined) info.info_kind = kind;
+  const data = a.get(IFLA_INFO_DATA);
+  if (kind === 'bridge' && data) {
+    const d = attrs(data, 0);
+    const vf = d.get(IFLA_BR_VLAN_FILTERING);
+    const pvid = d.get(IFLA_BR_VLAN_DEFAULT_PVID);
+    info.info_data = {};
+    if (vf) info.info_data.vlan_filtering = vf.getUint8(0);
+    if (pvid) info.info_data.vlan_default_pvid = pvid.getUint16(0, true);
+  }
+  const slaveKind = attrText(a.get(IFLA_INFO_SLAVE_KIND));
+  if (slaveKind !== undefined) info.info_slave_kind = slaveKind;
+  const slave = a.get(IFLA_INFO_SLAVE_DATA);
+  if (slaveKind === 'bridge' && slave) {
+    const d = attrs(slave, 0);
+    const mode = d.get(IFLA_BRPORT_MODE);
+    const iso = d.get(IFLA_BRPORT_ISOLATED);
+    info.info_slave_data = {};
+    if (mode) info.info_slave_data.hairpin = mode.getUint8(0) !== 0;
+    if (iso) info.info_slave_data.isolated = iso.getUint8(0) !== 0;
+  }
+  return info;
+}
+
+/** `ip -j [-d] addr show dev X`'s document: the link and its addresses, in the kernel's order. */
+export function showDoc(link: Message | undefined, addrMsgs: readonly Message[], ctx: ShowContext): LinkDoc[] {
   if (!link) return [];
-  const doc = linkOf(link);
+  const doc = linkOf(link, ctx);
   for (const m of addrMsgs) {
     const a = addrOf(m);
     if (a && a.ifindex === doc.ifindex) doc.addr_info.push(a.addr);

@@ -1,10 +1,11 @@
 // The pod side through rtnetlink (the built executables' default) against `ip -batch`
 // (CNI_TS_NETLINK=0): loopback and a dual-stack bridge ADD, CHECK and DEL of the same pod config,
 // each path on a pod of its own. Results, the pod's links, addresses, routes and sysctls after
-// ADD, and the pod after DEL must be the same. The netlink run gets a PATH with the node's tools
-// but neither nsenter nor sh, so it can only have configured the pod without a process (CHECK,
-// which reads the pod with `ip -d`, gets the whole PATH).
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+// ADD, and the pod after DEL must be the same. The netlink run gets a PATH with the firewall
+// tools, an `ip` that logs its calls, and neither nsenter nor sh: its ADD and DEL must have made
+// and removed links, addresses and routes without a process (CHECK, whose reads are outside the
+// subset, gets the whole PATH).
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { type Netns, SYSTEM_PATH, execPlugin, ourPlugin } from '@cni-ts/testutils';
@@ -12,20 +13,35 @@ import { type World, links, netConf, run, sysctls, worldTest } from './kit.js';
 
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'nl', 'pod setup through rtnetlink and through ip -batch');
 
-// Everything the plugins run on the node side; not nsenter, not sh.
-const NODE_TOOLS = ['ip', 'bridge', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save'];
+// What the plugins still start for this config: the firewall tools; not nsenter or sh (and `ip`
+// only logs).
+const NODE_TOOLS = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save'];
 const NODE_TOOLS_MORE = ['ip6tables-restore', 'nft', 'flock'];
 
-function toolDir(w: World): string {
+const which = (tool: string) =>
+  SYSTEM_PATH.split(':')
+    .map((p) => join(p, tool))
+    .find((p) => existsSync(p));
+
+// The tools above, and an `ip` that logs every call to ip.log (the runner's own `ip netns exec`
+// included) before running the real one.
+function toolDir(w: World): { dir: string; ipCalls: () => string[] } {
   const d = join(w.dir, 'tools');
   mkdirSync(d);
   for (const tool of [...NODE_TOOLS, ...NODE_TOOLS_MORE]) {
-    const at = SYSTEM_PATH.split(':')
-      .map((p) => join(p, tool))
-      .find((p) => existsSync(p));
+    const at = which(tool);
     if (at) symlinkSync(at, join(d, tool));
   }
-  return d;
+  const log = join(w.dir, 'ip.log');
+  writeFileSync(join(d, 'ip'), `#!/bin/sh\necho "$*" >> ${log}\nexec ${which('ip')} "$@"\n`);
+  chmodSync(join(d, 'ip'), 0o755);
+  const ipCalls = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('netns exec '))
+      : [];
+  return { dir: d, ipCalls };
 }
 
 const SYSCTLS = [
@@ -63,7 +79,7 @@ test('rtnetlink and ip -batch give the same results and leave the same pod, afte
   const { w } = t.context;
   const tools = toolDir(w);
   const modes: Record<string, Record<string, string>> = {
-    netlink: { PATH: tools },
+    netlink: { PATH: tools.dir },
     'ip -batch': { CNI_TS_NETLINK: '0' },
   };
   const seen: Record<string, string> = {};
@@ -94,6 +110,7 @@ test('rtnetlink and ip -batch give the same results and leave the same pod, afte
     const afterAdd = await podState(pod);
     const del = await run(w, 'DEL', pod, { ...conf, prevResult: add.json }, { env });
     const loDel = await lo('DEL');
+    if (mode === 'netlink') t.deepEqual(tools.ipCalls(), [], 'ADD and DEL ran no ip');
     const afterDel = await podState(pod);
     const outcome = (r: { exitCode: number; stdout: string; stderr: string }) => [r.exitCode, r.stdout, r.stderr];
     seen[mode] = normal(
@@ -123,7 +140,7 @@ test('the ip -batch path does need nsenter: without it on PATH, loopback ADD fai
     ifname: 'lo',
     netns: pod.path,
     inNetns: w.node.node.name,
-    env: { PATH: toolDir(w), CNI_TS_NETLINK: '0' },
+    env: { PATH: toolDir(w).dir, CNI_TS_NETLINK: '0' },
   });
   t.not(r.exitCode, 0, 'so the netlink run above started no nsenter');
 });

@@ -1,0 +1,190 @@
+// `ip link` commands as the rtnetlink requests iproute2's iplink sends: set a link up or down,
+// promiscuous, its MAC, its master, its bridge-port flags; delete it; create a bridge or a veth
+// pair (the peer straight into another namespace). Pure: names, the master and the namespace are
+// resolved by the caller (netlink/batch.ts) and handed in as a Step's lookups.
+import { Builder, F_ACK, F_CREATE, F_EXCL, F_REQUEST, type Request } from './message.js';
+import type { Step } from './step.js';
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const IFF_UP = 0x1;
+const IFF_PROMISC = 0x100;
+const IFLA_ADDRESS = 1;
+const IFLA_IFNAME = 3;
+const IFLA_MTU = 4;
+const IFLA_MASTER = 10;
+const IFLA_LINKINFO = 18;
+const IFLA_NET_NS_FD = 28;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const IFLA_INFO_SLAVE_KIND = 4;
+const IFLA_INFO_SLAVE_DATA = 5;
+const VETH_INFO_PEER = 1;
+const IFLA_BR_VLAN_FILTERING = 7;
+const IFLA_BRPORT_MODE = 4; // hairpin
+const IFLA_BRPORT_ISOLATED = 33;
+
+/** An ifinfomsg: family, type, index, flags, change. */
+export function ifinfo(b: Builder, index = 0, flags = 0, change = 0): Builder {
+  return b.u8(0).u8(0).u16(0).u32(index).u32(flags).u32(change);
+}
+
+const ack = (b: Builder): Request[] => [{ msg: b.done(), answer: 'ack' }];
+
+// `dev X` or a bare `X`, and nothing else
+export function devArg(rest: readonly string[]): string | undefined {
+  if (rest.length === 2 && rest[0] === 'dev') return rest[1];
+  if (rest.length === 1 && rest[0] !== 'dev') return rest[0];
+  return undefined;
+}
+
+/** A MAC address's bytes, or undefined (six hex pairs with colons, as ip reads them here). */
+export function parseMac(text: string): Uint8Array | undefined {
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(text)) return undefined;
+  const out = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) out[i] = parseInt(text.slice(3 * i, 3 * i + 2), 16);
+  return out;
+}
+
+const onOff = (v: string | undefined) => (v === 'on' ? 1 : v === 'off' ? 0 : undefined);
+
+/** `link set [dev] X …` with one change: up, down, promisc on|off, address M, master Y, type bridge_slave flags. */
+export function linkSet(rest: readonly string[]): Step | undefined {
+  const devEnd = rest[0] === 'dev' ? 2 : 1;
+  const dev = devArg(rest.slice(0, devEnd));
+  if (dev === undefined) return undefined;
+  const [what, ...args] = rest.slice(devEnd);
+  const set = (flags: number, change: number): Step => ({
+    dev,
+    requests: (l, seq) => ack(ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK, seq), l.index, flags, change)),
+  });
+  if ((what === 'up' || what === 'down') && args.length === 0) return set(what === 'up' ? IFF_UP : 0, IFF_UP);
+  if (what === 'promisc' && args.length === 1 && onOff(args[0]) !== undefined)
+    return set(onOff(args[0]) ? IFF_PROMISC : 0, IFF_PROMISC);
+  const base = (seq: number, index: number) => ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK, seq), index);
+  if (what === 'address' && args.length === 1) {
+    const mac = parseMac(args[0]!);
+    if (!mac) return undefined;
+    return { dev, requests: (l, seq) => ack(base(seq, l.index).attr(IFLA_ADDRESS, mac)) };
+  }
+  if (what === 'master' && args.length === 1)
+    return { dev, master: args[0]!, requests: (l, seq) => ack(base(seq, l.index).attrU32(IFLA_MASTER, l.master!)) };
+  if (what === 'type' && args[0] === 'bridge_slave') return portFlags(dev, args.slice(1), base);
+  return undefined;
+}
+
+// type bridge_slave [hairpin on|off] [isolated on|off]
+function portFlags(
+  dev: string,
+  args: readonly string[],
+  base: (seq: number, index: number) => Builder,
+): Step | undefined {
+  const flags: Array<[number, number]> = [];
+  for (let i = 0; i < args.length; i += 2) {
+    const v = onOff(args[i + 1]);
+    if (v === undefined) return undefined;
+    if (args[i] === 'hairpin') flags.push([IFLA_BRPORT_MODE, v]);
+    else if (args[i] === 'isolated') flags.push([IFLA_BRPORT_ISOLATED, v]);
+    else return undefined;
+  }
+  return {
+    dev,
+    requests: (l, seq) =>
+      ack(
+        base(seq, l.index).nest(IFLA_LINKINFO, (li) => {
+          li.attrString(IFLA_INFO_SLAVE_KIND, 'bridge');
+          li.nest(IFLA_INFO_SLAVE_DATA, (d) => {
+            for (const [type, v] of flags) d.attr(type, Uint8Array.of(v));
+          });
+        }),
+      ),
+  };
+}
+
+/** `link del [dev] X`. */
+export function linkDel(rest: readonly string[]): Step | undefined {
+  const dev = devArg(rest);
+  if (dev === undefined) return undefined;
+  return {
+    dev,
+    requests: (l, seq) => ack(ifinfo(new Builder(RTM_DELLINK, F_REQUEST | F_ACK, seq), l.index)),
+  };
+}
+
+interface LinkAttrs {
+  name: string;
+  mtu?: number;
+  mac?: Uint8Array;
+  netns?: string;
+}
+
+// name X [mtu N] [address M] [netns P], the words after it returned in `rest`
+function linkAttrs(args: readonly string[], allowNetns: boolean): { a: LinkAttrs; rest: string[] } | undefined {
+  if (args[0] !== 'name' || args[1] === undefined) return undefined;
+  const a: LinkAttrs = { name: args[1] };
+  let i = 2;
+  for (; i + 1 < args.length; i += 2) {
+    const [k, v] = [args[i]!, args[i + 1]!];
+    if (k === 'mtu' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32) a.mtu = Number(v);
+    else if (k === 'address' && parseMac(v)) a.mac = parseMac(v);
+    else if (k === 'netns' && allowNetns && v.includes('/')) a.netns = v;
+    else break;
+  }
+  return { a, rest: args.slice(i) };
+}
+
+function putAttrs(b: Builder, a: LinkAttrs, nsFd: number | undefined): void {
+  b.attrString(IFLA_IFNAME, a.name);
+  if (a.mtu !== undefined) b.attrU32(IFLA_MTU, a.mtu);
+  if (a.mac) b.attr(IFLA_ADDRESS, a.mac);
+  if (nsFd !== undefined) b.attrU32(IFLA_NET_NS_FD, nsFd);
+}
+
+/**
+ * `link add name X [mtu N] [address M] type bridge [vlan_filtering 0|1]` and
+ * `link add name X [mtu N] [address M] type veth peer name Y [address M] [mtu N] [netns /path]`.
+ */
+export function linkAdd(args: readonly string[]): Step | undefined {
+  const own = linkAttrs(args, false);
+  if (!own || own.rest[0] !== 'type') return undefined;
+  const [, kind, ...more] = own.rest;
+  const create = (seq: number) => ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK | F_CREATE | F_EXCL, seq));
+  if (kind === 'bridge') {
+    let vlanFiltering: number | undefined;
+    if (more.length === 2 && more[0] === 'vlan_filtering' && (more[1] === '0' || more[1] === '1'))
+      vlanFiltering = Number(more[1]);
+    else if (more.length) return undefined;
+    return {
+      requests: (_, seq) => {
+        const b = create(seq);
+        putAttrs(b, own.a, undefined);
+        b.nest(IFLA_LINKINFO, (li) => {
+          li.attrString(IFLA_INFO_KIND, 'bridge');
+          if (vlanFiltering !== undefined)
+            li.nest(IFLA_INFO_DATA, (d) => d.attr(IFLA_BR_VLAN_FILTERING, Uint8Array.of(vlanFiltering)));
+        });
+        return ack(b);
+      },
+    };
+  }
+  if (kind !== 'veth' || more[0] !== 'peer') return undefined;
+  const peer = linkAttrs(more.slice(1), true);
+  if (!peer || peer.rest.length) return undefined;
+  return {
+    ...(peer.a.netns ? { netns: peer.a.netns } : {}),
+    requests: (l, seq) => {
+      const b = create(seq);
+      putAttrs(b, own.a, undefined);
+      b.nest(IFLA_LINKINFO, (li) => {
+        li.attrString(IFLA_INFO_KIND, 'veth');
+        li.nest(IFLA_INFO_DATA, (d) =>
+          d.nest(VETH_INFO_PEER, (p) => {
+            ifinfo(p);
+            putAttrs(p, peer.a, l.nsFd);
+          }),
+        );
+      });
+      return ack(b);
+    },
+  };
+}
