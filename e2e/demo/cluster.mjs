@@ -1,29 +1,54 @@
-// The sandbox cluster: two "nodes" (network namespaces joined by a veth, like two machines on one
-// L2 segment), each running the default conflist for its pods, with pod CIDRs routed between
-// nodes as kubenet/host-gw setups do. Checks the Kubernetes network model end to end, then tears
-// everything down and checks nothing is left behind. Needs root; touches only its own namespaces.
-import { execa } from 'execa';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// The main job: the sandbox cluster running the seed's whole chain on every node — bridge +
+// host-local (ipMasq false, a node-level masquerade exempting the cluster CIDR), portmap with
+// externalSetMarkChain KUBE-MARK-MASQ, bandwidth — through @cni-ts/libcni as containerd would
+// (loopback first, then the default network, capability args as containerd's CRI sends them).
+// It checks the Kubernetes network model point by point, live, then DELs everything and proves
+// with `cni-ts inspect` that nothing is left. Needs root; touches only its own namespaces.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CniRuntime, Netns, binDir, repoRoot, sh } from '@cni-ts/testutils';
+import { findInPath } from '@cni-ts/libcni';
+import { CniRuntime, binDir, goPluginDir, repoRoot } from '@cni-ts/testutils';
+import { execa } from 'execa';
+import { ProbeError, connect, connectSeeing, iperf, mbit, ping, startServer } from './probes.mjs';
+import { OUTSIDE, buildSandbox, rootFirewall } from './sandbox.mjs';
 
 export const DEFAULT_CONFLIST = join(repoRoot, 'e2e', 'conf', '10-cni-ts.conflist');
 
-// The cluster's pod network; traffic from it to anywhere else is masqueraded by each node, as
-// kubenet's non-masquerade CIDR rule or ip-masq-agent do (the conflist's ipMasq stays false so
-// pods see each other's real addresses across nodes, as the Kubernetes network model requires).
-const CLUSTER_CIDR = '10.244.0.0/16';
-// A host outside the cluster, reachable through node1 only (it has no route to pod addresses).
-const OUTSIDE = { node: '10.99.0.1', host: '10.99.0.2' };
-const NODE_NET = '192.168.77.0/24';
-
-const NODES = [
-  { name: 'node1', ip4: '192.168.77.1', ip6: 'fd00:77::1', podV4: '10.244.1.0/24', podV6: 'fd00:10:244:1::/64' },
-  { name: 'node2', ip4: '192.168.77.2', ip6: 'fd00:77::2', podV4: '10.244.2.0/24', podV6: 'fd00:10:244:2::/64' },
+/** Every check the demo makes, in order: [id, what it shows]. The e2e suite has one test per entry. */
+export const CHECKS = [
+  ['lo', 'every pod has lo up with 127.0.0.1'],
+  ['gateway', "a pod reaches its node's gateway on the bridge"],
+  ['same-node-v4', 'pods on one node reach each other with their own source (IPv4)'],
+  ['same-node-v6', 'pods on one node reach each other with their own source (IPv6)'],
+  ['cross-node-v4', 'pods on different nodes reach each other without NAT (IPv4)'],
+  ['cross-node-v6', 'pods on different nodes reach each other without NAT (IPv6)'],
+  ['node-to-pod', "nodes reach pods: a node its own pod, and the other node's pod"],
+  ['pod-to-node', "a pod reaches another node's address, which sees the pod's address"],
+  ['outside', 'a pod reaches a host outside the cluster, masqueraded to its node'],
+  ['outside-via', 'a pod on the other node reaches the outside host through the cluster'],
+  ['hostport-outside', 'hostPort from the outside client reaches the pod, source kept'],
+  ['hostport-other-node', "hostPort from another node's pod reaches the pod, source kept"],
+  ['hostport-hairpin', 'hostPort hairpin: a pod reaches itself through its node (KUBE-MARK-MASQ masquerades it)'],
+  ['shaped', 'the pod annotated 1M is held to 1 Mbit/s ±20% in both directions'],
+  ['unshaped', 'an unshaped pod on the same node is not limited'],
+  ['check', 'CHECK passes for every pod'],
+  ['status', 'STATUS passes on every node'],
+  ['gc', 'GC of a vanished pod: cni-ts inspect finds its leaks, GC removes them, the live pods keep theirs'],
+  ['teardown', 'DEL of every pod leaves nothing on any node (cni-ts inspect, links, qdiscs)'],
+  ['root-ns', "the root namespace's firewall is untouched"],
 ];
 
-/** The default conflist with this node's pod CIDRs and store filled in (as kubenet does with podCIDR). */
+const TYPES = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
+const HOST_PORT = 8080;
+const POD_PORT = 80;
+/** What containerd's CRI sends for `kubernetes.io/{ingress,egress}-bandwidth: 1M` (bursts of MaxUint32 bits). */
+const SHAPED = {
+  annotations: { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '1M' },
+  bandwidth: { IngressRate: 1000000, IngressBurst: 4294967295, EgressRate: 1000000, EgressBurst: 4294967295 },
+};
+
+/** The default conflist with this node's pod CIDRs and store filled in (as kubenet/kindnet do with podCIDR). */
 export function nodeConflist(base, node, dataDir) {
   const list = structuredClone(base);
   for (const p of list.plugins) {
@@ -36,273 +61,408 @@ export function nodeConflist(base, node, dataDir) {
   return list;
 }
 
-/** Runs the demo; `log` receives one line per step. Returns {ok, checks: [{name, ok, detail}]}. */
-export async function runClusterDemo({
-  prefix = `ctdemo${process.pid.toString(36)}`,
-  log = console.log,
-  podsPerNode = 2,
-} = {}) {
+/** Runs the demo; `log` receives each line as it happens. Returns {ok, checks: [{id, name, ok, pod, command, seen, detail}]}. */
+export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36)}`, log = console.log } = {}) {
+  const started = Date.now();
   const base = JSON.parse(readFileSync(DEFAULT_CONFLIST, 'utf8'));
   const work = mkdtempSync(join(tmpdir(), 'cts-demo-'));
-  const namespaces = [];
+  const cniPath = [binDir, goPluginDir];
   const checks = [];
-  const check = async (name, fn) => {
+  const pending = new Map(CHECKS);
+  const check = async (id, fn) => {
+    const name = pending.get(id);
+    pending.delete(id);
+    const n = CHECKS.findIndex(([i]) => i === id) + 1;
+    const tag = `[${String(n).padStart(2)}/${CHECKS.length}]`;
     try {
-      const detail = await fn();
-      checks.push({ name, ok: true, detail });
-      log(`  ✓ ${name}${detail ? ` (${detail})` : ''}`);
+      const r = (await fn()) ?? {};
+      checks.push({ id, name, ok: true, ...r });
+      log(`  ${tag} ✓ ${name}${r.detail ? ` — ${r.detail}` : ''}`);
     } catch (e) {
-      checks.push({ name, ok: false, detail: e.message });
-      log(`  ✗ ${name}: ${e.message}`);
+      const c = { id, name, ok: false, pod: e.pod, command: e.command, seen: e.seen, detail: e.message };
+      checks.push(c);
+      log(
+        `  ${tag} ✗ ${name}\n        ${e.message}${e.pod ? `\n        pod: ${e.pod}` : ''}${e.command ? `\n        command: ${e.command}` : ''}${e.seen !== undefined ? `\n        seen: ${e.seen}` : ''}`,
+      );
     }
   };
+  const servers = [];
+  const rootBefore = await rootFirewall();
+  let sandbox;
   try {
-    log(`sandbox cluster "${prefix}": ${NODES.length} nodes × ${podsPerNode} pods, conflist ${DEFAULT_CONFLIST}`);
-    const nodes = [];
-    for (const n of NODES) {
-      const ns = await Netns.create(`${prefix}-${n.name}`);
-      namespaces.push(ns);
-      const dataDir = join(work, n.name, 'networks');
-      const list = nodeConflist(base, n, dataDir);
-      const runtime = new CniRuntime({ cniPath: [binDir], inNetns: ns.name });
-      nodes.push({ ...n, ns, list, dataDir, runtime, pods: [] });
+    log(`sandbox cluster "${prefix}": 2 nodes × 2 pods and an outside host, conflist ${DEFAULT_CONFLIST}`);
+    log("plugins (CNI_PATH = dist/bin, then Debian's Go plugins as the fallback):");
+    for (const type of TYPES) {
+      const path = findInPath(type, cniPath);
+      log(`  ${type.padEnd(10)} ${path}  ${path.startsWith(binDir) ? '(ours)' : '(Go fallback: ours has not landed)'}`);
     }
-    await wireNodes(nodes, prefix);
-    const outside = await Netns.create(`${prefix}-outside`);
-    namespaces.push(outside);
-    await wireOutside(nodes[0], outside, prefix);
-
-    log('creating pods (loopback, then the default conflist, as containerd does)');
+    sandbox = await buildSandbox(prefix);
+    const { nodes, outside } = sandbox;
+    const version = await commonVersion(base.cniVersion, cniPath, log);
     for (const node of nodes) {
-      for (let i = 1; i <= podsPerNode; i++) {
-        const pod = await Netns.create(`${prefix}-${node.name}-pod${i}`, { loUp: false });
-        namespaces.push(pod);
-        const a = {
-          containerId: `${prefix}-${node.name}-pod${i}`,
-          netns: pod.path,
-          ifname: 'eth0',
-          cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${node.name}-pod${i}`,
-        };
-        await node.runtime.add(loopbackList(), { ...a, ifname: 'lo' });
-        const result = await node.runtime.add(node.list, a);
-        const ips = (result.ips ?? []).map((x) => x.address.split('/')[0]);
-        node.pods.push({
-          ns: pod,
-          a,
-          result,
-          v4: ips.find((x) => !x.includes(':')),
-          v6: ips.find((x) => x.includes(':')),
-        });
-        log(`  ${node.name}/pod${i}: ${ips.join(', ')}`);
-      }
+      const dir = join(work, node.name);
+      node.confDir = join(dir, 'net.d');
+      node.cacheDir = join(dir, 'cache');
+      node.dataDir = join(dir, 'networks');
+      mkdirSync(node.confDir, { recursive: true });
+      node.list = { ...nodeConflist(base, node, node.dataDir), cniVersion: version };
+      writeFileSync(join(node.confDir, '10-cni-ts.conflist'), `${JSON.stringify(node.list, null, 2)}\n`);
+      node.runtime = new CniRuntime({ cniPath, inNetns: node.ns.name, cacheDir: node.cacheDir });
+      node.pods = [];
     }
-
-    log('checking the Kubernetes network model');
     const [n1, n2] = nodes;
-    const [p1, p2] = n1.pods;
-    const [q1] = n2.pods;
-    await check('every pod has lo up with 127.0.0.1', async () => {
-      for (const node of nodes) for (const p of node.pods) await p.ns.exec('ping', ['-c1', '-W2', '127.0.0.1']);
+
+    log('creating pods as containerd does (loopback, then the default network):');
+    const web = await addPod(
+      sandbox,
+      n1,
+      'web',
+      { portMappings: [{ hostPort: HOST_PORT, containerPort: POD_PORT, protocol: 'tcp' }] },
+      log,
+    );
+    const shaped = await addPod(
+      sandbox,
+      n1,
+      'shaped',
+      { annotations: SHAPED.annotations, bandwidth: SHAPED.bandwidth },
+      log,
+    );
+    const client = await addPod(sandbox, n2, 'client', {}, log);
+    const lost = await addPod(sandbox, n2, 'lost', {}, log);
+    for (const p of [web, shaped, client, lost]) servers.push(await startServer(p.ns, POD_PORT));
+
+    log('checking the Kubernetes network model:');
+    await check('lo', async () => {
+      for (const p of [web, shaped, client, lost]) await withPod(p, () => ping(p.ns, '127.0.0.1'));
+      return { detail: '4 pods' };
     });
-    await check('pod reaches its node gateway (IPv4)', () => ping(p1.ns, gatewayOf(p1.result, 4)));
-    await check('pods on one node reach each other (IPv4)', () => ping(p1.ns, p2.v4));
-    await check('pods on one node reach each other (IPv6)', () => ping(p1.ns, p2.v6));
-    await check('pods on different nodes reach each other without NAT (IPv4)', async () => {
-      await ping(p1.ns, q1.v4);
-      const seen = await observedSource(q1.ns, q1.v4, p1.ns);
-      if (seen !== p1.v4) throw new Error(`${q1.v4} saw the packet from ${seen}, expected the pod's own ${p1.v4}`);
-      return `${q1.v4} sees ${seen}`;
+    await check('gateway', () => withPod(web, () => ping(web.ns, web.gw4)).then((r) => ({ ...r, detail: web.gw4 })));
+    await check('same-node-v4', () =>
+      viaPod(web, () => connectSeeing(web.ns, shaped.v4, POD_PORT, web.v4, 'pods on one node keep their source')),
+    );
+    await check('same-node-v6', () =>
+      viaPod(web, () => connectSeeing(web.ns, shaped.v6, POD_PORT, web.v6, 'pods on one node keep their source')),
+    );
+    await check('cross-node-v4', () =>
+      viaPod(web, () => connectSeeing(web.ns, client.v4, POD_PORT, web.v4, 'no NAT between pods')),
+    );
+    await check('cross-node-v6', () =>
+      viaPod(web, () => connectSeeing(web.ns, client.v6, POD_PORT, web.v6, 'no NAT between pods')),
+    );
+    await check('node-to-pod', async () => {
+      const own = await connectSeeing(
+        n1.ns,
+        web.v4,
+        POD_PORT,
+        web.gw4,
+        'a node reaches its pods from its bridge address',
+      ).catch((e) => Promise.reject(Object.assign(e, { pod: `${n1.name} → ${web.label}` })));
+      const other = await connectSeeing(n2.ns, web.v4, POD_PORT, n2.ip4, 'the other node keeps its address').catch(
+        (e) => Promise.reject(Object.assign(e, { pod: `${n2.name} → ${web.label}` })),
+      );
+      return { command: other.command, seen: other.seen, detail: `${web.label} saw ${own.seen} and ${other.seen}` };
     });
-    await check('pods on different nodes reach each other (IPv6)', () => ping(p1.ns, q1.v6));
-    await check("a pod reaches another node's address, which sees the pod's address", async () => {
-      await ping(p1.ns, n2.ip4);
-      const seen = await observedSource(n2.ns, n2.ip4, p1.ns);
-      if (seen !== p1.v4) throw new Error(`${n2.ip4} saw the packet from ${seen}, expected ${p1.v4}`);
-      return `${n2.ip4} sees ${seen}`;
+    await check('pod-to-node', () =>
+      viaPod(web, () => connectSeeingServer(n2.ns, n2.ip4, web.ns, web.v4, 'a node sees pods with their own address')),
+    );
+    await check('outside', () =>
+      viaPod(web, () =>
+        connectSeeingServer(outside, OUTSIDE.host, web.ns, OUTSIDE.node, "masqueraded to node1's uplink"),
+      ),
+    );
+    await check('outside-via', () =>
+      viaPod(client, () =>
+        connectSeeingServer(outside, OUTSIDE.host, client.ns, n2.ip4, "masqueraded to node2's address"),
+      ),
+    );
+    await check('hostport-outside', () =>
+      viaPod(web, () =>
+        connectSeeing(outside, OUTSIDE.node, HOST_PORT, OUTSIDE.host, 'DNAT only: the pod sees the client').catch((e) =>
+          Promise.reject(Object.assign(e, { pod: `outside → ${OUTSIDE.node}:${HOST_PORT} → ${web.label}` })),
+        ),
+      ),
+    );
+    await check('hostport-other-node', () =>
+      viaPod(client, () =>
+        connectSeeing(client.ns, n1.ip4, HOST_PORT, client.v4, 'DNAT only: the pod sees the other pod'),
+      ),
+    );
+    await check('hostport-hairpin', () =>
+      viaPod(web, async () => {
+        const r = await connect(web.ns, n1.ip4, HOST_PORT);
+        if (r.seen === web.v4)
+          throw new ProbeError(`the hairpin connection kept the pod's own source ${r.seen}: it was not masqueraded`, r);
+        return { ...r, detail: `${web.label} → ${n1.ip4}:${HOST_PORT} → itself, seen from ${r.seen}` };
+      }),
+    );
+    await check('shaped', () =>
+      viaPod(shaped, async () => {
+        const out = await iperf(shaped.ns, outside, OUTSIDE.host, { seconds: 3 });
+        const back = await iperf(shaped.ns, outside, OUTSIDE.host, { seconds: 3, reverse: true });
+        for (const [dir, r] of [
+          ['egress (from the pod)', out],
+          ['ingress (to the pod)', back],
+        ])
+          if (r.bps < 0.8e6 || r.bps > 1.2e6)
+            throw new ProbeError(`${dir} ran at ${mbit(r.bps)}, not 1 Mbit/s ±20%`, {
+              command: r.command,
+              seen: `${mbit(r.bps)} (per second: ${r.intervals.map(mbit).join(', ')})`,
+            });
+        return {
+          command: back.command,
+          seen: mbit(back.bps),
+          detail: `egress ${mbit(out.bps)}, ingress ${mbit(back.bps)}`,
+        };
+      }),
+    );
+    await check('unshaped', () =>
+      viaPod(web, async () => {
+        const out = await iperf(web.ns, outside, OUTSIDE.host, { seconds: 1 });
+        const back = await iperf(web.ns, outside, OUTSIDE.host, { seconds: 1, reverse: true });
+        for (const r of [out, back])
+          if (r.bps < 5e6)
+            throw new ProbeError(`ran at only ${mbit(r.bps)}`, { command: r.command, seen: mbit(r.bps) });
+        return { detail: `egress ${mbit(out.bps)}, ingress ${mbit(back.bps)}` };
+      }),
+    );
+    await check('check', async () => {
+      for (const p of [web, shaped, client, lost])
+        await withPod(p, () => runtimeOp(p, 'CHECK', () => p.node.runtime.check(p.node.list, p.a)));
+      return { detail: '4 pods' };
     });
-    await check('a pod reaches a host outside the cluster, masqueraded to its node', async () => {
-      await ping(p1.ns, OUTSIDE.host);
-      const seen = await observedSource(outside, OUTSIDE.host, p1.ns);
-      if (seen !== OUTSIDE.node)
-        throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node1's ${OUTSIDE.node}`);
-      return `${OUTSIDE.host} sees ${seen}`;
-    });
-    await check('a pod on another node reaches the outside host through the cluster', async () => {
-      await ping(q1.ns, OUTSIDE.host);
-      const seen = await observedSource(outside, OUTSIDE.host, q1.ns);
-      if (seen !== n2.ip4) throw new Error(`${OUTSIDE.host} saw the packet from ${seen}, expected node2's ${n2.ip4}`);
-      return `${OUTSIDE.host} sees ${seen}`;
-    });
-    await check('CHECK passes for every pod', async () => {
-      for (const node of nodes) for (const p of node.pods) await node.runtime.check(node.list, p.a);
-    });
-    await check('STATUS passes on every node', async () => {
-      for (const node of nodes) await node.runtime.status(node.list);
+    await check('status', async () => {
+      if (!atLeast(version, '1.1.0'))
+        throw new ProbeError(`STATUS needs cniVersion 1.1.0; the chain runs at ${version}`, {});
+      for (const n of nodes) await runtimeOp({ label: n.name }, 'STATUS', () => n.runtime.status(n.list));
+      return { detail: `${nodes.length} nodes` };
     });
 
-    log('garbage collection: a pod whose sandbox vanished without DEL');
-    const lost = n1.pods.pop();
+    log(`garbage collection: ${lost.label}'s sandbox vanishes without a DEL`);
     await lost.ns.destroy();
-    await check("GC releases the lost pod's addresses and keeps the live ones", async () => {
-      await n1.runtime.gc(
-        n1.list,
-        n1.pods.map((p) => p.a),
+    n2.pods = n2.pods.filter((p) => p !== lost);
+    await check('gc', async () => {
+      const before = await inspect(n2);
+      const leaks = before.findings.filter((f) => f.leak);
+      const foreign = leaks.filter((f) => !f.owner.includes(lost.a.containerId));
+      if (!leaks.some((f) => f.kind === 'attachment') || !leaks.some((f) => f.kind === 'reservation') || foreign.length)
+        throw new ProbeError("cni-ts inspect did not report exactly the lost pod's attachment and addresses as leaks", {
+          pod: lost.label,
+          command: before.command,
+          seen: JSON.stringify(leaks.map((f) => `${f.kind} ${f.what}`)),
+        });
+      const valid = n2.pods.map((p) => ({ containerId: p.a.containerId, ifname: 'eth0' }));
+      await runtimeOp(lost, 'GC', () => n2.runtime.gc(n2.list, valid));
+      await runtimeOp(lost, 'GC', () =>
+        n2.runtime.gc(
+          loopbackList(),
+          n2.pods.map((p) => ({ containerId: p.a.containerId, ifname: 'lo' })),
+        ),
       );
-      const held = reservations(n1.dataDir, n1.list.name);
-      if (held.includes(lost.v4)) throw new Error(`${lost.v4} still reserved after GC`);
-      for (const p of n1.pods) if (!held.includes(p.v4)) throw new Error(`GC released live pod ${p.v4}`);
-      return `${held.length} reservations left`;
+      const after = await inspect(n2);
+      const left = after.findings.filter((f) => f.leak);
+      if (left.length)
+        throw new ProbeError('leaks left after GC', {
+          pod: lost.label,
+          command: after.command,
+          seen: JSON.stringify(left),
+        });
+      const kept = after.findings.filter((f) => f.owner.includes(client.a.containerId) && f.kind === 'reservation');
+      if (kept.length !== 2)
+        throw new ProbeError("GC took the live pod's addresses", {
+          pod: client.label,
+          command: after.command,
+          seen: JSON.stringify(after.findings),
+        });
+      return {
+        command: after.command,
+        detail: `${leaks.length} leaks found and removed; ${client.label} kept ${kept.length} addresses`,
+      };
     });
 
     log('tearing down: DEL every pod');
-    for (const node of nodes) {
+    for (const node of nodes)
       for (const p of node.pods) {
-        await node.runtime.del(node.list, p.a);
-        await node.runtime.del(loopbackList(), { ...p.a, ifname: 'lo' });
+        await runtimeOp(p, 'DEL', () => node.runtime.del(node.list, p.a)).catch((e) => log(`  ! ${e.message}`));
+        await runtimeOp(p, 'DEL', () => node.runtime.del(loopbackList(), { ...p.a, ifname: 'lo' })).catch((e) =>
+          log(`  ! ${e.message}`),
+        );
       }
-    }
-    await check('no veth, reservation or masquerade rule is left on any node', async () => {
+    await check('teardown', async () => {
       for (const node of nodes) {
-        const links = await node.ns.ipJson(['link', 'show', 'type', 'veth']);
-        const podVeths = links.filter((l) => !l.ifname.startsWith(prefix.slice(0, 6)) && l.ifname.startsWith('veth'));
-        if (podVeths.length) throw new Error(`${node.name}: veths left: ${podVeths.map((l) => l.ifname).join(' ')}`);
-        const held = reservations(node.dataDir, node.list.name);
-        if (held.length) throw new Error(`${node.name}: reservations left: ${held.join(' ')}`);
-        const nat = await node.ns.exec('iptables-save', ['-t', 'nat']);
-        const chains = nat.split('\n').filter((l) => /^:CNI-[0-9a-f]{24}/.test(l));
-        if (chains.length) throw new Error(`${node.name}: masquerade chains left: ${chains.join(' ')}`);
+        const r = await inspect(node);
+        if (r.findings.length)
+          throw new ProbeError(`${node.name} still has CNI state`, {
+            pod: node.name,
+            command: r.command,
+            seen: JSON.stringify(r.findings),
+          });
+        const veths = (await node.ns.ipJson(['link', 'show', 'type', 'veth'])).filter(
+          (l) => l.ifname !== node.underlay && !l.ifname.startsWith(prefix.slice(0, 9)),
+        );
+        if (veths.length)
+          throw new ProbeError(`${node.name} still has pod veths`, {
+            pod: node.name,
+            command: `ip -n ${node.ns.name} link show type veth`,
+            seen: veths.map((l) => l.ifname).join(' '),
+          });
       }
+      return { detail: 'no cached attachment, reservation, chain, nft rule, ifb or veth' };
     });
   } finally {
-    for (const ns of namespaces.reverse()) await ns.destroy();
+    for (const s of servers) s.stop();
+    await sandbox?.destroy();
     rmSync(work, { recursive: true, force: true });
   }
-  const ok = checks.length > 0 && checks.every((c) => c.ok);
+  await check('root-ns', async () => {
+    const after = await rootFirewall();
+    if (after !== rootBefore)
+      throw new ProbeError('the root namespace firewall changed while the demo ran', {
+        command: 'iptables-save; ip6tables-save; nft list ruleset',
+        seen: diffLines(rootBefore, after),
+      });
+    return { detail: 'iptables, ip6tables and nft rulesets as before' };
+  });
+  for (const [id, name] of pending)
+    checks.push({ id, name, ok: false, detail: 'not reached: the demo stopped before it' });
+  const ok = checks.every((c) => c.ok);
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
   log(
     ok
-      ? `all ${checks.length} checks passed`
-      : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed`,
+      ? `all ${checks.length} checks passed in ${secs} s`
+      : `${checks.filter((c) => !c.ok).length} of ${checks.length} checks failed (${secs} s)`,
   );
-  return { ok, checks };
+  return { ok, checks, seconds: Number(secs) };
 }
 
-// Two nodes on one segment, each routing the other's pod CIDRs to it.
-async function wireNodes([a, b], prefix) {
-  const ifa = `${prefix.slice(0, 8)}a`;
-  const ifb = `${prefix.slice(0, 8)}b`;
-  await sh('ip', ['link', 'add', ifa, 'netns', a.ns.name, 'type', 'veth', 'peer', 'name', ifb, 'netns', b.ns.name]);
-  for (const [n, ifn, peer] of [
-    [a, ifa, b],
-    [b, ifb, a],
-  ]) {
-    await n.ns.exec('ip', ['addr', 'add', `${n.ip4}/24`, 'dev', ifn]);
-    await n.ns.exec('ip', ['-6', 'addr', 'add', `${n.ip6}/64`, 'dev', ifn, 'nodad']);
-    await n.ns.exec('ip', ['link', 'set', ifn, 'up']);
-    await n.ns.exec('ip', ['route', 'add', peer.podV4, 'via', peer.ip4]);
-    await n.ns.exec('ip', ['-6', 'route', 'add', peer.podV6, 'via', peer.ip6]);
+// ADD of one pod: loopback first (its own network, as containerd's CRI does), then the default network.
+async function addPod(sandbox, node, name, { portMappings = [], annotations = {}, bandwidth } = {}, log) {
+  const ns = await sandbox.make(`${node.name}-${name}`, { loUp: false });
+  const containerId = `${ns.name}-0123456789abcdef`;
+  const a = {
+    containerId,
+    netns: ns.path,
+    ifname: 'eth0',
+    cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
+    capabilityArgs: {
+      portMappings,
+      'io.kubernetes.cri.pod-annotations': annotations,
+      ...(bandwidth ? { bandwidth } : {}),
+    },
+  };
+  const pod = { label: `${node.name}/${name}`, node, ns, a };
+  await runtimeOp(pod, 'ADD', () => node.runtime.add(loopbackList(), { ...a, ifname: 'lo', capabilityArgs: {} }));
+  const result = await runtimeOp(pod, 'ADD', () => node.runtime.add(node.list, a));
+  const ips = (result.ips ?? []).map((x) => x.address.split('/')[0]);
+  Object.assign(pod, {
+    result,
+    v4: ips.find((x) => !x.includes(':')),
+    v6: ips.find((x) => x.includes(':')),
+    gw4: (result.ips ?? []).find((x) => !x.address.includes(':'))?.gateway,
+  });
+  node.pods.push(pod);
+  const extras = [
+    portMappings.length ? `hostPort ${portMappings.map((m) => `${m.hostPort}→${m.containerPort}`).join(', ')}` : '',
+    Object.keys(annotations).length
+      ? Object.entries(annotations)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')
+      : '',
+  ].filter(Boolean);
+  log(`  ${pod.label.padEnd(13)} ${ips.join(', ')}${extras.length ? `  (${extras.join('; ')})` : ''}`);
+  return pod;
+}
+
+// the highest version ≤ the conflist's that every plugin on CNI_PATH speaks (the Go fallbacks stop at 1.0.0)
+async function commonVersion(wanted, cniPath, log) {
+  const { CniConfig, RawExec } = await import('@cni-ts/libcni');
+  const cni = new CniConfig({ path: cniPath, exec: new RawExec({ stderr: null }) });
+  let common;
+  for (const type of TYPES) {
+    const { supportedVersions } = await cni.getVersionInfo(type);
+    common = common ? common.filter((v) => supportedVersions.includes(v)) : supportedVersions;
   }
+  const ok = common.filter((v) => !atLeast(v, wanted) || v === wanted).sort(cmpVersion);
+  const v = ok.at(-1) ?? wanted;
+  if (v !== wanted)
+    log(`  cniVersion ${v}: the conflist asks for ${wanted}, which a Go fallback plugin does not speak`);
+  else log(`  cniVersion ${v}`);
+  return v;
 }
 
-// node1 has a second uplink to a host outside the cluster; node2 routes outside traffic via node1.
-async function wireOutside(node, outside, prefix) {
-  const inNode = `${prefix.slice(0, 8)}o`;
-  const inOut = `${prefix.slice(0, 8)}p`;
-  await sh('ip', [
-    'link',
-    'add',
-    inNode,
-    'netns',
-    node.ns.name,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    inOut,
-    'netns',
-    outside.name,
-  ]);
-  await node.ns.exec('ip', ['addr', 'add', `${OUTSIDE.node}/24`, 'dev', inNode]);
-  await node.ns.exec('ip', ['link', 'set', inNode, 'up']);
-  await outside.exec('ip', ['addr', 'add', `${OUTSIDE.host}/24`, 'dev', inOut]);
-  await outside.exec('ip', ['link', 'set', inOut, 'up']);
-  // the cluster's masquerade rules on every node, as ip-masq-agent writes them: pod traffic to the
-  // pod and node networks keeps its source; anything else leaving the node is NATed
-  const agent = [
-    '*nat',
-    ':IP-MASQ-AGENT - [0:0]',
-    '-A POSTROUTING -m comment --comment "ip-masq-agent" -j IP-MASQ-AGENT',
-    `-A IP-MASQ-AGENT -d ${CLUSTER_CIDR} -j RETURN`,
-    `-A IP-MASQ-AGENT -d ${NODE_NET} -j RETURN`,
-    `-A IP-MASQ-AGENT -s ${CLUSTER_CIDR} -j MASQUERADE`,
-    'COMMIT',
-    '',
-  ].join('\n');
-  for (const n of NODES)
-    await sh('ip', ['netns', 'exec', `${prefix}-${n.name}`, 'iptables-restore', '--noflush', '-w'], agent);
-  await sh('ip', ['netns', 'exec', `${prefix}-node2`, 'ip', 'route', 'add', `${OUTSIDE.host}/32`, 'via', node.ip4]);
-  await outside.exec('ip', ['route', 'add', NODE_NET, 'via', OUTSIDE.node]);
-  await node.ns.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+function cmpVersion(a, b) {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+}
+
+function atLeast(v, min) {
+  return cmpVersion(v, min) >= 0;
 }
 
 function loopbackList() {
   return { cniVersion: '1.1.0', name: 'cni-loopback', plugins: [{ type: 'loopback' }] };
 }
 
-function gatewayOf(result, family) {
-  const ip = (result.ips ?? []).find((x) => (family === 6) === x.address.includes(':'));
-  if (!ip?.gateway) throw new Error(`no IPv${family} gateway in the result`);
-  return ip.gateway;
-}
-
-async function ping(ns, ip) {
-  if (!ip) throw new Error('no address to ping');
-  // -c 1 -w 5: one reply within 5 s, re-sending each second. A fresh node's first IPv6 gateway
-  // address is tentative for about a second (DAD, as with the Go plugin), like any new link.
-  const r = await execa('ip', ['netns', 'exec', ns.name, 'ping', '-c', '1', '-w', '5', ip], { reject: false });
-  if (r.exitCode !== 0)
-    throw new Error(`ping ${ip} from ${ns.name} failed: ${r.stdout.split('\n').slice(-2).join(' ')}`);
-}
-
-// Sends one UDP datagram from clientNs to ip and returns the source address the receiver saw.
-async function observedSource(serverNs, ip, clientNs) {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = execa(
-    'ip',
-    [
-      'netns',
-      'exec',
-      serverNs.name,
-      process.execPath,
-      '-e',
-      `
-    const s = require('node:dgram').createSocket('udp4');
-    s.on('message', (m, r) => { console.log(r.address); process.exit(0); });
-    s.bind(${port}, '${ip}', () => console.log('ready'));
-    setTimeout(() => process.exit(2), 5000);`,
-    ],
-    { reject: false },
-  );
-  await new Promise((resolve) => server.stdout.once('data', resolve));
-  await execa('ip', [
-    'netns',
-    'exec',
-    clientNs.name,
-    process.execPath,
-    '-e',
-    `
-    const s = require('node:dgram').createSocket('udp4');
-    s.send('hi', ${port}, '${ip}', () => s.close());`,
-  ]);
-  const r = await server;
-  const lines = r.stdout.trim().split('\n');
-  if (r.exitCode !== 0) throw new Error(`no datagram arrived at ${ip}:${port}`);
-  return lines[lines.length - 1];
-}
-
-function reservations(dataDir, network) {
+// a probe from a pod: its failure names the pod
+async function withPod(pod, fn) {
   try {
-    return readdirSync(join(dataDir, network)).filter((f) => f !== 'lock' && !f.startsWith('last_reserved_ip'));
-  } catch {
-    return [];
+    return await fn();
+  } catch (e) {
+    e.pod ??= pod.label;
+    throw e;
   }
+}
+
+async function viaPod(pod, fn) {
+  const r = await withPod(pod, fn);
+  return { pod: pod.label, ...r, detail: r.detail ?? `${r.seen} seen` };
+}
+
+// a connection from clientNs to a server started for the occasion in serverNs, which reports the source it saw
+async function connectSeeingServer(serverNs, ip, clientNs, expected, why) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const s = await startServer(serverNs, port);
+  try {
+    return await connectSeeing(clientNs, ip, port, expected, why);
+  } finally {
+    s.stop();
+  }
+}
+
+// a libcni operation whose failure carries the pod, the operation and the plugin's error
+async function runtimeOp(pod, what, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    throw Object.assign(
+      new ProbeError(`${what} failed: ${e.message}`, {
+        command: `libcni ${what} (${pod.label})`,
+        seen: e.outcome?.stdout || e.message,
+      }),
+      { pod: pod.label },
+    );
+  }
+}
+
+// `cni-ts inspect` inside the node, on its cache, store and configurations
+async function inspect(node) {
+  const args = ['inspect', '--json', '--cache-dir', node.cacheDir, '--data-dir', node.dataDir];
+  const command = `NETCONFPATH=${node.confDir} ip netns exec ${node.ns.name} ${join(binDir, 'cni-ts')} ${args.join(' ')}`;
+  const r = await execa('ip', ['netns', 'exec', node.ns.name, join(binDir, 'cni-ts'), ...args], {
+    env: { NETCONFPATH: node.confDir },
+    reject: false,
+  });
+  if (r.exitCode !== 0) throw new ProbeError('cni-ts inspect failed', { pod: node.name, command, seen: r.stderr });
+  return { ...JSON.parse(r.stdout), command };
+}
+
+function diffLines(a, b) {
+  const x = new Set(a.split('\n'));
+  const y = new Set(b.split('\n'));
+  return [
+    ...[...x].filter((l) => !y.has(l)).map((l) => `- ${l}`),
+    ...[...y].filter((l) => !x.has(l)).map((l) => `+ ${l}`),
+  ]
+    .slice(0, 20)
+    .join('\n');
 }
