@@ -5,8 +5,8 @@
 //   node tools/bench/startup.mjs [--runs N] [--compare DIR]
 // --compare DIR: only time our loopback's VERSION and (as root, in a throwaway netns) ADD from
 // DIR (an earlier build of dist/bin, e.g. copied before a change) against the current dist/bin,
-// in one hyperfine run, and print after/before.
-import { execFileSync } from 'node:child_process';
+// alternating between the two, and print after/before.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { go, hyperfine, namespaces, ours, root, scratch } from './lib.mjs';
@@ -91,36 +91,49 @@ try {
   cleanup();
 }
 
-// Our loopback from an earlier build against the current one: VERSION, and ADD as root.
+// Our loopback from an earlier build against the current one: VERSION, and ADD as root. The two
+// builds run alternately (before, after, before, …) so a change in machine load hits both alike;
+// medians and 10th percentiles are reported, which a loaded machine's outliers do not move.
 async function compare(before) {
   const { dir: tmp, cleanup: done } = scratch();
   const ns = `ctsbench${process.pid.toString(36)}`;
   const asRoot = process.getuid?.() === 0;
   const removeNs = asRoot ? await namespaces([ns]) : async () => {};
   try {
-    const conf = join(tmp, 'lo.json');
-    writeFileSync(conf, JSON.stringify({ cniVersion: '1.1.0', name: 'bench', type: 'loopback' }));
-    const builds = [
-      ['before', join(before, 'loopback')],
-      ['after', ours('loopback')],
-    ];
-    const cmds = [];
-    for (const [label, exe] of builds) {
-      cmds.push([`VERSION ${label}`, `CNI_COMMAND=VERSION ${exe} < ${conf} > /dev/null`]);
-      if (asRoot) {
-        const env = `CNI_COMMAND=ADD CNI_CONTAINERID=bench CNI_NETNS=/run/netns/${ns} CNI_IFNAME=lo CNI_PATH=${before}`;
-        cmds.push([`ADD ${label}`, `${env} ${exe} < ${conf} > /dev/null`]);
-      }
-    }
-    const res = await hyperfine(cmds, { runs, dir: tmp, shell: true });
-    console.log(`\nloopback start-up, ${before} (before) against dist/bin (after), ${runs} runs`);
-    console.log('| what | before (ms) | after (ms) | after/before |');
+    const conf = JSON.stringify({ cniVersion: '1.1.0', name: 'bench', type: 'loopback' });
+    const builds = { before: join(before, 'loopback'), after: ours('loopback') };
+    const verbs = asRoot ? ['VERSION', 'ADD'] : ['VERSION'];
+    const env = (verb) => ({
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: verb,
+      CNI_CONTAINERID: 'bench',
+      CNI_NETNS: `/run/netns/${ns}`,
+      CNI_IFNAME: 'lo',
+      CNI_PATH: before,
+    });
+    const times = {};
+    for (const verb of verbs) for (const label of Object.keys(builds)) times[`${verb} ${label}`] = [];
+    for (let i = 0; i < runs + 5; i++)
+      for (const verb of verbs)
+        for (const [label, exe] of Object.entries(builds)) {
+          const t0 = process.hrtime.bigint();
+          const r = spawnSync(exe, [], { input: conf, env: env(verb), stdio: ['pipe', 'ignore', 'ignore'] });
+          const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (r.status !== 0) throw new Error(`${exe} ${verb} exited ${r.status}`);
+          if (i >= 5) times[`${verb} ${label}`].push(ms); // the first 5 rounds warm up
+        }
+    const stat = (xs) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return { median: s[Math.floor(s.length / 2)], p10: s[Math.floor(s.length / 10)] };
+    };
+    console.log(`\nloopback start-up, ${before} (before) against dist/bin (after), ${runs} alternating runs`);
+    console.log('| what | before: median (p10) ms | after: median (p10) ms | after/before (medians) |');
     console.log('|---|---|---|---|');
-    for (const what of asRoot ? ['VERSION', 'ADD'] : ['VERSION']) {
-      const b = res[`${what} before`];
-      const a = res[`${what} after`];
-      const f = (x) => `${x.mean.toFixed(2)} ± ${x.stddev.toFixed(2)}`;
-      console.log(`| ${what} | ${f(b)} | ${f(a)} | ${(a.mean / b.mean).toFixed(2)} |`);
+    for (const verb of verbs) {
+      const b = stat(times[`${verb} before`]);
+      const a = stat(times[`${verb} after`]);
+      const f = (x) => `${x.median.toFixed(2)} (${x.p10.toFixed(2)})`;
+      console.log(`| ${verb} | ${f(b)} | ${f(a)} | ${(a.median / b.median).toFixed(2)} |`);
     }
   } finally {
     await removeNs();
