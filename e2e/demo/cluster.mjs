@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findInPath } from '@cni-ts/libcni';
-import { CniRuntime, binDir, goPluginDir, repoRoot } from '@cni-ts/testutils';
+import { CniRuntime, binDir, repoRoot } from '@cni-ts/testutils';
 import { execa } from 'execa';
 import { ProbeError, connect, connectSeeing, iperf, mbit, ping, startServer } from './probes.mjs';
-import { OUTSIDE, buildSandbox, rootFirewall } from './sandbox.mjs';
+import { OUTSIDE, buildSandbox, rootState } from './sandbox.mjs';
 
 export const DEFAULT_CONFLIST = join(repoRoot, 'e2e', 'conf', '10-cni-ts.conflist');
 
@@ -36,7 +36,10 @@ export const CHECKS = [
   ['status', 'STATUS passes on every node'],
   ['gc', 'GC of a vanished pod: cni-ts inspect finds its leaks, GC removes them, the live pods keep theirs'],
   ['teardown', 'DEL of every pod leaves nothing on any node (cni-ts inspect, links, qdiscs)'],
-  ['root-ns', "the root namespace's firewall is untouched"],
+  [
+    'root-ns',
+    'no sandbox namespace is left and the root namespace is untouched (firewall, links, addresses, routes, rules)',
+  ],
 ];
 
 const TYPES = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
@@ -66,7 +69,7 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
   const started = Date.now();
   const base = JSON.parse(readFileSync(DEFAULT_CONFLIST, 'utf8'));
   const work = mkdtempSync(join(tmpdir(), 'cts-demo-'));
-  const cniPath = [binDir, goPluginDir];
+  const cniPath = [binDir];
   const checks = [];
   const pending = new Map(CHECKS);
   const check = async (id, fn) => {
@@ -87,18 +90,16 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
     }
   };
   const servers = [];
-  const rootBefore = await rootFirewall();
+  const rootBefore = await rootState();
   let sandbox;
+  let stopped;
   try {
     log(`sandbox cluster "${prefix}": 2 nodes × 2 pods and an outside host, conflist ${DEFAULT_CONFLIST}`);
-    log("plugins (CNI_PATH = dist/bin, then Debian's Go plugins as the fallback):");
-    for (const type of TYPES) {
-      const path = findInPath(type, cniPath);
-      log(`  ${type.padEnd(10)} ${path}  ${path.startsWith(binDir) ? '(ours)' : '(Go fallback: ours has not landed)'}`);
-    }
+    log('plugins (CNI_PATH = dist/bin: ours for every type, no Go plugin on the path):');
+    for (const type of TYPES) log(`  ${type.padEnd(10)} ${ourPlugin(type)}`);
     sandbox = await buildSandbox(prefix);
     const { nodes, outside } = sandbox;
-    const version = await commonVersion(base.cniVersion, cniPath, log);
+    const version = await preflight(base.cniVersion, cniPath, log);
     for (const node of nodes) {
       const dir = join(work, node.name);
       node.confDir = join(dir, 'net.d');
@@ -308,22 +309,45 @@ export async function runClusterDemo({ prefix = `ctdemo${process.pid.toString(36
       }
       return { detail: 'no cached attachment, reservation, chain, nft rule, ifb or veth' };
     });
+  } catch (e) {
+    // a step outside any check failed (building the sandbox, an ADD): say where, then clean up
+    stopped = e;
+    log(
+      `  ✗ the demo stopped: ${e.message}${e.pod ? `\n        pod: ${e.pod}` : ''}${e.command ? `\n        command: ${e.command}` : ''}${e.seen !== undefined ? `\n        seen: ${e.seen}` : ''}`,
+    );
   } finally {
     for (const s of servers) s.stop();
     await sandbox?.destroy();
     rmSync(work, { recursive: true, force: true });
   }
   await check('root-ns', async () => {
-    const after = await rootFirewall();
+    const left = (await execa('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter((n) => n.startsWith(`${prefix}-`));
+    if (left.length)
+      throw new ProbeError("the sandbox's network namespaces are still there", {
+        command: 'ip netns list',
+        seen: left.join(' '),
+      });
+    const after = await rootState();
     if (after !== rootBefore)
-      throw new ProbeError('the root namespace firewall changed while the demo ran', {
-        command: 'iptables-save; ip6tables-save; nft list ruleset',
+      throw new ProbeError('the root namespace changed while the demo ran', {
+        command:
+          'iptables-save; ip6tables-save; nft list ruleset; ip link; ip address; ip route; ip -6 route; ip rule; ip -6 rule',
         seen: diffLines(rootBefore, after),
       });
-    return { detail: 'iptables, ip6tables and nft rulesets as before' };
+    return {
+      detail: 'no netns left; iptables, ip6tables and nft rulesets, links, addresses, routes and rules as before',
+    };
   });
   for (const [id, name] of pending)
-    checks.push({ id, name, ok: false, detail: 'not reached: the demo stopped before it' });
+    checks.push({
+      id,
+      name,
+      ok: false,
+      detail: `not reached: the demo stopped before it (${stopped?.message ?? 'unknown'})`,
+    });
   const ok = checks.every((c) => c.ok);
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   log(
@@ -372,21 +396,26 @@ async function addPod(sandbox, node, name, { portMappings = [], annotations = {}
   return pod;
 }
 
-// the highest version ≤ the conflist's that every plugin on CNI_PATH speaks (the Go fallbacks stop at 1.0.0)
-async function commonVersion(wanted, cniPath, log) {
+// our executable for a type, or a failure that says how to get it
+function ourPlugin(type) {
+  try {
+    return findInPath(type, [binDir]);
+  } catch {
+    throw new Error(`${join(binDir, type)} is missing: run \`npm run build\` first (the demo runs only our plugins)`);
+  }
+}
+
+// every plugin must speak the conflist's cniVersion (VERSION), as a runtime checks before the first ADD
+async function preflight(version, cniPath, log) {
   const { CniConfig, RawExec } = await import('@cni-ts/libcni');
   const cni = new CniConfig({ path: cniPath, exec: new RawExec({ stderr: null }) });
-  let common;
   for (const type of TYPES) {
     const { supportedVersions } = await cni.getVersionInfo(type);
-    common = common ? common.filter((v) => supportedVersions.includes(v)) : supportedVersions;
+    if (!supportedVersions.includes(version))
+      throw new Error(`${type} does not speak cniVersion ${version} (it speaks ${supportedVersions.join(', ')})`);
   }
-  const ok = common.filter((v) => !atLeast(v, wanted) || v === wanted).sort(cmpVersion);
-  const v = ok.at(-1) ?? wanted;
-  if (v !== wanted)
-    log(`  cniVersion ${v}: the conflist asks for ${wanted}, which a Go fallback plugin does not speak`);
-  else log(`  cniVersion ${v}`);
-  return v;
+  log(`  cniVersion ${version}, which every plugin speaks (VERSION)`);
+  return version;
 }
 
 function cmpVersion(a, b) {

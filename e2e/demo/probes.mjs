@@ -37,9 +37,13 @@ s.listen({ port: Number(process.argv[1]), host: '::', ipv6Only: false }, () => c
 /** Starts the echo server in a pod; resolves once it listens. */
 export async function startServer(ns, port) {
   const child = execa(...inNs(ns, NODE, ['-e', SERVER, String(port)]), { reject: false });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   await new Promise((resolve, reject) => {
     child.stdout.once('data', resolve);
-    child.once('exit', () => reject(new Error(`the server in ${ns.name} exited: ${child.stderr ?? ''}`)));
+    child.once('exit', () => reject(new Error(`the server in ${ns.name} exited: ${err.trim()}`)));
   });
   return { stop: () => child.kill('SIGTERM') };
 }
@@ -77,16 +81,13 @@ export async function connectSeeing(ns, host, port, expected, why) {
  */
 export async function iperf(client, server, serverIp, { reverse = false, seconds = 3 } = {}) {
   const port = String(5201 + Math.floor(Math.random() * 500));
-  const srv = execa(...inNs(server, 'iperf3', ['-s', '-1', '-B', serverIp, '-p', port]), { reject: false });
+  const srvArgs = ['-s', '-1', '-B', serverIp, '-p', port, '--forceflush'];
+  const srv = execa(...inNs(server, 'iperf3', srvArgs), { reject: false });
   const args = ['-c', serverIp, '-p', port, '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])];
   const command = show(client, 'iperf3', args);
   try {
-    let r;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      r = await execa(...inNs(client, 'iperf3', args), { reject: false, timeout: (seconds + 10) * 1000 });
-      if (r.exitCode === 0 || !/Connection refused/.test(String(r.stdout) + String(r.stderr))) break;
-      await new Promise((res) => setTimeout(res, 100)); // the server is not listening yet
-    }
+    await listening(srv, show(server, 'iperf3', srvArgs));
+    const r = await execa(...inNs(client, 'iperf3', args), { reject: false, timeout: (seconds + 10) * 1000 });
     if (r.exitCode !== 0) {
       let why = String(r.stderr || r.stdout).slice(0, 300);
       try {
@@ -109,6 +110,30 @@ export async function iperf(client, server, serverIp, { reverse = false, seconds
     srv.kill('SIGTERM');
     await srv;
   }
+}
+
+// resolves once the iperf3 server says it listens (--forceflush: a pipe would hold the line back)
+function listening(srv, command) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => fail('did not listen within 10 s'), 10_000);
+    const fail = (why) => {
+      clearTimeout(timer);
+      reject(new ProbeError(`the iperf3 server ${why}`, { command, seen: `${out}${err}`.trim() }));
+    };
+    srv.stderr.on('data', (d) => {
+      err += d;
+    });
+    srv.stdout.on('data', (d) => {
+      out += d;
+      if (/Server listening/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    srv.once('exit', () => fail('exited before it listened'));
+  });
 }
 
 /** A rate in Mbit/s with two decimals. */

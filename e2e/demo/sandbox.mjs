@@ -134,22 +134,37 @@ async function installMasqAgent(ns) {
   }
 }
 
-/** What the root namespace's firewall looks like (counters removed), to show the demo never changed it. */
-export async function rootFirewall() {
+/**
+ * What the root namespace looks like — its firewall (counters removed), links, addresses, routes
+ * and rules — to show the demo never changed it. The ifb devices the kernel creates when the ifb
+ * module is first loaded (ifb0, ifb1, by bandwidth's first ADD on a fresh machine) are left out.
+ */
+export async function rootState() {
   const out = [];
   for (const [file, args] of [
     ['iptables-save', []],
     ['ip6tables-save', []],
     ['nft', ['list', 'ruleset']],
+    ['ip', ['-o', 'link', 'show']],
+    ['ip', ['-o', 'address', 'show']],
+    ['ip', ['route', 'show']],
+    ['ip', ['-6', 'route', 'show']],
+    ['ip', ['rule', 'show']],
+    ['ip', ['-6', 'rule', 'show']],
   ]) {
     const r = await execa(file, args, { reject: false });
-    out.push(
-      String(r.stdout)
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
-        .join('\n'),
-    );
+    const lines = String(r.stdout)
+      .split('\n')
+      .filter((l) => !l.startsWith('#') && !/^\d+: ifb\d+[:@\s]/.test(l))
+      .map((l) =>
+        file === 'ip'
+          ? l
+              .replace(/^\d+: /, '')
+              .replace(/ expires \d+sec/, '')
+              .replace(/valid_lft \S+ preferred_lft \S+/, '')
+          : l.replace(/\[\d+:\d+\]/g, ''),
+      );
+    out.push(`== ${[file, ...args].join(' ')}`, ...lines);
   }
   return out.join('\n');
 }
