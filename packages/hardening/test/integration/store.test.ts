@@ -1,13 +1,25 @@
 // A corrupted host-local store — truncated or garbage reservation files, a garbage cursor, files
 // owned by someone else with no permissions, symbolic links, directories and FIFOs where files
 // belong, a lock that is a link — gives a clear error or is worked around; never a crash, a hang,
-// a write through a link, or one address handed to two containers.
+// a write through a link, or one address handed to two containers. And host-local killed at random
+// moments of its ADD leaves reservations whole or absent (upstream's can be created but not yet
+// written), which DEL releases; GC removes the temporary files of killed writers.
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { binDir, ourPlugin, rootTest } from '@cni-ts/testutils';
-import { type World, contractProblems, dropWorld, invoke, makeWorld } from '../../src/index.js';
+import {
+  type World,
+  contractProblems,
+  dropWorld,
+  invoke,
+  makeWorld,
+  prng,
+  runSeed,
+  storeFiles,
+  trials,
+} from '../../src/index.js';
 
 const rt = rootTest(test, 'hardening/store');
 const worlds: World[] = [];
@@ -22,13 +34,14 @@ const conf = (w: World) => ({
   ipam: { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/29' }]], dataDir: w.dataDir },
 });
 
-function hl(w: World, command: string, id: string) {
+function hl(w: World, command: string, id: string, killAfterMs?: number, config: unknown = conf(w)) {
   return invoke({
     plugin: ourPlugin('host-local'),
     inNetns: w.node.node.name,
     env: { CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: w.pod.path, CNI_IFNAME: 'eth0', CNI_PATH: binDir },
-    config: conf(w),
+    config,
     hangMs: 15_000,
+    ...(killAfterMs !== undefined ? { killAfterMs } : {}),
   });
 }
 
@@ -146,3 +159,64 @@ for (const c of CORRUPTIONS) {
     t.is(readFileSync(victim, 'utf8'), 'untouched');
   });
 }
+
+rt.serial(
+  'host-local killed at random moments of ADD: every reservation is whole, DEL and GC leave nothing',
+  async (t) => {
+    const seed = runSeed();
+    const n = trials(30);
+    t.log(`seed ${seed}, ${n} kills (replay: HD_SEED=${seed} HD_TRIALS=${n})`);
+    const rnd = prng(seed);
+    const w = await makeWorld('hdsa');
+    worlds.push(w);
+    const wide = {
+      ...conf(w),
+      ipam: { type: 'host-local', ranges: [[{ subnet: '10.77.0.0/24' }]], dataDir: w.dataDir },
+    };
+    const store = join(w.dataDir, 'hdnet');
+    const clean = await hl(w, 'ADD', 'hd-m', undefined, wide);
+    t.is(clean.exitCode, 0, clean.stdout);
+    t.is((await hl(w, 'DEL', 'hd-m', undefined, wide)).exitCode, 0);
+    const owners = new Set<string>();
+    const tally = { killed: 0, finished: 0, strays: 0 };
+    const torn: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `hd-k${i}`;
+      owners.add(id);
+      // mostly late in the run, where the store is written
+      const r = await hl(w, 'ADD', id, Math.floor(clean.ms * (0.3 + rnd())), wide);
+      if (r.killed) tally.killed++;
+      else {
+        tally.finished++;
+        t.deepEqual(contractProblems('ADD', r, '1.0.0'), [], r.stdout);
+      }
+      for (const f of readdirSync(store)) {
+        if (!/^10\./.test(f)) continue;
+        const owner = readFileSync(join(store, f), 'utf8').split('\r\n');
+        if (owner.length !== 2 || !owners.has(owner[0]!) || owner[1] !== 'eth0')
+          torn.push(`after kill ${i}: ${f} holds ${JSON.stringify(owner.join('\r\n'))}`);
+      }
+    }
+    t.deepEqual(torn, [], 'a reservation file was seen that is not whole');
+    tally.strays = readdirSync(store).filter((f) => f.startsWith('.')).length;
+    for (const id of owners) {
+      const d = await hl(w, 'DEL', id, undefined, wide);
+      t.is(d.exitCode, 0, `DEL ${id}: ${d.stdout}`);
+    }
+    t.deepEqual(
+      readdirSync(store).filter((f) => /^10\./.test(f)),
+      [],
+      'DEL released every reservation',
+    );
+    const gc = await hl(w, 'GC', 'hd-gc', undefined, { ...wide, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] });
+    t.is(gc.exitCode, 0, gc.stdout);
+    t.deepEqual(
+      storeFiles(store).filter((f) => f !== 'lock' && !/^last_reserved_ip\.\d+$/.test(f)),
+      [],
+      'GC removed what killed writers left',
+    );
+    t.log(
+      `host-local ADDs killed mid-run: ${tally.killed}, finished: ${tally.finished}; temporary files left: ${tally.strays}`,
+    );
+  },
+);
