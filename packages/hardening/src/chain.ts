@@ -1,5 +1,5 @@
-// The whole chain a node runs for a pod — loopback, bridge with host-local, portmap (and each
-// plugin that joins CHAIN) — on a throwaway node, run the way libcni runs a conflist: ADD in
+// The whole chain a node runs for a pod — loopback, bridge with host-local, portmap, bandwidth
+// (and each plugin that joins CHAIN) — on a throwaway node, run the way libcni runs a conflist: ADD in
 // order passing each result on, DEL in reverse with or without the cached result.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,8 @@ export interface World {
   pod: Netns;
   dir: string;
   dataDir: string;
+  /** The pod's bridge result when the pod is wired for a chained plugin under test (wirePod). */
+  podResult?: Record<string, unknown>;
 }
 
 /** Creates a node netns `<prefix>-node`, a pod netns with lo down, and a scratch directory. */
@@ -72,6 +74,22 @@ export const CHAIN: readonly ChainPlugin[] = [
       ],
     },
   },
+  {
+    type: 'bandwidth',
+    entry: () => ({
+      type: 'bandwidth',
+      capabilities: { bandwidth: true, 'io.kubernetes.cri.pod-annotations': true },
+    }),
+    // as containerd sends them: capitalised keys, 4294967295 for "no burst chosen"; both
+    // directions, so the ADD makes an ifb, a redirect and two tbfs
+    capabilityArgs: {
+      bandwidth: { IngressRate: 1_000_000, IngressBurst: 4_294_967_295, EgressRate: 2_000_000, EgressBurst: 160_000 },
+      'io.kubernetes.cri.pod-annotations': {
+        'kubernetes.io/ingress-bandwidth': '1M',
+        'kubernetes.io/egress-bandwidth': '2M',
+      },
+    },
+  },
 ];
 
 /** The chain's conflist. */
@@ -83,12 +101,17 @@ export function conflist(
   return { cniVersion, name: 'hdnet', plugins: CHAIN.map((p) => p.entry(w, backend)) };
 }
 
-/** The stdin of one plugin of a conflist, as libcni builds it. */
-export function pluginConf(list: ReturnType<typeof conflist>, i: number, prev: unknown): Record<string, unknown> {
+/** The stdin of one plugin of a conflist, as libcni builds it (without runtimeConfig when `bare`). */
+export function pluginConf(
+  list: ReturnType<typeof conflist>,
+  i: number,
+  prev: unknown,
+  bare = false,
+): Record<string, unknown> {
   const p = list.plugins[i];
   const conf: Record<string, unknown> = { ...p, cniVersion: list.cniVersion, name: list.name };
   delete conf.capabilities;
-  const rc = runtimeConfig(p.capabilities, CHAIN[i]?.capabilityArgs);
+  const rc = bare ? undefined : runtimeConfig(p.capabilities, CHAIN[i]?.capabilityArgs);
   if (rc) conf.runtimeConfig = rc;
   if (prev !== undefined) conf.prevResult = prev;
   return conf;
@@ -107,6 +130,8 @@ export interface ChainOptions {
   /** SIGKILL plugin `index` this many ms after it starts. */
   killPlugin?: { index: number; afterMs: number };
   hangMs?: number;
+  /** DEL only: no runtimeConfig (the capability arguments are gone, as after a runtime restart). */
+  bare?: boolean;
 }
 
 /** What a chain ADD did: every plugin's run, the last result printed, and whether it all succeeded. */
@@ -166,12 +191,27 @@ export async function chainDel(
         plugin: ourPlugin(list.plugins[i].type),
         inNetns: w.node.node.name,
         env: envFor(w, 'DEL', o),
-        config: pluginConf(list, i, prev),
+        config: pluginConf(list, i, prev, o.bare),
         hangMs: o.hangMs,
       }),
     );
   }
   return runs;
+}
+
+/** Wires the world's pod with the chain's bridge (iptables masquerade) and keeps its result in `podResult` (containerId and ifname from `o`). */
+export async function wirePod(w: World, o: ChainOptions = {}): Promise<Record<string, unknown>> {
+  const list = conflist(w, 'iptables');
+  const i = list.plugins.findIndex((p) => p.type === 'bridge');
+  const r = await invoke({
+    plugin: ourPlugin('bridge'),
+    inNetns: w.node.node.name,
+    env: envFor(w, 'ADD', o),
+    config: pluginConf(list, i, undefined),
+  });
+  if (r.exitCode !== 0) throw new Error(`bridge ADD of the pod failed: ${r.stdout}${r.stderr}`);
+  w.podResult = r.json;
+  return r.json;
 }
 
 /** Everything of the node, the pod and the store that a chain can leave behind. */

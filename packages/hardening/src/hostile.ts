@@ -80,3 +80,59 @@ export const portMapping: fc.Arbitrary<unknown> = fc.record(
   },
   { requiredKeys: [] },
 );
+
+/** A rate (bits/s) or burst (bits) as a runtime might send it: plausible values, tc's edges, JSON's edges, wrong types. */
+export const rateOrBurst: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    0,
+    1,
+    7,
+    8,
+    1000,
+    1_000_000,
+    80_000,
+    4_294_967_295,
+    4_294_967_296,
+    2 ** 53,
+    2_000_000_000_000,
+    -1,
+    1.5,
+    1e300,
+  ),
+  fc.integer({ min: 0, max: 10_000_000_000 }),
+  hostileValue,
+);
+
+/** A Kubernetes quantity for the bandwidth annotations: valid forms, near misses, out of range, hostile text. */
+export const quantity: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    '1M',
+    '10Mi',
+    '500k',
+    '1.5G',
+    '2e6',
+    '1E6',
+    '1k',
+    '999',
+    '1P',
+    '2P',
+    '0',
+    '-1M',
+    '+1M',
+    '1K',
+    '1kb',
+    '1Mbit',
+    ' 1M',
+    '1M ',
+    '1M\n',
+    '1M#',
+    '1e400',
+    '0.000001M',
+    '1m',
+    '100Gi',
+    '.5M',
+    '1.M',
+    '1M\nqdisc del dev lo root',
+  ),
+  hostileValue,
+);

@@ -5,11 +5,15 @@ import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { binDir } from '@cni-ts/testutils';
 import type { World } from './chain.js';
-import { hostileString, hostileValue, maybeIP, portMapping } from './hostile.js';
+import { hostileString, hostileValue, maybeIP, portMapping, quantity, rateOrBurst } from './hostile.js';
 
 /** One plugin as the fuzzing sees it. */
 export interface FuzzSubject {
   type: string;
+  /** The test's name for it when one plugin is fuzzed from two starting points. */
+  label?: string;
+  /** The pod is wired by the chain's bridge first (wirePod): the plugin shapes or maps a real veth. */
+  wired?: boolean;
   /** A config the plugin's ADD accepts on its own (with the pod's netns). */
   base: (w: World) => Record<string, unknown>;
   /** CNI_IFNAME of the valid invocation. */
@@ -44,6 +48,62 @@ const dataDirs = (w: World) =>
     `${w.dir}/new dir\nwith "quotes"#`,
     `${w.dir}/ipam/`,
   );
+
+const ANNOTATIONS = 'runtimeConfig.[io.kubernetes.cri.pod-annotations]';
+
+// A bandwidth call on the wired pod: the limits from `rc` (runtimeConfig), the pod annotations beside them.
+function bandwidthBase(w: World, rc: Record<string, unknown>): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0',
+    name: 'hdnet',
+    type: 'bandwidth',
+    runtimeConfig: {
+      ...rc,
+      'io.kubernetes.cri.pod-annotations': {
+        'kubernetes.io/ingress-bandwidth': '1M',
+        'kubernetes.io/egress-bandwidth': '10Mi',
+        'io.kubernetes.pod.name': 'pod',
+      },
+    },
+    prevResult: w.podResult ?? prevResult(w),
+  };
+}
+
+// Where bandwidth reads its limits (static keys hide runtimeConfig, runtimeConfig.bandwidth hides
+// the annotations), the veth it finds through prevResult, and spellings a runtime may send.
+const bandwidthPaths: FuzzSubject['paths'] = {
+  ingressRate: rateOrBurst,
+  ingressBurst: rateOrBurst,
+  egressRate: rateOrBurst,
+  egressBurst: rateOrBurst,
+  'runtimeConfig.bandwidth': fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: hostileValue },
+    {
+      weight: 2,
+      arbitrary: fc.record(
+        { IngressRate: rateOrBurst, IngressBurst: rateOrBurst, EgressRate: rateOrBurst, EgressBurst: rateOrBurst },
+        { requiredKeys: [] },
+      ),
+    },
+  ),
+  'runtimeConfig.bandwidth.ingressRate': rateOrBurst,
+  'runtimeConfig.bandwidth.ingressBurst': rateOrBurst,
+  'runtimeConfig.bandwidth.egressRate': rateOrBurst,
+  'runtimeConfig.bandwidth.EgressBurst': rateOrBurst,
+  'runtimeConfig.bandWidth': hostileValue,
+  [ANNOTATIONS]: hostileValue,
+  [`${ANNOTATIONS}.[kubernetes.io/ingress-bandwidth]`]: quantity,
+  [`${ANNOTATIONS}.[kubernetes.io/egress-bandwidth]`]: quantity,
+  [`${ANNOTATIONS}.[kubernetes.io/ingress-burst]`]: quantity,
+  prevResult: hostileValue,
+  'prevResult.interfaces': hostileValue,
+  'prevResult.interfaces.0.name': hostileString,
+  'prevResult.interfaces.1.name': hostileString,
+  'prevResult.interfaces.2.name': hostileString,
+  'prevResult.interfaces.2.sandbox': hostileValue,
+  'prevResult.interfaces.3': fc.record({ name: hostileString, mac: hostileValue }, { requiredKeys: [] }),
+};
 
 /** The plugins under fuzzing. */
 export const FUZZ_SUBJECTS: readonly FuzzSubject[] = [
@@ -139,10 +199,36 @@ export const FUZZ_SUBJECTS: readonly FuzzSubject[] = [
       'runtimeConfig.portMappings.0': portMapping,
       'runtimeConfig.portMappings.0.hostIP': maybeIP,
       'runtimeConfig.portMappings.0.protocol': hostileString,
+      'runtimeConfig.portMappings.0.hostPort': fc.oneof(fc.integer({ min: -1, max: 70_000 }), hostileValue),
+      'runtimeConfig.portMappings.0.containerPort': fc.oneof(fc.integer({ min: -1, max: 70_000 }), hostileValue),
+      // containerd's CRI capitalises the keys: both spellings at once, or one alone
+      'runtimeConfig.portMappings.0.HostPort': fc.oneof(fc.integer({ min: -1, max: 70_000 }), hostileValue),
+      'runtimeConfig.portMappings.0.Protocol': hostileString,
+      'runtimeConfig.portMappings.1': portMapping,
+      'runtimeConfig.portMappings.2': portMapping,
       prevResult: hostileValue,
       'prevResult.ips.0.address': hostileValue,
       'prevResult.interfaces.2.name': hostileString,
     },
+  },
+  {
+    type: 'bandwidth',
+    label: 'bandwidth (runtimeConfig.bandwidth)',
+    ifname: 'eth0',
+    wired: true,
+    base: (w) =>
+      bandwidthBase(w, {
+        bandwidth: { ingressRate: 1_000_000, ingressBurst: 80_000, egressRate: 2_000_000, egressBurst: 4_294_967_295 },
+      }),
+    paths: bandwidthPaths,
+  },
+  {
+    type: 'bandwidth',
+    label: 'bandwidth (pod annotations)',
+    ifname: 'eth0',
+    wired: true,
+    base: (w) => bandwidthBase(w, {}),
+    paths: bandwidthPaths,
   },
 ];
 

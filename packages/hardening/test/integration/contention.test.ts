@@ -20,6 +20,7 @@ import {
   dropWorld,
   makeShims,
   makeWorld,
+  netnsState,
   reservations,
   which,
 } from '../../src/index.js';
@@ -134,4 +135,13 @@ rt.serial(`${N} parallel chain ADDs and DELs while another program holds the xta
   t.deepEqual(errorsRetry, [], 'every DEL succeeds once the lock is free');
   t.deepEqual(await legacyRules(world), baseline, 'every rule of the 50 containers is gone');
   t.deepEqual(reservations(world.dataDir), []);
+  const node = await netnsState(world.node.node.name);
+  t.deepEqual(
+    [
+      ...node.links!.filter((l) => /kind=(veth|ifb)/.test(l)),
+      ...node.qdiscs!.filter((l) => /^qdisc (tbf|ingress)/.test(l)),
+    ],
+    [],
+    'no veth, ifb or shaping qdisc of the 50 pods is left',
+  );
 });

@@ -1,9 +1,9 @@
-// Crash consistency: a whole chain ADD (loopback → bridge with host-local → portmap, and every
-// plugin in CHAIN) is killed at a random point — the plugin itself at a random moment, or through
+// Crash consistency: a whole chain ADD (loopback → bridge with host-local → portmap → bandwidth,
+// and every plugin in CHAIN) is killed at a random point — the plugin itself at a random moment, or through
 // the shims at a random call of `ip`, `nsenter`, `iptables-restore`, `nft`, … or of the delegated
 // host-local: its caller killed before the call, the tool killed while it runs, or the caller
 // killed right after the tool finished. Then the chain DEL, with the partial result the runtime
-// has or with none: every DEL exits 0, nothing is left (links, addresses, routes, rules, qdiscs,
+// has, with none, or with none and no runtimeConfig either: every DEL exits 0, nothing is left (links, addresses, routes, rules, qdiscs,
 // reservations, held locks), and an ADD of the same container works and is cleaned up again.
 // HD_TRIALS sets the number of trials (CI: a small sample; the long mode runs hundreds), HD_SEED
 // replays a run.
@@ -96,8 +96,12 @@ rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with
       plan = `SIGKILL ${CHAIN[index]!.type} after ${afterMs} ms${add.runs[index]?.killed ? '' : ' (it had finished)'}`;
     }
     resetShims(shims);
+    // DEL with the result the runtime has; without it; without it and without runtimeConfig (from
+    // container id, network name and ifname alone)
     const withPrev = trial % 2 === 0;
-    const what = `trial ${trial} (${backend}, ${plan}, DEL ${withPrev ? 'with' : 'without'} prevResult)`;
+    const bare = trial % 4 === 3;
+    const delHow = withPrev ? 'with prevResult' : bare ? 'without prevResult or runtimeConfig' : 'without prevResult';
+    const what = `trial ${trial} (${backend}, ${plan}, DEL ${delHow})`;
     const key = add.ok ? 'ADD survived' : `ADD failed at ${CHAIN[add.runs.length - 1]!.type}`;
     tally.set(key, (tally.get(key) ?? 0) + 1);
     for (const r of add.runs) {
@@ -105,7 +109,7 @@ rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with
       const p = contractProblems('ADD', r, list.cniVersion);
       if (p.length) failures.push(`${what}: ADD output: ${p.join('; ')}`);
     }
-    const dels = await chainDel(world, list, withPrev ? add.lastResult : undefined, opts);
+    const dels = await chainDel(world, list, withPrev ? add.lastResult : undefined, { ...opts, bare });
     dels.forEach((r, i) => {
       const type = CHAIN[CHAIN.length - 1 - i]!.type;
       if (r.exitCode !== 0) failures.push(`${what}: ${type} DEL exit ${r.exitCode}: ${r.stdout}${r.stderr}`);

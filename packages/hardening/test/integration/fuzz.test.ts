@@ -28,6 +28,7 @@ import {
   makeWorld,
   runSeed,
   trials,
+  wirePod,
   worldState,
 } from '../../src/index.js';
 
@@ -38,16 +39,21 @@ rt.after.always(async () => {
 });
 
 // Per-attachment traces: a veth or ifb, a per-container chain (CNI-<hash>, CNI-DN-<hash>), a
-// rule commented with a container id, a reservation, a held lock, anything in the pod.
-const PER_POD = /kind=(veth|ifb)|CNI-(DN-)?[0-9a-f]{16,}|id: \\?"|^\+ (reservations|heldLocks|podLinks|podAddrs):/;
+// rule commented with a container id, a reservation, a held lock, anything in the pod, a tbf or
+// ingress qdisc (bandwidth's, on a veth or an ifb).
+const PER_POD =
+  /kind=(veth|ifb)|CNI-(DN-)?[0-9a-f]{16,}|id: \\?"|^\+ (reservations|heldLocks|podLinks|podAddrs):|qdiscs: qdisc (tbf|ingress) /;
 
-for (const subject of FUZZ_SUBJECTS) {
+for (const [index, subject] of FUZZ_SUBJECTS.entries()) {
   rt.serial(
-    `fuzzed stdin, env and runtimeConfig of ${subject.type}: a valid result or a CNI error, nothing left`,
+    `fuzzed stdin, env and runtimeConfig of ${subject.label ?? subject.type}: a valid result or a CNI error, nothing left`,
     async (t) => {
       const seed = runSeed();
       const numRuns = trials(20);
-      t.log(`seed ${seed}, ${numRuns} runs (replay: HD_SEED=${seed} HD_TRIALS=${numRuns})`);
+      // a second subject of the same plugin gets its own sequence (the first keeps the run's seed)
+      const twin = FUZZ_SUBJECTS.slice(0, index).filter((s) => s.type === subject.type).length;
+      const fcSeed = (seed + 7919 * twin) | 0;
+      t.log(`seed ${seed}, ${numRuns} runs (fast-check seed ${fcSeed}; replay: HD_SEED=${seed} HD_TRIALS=${numRuns})`);
       const w = await makeWorld('hdfz');
       worlds.push(w);
       writeFileSync(join(w.dir, 'plain-file'), 'not a namespace\n');
@@ -61,6 +67,7 @@ for (const subject of FUZZ_SUBJECTS) {
         t.true(add.ok, `warm-up ADD failed: ${add.runs.at(-1)?.stdout}`);
         await chainDel(w, list, add.lastResult);
       }
+      if (subject.wired) await wirePod(w);
       let baseline: Snapshot = await worldState(w);
       const stats = { ok: 0, error: 0, codes: new Map<number, number>() };
       await fc.assert(
@@ -69,7 +76,7 @@ for (const subject of FUZZ_SUBJECTS) {
           if (problems.length) throw new Error(`${problems.join('\n')}\ncase: ${describe(c)}`);
           if (c.command === 'ADD') baseline = await worldState(w);
         }),
-        { seed, numRuns, endOnFailure: true, includeErrorInReport: true },
+        { seed: fcSeed, numRuns, endOnFailure: true, includeErrorInReport: true },
       );
       t.log(`exit 0: ${stats.ok}, exit 1: ${stats.error}, codes ${JSON.stringify(Object.fromEntries(stats.codes))}`);
       t.pass();

@@ -1,8 +1,9 @@
 // Injection, checked in the kernel rather than in the output: a newline, quote, '#' or backslash
-// in any value that reaches `ip -batch`, `iptables-restore` or `nft -f` (interface and bridge
-// names, the netns path, container ids, network names, hostIP, protocol, conditions, the
-// external mark chain) is refused with a coded error or reaches the kernel as exactly that
-// value; it never adds a link, a rule or a command, and never changes anything when refused.
+// in any value that reaches `ip -batch`, `iptables-restore`, `nft -f` or `tc -batch` (interface
+// and bridge names, the netns path, container ids, network names, hostIP, protocol, conditions,
+// the external mark chain, bandwidth's rates and annotations and the veth names of prevResult)
+// is refused with a coded error or reaches the kernel as exactly that value; it never adds a
+// link, a rule, a qdisc or a command, and never changes anything when refused.
 // Names that would lead the IPAM store out of its directory are refused.
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +20,11 @@ import {
   makeWorld,
   reservations,
   storeFiles,
+  wirePod,
   worldState,
 } from '../../src/index.js';
+
+const POD_ANNOTATIONS = 'io.kubernetes.cri.pod-annotations';
 
 const rt = rootTest(test, 'hardening/injection');
 let w: World;
@@ -155,6 +159,14 @@ rt.serial(
         runtimeConfig: { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }] },
         prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.77.0.9/24' }] },
       },
+      // the network name and container id reach the ifb's alias in ip -batch input
+      bandwidth: {
+        cniVersion: '1.0.0',
+        name: 'hdnet',
+        type: 'bandwidth',
+        runtimeConfig: { bandwidth: { ingressRate: 1_000_000, ingressBurst: 80_000 } },
+        prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: w.pod.path }] },
+      },
     };
     for (const [type, conf] of Object.entries(confs)) {
       for (const id of PAYLOADS.concat(['../../etc', 'a/b', '-x', '.x'])) {
@@ -237,5 +249,122 @@ rt.serial(
     }
     t.deepEqual(storeFiles(outside), [], 'host-local wrote outside its store');
     t.deepEqual(reservations(w.dataDir), [], 'nothing was reserved');
+  },
+);
+
+// bandwidth on a pod wired by the bridge as container `id` with CNI_IFNAME `ifname`
+const shaping = (prevResult: unknown, extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.0.0',
+  name: 'hdnet',
+  type: 'bandwidth',
+  runtimeConfig: {
+    bandwidth: { ingressRate: 1_000_000, ingressBurst: 80_000, egressRate: 1_000_000, egressBurst: 80_000 },
+  },
+  prevResult,
+  ...extra,
+});
+const TC_PAYLOADS = [
+  ...PAYLOADS,
+  '1M\nqdisc add dev lo root pfifo',
+  '1M #',
+  '1M"',
+  "1M'",
+  '1M;',
+  '1M\\',
+  '$(id)',
+  '1M\n',
+];
+
+rt.serial(
+  'bandwidth: rates and annotations with injected text are refused (code 7), no ifb, qdisc or link added',
+  async (t) => {
+    const over = { CNI_CONTAINERID: 'hd-bw', CNI_IFNAME: 'eth1' };
+    const wired = await wirePod(w, { containerId: 'hd-bw', ifname: 'eth1' });
+    try {
+      baseline = await worldState(w);
+      const annotations = (a: Record<string, unknown>) => ({ runtimeConfig: { [POD_ANNOTATIONS]: a } });
+      const cases: Array<Record<string, unknown>> = [];
+      for (const p of TC_PAYLOADS) {
+        cases.push(annotations({ 'kubernetes.io/ingress-bandwidth': p }));
+        cases.push(annotations({ 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': p }));
+        cases.push({ runtimeConfig: { bandwidth: { ingressRate: p, ingressBurst: 80_000 } } });
+        cases.push({ runtimeConfig: { bandwidth: { IngressRate: 1_000_000, EgressRate: 1_000_000, EgressBurst: p } } });
+        cases.push({ egressRate: p, egressBurst: 80_000 });
+      }
+      for (const c of cases) {
+        const r = await run('bandwidth', 'ADD', shaping(wired, c), over);
+        t.deepEqual(contractProblems('ADD', r, '1.0.0'), [], r.stdout);
+        t.is(r.json?.code, 7, `bandwidth took ${JSON.stringify(c)}: ${r.stdout}`);
+      }
+      t.deepEqual(await evilLinks(), []);
+      t.deepEqual(diffState(baseline, await worldState(w)), [], 'a refused bandwidth ADD changed the node');
+    } finally {
+      await run('bridge', 'DEL', { ...bridgeConf(), prevResult: wired }, over);
+    }
+  },
+);
+
+rt.serial(
+  'bandwidth: veth names from prevResult with injected text never reach tc or ip as commands: refused (code 7), nothing changed',
+  async (t) => {
+    const over = { CNI_CONTAINERID: 'hd-bw', CNI_IFNAME: 'eth1' };
+    const wired: any = await wirePod(w, { containerId: 'hd-bw', ifname: 'eth1' });
+    try {
+      baseline = await worldState(w);
+      const veth = wired.interfaces[1].name as string;
+      for (const p of [...PAYLOADS, `${veth}\n`, `${veth}"`, `${veth} #`, `${veth}\nqdisc add dev lo root pfifo`]) {
+        const prev = { ...wired, interfaces: [wired.interfaces[0], { name: p }, wired.interfaces[2]] };
+        const r = await run('bandwidth', 'ADD', shaping(prev), over);
+        t.deepEqual(contractProblems('ADD', r, '1.0.0'), [], r.stdout);
+        t.is(r.json?.code, 7, `bandwidth took host interface ${JSON.stringify(p)}: ${r.stdout}`);
+      }
+      t.deepEqual(await evilLinks(), []);
+      t.deepEqual(diffState(baseline, await worldState(w)), [], 'a refused bandwidth ADD changed the node');
+    } finally {
+      await run('bridge', 'DEL', { ...bridgeConf(), prevResult: wired }, over);
+    }
+  },
+);
+
+rt.serial(
+  'bandwidth: pod interface names with quotes or backslash are shaped exactly; with newline or # refused (code 4)',
+  async (t) => {
+    baseline = await worldState(w);
+    for (const p of PAYLOADS) {
+      const r = await run('bandwidth', 'ADD', shaping(undefined), { CNI_IFNAME: p });
+      t.is(r.json?.code, 4, `bandwidth took CNI_IFNAME ${JSON.stringify(p)}: ${r.stdout}`);
+    }
+    t.deepEqual(diffState(baseline, await worldState(w)), []);
+    // the bridge and its shared chains exist from here on, so what remains at the end is per pod
+    const warm = await run('bridge', 'ADD', bridgeConf(), { CNI_CONTAINERID: 'hd-bww' });
+    await run('bridge', 'DEL', { ...bridgeConf(), prevResult: warm.json }, { CNI_CONTAINERID: 'hd-bww' });
+    baseline = await worldState(w);
+    let shaped = 0;
+    for (const [i, ifname] of ['e"0', "e'0", 'e\\0', 'e;0', 'e$(id)'].entries()) {
+      const over = { CNI_CONTAINERID: `hd-bw${i}`, CNI_IFNAME: ifname };
+      const wire = await run('bridge', 'ADD', bridgeConf(), over);
+      if (wire.exitCode !== 0) {
+        t.log(`the bridge refused ifname ${JSON.stringify(ifname)} (${wire.json?.code}): nothing to shape`);
+        continue;
+      }
+      try {
+        const add = await run('bandwidth', 'ADD', shaping(wire.json), over);
+        t.is(add.exitCode, 0, `bandwidth on ${JSON.stringify(ifname)}: ${add.stdout}`);
+        const veth = wire.json.interfaces[1].name as string;
+        const qdiscs = (await worldState(w)).qdiscs!.filter((l) => l.includes(`dev ${veth} `));
+        t.true(
+          qdiscs.some((l) => l.startsWith('qdisc tbf')),
+          `no tbf on ${veth}, the peer of ${JSON.stringify(ifname)}: ${qdiscs.join(' | ')}`,
+        );
+        const del = await run('bandwidth', 'DEL', shaping(add.json), over);
+        t.is(del.exitCode, 0, del.stdout);
+        shaped++;
+      } finally {
+        await run('bridge', 'DEL', { ...bridgeConf(), prevResult: wire.json }, over);
+      }
+    }
+    t.true(shaped >= 3, `quotes and backslash reach the kernel (bridge carried ${shaped} of 5)`);
+    t.deepEqual(await evilLinks(), []);
+    t.deepEqual(diffState(baseline, await worldState(w)), [], 'nothing of the shaped pods is left');
   },
 );

@@ -35,6 +35,7 @@ const CASES: Array<{ tool: string; backend: Backend; plugin: string; env?: Recor
   { tool: 'ip', backend: 'iptables', plugin: 'loopback', env: { CNI_TS_NETLINK: '0' } },
   // bridge's ADD does not read the nat table (docs/performance.md): portmap is the first to run iptables-save
   { tool: 'iptables-save', backend: 'iptables', plugin: 'portmap' },
+  { tool: 'tc', backend: 'iptables', plugin: 'bandwidth' },
 ];
 
 for (const c of CASES) {

@@ -1,12 +1,22 @@
-// Validate before mutate: on a fresh node (no bridge, no chains yet), an ADD that will be refused
-// is refused before it changes anything — no bridge, no veth, no shared chain or nft table, no
-// qdisc, no reservation — whatever makes it fail: the config, the environment, the netns, the
-// prevResult, or the IPAM plugin.
+// Validate before mutate: on a fresh node (no bridge, no chains yet; for bandwidth, a node whose
+// only pod was just wired by the bridge), an ADD that will be refused is refused before it changes
+// anything — no bridge, no veth, no shared chain or nft table, no ifb, no qdisc, no reservation —
+// whatever makes it fail: the config, the environment, the netns, the prevResult, the IPAM plugin,
+// the limits or the pod's interface.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { binDir, ourPlugin, rootTest } from '@cni-ts/testutils';
-import { type World, contractProblems, diffState, dropWorld, invoke, makeWorld, worldState } from '../../src/index.js';
+import { binDir, ourPlugin, rootTest, sh } from '@cni-ts/testutils';
+import {
+  type World,
+  contractProblems,
+  diffState,
+  dropWorld,
+  invoke,
+  makeWorld,
+  wirePod,
+  worldState,
+} from '../../src/index.js';
 
 const rt = rootTest(test, 'hardening/validate-first');
 const worlds: World[] = [];
@@ -19,6 +29,10 @@ interface Case {
   type: string;
   conf: (w: World) => Record<string, unknown>;
   env?: (w: World) => Record<string, string | undefined>;
+  /** Wire the pod with the bridge first (bandwidth needs a real veth), then take the snapshot. */
+  wired?: boolean;
+  /** Something else on the node before the snapshot (a qdisc someone else made). */
+  prepare?: (w: World) => Promise<void>;
   code: number;
 }
 
@@ -57,6 +71,87 @@ const portmap = (w: World, mapping: Record<string, unknown> = {}, extra: Record<
   prevResult: prev(w),
   ...extra,
 });
+
+// bandwidth on the wired pod, with limits in runtimeConfig.bandwidth (ingress valid unless said)
+const shaping = (w: World, bw: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.0.0',
+  name: 'hdnet',
+  type: 'bandwidth',
+  runtimeConfig: { bandwidth: { ingressRate: 1_000_000, ingressBurst: 80_000, ...bw } },
+  prevResult: w.podResult,
+  ...extra,
+});
+const annotated = (w: World, value: unknown) => ({
+  ...shaping(w, {}),
+  runtimeConfig: {
+    'io.kubernetes.cri.pod-annotations': {
+      'kubernetes.io/ingress-bandwidth': '1M',
+      'kubernetes.io/egress-bandwidth': value,
+    },
+  },
+});
+/** The host side of the wired pod's veth. */
+const hostVeth = (w: World) => (w.podResult!.interfaces as Array<{ name: string; sandbox?: string }>)[1]!.name;
+
+const BANDWIDTH: Case[] = (
+  [
+    {
+      what: 'bandwidth: an egress burst without an egress rate (ingress valid)',
+      conf: (w) => shaping(w, { egressBurst: 80_000 }),
+      code: 7,
+    },
+    { what: 'bandwidth: a rate that is a string', conf: (w) => shaping(w, { egressRate: '1M' }), code: 7 },
+    { what: 'bandwidth: a negative rate', conf: (w) => shaping(w, { egressRate: -1, egressBurst: 8000 }), code: 7 },
+    {
+      what: 'bandwidth: a rate too large for tc (2 Tbit/s)',
+      conf: (w) => shaping(w, { egressRate: 2_000_000_000_000, egressBurst: 80_000 }),
+      code: 7,
+    },
+    {
+      what: 'bandwidth: a burst the bucket cannot hold (4000 s at 1 kbit/s; Go wraps it around)',
+      conf: (w) => shaping(w, { egressRate: 1000, egressBurst: 4_000_000 }),
+      code: 7,
+    },
+    { what: 'bandwidth: a malformed annotation (1Mbit)', conf: (w) => annotated(w, '1Mbit'), code: 7 },
+    { what: 'bandwidth: an annotation under 1k', conf: (w) => annotated(w, '999'), code: 7 },
+    { what: 'bandwidth: an annotation that is a number', conf: (w) => annotated(w, 1_000_000), code: 7 },
+    { what: 'bandwidth: not chained (no prevResult)', conf: (w) => shaping(w, {}, { prevResult: undefined }), code: 7 },
+    {
+      what: 'bandwidth: a prevResult that is not a result',
+      conf: (w) => shaping(w, {}, { prevResult: { interfaces: 'x' } }),
+      code: 6,
+    },
+    {
+      what: 'bandwidth: a netns that is a regular file (Go prints a stack trace)',
+      conf: (w) => shaping(w, {}),
+      env: (w) => ({ CNI_NETNS: join(w.dir, 'plain-file') }),
+      code: 4,
+    },
+    {
+      what: 'bandwidth: a pod interface that is not a veth (lo)',
+      conf: (w) => shaping(w, {}),
+      env: () => ({ CNI_IFNAME: 'lo' }),
+      code: 7,
+    },
+    {
+      what: "bandwidth: a host interface in prevResult that is not the pod's peer",
+      conf: (w) => ({
+        ...shaping(w, {}),
+        prevResult: { ...w.podResult, interfaces: [{ name: 'lo' }, { name: 'eth0', sandbox: w.pod.path }] },
+      }),
+      code: 7,
+    },
+    { what: 'bandwidth: cniVersion 0.2.0', conf: (w) => ({ ...shaping(w, {}), cniVersion: '0.2.0' }), code: 1 },
+    {
+      what: 'bandwidth: the veth has a root qdisc someone else made (taken back after the ifb)',
+      conf: (w) => shaping(w, { egressRate: 1_000_000, egressBurst: 80_000 }),
+      prepare: async (w) => {
+        await sh('ip', ['netns', 'exec', w.node.node.name, 'tc', 'qdisc', 'add', 'dev', hostVeth(w), 'root', 'pfifo']);
+      },
+      code: 999,
+    },
+  ] satisfies Array<Omit<Case, 'type'>>
+).map((c) => ({ ...c, type: 'bandwidth', wired: true }));
 
 const CASES: Case[] = [
   {
@@ -171,6 +266,7 @@ const CASES: Case[] = [
     }),
     code: 7,
   },
+  ...BANDWIDTH,
 ];
 
 for (const c of CASES) {
@@ -178,6 +274,8 @@ for (const c of CASES) {
     const w = await makeWorld('hdvf');
     worlds.push(w);
     writeFileSync(join(w.dir, 'plain-file'), '');
+    if (c.wired) await wirePod(w);
+    await c.prepare?.(w);
     const before = await worldState(w);
     const r = await invoke({
       plugin: ourPlugin(c.type),
