@@ -254,6 +254,18 @@ export function setPath(obj: Record<string, unknown>, path: string, value: unkno
   else cur[last] = value;
 }
 
+/** The CNI_* variables of `s`'s valid invocation with `command`. */
+export function validEnv(s: FuzzSubject, w: World, command: string): Record<string, string | undefined> {
+  return {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: 'hd-ctr',
+    CNI_NETNS: w.pod.path,
+    CNI_IFNAME: s.ifname,
+    CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=pod',
+    CNI_PATH: binDir,
+  };
+}
+
 // Paths a runtime hands over as CNI_NETNS: never another namespace of this machine.
 const safeNetns = (w: World) =>
   fc.oneof(

@@ -15,6 +15,7 @@ import { ourPlugin, rootTest } from '@cni-ts/testutils';
 import {
   FUZZ_SUBJECTS,
   type FuzzCase,
+  type FuzzSubject,
   type Snapshot,
   type World,
   chainAdd,
@@ -28,6 +29,7 @@ import {
   makeWorld,
   runSeed,
   trials,
+  validEnv,
   wirePod,
   worldState,
 } from '../../src/index.js';
@@ -79,10 +81,40 @@ for (const [index, subject] of FUZZ_SUBJECTS.entries()) {
         { seed: fcSeed, numRuns, endOnFailure: true, includeErrorInReport: true },
       );
       t.log(`exit 0: ${stats.ok}, exit 1: ${stats.error}, codes ${JSON.stringify(Object.fromEntries(stats.codes))}`);
+      for (const r of REGRESSIONS.filter((x) => x.subject === (subject.label ?? subject.type))) {
+        const c = r.make(w, subject);
+        const problems = await runCase(w, subject.type, c, baseline, stats);
+        t.deepEqual(problems, [], `regression: ${r.what}`);
+        if (c.command === 'ADD') baseline = await worldState(w);
+      }
       t.pass();
     },
   );
 }
+
+// Cases the fuzzing found, replayed on every run with the same judge (after the random ones).
+const REGRESSIONS: Array<{ what: string; subject: string; make: (w: World, s: FuzzSubject) => FuzzCase }> = [
+  {
+    what: 'bandwidth ADD with a prevResult naming no interface, DEL with its result (the veth kept its qdiscs; seed 424243)',
+    subject: 'bandwidth (runtimeConfig.bandwidth)',
+    make: (w, s) => ({
+      command: 'ADD',
+      config: { ...s.base(w), prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.77.0.4/24' }] } },
+      env: validEnv(s, w, 'ADD'),
+      damage: ['prevResult without interfaces'],
+    }),
+  },
+  {
+    what: 'bandwidth ADD with a prevResult of unknown keys only, DEL with its result',
+    subject: 'bandwidth (pod annotations)',
+    make: (w, s) => ({
+      command: 'ADD',
+      config: { ...s.base(w), prevResult: { L3IuZC$rlR: null, g: 'DK!tE/aIn' } },
+      env: validEnv(s, w, 'ADD'),
+      damage: ['prevResult of unknown keys'],
+    }),
+  },
+];
 
 async function runCase(
   w: World,

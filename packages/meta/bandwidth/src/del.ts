@@ -1,14 +1,14 @@
 // DEL: remove the ifb and our qdiscs and filter from the pod's host veth. It needs only what finds
 // ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
-// peer) — so it succeeds after a config change, without prevResult, without the netns (the veth
-// went with it; only the ifb is left), and a second time.
+// peer) — so it succeeds after a config change, without prevResult or with one that does not name
+// the veth, without the netns (the veth went with it; only the ifb is left), and a second time.
 import { isKind, tcBatch } from '@cni-ts/process';
 import { type Context, netnsGone, prevResultIfValid } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError } from './apply-shaping.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
-import { findHostVeth, podLink, showTc } from './observe.js';
+import { type LinkState, findHostVeth, hostSideNames, podLink, showTc } from './observe.js';
 import { planTeardown } from './plan-teardown.js';
 
 /** The bandwidth plugin's DEL. */
@@ -17,8 +17,7 @@ export function cmdDel(host: Host, ctx: Context): void {
   let veth: string | undefined;
   if (!netnsGone(ctx.args.netns)) {
     try {
-      const pod = podLink(ctx.exec, ctx.args.netns, ctx.args.ifname);
-      veth = findHostVeth(ctx.exec, host, pod, prevResultIfValid(ctx)).name;
+      veth = vethOf(ctx, host, podLink(ctx.exec, ctx.args.netns, ctx.args.ifname));
     } catch (e) {
       // gone, or never a veth peer (a CniError from podLink/findHostVeth): nothing of ours is on it
       if (!isKind(e, 'missing') && !(e instanceof CniError)) failure = e;
@@ -33,6 +32,19 @@ export function cmdDel(host: Host, ctx: Context): void {
   }
   deleteIfb(ctx, host);
   if (failure) throw kernelError('remove traffic shaping', failure);
+}
+
+// The pod's host veth: among prevResult's host interfaces first (sysfs, no process), then among
+// every veth of the node. An ADD given a prevResult that names no host interface shaped a veth it
+// found among all of them, and its result names only the ifb; prevResult never hides the veth.
+function vethOf(ctx: Context, host: Host, pod: LinkState): string {
+  const prev = prevResultIfValid(ctx);
+  try {
+    return findHostVeth(ctx.exec, host, pod, prev).name;
+  } catch (e) {
+    if (!(e instanceof CniError) || hostSideNames(prev).length === 0) throw e;
+    return findHostVeth(ctx.exec, host, pod, undefined).name;
+  }
 }
 
 /** Deletes the attachment's ifb when it exists (one ip process). */
