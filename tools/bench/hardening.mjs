@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The hardening suite's long mode: the crash-consistency and fuzzing tests with hundreds of
-// trials instead of CI's sample (root; throwaway namespaces only). Each file prints its seed;
+// The hardening suite's long mode: the crash-consistency, fuzzing and store tests with hundreds of
+// trials (host-local kills) instead of CI's sample (root; throwaway namespaces only). Each file prints its seed;
 // rerun a failure with the same HD_SEED and HD_TRIALS.
-//   node tools/bench/hardening.mjs [--trials N] [--seed S] [--only crash|fuzz|contention]
+//   node tools/bench/hardening.mjs [--trials N] [--seed S] [--only crash|fuzz|contention|store]
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -12,7 +12,7 @@ const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.
 const trials = arg('--trials', '300');
 const seed = arg('--seed', String(Date.now() % 2_147_483_647));
 const only = arg('--only', undefined);
-const files = ['crash', 'fuzz', 'contention']
+const files = ['crash', 'fuzz', 'contention', 'store']
   .filter((f) => !only || f === only)
   .map((f) => `packages/hardening/dist/test/integration/${f}.test.js`);
 
