@@ -24,8 +24,9 @@ function isIngress(q: QdiscState): boolean {
 
 /**
  * The tc commands that take our shaping off the veth: its root tbf 1:, and the ingress qdisc when
- * every filter on it redirects to our ifb (or to a device that no longer exists); filters that
- * redirect elsewhere belong to someone else, and then only ours are deleted.
+ * every filter on it redirects to our ifb (or to a device that no longer exists), or when it has no
+ * filter at all (left after someone deleted our redirect: it does nothing, and the next ADD needs
+ * its handle); filters that redirect elsewhere belong to someone else, and then only ours go.
  */
 export function planTeardown(state: TcState, veth: string, ifb: string, links: ReadonlySet<string>): string[][] {
   const out: string[][] = [];
@@ -33,7 +34,7 @@ export function planTeardown(state: TcState, veth: string, ifb: string, links: R
   if (state.veth.some(isIngress)) {
     const ours = (f: FilterState) => f.redirects.length > 0 && f.redirects.every((d) => d === ifb || !links.has(d));
     const mine = state.filters.filter(ours);
-    if (mine.length > 0 && mine.length === state.filters.length) out.push(delIngress(veth));
+    if (mine.length === state.filters.length) out.push(delIngress(veth));
     else for (const f of mine) out.push(['filter', 'del', 'dev', veth, 'parent', 'ffff:', 'prio', String(f.pref)]);
   }
   return out;

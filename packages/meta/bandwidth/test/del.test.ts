@@ -124,6 +124,13 @@ test("DEL leaves other filters on the veth's ingress: only ours go", async (t) =
   t.is(lines[3], 'tc -batch - << qdisc del dev veth1 root handle 1: ; filter del dev veth1 parent ffff: prio 1');
 });
 
+test('DEL takes off an ingress qdisc left without any filter (someone deleted our redirect): it does nothing, and the next ADD needs its handle', async (t) => {
+  const tc = { ...SHAPED, 'filter show dev veth1 parent ffff:': [] };
+  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1']);
+  t.is(error, undefined);
+  t.is(lines.at(-1), 'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress');
+});
+
 test('DEL reports a tc failure on the veth (code 999, the runtime retries), after deleting the ifb', async (t) => {
   const fail = (c: import('@cni-ts/testutils').Call) =>
     c.file === 'tc' && c.input.startsWith('qdisc del')
