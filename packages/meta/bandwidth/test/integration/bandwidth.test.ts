@@ -1,7 +1,8 @@
 // The built bandwidth plugin in a node netns, chained after our bridge: the tc state for
 // runtimeConfig, containerd's capitalised keys and MaxUint32 bursts, and the pod annotations; CHECK;
 // DEL leaving no ifb or qdisc (also without the netns, without prevResult, twice, and with a
-// second ADD on the same veth); refusals that create nothing; GC and STATUS.
+// second ADD on the same veth); CHECK failing on changed shaping; the ifb and the chosen burst
+// following the veth's MTU; refusals (code 7) that create nothing; GC and STATUS.
 import anyTest, { type TestFn } from 'ava';
 import { CniRuntime, binDir } from '@cni-ts/testutils';
 import { ifbAlias, ifbName } from '../../src/index.js';
@@ -172,7 +173,7 @@ test("a second ADD of the same attachment replaces the first one's shaping", asy
   t.is((await filters(w, vethOf(pod))).length, 1);
 });
 
-test('refusals create nothing: a malformed annotation, a burst without a rate, a non-veth container interface', async (t) => {
+test('refusals create nothing: values out of range or malformed (code 7, each with its message), a malformed annotation, a burst without a rate, a non-veth container interface', async (t) => {
   const { w } = t.context;
   const pod = await addPod(w, 'a');
   const veth = vethOf(pod);
@@ -185,6 +186,31 @@ test('refusals create nothing: a malformed annotation, a burst without a rate, a
   const burst = await bandwidth(w, 'ADD', pod, { runtimeConfig: { bandwidth: { EgressBurst: 8000 } } });
   t.is(burst.json.code, 7);
   t.regex(burst.json.msg, /egressBurst is set \(8000 bits\) but runtimeConfig\.bandwidth\.egressRate is not/);
+  // values the plugin refuses with code 7 before it creates anything, through the built executable
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ingressRate: -1, ingressBurst: 8000 }, /^invalid ingressRate: -1 is negative$/],
+    [{ ingressRate: 1.5e6, ingressBurst: 1.5 }, /^invalid ingressBurst: 1\.5 is not a whole number$/],
+    [{ egressRate: '1M', egressBurst: 8000 }, /^invalid egressRate: expected a number, got "1M"$/],
+    [{ egressRate: 1e6, egressBurst: 2 ** 53 }, /^invalid egressBurst: 9007199254740992 is too large$/],
+    [{ egressRate: 7, egressBurst: 8000 }, /^egressRate of 7 bit\/s is below tc's smallest rate$/],
+    [{ ingressRate: 8000, ingressBurst: 7 }, /^ingressBurst of 7 bits is below one byte$/],
+    [{ ingressRate: 1e9, ingressBurst: 8 * 2 ** 32 }, /^burst cannot be more than 4GB$/],
+    [
+      { ingressRate: 1000, ingressBurst: 4e6 },
+      /^ingressBurst of 4000000 bits lasts 4000\.0 s at 1000 bit\/s, more than tc can hold$/,
+    ],
+    [{ ingressRate: 2e12, ingressBurst: 8000 }, /^ingressRate of 2000000000000 bit\/s is too large for tc$/],
+    [
+      { runtimeConfig: { 'io.kubernetes.cri.pod-annotations': { 'kubernetes.io/ingress-bandwidth': '999' } } },
+      /^invalid pod annotation kubernetes\.io\/ingress-bandwidth="999": resource is unreasonably small \(< 1kbit\)$/,
+    ],
+  ];
+  for (const [conf, msg] of refused) {
+    const r = await bandwidth(w, 'ADD', pod, conf);
+    t.is(r.exitCode, 1, JSON.stringify(conf));
+    t.is(r.json?.code, 7, `${JSON.stringify(conf)}: ${r.stdout}`);
+    t.regex(r.json.msg, msg);
+  }
   await assertClean(t, w, veth);
 
   // a pod whose eth0 is not a veth (an ifb stands in: this kernel has neither macvlan nor dummy)
@@ -199,6 +225,77 @@ test('refusals create nothing: a malformed annotation, a burst without a rate, a
   );
   t.is(r.json.code, 7, r.stdout);
   t.regex(r.json.msg, /container interface eth0 is not a veth \(it is ifb\): bandwidth shapes veth pairs only/);
+  await assertClean(t, w, veth);
+});
+
+test("CHECK on the kernel's state fails with code 100 once the shaping was changed behind the plugin's back; DEL still cleans", async (t) => {
+  const { w } = t.context;
+  const pod = await addPod(w, 'a');
+  const veth = vethOf(pod);
+  const conf = { ingressRate: 8e6, ingressBurst: 80e3, egressRate: 8e6, egressBurst: 80e3 };
+  const r = await bandwidth(w, 'ADD', pod, conf);
+  t.is(r.exitCode, 0, r.stdout);
+  const ifb = ifbName(NETWORK, pod.id);
+  const check = () => bandwidth(w, 'CHECK', pod, conf, { prevResult: r.json });
+  t.is((await check()).exitCode, 0);
+  // an operator doubles the rate towards the pod
+  await w.node.node.exec('tc', [
+    'qdisc',
+    'replace',
+    'dev',
+    veth,
+    'root',
+    'handle',
+    '1:',
+    'tbf',
+    'rate',
+    '2000000Bps',
+    'burst',
+    '10000',
+    'limit',
+    '35000',
+  ]);
+  const rate = await check();
+  t.is(rate.json?.code, 100, rate.stdout);
+  t.is(rate.json.msg, `the tbf on host veth ${veth} does not match the configured limit`);
+  t.regex(
+    rate.json.details,
+    /found tbf 1: rate 2000000 B\/s .*; expected rate 1000000 B\/s limit 35000 B buffer 156250 ticks/,
+  );
+  // … the redirect to the ifb goes (ADD again first: ADD replaces its own shaping)
+  t.is((await bandwidth(w, 'ADD', pod, conf)).exitCode, 0);
+  t.is((await check()).exitCode, 0);
+  await w.node.node.exec('tc', ['filter', 'del', 'dev', veth, 'parent', 'ffff:']);
+  const redirect = await check();
+  t.is(redirect.json?.code, 100, redirect.stdout);
+  t.is(redirect.json.msg, `no filter on ${veth} redirects to ${ifb}`);
+  // … the ifb goes
+  await w.node.node.exec('ip', ['link', 'del', ifb]);
+  const gone = await check();
+  t.is(gone.json?.code, 100, gone.stdout);
+  t.is(gone.json.msg, `ifb device ${ifb} is missing`);
+  // DEL takes off what is left (the tbf, the ingress qdisc without its filter), so ADD works again
+  t.is((await bandwidth(w, 'DEL', pod, conf, { prevResult: r.json })).exitCode, 0);
+  await assertClean(t, w, veth);
+  const again = await bandwidth(w, 'ADD', pod, conf);
+  t.is(again.exitCode, 0, again.stdout);
+  t.is((await bandwidth(w, 'DEL', pod, conf, { prevResult: again.json })).exitCode, 0);
+  await assertClean(t, w, veth);
+});
+
+test("the ifb takes the host veth's MTU, and the chosen burst and queue follow it (a bridge with MTU 1400)", async (t) => {
+  const { w } = t.context;
+  const pod = await addPod(w, 'a', '1.0.0', { mtu: 1400 });
+  const veth = vethOf(pod);
+  const r = await bandwidth(w, 'ADD', pod, { runtimeConfig: { bandwidth: { ingressRate: 1e6, egressRate: 1e6 } } });
+  t.is(r.exitCode, 0, r.stdout);
+  const [link] = await ifbs(w);
+  t.is(link.mtu, 1400);
+  // 1 Mbit/s: burst 2 packets of 1400 + 14 B = 2828 B (22 624 µs = 353 500 ticks); queue 4 packets besides it
+  const want = { rate: 125_000, limit: 2828 + 4 * 1414, buffer: 353_500 };
+  t.deepEqual(tbfParams(await rootQdisc(w, veth)), want);
+  t.deepEqual(tbfParams(await rootQdisc(w, link.ifname)), want);
+  t.is((await bandwidth(w, 'DEL', pod, {}, { prevResult: r.json })).exitCode, 0);
   await assertClean(t, w, veth);
 });
 

@@ -77,13 +77,19 @@ export interface Pod {
   result: any;
 }
 
-export async function addPod(w: World, name: string, cniVersion = '1.0.0'): Promise<Pod> {
+/** Wires a pod with our bridge; `extra` keys are added to the bridge's config (e.g. `mtu`). */
+export async function addPod(
+  w: World,
+  name: string,
+  cniVersion = '1.0.0',
+  extra: Record<string, unknown> = {},
+): Promise<Pod> {
   const ns = await w.node.addPod(name);
   const id = `ctr-${name}`;
   const r = await execPlugin({
     plugin: ourPlugin('bridge'),
     command: 'ADD',
-    config: bridgeConf(w, cniVersion),
+    config: { ...bridgeConf(w, cniVersion), ...extra },
     containerId: id,
     netns: ns.path,
     ifname: 'eth0',
