@@ -163,7 +163,7 @@ export async function rootQdisc(w: World, dev: string): Promise<any> {
 
 /**
  * An iperf3 TCP run between `client` and `server`'s address (data from the client, or to it with `reverse`):
- * the receiver's rate per whole one-second interval and over the run (bits/s). With `priority`, both
+ * the receiver's rate per whole one-second interval and over those intervals (bits/s). With `priority`, both
  * ends run at nice -10, so on a loaded machine the sender keeps its socket buffer filled and the
  * receiver reads at each interval's end (never real-time priority: iperf3 3.12 can spin at the end
  * of a test, and a spinning SCHED_FIFO process starves its peer on a 2-core machine). A client that
@@ -199,9 +199,18 @@ export async function iperf(
     if (run.exitCode !== 0) throw new Error(`iperf3 ${args.join(' ')} failed: ${run.stderr || run.stdout}`);
     const j = JSON.parse(run.stdout);
     // the receiver's view: the server's intervals when the client sends, the client's with -R
-    const recv = opts.reverse ? j.intervals : j.server_output_json.intervals;
-    const full = recv.filter((i: any) => i.sum.seconds > 0.5);
-    return { intervals: full.map((i: any) => i.sum.bits_per_second), mean: j.end.sum_received.bits_per_second };
+    const recv: any[] = opts.reverse ? j.intervals : j.server_output_json.intervals;
+    // the seconds of the transfer: with -t, the server's last interval can run on past the sender's
+    // end while it waits for the test's end (the last bytes of the sender's buffer, then idle time),
+    // so only intervals that end within the run's length count, and the mean is theirs
+    const last = opts.bytes ? Number.POSITIVE_INFINITY : (opts.seconds ?? 3) + 0.1;
+    const full = recv.filter((i) => i.sum.seconds > 0.5 && i.sum.end <= last);
+    const bytes = full.reduce((n, i) => n + i.sum.bytes, 0);
+    const seconds = full.reduce((n, i) => n + i.sum.seconds, 0);
+    return {
+      intervals: full.map((i) => i.sum.bits_per_second),
+      mean: seconds > 0 ? (bytes * 8) / seconds : j.end.sum_received.bits_per_second,
+    };
   } finally {
     srv.kill();
     await srv;
