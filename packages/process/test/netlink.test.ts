@@ -102,7 +102,7 @@ function runPath(sc: Scenario, netlink: boolean): Run {
 // What netlink/docs.ts carries of an `ip -j addr show` document (the fields the plugins read).
 const LINK_FIELDS = [
   ...['ifindex', 'ifname', 'flags', 'mtu', 'operstate', 'address'],
-  ...['link', 'link_index', 'master', 'link_netnsid'],
+  ...['link', 'link_index', 'master', 'link_netnsid', 'ifalias'],
 ];
 const ADDR_FIELDS = ['family', 'local', 'prefixlen', 'broadcast', 'scope', 'label', 'tentative', 'dadfailed'];
 const pick = (o: Record<string, unknown>, keys: string[]) =>
@@ -112,7 +112,9 @@ function carried(docs: unknown[] | undefined): unknown {
     (d as Array<Record<string, unknown>>).map((l) => ({
       ...pick(l, LINK_FIELDS),
       ...(l.linkinfo ? { linkinfo: linkinfo(l.linkinfo as Record<string, unknown>) } : {}),
-      addr_info: ((l.addr_info as Array<Record<string, unknown>>) ?? []).map((a) => pick(a, ADDR_FIELDS)),
+      ...(l.addr_info
+        ? { addr_info: (l.addr_info as Array<Record<string, unknown>>).map((a) => pick(a, ADDR_FIELDS)) }
+        : {}),
     })),
   );
 }
@@ -381,13 +383,34 @@ same('a peer namespace that does not exist ends the batch as ip does', {
   ],
 });
 
+// bandwidth's commands: the pod's interface read with -d, the ifb made, named and read.
+same('bandwidth ADD, pod: the interface read with link show -d', {
+  setup: [V1],
+  options: ['-d'],
+  batch: [['link', 'show', 'dev', 'eth0']],
+});
+
+same('bandwidth ADD, node: an ifb with MTU, no queue, an alias, up, and shown', {
+  here: true,
+  randomMacs: true,
+  batch: [
+    ['link', 'add', 'name', 'bwp0', 'mtu', '1400', 'txqueuelen', '0', 'type', 'ifb'],
+    ['link', 'set', 'dev', 'bwp0', 'alias', 'cni-ts bandwidth: ctr1/eth0', 'up'],
+    ['link', 'show', 'dev', 'bwp0'],
+    ['link', 'set', 'dev', 'bwp0', 'mtu', '1300', 'promisc', 'on', 'down'],
+    ['link', 'show', 'dev', 'bwp0'],
+  ],
+});
+
+same('link show of a missing link is "missing" naming it', { batch: [['link', 'show', 'dev', 'nosuch0']] });
+
 bunTest('a batch with a command outside the subset runs through ip, all of it', (t) => {
   const run = runPath(
     {
       setup: [V1],
       batch: [
         ['link', 'set', 'dev', 'eth0', 'up'],
-        ['link', 'show', 'dev', 'eth0'],
+        ['link', 'show', 'type', 'veth'],
       ],
     },
     true,

@@ -105,7 +105,10 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
         const peer = link && samePeerIndexOf(link);
         const p = peer ? linkAt(sock, peer, seq++) : undefined;
         if (p) ctx.peer = p;
-        docs.push(showDoc(link, answers[1] ?? [], ctx));
+        const doc = showDoc(link, answers[1] ?? [], ctx);
+        // `link show` prints no addresses
+        if (step.show === 'link') for (const d of doc) delete (d as { addr_info?: unknown }).addr_info;
+        docs.push(doc);
       }
     } catch (e) {
       if (!(e instanceof RtnlError)) throw e;

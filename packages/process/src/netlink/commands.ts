@@ -43,6 +43,7 @@ export function stepOf(cmd: readonly string[]): Step | undefined {
   if (obj === 'addr' && verb === 'add') return addrAdd(rest);
   if (obj === 'addr' && verb === 'del') return addrDel(rest);
   if (obj === 'addr' && verb === 'show') return addrShow(rest);
+  if (obj === 'link' && verb === 'show') return linkShow(rest);
   if (obj === 'route' && verb === 'add') return routeAdd(rest);
   return undefined;
 }
@@ -174,12 +175,18 @@ function routeAdd(rest: readonly string[]): Step | undefined {
   };
 }
 
+function linkShow(rest: readonly string[]): Step | undefined {
+  const dev = devArg(rest);
+  if (dev === undefined) return undefined;
+  return { dev, show: 'link', requests: ({ index }, seq) => [linkByIndex(index, seq)] };
+}
+
 function addrShow(rest: readonly string[]): Step | undefined {
   const dev = devArg(rest);
   if (dev === undefined) return undefined;
   return {
     dev,
-    show: true,
+    show: 'addr',
     requests: ({ index }, seq) => [
       linkByIndex(index, seq),
       {

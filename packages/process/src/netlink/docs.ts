@@ -1,6 +1,6 @@
 // The kernel's rtnetlink answers as `ip -j [-d] addr show dev X` prints them, restricted to the
 // fields the plugins read: ifindex, ifname, flags, mtu, operstate, address, master, link_index,
-// link_netnsid (and `link` for a peer in the same namespace), with -d the linkinfo's kinds,
+// link_netnsid (and `link` for a peer in the same namespace), ifalias, with -d the linkinfo's kinds,
 // a bridge's vlan_filtering and vlan_default_pvid and a bridge port's hairpin and isolated, and
 // per address family, local, prefixlen, broadcast, scope, label, tentative, dadfailed. Pure.
 // Also the error texts `ip` prints.
@@ -17,6 +17,7 @@ const IFLA_MTU = 4;
 const IFLA_LINK = 5;
 const IFLA_MASTER = 10;
 const IFLA_OPERSTATE = 16;
+const IFLA_IFALIAS = 20;
 const IFLA_LINKINFO = 18;
 const IFLA_LINK_NETNSID = 37;
 const IFLA_INFO_KIND = 1;
@@ -71,6 +72,7 @@ export interface LinkDoc {
   link_index?: number;
   master?: string;
   link_netnsid?: number;
+  ifalias?: string;
   linkinfo?: LinkInfo;
   addr_info: AddrDoc[];
 }
@@ -137,6 +139,8 @@ export function linkOf(m: Message, ctx: ShowContext = { details: false }): LinkD
   else if (link && ctx.peer?.name !== undefined) doc.link = ctx.peer.name;
   if (ctx.masterName !== undefined) doc.master = ctx.masterName;
   if (netnsid) doc.link_netnsid = netnsid.getInt32(0, true);
+  const alias = attrText(a.get(IFLA_IFALIAS));
+  if (alias) doc.ifalias = alias;
   if (ctx.details) {
     const info = linkInfoOf(a.get(IFLA_LINKINFO));
     if (info) doc.linkinfo = info;

@@ -1,9 +1,9 @@
 // `ip link` commands as the rtnetlink requests iproute2's iplink sends: set a link up or down,
-// promiscuous, its MAC, its master, its bridge-port flags; delete it; create a bridge or a veth
-// pair (the peer straight into another namespace). Pure: names, the master and the namespace are
+// promiscuous, its MAC, MTU, alias, master, bridge-port flags; delete it; create a bridge, an ifb
+// or a veth pair (the peer straight into another namespace). Pure: names, the master and the namespace are
 // resolved by the caller (netlink/batch.ts) and handed in as a Step's lookups.
 import { Builder, F_ACK, F_CREATE, F_EXCL, F_REQUEST, type Request } from './message.js';
-import type { Step } from './step.js';
+import type { Lookups, Step } from './step.js';
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -12,6 +12,8 @@ const IFF_PROMISC = 0x100;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
+const IFLA_TXQLEN = 13;
+const IFLA_IFALIAS = 20;
 const IFLA_MASTER = 10;
 const IFLA_LINKINFO = 18;
 const IFLA_NET_NS_FD = 28;
@@ -48,37 +50,63 @@ export function parseMac(text: string): Uint8Array | undefined {
 
 const onOff = (v: string | undefined) => (v === 'on' ? 1 : v === 'off' ? 0 : undefined);
 
-/** `link set [dev] X …` with one change: up, down, promisc on|off, address M, master Y, type bridge_slave flags. */
+/**
+ * `link set [dev] X` with any of: up, down, promisc on|off, address M, mtu N, alias A, master Y,
+ * and last `type bridge_slave [hairpin on|off] [isolated on|off]`: one request, as ip sends it.
+ */
 export function linkSet(rest: readonly string[]): Step | undefined {
   const devEnd = rest[0] === 'dev' ? 2 : 1;
   const dev = devArg(rest.slice(0, devEnd));
-  if (dev === undefined) return undefined;
-  const [what, ...args] = rest.slice(devEnd);
-  const set = (flags: number, change: number): Step => ({
-    dev,
-    requests: (l, seq) => ack(ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK, seq), l.index, flags, change)),
-  });
-  if ((what === 'up' || what === 'down') && args.length === 0) return set(what === 'up' ? IFF_UP : 0, IFF_UP);
-  if (what === 'promisc' && args.length === 1 && onOff(args[0]) !== undefined)
-    return set(onOff(args[0]) ? IFF_PROMISC : 0, IFF_PROMISC);
-  const base = (seq: number, index: number) => ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK, seq), index);
-  if (what === 'address' && args.length === 1) {
-    const mac = parseMac(args[0]!);
-    if (!mac) return undefined;
-    return { dev, requests: (l, seq) => ack(base(seq, l.index).attr(IFLA_ADDRESS, mac)) };
+  const args = rest.slice(devEnd);
+  if (dev === undefined || args.length === 0) return undefined;
+  let flags = 0;
+  let change = 0;
+  let master: string | undefined;
+  const attrs: Array<(b: Builder, l: Lookups) => void> = [];
+  for (let i = 0; i < args.length; ) {
+    const k = args[i]!;
+    if (k === 'up' || k === 'down') {
+      change |= IFF_UP;
+      flags = k === 'up' ? flags | IFF_UP : flags & ~IFF_UP;
+      i += 1;
+      continue;
+    }
+    const v = args[i + 1];
+    if (v === undefined) return undefined;
+    if (k === 'promisc' && onOff(v) !== undefined) {
+      change |= IFF_PROMISC;
+      flags = onOff(v) ? flags | IFF_PROMISC : flags & ~IFF_PROMISC;
+    } else if (k === 'address' && parseMac(v)) {
+      const mac = parseMac(v)!;
+      attrs.push((b) => b.attr(IFLA_ADDRESS, mac));
+    } else if (k === 'mtu' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32)
+      attrs.push((b) => b.attrU32(IFLA_MTU, Number(v)));
+    // ip sends the alias without its NUL
+    else if (k === 'alias') attrs.push((b) => b.attr(IFLA_IFALIAS, new TextEncoder().encode(v)));
+    else if (k === 'master') {
+      master = v;
+      attrs.push((b, l) => b.attrU32(IFLA_MASTER, l.master!));
+    } else if (k === 'type' && v === 'bridge_slave') {
+      const port = portFlags(args.slice(i + 2));
+      if (!port) return undefined;
+      attrs.push(port);
+      break;
+    } else return undefined;
+    i += 2;
   }
-  if (what === 'master' && args.length === 1)
-    return { dev, master: args[0]!, requests: (l, seq) => ack(base(seq, l.index).attrU32(IFLA_MASTER, l.master!)) };
-  if (what === 'type' && args[0] === 'bridge_slave') return portFlags(dev, args.slice(1), base);
-  return undefined;
+  return {
+    dev,
+    ...(master !== undefined ? { master } : {}),
+    requests: (l, seq) => {
+      const b = ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK, seq), l.index, flags, change);
+      for (const put of attrs) put(b, l);
+      return ack(b);
+    },
+  };
 }
 
-// type bridge_slave [hairpin on|off] [isolated on|off]
-function portFlags(
-  dev: string,
-  args: readonly string[],
-  base: (seq: number, index: number) => Builder,
-): Step | undefined {
+// type bridge_slave [hairpin on|off] [isolated on|off]: the IFLA_LINKINFO of a bridge port
+function portFlags(args: readonly string[]): ((b: Builder) => void) | undefined {
   const flags: Array<[number, number]> = [];
   for (let i = 0; i < args.length; i += 2) {
     const v = onOff(args[i + 1]);
@@ -87,18 +115,13 @@ function portFlags(
     else if (args[i] === 'isolated') flags.push([IFLA_BRPORT_ISOLATED, v]);
     else return undefined;
   }
-  return {
-    dev,
-    requests: (l, seq) =>
-      ack(
-        base(seq, l.index).nest(IFLA_LINKINFO, (li) => {
-          li.attrString(IFLA_INFO_SLAVE_KIND, 'bridge');
-          li.nest(IFLA_INFO_SLAVE_DATA, (d) => {
-            for (const [type, v] of flags) d.attr(type, Uint8Array.of(v));
-          });
-        }),
-      ),
-  };
+  return (b) =>
+    b.nest(IFLA_LINKINFO, (li) => {
+      li.attrString(IFLA_INFO_SLAVE_KIND, 'bridge');
+      li.nest(IFLA_INFO_SLAVE_DATA, (d) => {
+        for (const [type, v] of flags) d.attr(type, Uint8Array.of(v));
+      });
+    });
 }
 
 /** `link del [dev] X`. */
@@ -114,6 +137,7 @@ export function linkDel(rest: readonly string[]): Step | undefined {
 interface LinkAttrs {
   name: string;
   mtu?: number;
+  txqlen?: number;
   mac?: Uint8Array;
   netns?: string;
 }
@@ -126,6 +150,7 @@ function linkAttrs(args: readonly string[], allowNetns: boolean): { a: LinkAttrs
   for (; i + 1 < args.length; i += 2) {
     const [k, v] = [args[i]!, args[i + 1]!];
     if (k === 'mtu' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32) a.mtu = Number(v);
+    else if (k === 'txqueuelen' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32) a.txqlen = Number(v);
     else if (k === 'address' && parseMac(v)) a.mac = parseMac(v);
     else if (k === 'netns' && allowNetns && v.includes('/')) a.netns = v;
     else break;
@@ -136,13 +161,14 @@ function linkAttrs(args: readonly string[], allowNetns: boolean): { a: LinkAttrs
 function putAttrs(b: Builder, a: LinkAttrs, nsFd: number | undefined): void {
   b.attrString(IFLA_IFNAME, a.name);
   if (a.mtu !== undefined) b.attrU32(IFLA_MTU, a.mtu);
+  if (a.txqlen !== undefined) b.attrU32(IFLA_TXQLEN, a.txqlen);
   if (a.mac) b.attr(IFLA_ADDRESS, a.mac);
   if (nsFd !== undefined) b.attrU32(IFLA_NET_NS_FD, nsFd);
 }
 
 /**
- * `link add name X [mtu N] [address M] type bridge [vlan_filtering 0|1]` and
- * `link add name X [mtu N] [address M] type veth peer name Y [address M] [mtu N] [netns /path]`.
+ * `link add name X [mtu N] [txqueuelen N] [address M] type bridge [vlan_filtering 0|1]`, the same
+ * with `type ifb`, and `… type veth peer name Y [address M] [mtu N] [netns /path]`.
  */
 export function linkAdd(args: readonly string[]): Step | undefined {
   const own = linkAttrs(args, false);
@@ -167,6 +193,15 @@ export function linkAdd(args: readonly string[]): Step | undefined {
       },
     };
   }
+  if (kind === 'ifb' && more.length === 0)
+    return {
+      requests: (_, seq) => {
+        const b = create(seq);
+        putAttrs(b, own.a, undefined);
+        b.nest(IFLA_LINKINFO, (li) => li.attrString(IFLA_INFO_KIND, 'ifb'));
+        return ack(b);
+      },
+    };
   if (kind !== 'veth' || more[0] !== 'peer') return undefined;
   const peer = linkAttrs(more.slice(1), true);
   if (!peer || peer.rest.length) return undefined;

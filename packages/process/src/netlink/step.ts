@@ -21,6 +21,6 @@ export interface Step {
   /** A namespace file it names (`netns /path`), opened for the request. */
   netns?: string;
   requests(l: Lookups, seq: number): Request[];
-  /** `addr show`: the answers become the document `ip -j addr show dev X` prints. */
-  show?: boolean;
+  /** `addr show` / `link show`: the answers become the document `ip -j addr|link show dev X` prints. */
+  show?: 'addr' | 'link';
 }
