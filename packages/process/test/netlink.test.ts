@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stepOf } from '../src/netlink/commands.js';
 
 const bun = fileURLToPath(new URL('../../../../node_modules/.bin/bun', import.meta.url));
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -417,4 +418,13 @@ bunTest('a batch with a command outside the subset runs through ip, all of it', 
   );
   t.is(run.spawned, 1);
   t.truthy(run.outcome.docs?.[0]);
+});
+
+test('addr show asks the kernel for that link’s addresses only (ifa_index), not every address of the node', (t) => {
+  const [getLink, dump] = stepOf(['addr', 'show', 'dev', 'cni0'])!.requests({ index: 7 }, 1);
+  const view = (m: Uint8Array) => new DataView(m.buffer, m.byteOffset, m.byteLength);
+  t.is(view(getLink!.msg).getUint16(4, true), 18, 'RTM_GETLINK');
+  t.is(view(dump!.msg).getUint16(4, true), 22, 'RTM_GETADDR');
+  t.is(view(dump!.msg).getUint16(6, true) & 0x300, 0x300, 'a dump');
+  t.is(view(dump!.msg).getUint32(16 + 4, true), 7, 'filtered by the link (honoured with NETLINK_GET_STRICT_CHK)');
 });

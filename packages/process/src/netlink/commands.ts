@@ -190,7 +190,8 @@ function addrShow(rest: readonly string[]): Step | undefined {
     requests: ({ index }, seq) => [
       linkByIndex(index, seq),
       {
-        msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq + 1).u8(0).u8(0).u8(0).u8(0).u32(0).done(),
+        // the link's addresses only (ifa_index; honoured with NETLINK_GET_STRICT_CHK)
+        msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq + 1).u8(0).u8(0).u8(0).u8(0).u32(index).done(),
         answer: 'dump',
       },
     ],

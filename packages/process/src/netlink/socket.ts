@@ -15,6 +15,7 @@ const CLONE_NEWNET = 0x40000000;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
+const NETLINK_GET_STRICT_CHK = 12;
 
 interface Libc {
   socket(domain: number, type: number, proto: number): number;
@@ -101,6 +102,10 @@ export function openRtnl(
   const one = Uint8Array.of(1, 0, 0, 0);
   c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
   c.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
+  // as ip: the kernel then honours a dump request's filters (an address dump of one link), so a
+  // read of the bridge does not grow with every pod's addresses on the node (kernels before 4.20
+  // ignore the option and dump everything, which the decoder filters)
+  c.setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, one, 4);
   return socketOf(fd);
 }
 
