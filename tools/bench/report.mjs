@@ -53,12 +53,19 @@ export function printReport({ machine, opts, bandwidth, results }) {
         '',
       ],
       [
-        '… of which bridge / portmap ADD growth per pod (Theil–Sen)',
-        `${s.ours.bridge.theilSen.toFixed(3)} / ${s.ours.portmap.theilSen.toFixed(3)}`,
-        `${s.go.bridge.theilSen.toFixed(3)} / ${s.go.portmap.theilSen.toFixed(3)}`,
+        '… the same in CPU time (Theil–Sen)',
+        s.ours.chainCpu.theilSen.toFixed(3),
+        s.go.chainCpu.theilSen.toFixed(3),
         '',
         '',
       ],
+      ...Object.keys(s.ours.byPlugin).map((p) => [
+        `… ${p} ADD growth per pod, wall / CPU (Theil–Sen)${p === 'loopback' ? ' (pod only: the machine’s drift)' : ''}`,
+        perPlugin(s.ours, p),
+        perPlugin(s.go, p),
+        '',
+        '',
+      ]),
       [
         `${parallel.pods} pods ADDed in parallel, then DELed: wall (ADD + DEL), median of ${parallel.rounds}`,
         `${ms(p.ours.total)} (${ms(p.ours.add)} + ${ms(p.ours.del)})`,
@@ -121,6 +128,11 @@ export function printReport({ machine, opts, bandwidth, results }) {
     for (const f of failed.slice(0, 20)) console.log(`- ${f}`);
   }
   return failed.length;
+}
+
+function perPlugin(impl, p) {
+  const x = impl.byPlugin[p];
+  return x ? `${x.wall.theilSen.toFixed(3)} / ${x.cpu.theilSen.toFixed(3)}` : '—';
 }
 
 function mem(v) {

@@ -96,15 +96,21 @@ export function slopeRun({ runtime, conf, nodes, ns, opts }) {
   const out = { pods: n, failures: failures(samples), samples, impl: {} };
   for (const impl of PAIR) {
     const adds = samples.filter((s) => s.id === `${impl} ADD`);
-    const series = (plugin) => adds.map((s) => execMs(s, plugin, 'ADD'));
+    const series = (plugin, field = 'ms') => adds.map((s) => execMs(s, plugin, 'ADD', field));
     const chain = series();
     const k = Math.min(10, Math.floor(n / 2));
+    // per plugin, wall and CPU: loopback works in the pod only, so its slope is the machine's drift
+    const plugins = [...new Set(adds.flatMap((s) => s.execs.map((e) => e.plugin)))];
     out.impl[impl] = {
       first: median(chain.slice(0, k)),
       last: median(chain.slice(-k)),
       chain: slopes(chain),
+      chainCpu: slopes(series(undefined, 'cpuMs')),
       bridge: slopes(series('bridge')),
       portmap: slopes(series('portmap')),
+      byPlugin: Object.fromEntries(
+        plugins.map((p) => [p, { wall: slopes(series(p)), cpu: slopes(series(p, 'cpuMs')) }]),
+      ),
       delMedian: median(samples.filter((s) => s.id === `${impl} DEL`).map((s) => execMs(s, undefined, 'DEL'))),
     };
   }
