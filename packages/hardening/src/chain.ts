@@ -125,6 +125,8 @@ export interface ChainOptions {
   netns?: string;
   /** PATH and CNI_PATH directories put before the system ones and dist/bin (shims). */
   shimDir?: string;
+  /** CNI_PATH is dist/bin alone even with shims: bridge runs host-local in-process (same executable). */
+  ipamInProcess?: boolean;
   /** Extra environment for every plugin (e.g. XTABLES_LOCKFILE). */
   env?: Record<string, string>;
   /** SIGKILL plugin `index` this many ms after it starts. */
@@ -143,7 +145,7 @@ export interface ChainRun {
 }
 
 function envFor(w: World, command: string, o: ChainOptions): Record<string, string | undefined> {
-  const path = o.shimDir ? `${o.shimDir}:${binDir}` : binDir;
+  const path = o.shimDir && !o.ipamInProcess ? `${o.shimDir}:${binDir}` : binDir;
   return {
     ...cniEnv(command, {
       containerId: o.containerId ?? 'hd-ctr',

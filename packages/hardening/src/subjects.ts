@@ -323,6 +323,8 @@ export function fuzzCases(s: FuzzSubject, w: World): fc.Arbitrary<FuzzCase> {
         'IgnoreUnknown=1;K8S_POD_NAME=pod',
         fc.oneof(hostileString, fc.constantFrom('IP=10.77.0.50', 'IP=10.77.0.0', 'MAC=zz', 'a=b=c', ';;', '=')),
       ),
+      // the executables change links through rtnetlink; CNI_TS_NETLINK=0 is the ip fallback
+      netlinkOff: fc.boolean(),
       cniPath: keepOr<string | undefined>(
         binDir,
         fc.constantFrom('', `${w.dir}/empty`, `/nonexistent:${binDir}`, undefined),
@@ -350,6 +352,7 @@ export function fuzzCases(s: FuzzSubject, w: World): fc.Arbitrary<FuzzCase> {
         CNI_IFNAME: noNul(r.ifname),
         CNI_ARGS: noNul(r.cniArgs),
         CNI_PATH: noNul(r.cniPath),
+        ...(r.netlinkOff ? { CNI_TS_NETLINK: '0' } : {}),
       };
       return { command: env.CNI_COMMAND ?? '', config: r.raw ?? config, env, damage: notes };
     });

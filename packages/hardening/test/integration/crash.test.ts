@@ -41,6 +41,10 @@ rt.after.always(async () => dropWorld(w));
 
 const BACKENDS: Backend[] = ['iptables', 'nftables'];
 const HOWS: KillHow[] = ['caller', 'tool', 'after'];
+/** How the plugins change links: rtnetlink in the executable, or the ip fallback. */
+const LINKS = ['netlink', 'ip'] as const;
+const linkEnv = (links: (typeof LINKS)[number]): Record<string, string> =>
+  links === 'ip' ? { CNI_TS_NETLINK: '0' } : {};
 
 rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with or without prevResult', async (t) => {
   const seed = runSeed();
@@ -53,20 +57,21 @@ rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with
   const shims = makeShims(w.dir, undefined, { 'host-local': ourPlugin('host-local') });
   const opts = { shimDir: shims.dir, hangMs: 60_000 };
 
-  // warm-up with both backends: the bridge and the shared chains exist from here on, as on a
-  // node that has run pods; measure each plugin's time and the number of shimmed calls of an ADD
-  const callsPer: Record<Backend, number> = { iptables: 0, nftables: 0 };
+  // warm-up with both backends, links through rtnetlink (the executables' way) and through the ip
+  // fallback (CNI_TS_NETLINK=0): the bridge and the shared chains exist from here on, as on a node
+  // that has run pods; measure each plugin's time and the number of shimmed calls of an ADD
+  const callsPer: Record<string, number> = {};
   const msPer: number[] = CHAIN.map(() => 0);
-  for (const b of BACKENDS) {
+  for (const [b, links] of BACKENDS.flatMap((b) => LINKS.map((l) => [b, l] as const))) {
     resetShims(shims);
     const list = conflist(world, b);
-    const add = await chainAdd(world, list, opts);
+    const add = await chainAdd(world, list, { ...opts, env: linkEnv(links) });
     t.true(add.ok, `warm-up ADD (${b}) failed: ${add.runs.map((r) => r.stdout).join(' | ')}`);
-    callsPer[b] = calls(shims).length;
+    callsPer[`${b}/${links}`] = calls(shims).length;
     add.runs.forEach((r, i) => {
       msPer[i] = Math.max(msPer[i]!, r.ms);
     });
-    const del = await chainDel(world, list, add.lastResult, opts);
+    const del = await chainDel(world, list, add.lastResult, { ...opts, env: linkEnv(links) });
     t.true(
       del.every((r) => r.exitCode === 0),
       'warm-up DEL failed',
@@ -84,16 +89,22 @@ rt.serial('a chain ADD killed at random points is cleaned by the chain DEL, with
     let plan: string;
     let add: ChainRun;
     if (rnd() < 0.6) {
-      const at = 1 + Math.floor(rnd() * callsPer[backend]);
+      // kills at a tool call: half of them on the ip fallback, which has more calls to hit
+      const links = pick(LINKS);
+      const count = callsPer[`${backend}/${links}`]!;
+      const at = 1 + Math.floor(rnd() * count);
       const how = pick(HOWS);
       armKill(shims, at, how, rnd() * 0.03);
-      add = await chainAdd(world, list, opts);
-      plan = `shim call ${at}/${callsPer[backend]} ${how}: ${acted(shims) ?? 'not reached'}`;
+      add = await chainAdd(world, list, { ...opts, env: linkEnv(links) });
+      plan = `${links}, shim call ${at}/${count} ${how}: ${acted(shims) ?? 'not reached'}`;
     } else {
       const index = Math.floor(rnd() * CHAIN.length);
       const afterMs = Math.floor(rnd() * msPer[index]! * 1.2);
-      add = await chainAdd(world, list, { ...opts, killPlugin: { index, afterMs } });
-      plan = `SIGKILL ${CHAIN[index]!.type} after ${afterMs} ms${add.runs[index]?.killed ? '' : ' (it had finished)'}`;
+      // half of these with host-local in-process (CNI_PATH without its shim): the kill of bridge
+      // is then also a kill of the IPAM plugin in the middle of its work
+      const ipamInProcess = rnd() < 0.5;
+      add = await chainAdd(world, list, { ...opts, ipamInProcess, killPlugin: { index, afterMs } });
+      plan = `SIGKILL ${CHAIN[index]!.type} after ${afterMs} ms${add.runs[index]?.killed ? '' : ' (it had finished)'}${ipamInProcess ? ', host-local in-process' : ''}`;
     }
     resetShims(shims);
     // DEL with the result the runtime has; without it; without it and without runtimeConfig (from

@@ -102,47 +102,60 @@ async function refusedOrExact(
   return 'accepted';
 }
 
-rt.serial('bridge names with newline, quote, # or backslash never add a link', async (t) => {
-  baseline = await worldState(w);
-  for (const bridge of [...PAYLOADS, 'hd"0', 'hd#0', 'hd\\0', "hd'0", 'hd 0', 'a'.repeat(16)]) {
-    const how = await refusedOrExact(t, 'bridge', bridgeConf({ bridge }), {}, async () => {
-      const names = (await worldState(w)).links!.map((l) => l.split(' ')[0]);
-      t.true(names.includes(bridge), `bridge "${bridge}" is not in the node as given: ${names.join(', ')}`);
-    });
-    t.log(`bridge ${JSON.stringify(bridge)}: ${how}`);
-  }
-});
-
-rt.serial('interface names (CNI_IFNAME) with quote, # or backslash are refused or made exactly', async (t) => {
-  baseline = await worldState(w);
-  for (const ifname of [...PAYLOADS, 'e"0', 'e#0', 'e\\0', "e'0", 'e;0', 'e$(id)']) {
-    const how = await refusedOrExact(t, 'bridge', bridgeConf(), { CNI_IFNAME: ifname }, async () => {
-      const pod = (await worldState(w)).podLinks!.map((l) => l.split(' ')[0]);
-      t.true(pod.includes(ifname), `"${ifname}" is not in the pod as given: ${pod.join(', ')}`);
-    });
-    t.log(`ifname ${JSON.stringify(ifname)}: ${how}`);
-  }
-});
-
-rt.serial('a netns path with quote, newline and # (a bind mount of the pod) never adds a command', async (t) => {
-  baseline = await worldState(w);
-  for (const name of ['ns"\nlink add hdevil0 type bridge\n#', "ns'#x", 'ns\\"x', 'ns x']) {
-    const path = join(w.dir, name);
-    writeFileSync(path, '');
-    await sh('mount', ['--bind', w.pod.path, path]);
-    try {
-      const how = await refusedOrExact(t, 'bridge', bridgeConf(), { CNI_NETNS: path }, async (res) => {
-        const pod = (await worldState(w)).podLinks!.map((l) => l.split(' ')[0]);
-        t.true(pod.includes('eth0'), `eth0 did not reach the pod through ${JSON.stringify(path)}`);
-        t.is(res.interfaces?.[2]?.sandbox, path);
+// The executables change links through rtnetlink; with CNI_TS_NETLINK=0 every link change is ip
+// -batch input. The tests of names run both ways.
+for (const [links, over] of [
+  ['rtnetlink', {}],
+  ['the ip fallback', { CNI_TS_NETLINK: '0' }],
+] as const) {
+  rt.serial(`bridge names with newline, quote, # or backslash never add a link (${links})`, async (t) => {
+    baseline = await worldState(w);
+    for (const bridge of [...PAYLOADS, 'hd"0', 'hd#0', 'hd\\0', "hd'0", 'hd 0', 'a'.repeat(16)]) {
+      const how = await refusedOrExact(t, 'bridge', bridgeConf({ bridge }), over, async () => {
+        const names = (await worldState(w)).links!.map((l) => l.split(' ')[0]);
+        t.true(names.includes(bridge), `bridge "${bridge}" is not in the node as given: ${names.join(', ')}`);
       });
-      t.log(`netns ${JSON.stringify(name)}: ${how}`);
-    } finally {
-      await execa('umount', [path], { reject: false });
-      rmSync(path, { force: true });
+      t.log(`bridge ${JSON.stringify(bridge)}: ${how}`);
     }
-  }
-});
+  });
+
+  rt.serial(
+    `interface names (CNI_IFNAME) with quote, # or backslash are refused or made exactly (${links})`,
+    async (t) => {
+      baseline = await worldState(w);
+      for (const ifname of [...PAYLOADS, 'e"0', 'e#0', 'e\\0', "e'0", 'e;0', 'e$(id)']) {
+        const how = await refusedOrExact(t, 'bridge', bridgeConf(), { ...over, CNI_IFNAME: ifname }, async () => {
+          const pod = (await worldState(w)).podLinks!.map((l) => l.split(' ')[0]);
+          t.true(pod.includes(ifname), `"${ifname}" is not in the pod as given: ${pod.join(', ')}`);
+        });
+        t.log(`ifname ${JSON.stringify(ifname)}: ${how}`);
+      }
+    },
+  );
+
+  rt.serial(
+    `a netns path with quote, newline and # (a bind mount of the pod) never adds a command (${links})`,
+    async (t) => {
+      baseline = await worldState(w);
+      for (const name of ['ns"\nlink add hdevil0 type bridge\n#', "ns'#x", 'ns\\"x', 'ns x']) {
+        const path = join(w.dir, name);
+        writeFileSync(path, '');
+        await sh('mount', ['--bind', w.pod.path, path]);
+        try {
+          const how = await refusedOrExact(t, 'bridge', bridgeConf(), { ...over, CNI_NETNS: path }, async (res) => {
+            const pod = (await worldState(w)).podLinks!.map((l) => l.split(' ')[0]);
+            t.true(pod.includes('eth0'), `eth0 did not reach the pod through ${JSON.stringify(path)}`);
+            t.is(res.interfaces?.[2]?.sandbox, path);
+          });
+          t.log(`netns ${JSON.stringify(name)}: ${how}`);
+        } finally {
+          await execa('umount', [path], { reject: false });
+          rmSync(path, { force: true });
+        }
+      }
+    },
+  );
+}
 
 rt.serial(
   'container ids and network names outside [A-Za-z0-9_.-] are refused by every plugin before anything runs',
