@@ -141,6 +141,12 @@ const BANDWIDTH: Case[] = (
       }),
       code: 7,
     },
+    {
+      what: 'bandwidth: CNI_IFNAME names no interface in the pod (was code 999; fuzzing, seed 424247)',
+      conf: (w) => shaping(w, {}),
+      env: () => ({ CNI_IFNAME: 'eth9' }),
+      code: 7,
+    },
     { what: 'bandwidth: cniVersion 0.2.0', conf: (w) => ({ ...shaping(w, {}), cniVersion: '0.2.0' }), code: 1 },
     {
       what: 'bandwidth: the veth has a root qdisc someone else made (taken back after the ifb)',

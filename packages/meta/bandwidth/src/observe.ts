@@ -1,7 +1,7 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch, tcBatch } from '@cni-ts/process';
-import { CniError, ErrorCode, type Result, configError } from '@cni-ts/types';
+import { type Executor, ipBatch, isKind, tcBatch } from '@cni-ts/process';
+import { type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
 
 /** A link as the plugin sees it. */
@@ -39,11 +39,22 @@ export function parseLinks(doc: unknown): LinkState[] {
   });
 }
 
-/** The pod's interface, seen from inside its netns (one nsenter process). */
+/** The pod's interface, seen from inside its netns (one nsenter process); code 7 when it is not there. */
 export function podLink(exec: Executor, netns: string, ifname: string): LinkState {
-  const [doc] = ipBatch(exec, [['link', 'show', 'dev', ifname]], { netns, options: ['-d'] });
+  const missing = () =>
+    configError(
+      `container interface ${ifname} does not exist in ${netns}`,
+      'list bandwidth after the plugin that creates the pod interface (bridge, ptp), for the same CNI_IFNAME',
+    );
+  let doc: unknown;
+  try {
+    [doc] = ipBatch(exec, [['link', 'show', 'dev', ifname]], { netns, options: ['-d'] });
+  } catch (e) {
+    if (isKind(e, 'missing')) throw missing(); // the one object this command names (the netns was checked before)
+    throw e;
+  }
   const link = parseLinks(doc)[0];
-  if (!link) throw new CniError(ErrorCode.internal, `no link "${ifname}" in ${netns}`);
+  if (!link) throw missing();
   return link;
 }
 
