@@ -60,6 +60,11 @@ export function nftApply(exec: Executor, script: string): void {
  * named does not exist the listing is empty; any other failure is an error.
  */
 export function nftList(exec: Executor, what: readonly string[]): NftListing {
+  // a table (or a chain of a table) the kernel says does not exist lists as nft's "missing"
+  // below would, without starting nft (the executor's nfnetlink probe: docs/performance.md)
+  const [kind, family, table] = what;
+  if ((kind === 'table' || kind === 'chain') && family && table && exec.nftTableExists?.(family, table) === false)
+    return { chains: [], rules: [] };
   let stdout: string;
   try {
     stdout = runChecked(exec, 'nft', ['-j', 'list', ...what]).stdout;

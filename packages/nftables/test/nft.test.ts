@@ -1,7 +1,7 @@
 // nft scripts against the real nft in a scratch netns: every value goes through nftString or
 // nftIdentifier into `nft -f -`, and `nft -j list` shows what nft read. No expected script text.
 import test from 'ava';
-import { ProcessError, UnencodableError, isKind } from '@cni-ts/process';
+import { type Executor, ProcessError, UnencodableError, isKind } from '@cni-ts/process';
 import { AWKWARD_VALUES, ScratchNetns, TEST_SEED, generatedValues } from '@cni-ts/testutils';
 import { nftApply, nftIdentifier, nftList, nftString, parseNftJson } from '../src/index.js';
 
@@ -105,4 +105,33 @@ test.serial('nftList: a missing table or chain is an empty listing; other failur
   t.false(isKind(e, 'missing'), String(e));
   t.deepEqual(parseNftJson(''), { chains: [], rules: [] });
   nftApply(ns.exec, '  \n');
+});
+
+test('nftList asks the executor whether the table exists first: a table it says is absent lists empty without nft; otherwise nft runs', (t) => {
+  const ran: string[] = [];
+  const asked: string[] = [];
+  const exec = (exists: boolean | undefined): Executor => ({
+    run(file, args) {
+      ran.push([file, ...args].join(' '));
+      return {
+        status: 0,
+        stdout: '{"nftables": [{"chain": {"family": "inet", "table": "t", "name": "c"}}]}',
+        stderr: '',
+      };
+    },
+    nftTableExists(family, name) {
+      asked.push(`${family} ${name}`);
+      return exists;
+    },
+  });
+  t.deepEqual(nftList(exec(false), ['chain', 'inet', 't', 'c']), { chains: [], rules: [] });
+  t.deepEqual(nftList(exec(false), ['table', 'ip', 'nat']), { chains: [], rules: [] });
+  t.deepEqual(ran, []);
+  t.deepEqual(asked, ['inet t', 'ip nat']);
+  t.is(nftList(exec(true), ['chain', 'inet', 't', 'c']).chains.length, 1);
+  t.is(nftList(exec(undefined), ['table', 'inet', 't']).chains.length, 1);
+  t.deepEqual(ran, ['nft -j list chain inet t c', 'nft -j list table inet t']);
+  // not a table or chain listing: never asked
+  nftList(exec(false), ['ruleset']);
+  t.is(ran.length, 3);
 });

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { ProcessError, classify } from './errors.js';
 import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
+import { nftTableExists } from './netlink/nfnetlink.js';
 
 /** Options for one command. */
 export interface RunOptions {
@@ -36,6 +37,12 @@ export interface Executor {
     sysctls: ReadonlyArray<readonly [string, string]>,
     opts: { details: boolean },
   ): NetlinkOutcome | undefined;
+  /**
+   * Whether nftables table `name` of `family` exists in our namespace, asked of the kernel
+   * without a process; undefined when it cannot tell (nftList then runs `nft`). Fakes leave it
+   * out, so golden tests pin the `nft` commands.
+   */
+  nftTableExists?(family: string, name: string): boolean | undefined;
 }
 
 /** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path: tests, the bench, an operator's way out). */
@@ -56,6 +63,9 @@ export const TOOL_TIMEOUT_MS = 15_000;
 export const systemExecutor: Executor = {
   ipNetlink(commands, netns, sysctls, opts) {
     return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls, opts);
+  },
+  nftTableExists(family, name) {
+    return netlinkDisabled() ? undefined : nftTableExists(family, name);
   },
   run(file, args, opts = {}) {
     const r = spawnSync(file, args as string[], {

@@ -3,11 +3,39 @@
 import * as z from 'zod/mini';
 import { parseIP, parsePrefix } from '@cni-ts/netaddr';
 import { CniError, ErrorCode } from './errors.js';
+import { isPlainObject } from './keys.js';
 
 /** Builds a schema on first use, so a plugin run pays only for the schemas its verb needs. */
 export function lazySchema<T>(build: () => T): () => T {
   let cached: T | undefined;
   return () => (cached ??= build());
+}
+
+/**
+ * The fields of `fields` (builders of an object schema's optional fields) that `value` holds,
+ * matched case-insensitively as foldKeys matches keys, built now; the rest are left out of the
+ * shape. A config names a few of the keys a plugin reads and every field schema costs a cold
+ * process about 0.1 ms to build, while an absent optional field parses the same whether the
+ * shape has it or not (docs/performance.md). Typed as the whole shape.
+ */
+export function presentFields<S extends Record<string, () => z.ZodMiniType>>(
+  fields: S,
+  ...values: unknown[]
+): { [K in keyof S]: ReturnType<S[K]> } {
+  const keys: string[] = [];
+  for (const v of values) if (isPlainObject(v)) for (const k of Object.keys(v)) keys.push(k.toLowerCase());
+  const out: Record<string, z.ZodMiniType> = {};
+  for (const name of Object.keys(fields)) if (keys.includes(name.toLowerCase())) out[name] = fields[name]!();
+  return out as never;
+}
+
+/** Every value of `obj` under `key` in any case (what foldKeys may fold into that key). */
+export function valuesOfKey(obj: unknown, key: string): unknown[] {
+  if (!isPlainObject(obj)) return [];
+  const lower = key.toLowerCase();
+  return Object.keys(obj)
+    .filter((k) => k.toLowerCase() === lower)
+    .map((k) => obj[k]);
 }
 
 /** A string that must be an IP address. */

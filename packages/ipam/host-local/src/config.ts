@@ -14,6 +14,8 @@ import {
   lazySchema,
   opt,
   parseWith,
+  presentFields,
+  valuesOfKey,
 } from '@cni-ts/types';
 import { type RawRange, canonicalAddr, formatRange, parseAddr } from './range.js';
 import { type RangeSet, canonicalSet, setFamily, setsOverlap, formatSet } from './rangeset.js';
@@ -50,17 +52,19 @@ export interface IpamConfig extends StoreConfig {
   requested: Requested[];
 }
 
-const schemas = lazySchema(() => {
-  const str = () => opt(z.string({ error: 'must be a string' }));
-  const int = () => opt(z.int({ error: 'must be an integer' }));
+const str = () => opt(z.string({ error: 'must be a string' }));
+const int = () => opt(z.int({ error: 'must be an integer' }));
+const rangeSets = () => {
   const range = z.object(
     { subnet: str(), rangeStart: str(), rangeEnd: str(), gateway: str() },
     { error: 'must be a range object ({"subnet": …})' },
   );
-  const rangeSets = z.array(z.array(range, { error: 'must be a list of ranges ([{"subnet": …}])' }), {
+  return z.array(z.array(range, { error: 'must be a list of ranges ([{"subnet": …}])' }), {
     error: 'must be a list of range sets ([[{"subnet": …}]])',
   });
-  const route = z.object(
+};
+const route = () =>
+  z.object(
     {
       dst: z.string({ error: 'must be a CIDR string' }),
       gw: str(),
@@ -72,29 +76,41 @@ const schemas = lazySchema(() => {
     },
     { error: 'must be a route object ({"dst": …})' },
   );
-  const ips = z.array(z.string({ error: 'must be an address string' }), { error: 'must be a list of addresses' });
-  const ipam = z.object(
-    {
-      type: str(),
-      subnet: str(),
-      rangeStart: str(),
-      rangeEnd: str(),
-      gateway: str(),
-      routes: opt(z.array(route, { error: 'must be a list of routes' })),
-      dataDir: str(),
-      resolvConf: str(),
-      ranges: opt(rangeSets),
-    },
-    { error: 'must be an object' },
+const ips = () => z.array(z.string({ error: 'must be an address string' }), { error: 'must be a list of addresses' });
+
+// The keys of "ipam" host-local reads, as builders: a config's schema is built from the keys it
+// holds (presentFields), so a run pays for the few a config names.
+const IPAM_FIELDS = {
+  type: str,
+  subnet: str,
+  rangeStart: str,
+  rangeEnd: str,
+  gateway: str,
+  routes: () => opt(z.array(route(), { error: 'must be a list of routes' })),
+  dataDir: str,
+  resolvConf: str,
+  ranges: () => opt(rangeSets()),
+};
+
+/** The schema ADD, CHECK and STATUS parse the network configuration `raw` with. */
+function netSchema(raw: unknown) {
+  return z.object(
+    presentFields(
+      {
+        ipam: () =>
+          opt(z.object(presentFields(IPAM_FIELDS, ...valuesOfKey(raw, 'ipam')), { error: 'must be an object' })),
+        runtimeConfig: () => opt(z.object({ ipRanges: opt(rangeSets()), ips: opt(ips()) })),
+        args: () => opt(z.object({ cni: opt(z.object({ ips: opt(ips()) })) })),
+      },
+      raw,
+    ),
   );
-  const net = z.object({
-    ipam: opt(ipam),
-    runtimeConfig: opt(z.object({ ipRanges: opt(rangeSets), ips: opt(ips) })),
-    args: opt(z.object({ cni: opt(z.object({ ips: opt(ips) })) })),
-  });
-  const store = z.object({ ipam: opt(z.object({ dataDir: str() }, { error: 'must be an object' })) });
-  return { net, store };
-});
+}
+
+/** The schema DEL and GC parse with: only where the store is. */
+const storeSchema = lazySchema(() =>
+  z.object({ ipam: opt(z.object({ dataDir: str() }, { error: 'must be an object' })) }),
+);
 
 const noIpam = () =>
   configError(
@@ -104,7 +120,7 @@ const noIpam = () =>
 
 /** The store location only (DEL and GC): a config with broken ranges can still be cleaned up. */
 export function loadStoreConfig(conf: NetConf): StoreConfig {
-  const s = schemas().store;
+  const s = storeSchema();
   const raw = parseWith(s, foldKeys(s, conf.raw), 'host-local config');
   if (!raw.ipam) throw noIpam();
   return { name: conf.name, dataDir: checkDataDir(raw.ipam.dataDir || DEFAULT_DATA_DIR) };
@@ -112,7 +128,7 @@ export function loadStoreConfig(conf: NetConf): StoreConfig {
 
 /** The whole configuration, with requested IPs from CNI_ARGS, args.cni.ips and runtimeConfig.ips. */
 export function loadIpamConfig(conf: NetConf, cniArgs: string, warn: (msg: string) => void = () => {}): IpamConfig {
-  const s = schemas().net;
+  const s = netSchema(conf.raw);
   const raw = parseWith(s, foldKeys(s, conf.raw), 'host-local config');
   const ipam = raw.ipam;
   if (!ipam) throw noIpam();

@@ -3,7 +3,7 @@
 // step producing the values the planner uses. Every mistake is a code-7 error saying what to fix.
 import * as z from 'zod/mini';
 import { type Context, loadCniArgs } from '@cni-ts/skel';
-import { type DNS, compact, configError, foldKeys, lazySchema, opt, parseWith } from '@cni-ts/types';
+import { type DNS, compact, configError, foldKeys, opt, parseWith, presentFields } from '@cni-ts/types';
 import { collectVlanTrunk } from './vlan.js';
 
 /** The bridge config after defaults and validation. */
@@ -43,30 +43,31 @@ export interface BridgeConf {
 /** The bridge name when the config gives none (upstream defaultBrName). */
 export const DEFAULT_BRIDGE = 'cni0';
 
-const schema = lazySchema(() => {
-  const bool = () => opt(z.boolean());
-  const str = () => opt(z.string());
-  return z.looseObject({
-    cniVersion: z.string(),
-    name: z.string(),
-    bridge: str(),
-    isGateway: bool(),
-    isDefaultGateway: bool(),
-    forceAddress: bool(),
-    ipMasq: bool(),
-    ipMasqBackend: str(),
-    mtu: opt(z.int()),
-    hairpinMode: bool(),
-    promiscMode: bool(),
-    vlan: opt(z.int()),
-    vlanTrunk: opt(z.array(z.object({ minID: opt(z.int()), maxID: opt(z.int()), id: opt(z.int()) }))),
-    preserveDefaultVlan: bool(),
-    macspoofchk: bool(),
-    enabledad: bool(),
-    disableContainerInterface: bool(),
-    portIsolation: bool(),
-    ipam: opt(z.looseObject({ type: str() })),
-    dns: opt(
+const bool = () => opt(z.boolean());
+const str = () => opt(z.string());
+
+// Every key the bridge reads, as builders: the schema of one config is built from the keys it
+// holds (presentFields), so a run pays for the few a config names, not for all of them.
+const FIELDS = {
+  bridge: str,
+  isGateway: bool,
+  isDefaultGateway: bool,
+  forceAddress: bool,
+  ipMasq: bool,
+  ipMasqBackend: str,
+  mtu: () => opt(z.int()),
+  hairpinMode: bool,
+  promiscMode: bool,
+  vlan: () => opt(z.int()),
+  vlanTrunk: () => opt(z.array(z.object({ minID: opt(z.int()), maxID: opt(z.int()), id: opt(z.int()) }))),
+  preserveDefaultVlan: bool,
+  macspoofchk: bool,
+  enabledad: bool,
+  disableContainerInterface: bool,
+  portIsolation: bool,
+  ipam: () => opt(z.looseObject({ type: str() })),
+  dns: () =>
+    opt(
       z.object({
         nameservers: opt(z.array(z.string())),
         domain: str(),
@@ -74,14 +75,18 @@ const schema = lazySchema(() => {
         options: opt(z.array(z.string())),
       }),
     ),
-    args: opt(z.looseObject({ cni: opt(z.looseObject({ mac: str() })) })),
-    runtimeConfig: opt(z.looseObject({ mac: str() })),
-  });
-});
+  args: () => opt(z.looseObject({ cni: opt(z.looseObject({ mac: str() })) })),
+  runtimeConfig: () => opt(z.looseObject({ mac: str() })),
+};
+
+/** The schema of a bridge config: cniVersion and name, and those of FIELDS that `raw` holds. */
+function schemaFor(raw: unknown) {
+  return z.looseObject({ cniVersion: z.string(), name: z.string(), ...presentFields(FIELDS, raw) });
+}
 
 /** Parses and validates the config of an invocation. CNI_ARGS are read only when `withArgs` (ADD/CHECK), so DEL never fails on them. */
 export function loadConf(ctx: Context, withArgs: boolean): BridgeConf {
-  const s = schema();
+  const s = schemaFor(ctx.conf.raw);
   const raw = parseWith(s, foldKeys(s, ctx.conf.raw), 'bridge network configuration');
   const vlan = raw.vlan ?? 0;
   if (vlan < 0 || vlan > 4094)

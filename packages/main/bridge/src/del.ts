@@ -5,10 +5,10 @@
 // earlier one failed; repeated DELs succeed.
 import { ipBatch, isMissing } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
-import { type Context, delegateAsync, netnsGone, prevResultIfValid } from '@cni-ts/skel';
-import { CniError, type Result, toCniError } from '@cni-ts/types';
+import { type Context, delegateAsync, netnsGone } from '@cni-ts/skel';
+import { CniError, toCniError } from '@cni-ts/types';
 import { kernelError } from './apply-links.js';
-import { type TeardownConf, noteInvalidConf, teardownConf } from './teardown-conf.js';
+import { type TeardownConf, type TeardownPrev, noteInvalidConf, teardownConf, teardownPrev } from './teardown-conf.js';
 import type { Host } from './host.js';
 import { familyOf } from './plan-masq-iptables.js';
 import { teardownMasq } from './apply-masq.js';
@@ -16,7 +16,10 @@ import { parseLinks, showLinks } from './observe.js';
 import { removeSpoofCheck } from './apply-spoofcheck.js';
 
 /** The host veth ADD reported: an interface outside the sandbox that is neither the bridge nor the VLAN gateway. */
-export function hostVethOf(prev: Result | undefined, conf: Pick<TeardownConf, 'bridge' | 'vlan'>): string | undefined {
+export function hostVethOf(
+  prev: { interfaces?: ReadonlyArray<{ name: string; sandbox?: string }> } | undefined,
+  conf: Pick<TeardownConf, 'bridge' | 'vlan'>,
+): string | undefined {
   return prev?.interfaces?.find(
     (i, idx) => idx !== 0 && !i.sandbox && i.name !== conf.bridge && i.name !== `${conf.bridge}.${conf.vlan}`,
   )?.name;
@@ -45,13 +48,7 @@ function deleteInSandbox(ctx: Context, errors: Error[]): string[] {
 
 // The sandbox is gone, so its veth normally went with it; a host end left behind (the namespace
 // still held elsewhere) is removed when it is still a veth on our bridge.
-function deleteLeftHostVeth(
-  host: Host,
-  ctx: Context,
-  conf: TeardownConf,
-  prev: Result | undefined,
-  errors: Error[],
-): void {
+function deleteLeftHostVeth(host: Host, ctx: Context, conf: TeardownConf, prev: TeardownPrev, errors: Error[]): void {
   const name = hostVethOf(prev, conf);
   if (!name || !host.linkNames().has(name)) return;
   try {
@@ -68,8 +65,8 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   noteInvalidConf(ctx, 'DEL');
   const { containerId, ifname } = ctx.args;
   const errors: Error[] = [];
-  const prev = prevResultIfValid(ctx); // DEL cleans up with or without a usable prevResult
-  const addresses = (prev?.ips ?? []).map((ip) => ip.address);
+  const prev = teardownPrev(ctx); // DEL cleans up with or without a usable prevResult
+  const addresses = [...prev.addresses];
   if (!netnsGone(ctx.args.netns)) addresses.push(...deleteInSandbox(ctx, errors));
   else deleteLeftHostVeth(host, ctx, conf, prev, errors);
   const families = new Set<Family>(addresses.map(familyOf));

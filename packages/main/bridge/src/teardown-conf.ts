@@ -1,6 +1,7 @@
 // What DEL and GC read of the config: only what finds ADD's work (the network, the bridge, which
 // rules ADD may have made, the IPAM plugin), read leniently, so a config that no longer validates
 // — an unknown ipMasqBackend, a bad mtu, a typo in a value — still tears down what ADD made.
+import { parsePrefix } from '@cni-ts/netaddr';
 import { type Context, pick } from '@cni-ts/skel';
 import { isPlainObject } from '@cni-ts/types';
 import { type BridgeConf, DEFAULT_BRIDGE, loadConf } from './config.js';
@@ -46,4 +47,42 @@ export function noteInvalidConf(ctx: Context, verb: string): void {
   } catch (e) {
     ctx.log(`the configuration no longer validates (${(e as Error).message}); ${verb} cleans up with what it can read`);
   }
+}
+
+/** What DEL reads of prevResult: the addresses ADD handed out and the interfaces it reported. */
+export interface TeardownPrev {
+  /** "ip/len" of every address that parses. */
+  addresses: string[];
+  interfaces: Array<{ name: string; sandbox?: string }>;
+}
+
+/**
+ * Reads prevResult's addresses (`ips[].address`, or 0.1.0/0.2.0's `ip4.ip`/`ip6.ip`) and
+ * interfaces leniently, as teardownConf reads the config: a value that is not what a result holds
+ * is skipped, never an error. Decoding the whole result would build the result schema, about 5 ms
+ * of a DEL's CPU (docs/performance.md), for two lists.
+ */
+export function teardownPrev(ctx: Context): TeardownPrev {
+  const out: TeardownPrev = { addresses: [], interfaces: [] };
+  const prev = pick(ctx.conf.raw, 'prevResult');
+  if (!isPlainObject(prev)) return out;
+  const address = (v: unknown) => {
+    if (typeof v === 'string' && parsePrefix(v)) out.addresses.push(v);
+  };
+  const ips = pick(prev, 'ips');
+  if (Array.isArray(ips)) for (const ip of ips) if (isPlainObject(ip)) address(pick(ip, 'address'));
+  for (const legacy of ['ip4', 'ip6']) {
+    const ip = pick(prev, legacy);
+    if (isPlainObject(ip)) address(pick(ip, 'ip'));
+  }
+  const ifs = pick(prev, 'interfaces');
+  if (Array.isArray(ifs)) {
+    for (const i of ifs) {
+      const name = isPlainObject(i) ? pick(i, 'name') : undefined;
+      if (typeof name !== 'string') continue;
+      const sandbox = pick(i as Record<string, unknown>, 'sandbox');
+      out.interfaces.push(typeof sandbox === 'string' && sandbox !== '' ? { name, sandbox } : { name });
+    }
+  }
+  return out;
 }

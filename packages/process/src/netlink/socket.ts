@@ -109,6 +109,21 @@ export function openRtnl(
   return socketOf(fd);
 }
 
+/**
+ * Opens a netlink socket of another protocol (NETLINK_NETFILTER: nfnetlink.ts) in our own
+ * namespace; null when bun:ffi is not available or the kernel refuses the socket.
+ */
+export function openNetlink(protocol: number): Rtnl | null {
+  const c = loadLibc();
+  if (!c) return null;
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return null;
+  const one = Uint8Array.of(1, 0, 0, 0);
+  c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
+  c.setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
+  return socketOf(fd);
+}
+
 // Runs f on this thread inside the namespace at path, and comes back before anything else runs.
 function inNetns<T>(c: Libc, path: string, f: () => T): T {
   const target = openNetns(path);
