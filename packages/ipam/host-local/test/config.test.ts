@@ -331,3 +331,34 @@ test('type mistakes name the key and what it must be', (t) => {
     message: 'invalid host-local config: runtimeConfig.ips: must be a list of addresses',
   });
 });
+
+// The schema is built from the keys a config holds (presentFields): every key must still be
+// checked when present, in any case, and with "ipam" given twice in different cases too.
+test('every ipam key is type-checked when present, in any case (code 7 naming it)', (t) => {
+  const wrong: Record<string, unknown> = {
+    type: 5,
+    subnet: 5,
+    rangeStart: 5,
+    rangeEnd: 5,
+    gateway: 5,
+    routes: [{ dst: 5 }],
+    dataDir: 5,
+    resolvConf: 5,
+    ranges: [[{ subnet: 5 }]],
+  };
+  for (const [key, value] of Object.entries(wrong)) {
+    for (const spelled of [key, key.toUpperCase()]) {
+      const e = t.throws(() => load({ ranges: [[{ subnet: '10.1.0.0/24' }]], [spelled]: value }), undefined, spelled);
+      t.true(e instanceof CniError && e.code === 7 && e.message.includes(key), `${spelled}: ${e?.message}`);
+    }
+  }
+  const e = t.throws(() =>
+    loadIpamConfig(
+      decodeNetConf(
+        '{"cniVersion":"1.0.0","name":"n","ipam":{"ranges":[[{"subnet":"10.1.0.0/24"}]]},"IPAM":{"routes":"x"}}',
+      ),
+      '',
+    ),
+  );
+  t.true(e instanceof CniError && e.code === 7, String(e));
+});

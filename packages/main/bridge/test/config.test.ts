@@ -137,3 +137,37 @@ for (const [what, config, msg, details] of BAD) {
     if (details) t.regex(e!.details, details);
   });
 }
+
+// The schema is built from the keys a config holds (presentFields): every key must still be
+// checked when present, in any case.
+test('every key the bridge reads is type-checked when present, in any case (code 7 naming it)', (t) => {
+  const wrong: Record<string, unknown> = {
+    bridge: 7,
+    isGateway: 'yes',
+    isDefaultGateway: 'yes',
+    forceAddress: 1,
+    ipMasq: 'true',
+    ipMasqBackend: false,
+    mtu: '1500',
+    hairpinMode: 'on',
+    promiscMode: 0,
+    vlan: 1.5,
+    vlanTrunk: { id: 5 },
+    preserveDefaultVlan: 'no',
+    macspoofchk: 'x',
+    enabledad: [],
+    disableContainerInterface: {},
+    portIsolation: 'x',
+    ipam: 'host-local',
+    dns: ['1.1.1.1'],
+    args: 'x',
+    runtimeConfig: [],
+  };
+  for (const [key, value] of Object.entries(wrong)) {
+    for (const spelled of [key, key.toUpperCase()]) {
+      const e = t.throws(() => load({ [spelled]: value }), { instanceOf: CniError }, spelled);
+      t.is(e?.code, 7, spelled);
+      t.true(e?.message.includes(key), `${spelled}: ${e?.message}`);
+    }
+  }
+});

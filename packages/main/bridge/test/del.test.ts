@@ -99,6 +99,27 @@ test('DEL with a prevResult that is not a result cleans as without one (both fam
   );
 });
 
+test('DEL reads prevResult leniently: the addresses that parse (ips[].address, or 0.2.0 ip4.ip), the rest skipped', async (t) => {
+  const known = `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`;
+  for (const prevResult of [
+    { cniVersion: '1.0.0', ips: [{ address: '10.22.0.2/24' }, { address: 'bogus' }, 7, { Address: 5 }], interfaces: 3 },
+    { cniVersion: '1.0.0', IPs: [{ Address: '10.22.0.2/24' }], routes: 'not a list' },
+    { cniVersion: '0.2.0', ip4: { ip: '10.22.0.2/24', gateway: 'x' }, ip6: { ip: 'nope' } },
+  ]) {
+    const { exec, error } = await del(
+      { ...L3, prevResult },
+      { iptables: { 4: SAVED } },
+      { netns: '/run/netns/cts-gone-away' },
+    );
+    t.is(error, undefined);
+    t.deepEqual(
+      exec.script(),
+      [known, 'nft -j list chain inet cni_plugins_masquerade masq_checks', 'IPAM DEL'],
+      JSON.stringify(prevResult),
+    );
+  }
+});
+
 test('DEL without the sandbox removes a host veth left behind, if it is still a veth on our bridge', async (t) => {
   const node = { veth01020304: { kind: 'veth', master: 'cni0' } };
   const { exec } = await del({ prevResult: PREV }, { node }, { netns: '', links: ['veth01020304'] });
