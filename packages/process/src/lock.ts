@@ -10,7 +10,6 @@
 //    in 0.7 ms; only when it is busy, `flock -w <s> 3` (util-linux) joins the queue on our inherited
 //    descriptor (spawnSync) — it locks our open file description and exits, leaving the lock with us;
 //  - elsewhere (Node, tests): that flock(1) helper straight away, asynchronously.
-import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
 import { ProcessError } from './errors.js';
 
@@ -147,7 +146,7 @@ function helperOutcome(path: string, timeoutMs: number, r: { error?: Error; stat
 // In Bun, where nothing else runs meanwhile: spawnSync, which starts flock(1) sooner and far more
 // cheaply than Bun's asynchronous child processes, so the waiter joins the queue sooner.
 function helperFlockSync(fd: number, path: string, timeoutMs: number): void {
-  const r = spawnSync('flock', helperArgs(timeoutMs), {
+  const r = childProcess().spawnSync('flock', helperArgs(timeoutMs), {
     stdio: ['ignore', 'ignore', 'pipe', fd],
     encoding: 'utf8',
     timeout: Math.max(timeoutMs, 0) + 5000, // flock -w ends it first; this only guards a wedged helper
@@ -159,7 +158,7 @@ function helperFlockSync(fd: number, path: string, timeoutMs: number): void {
 
 // Under Node: asynchronous, so the process's event loop runs on while it waits.
 function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void> {
-  const child = spawn('flock', helperArgs(timeoutMs), { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  const child = childProcess().spawn('flock', helperArgs(timeoutMs), { stdio: ['ignore', 'ignore', 'pipe', fd] });
   let stderr = '';
   child.stderr!.on('data', (d) => {
     stderr += String(d);
@@ -173,6 +172,10 @@ function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void>
     });
   });
 }
+
+// node:child_process on first use: a free lock (nearly always) needs no helper, and importing the
+// module costs a compiled plugin 1.6 ms of CPU (run.ts).
+const childProcess = () => process.getBuiltinModule('node:child_process');
 
 /** libc's flock through bun:ffi; null outside Bun or when libc cannot be opened. */
 async function loadLibc(): Promise<Libc | null> {

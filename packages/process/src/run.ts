@@ -1,5 +1,4 @@
 // Starting processes: one synchronous spawn per call, with a timeout, and no shell.
-import { spawnSync } from 'node:child_process';
 import { ProcessError, classify } from './errors.js';
 import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
 import { nftTableExists } from './netlink/nfnetlink.js';
@@ -59,7 +58,13 @@ export function netlinkDisabled(): boolean {
  */
 export const TOOL_TIMEOUT_MS = 15_000;
 
-/** The executor that really spawns (node:child_process.spawnSync, no execa: see docs/startup.md). */
+/**
+ * The executor that really spawns (no execa: see docs/startup.md): Bun.spawnSync in Bun, Node's
+ * spawnSync elsewhere. node:child_process in Bun is a JavaScript layer over the same spawn whose
+ * module load and argument handling cost a compiled plugin about 4 ms of CPU per run that
+ * spawns, 1.6 ms of it for merely importing it (docs/performance.md), so it is loaded only under
+ * Node, on first use.
+ */
 export const systemExecutor: Executor = {
   ipNetlink(commands, netns, sysctls, opts) {
     return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls, opts);
@@ -68,41 +73,99 @@ export const systemExecutor: Executor = {
     return netlinkDisabled() ? undefined : nftTableExists(family, name);
   },
   run(file, args, opts = {}) {
-    const r = spawnSync(file, args as string[], {
-      input: opts.input ?? '',
-      env: opts.env as NodeJS.ProcessEnv | undefined,
-      encoding: 'utf8',
-      timeout: opts.timeoutMs ?? TOOL_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      maxBuffer: 64 * 1024 * 1024,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const command = describe(file, args);
-    // A command that exits before reading all its stdin (a failed sysctl write before `ip -batch`)
-    // makes Node report EPIPE; it did run, and its status and stderr say what happened.
-    if (r.error && (r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null)
-      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-    if (r.error) {
-      const code = (r.error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT')
-        throw new ProcessError('not-found', command, `${file}: command not found (is it installed and on PATH?)`, {
-          cause: r.error,
-        });
-      if (code === 'ETIMEDOUT') {
-        const s = (opts.timeoutMs ?? TOOL_TIMEOUT_MS) / 1000;
-        throw new ProcessError(
-          'timeout',
-          command,
-          `${command}: did not finish within ${s} s and was killed (the tool hangs or waits for a kernel lock); try again later`,
-          { cause: r.error, stderr: r.stderr ?? '' },
-        );
-      }
-      throw new ProcessError('failed', command, `${command}: ${r.error.message}`, { cause: r.error });
-    }
-    if (r.signal) throw new ProcessError('failed', command, `${command}: killed by ${r.signal}`, { stderr: r.stderr });
-    return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+    const bun = (globalThis as { Bun?: BunSpawn }).Bun;
+    return bun ? bunRun(bun, file, args, opts) : nodeRun(file, args, opts);
   },
 };
+
+const MAX_BUFFER = 64 * 1024 * 1024;
+
+/** The part of Bun's global that bunRun uses (no @types/bun in this repo). */
+interface BunSpawn {
+  spawnSync(
+    cmd: string[],
+    opts: {
+      stdin: Uint8Array;
+      stdout: 'pipe';
+      stderr: 'pipe';
+      env: Record<string, string | undefined>;
+      timeout: number;
+      killSignal: string;
+      maxBuffer: number;
+    },
+  ): {
+    exitCode: number | null;
+    signalCode?: string | null;
+    exitedDueToTimeout?: boolean;
+    stdout: Uint8Array;
+    stderr: Uint8Array;
+  };
+}
+
+function notFound(file: string, command: string, cause: unknown): ProcessError {
+  return new ProcessError('not-found', command, `${file}: command not found (is it installed and on PATH?)`, { cause });
+}
+
+function timedOut(command: string, opts: RunOptions, stderr: string, cause?: unknown): ProcessError {
+  const s = (opts.timeoutMs ?? TOOL_TIMEOUT_MS) / 1000;
+  return new ProcessError(
+    'timeout',
+    command,
+    `${command}: did not finish within ${s} s and was killed (the tool hangs or waits for a kernel lock); try again later`,
+    { ...(cause !== undefined ? { cause } : {}), stderr },
+  );
+}
+
+function bunRun(bun: BunSpawn, file: string, args: readonly string[], opts: RunOptions): RunResult {
+  const command = describe(file, args);
+  let r: ReturnType<BunSpawn['spawnSync']>;
+  try {
+    r = bun.spawnSync([file, ...args], {
+      stdin: Buffer.from(opts.input ?? ''),
+      stdout: 'pipe',
+      stderr: 'pipe',
+      // the environment as it is now, as Node's spawnSync passes it (Bun's default is the one at start)
+      env: opts.env ?? process.env,
+      timeout: opts.timeoutMs ?? TOOL_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      maxBuffer: MAX_BUFFER,
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(file, command, e);
+    throw new ProcessError('failed', command, `${command}: ${(e as Error).message}`, { cause: e });
+  }
+  const stdout = Buffer.from(r.stdout).toString('utf8');
+  const stderr = Buffer.from(r.stderr).toString('utf8');
+  if (r.exitedDueToTimeout) throw timedOut(command, opts, stderr);
+  if (r.signalCode) throw new ProcessError('failed', command, `${command}: killed by ${r.signalCode}`, { stderr });
+  return { status: r.exitCode ?? 1, stdout, stderr };
+}
+
+function nodeRun(file: string, args: readonly string[], opts: RunOptions): RunResult {
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
+  const r = spawnSync(file, args as string[], {
+    input: opts.input ?? '',
+    env: opts.env as NodeJS.ProcessEnv | undefined,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? TOOL_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    maxBuffer: MAX_BUFFER,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const command = describe(file, args);
+  // A command that exits before reading all its stdin (a failed sysctl write before `ip -batch`)
+  // makes Node report EPIPE; it did run, and its status and stderr say what happened.
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'EPIPE' && r.status !== null)
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw notFound(file, command, r.error);
+    if (code === 'ETIMEDOUT') throw timedOut(command, opts, r.stderr ?? '', r.error);
+    throw new ProcessError('failed', command, `${command}: ${r.error.message}`, { cause: r.error });
+  }
+  if (r.signal) throw new ProcessError('failed', command, `${command}: killed by ${r.signal}`, { stderr: r.stderr });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
 
 /** Runs a command and throws a classified ProcessError when it exits non-zero. */
 export function runChecked(exec: Executor, file: string, args: readonly string[], opts?: RunOptions): RunResult {

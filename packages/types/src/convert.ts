@@ -12,7 +12,7 @@ import {
   addressFamily,
   dnsIsEmpty,
 } from './result.js';
-import { cidrString, compact, ipString, lazySchema, opt, parseWith } from './schema.js';
+import { cidrString, compact, ipString, opt, parseWith, presentFields } from './schema.js';
 import { goJson, sortKeysDeep } from './json.js';
 import { CURRENT_VERSION, resultFamily } from './version.js';
 
@@ -21,9 +21,12 @@ import { CURRENT_VERSION, resultFamily } from './version.js';
 // `version`, missing `interface`, `dns: {}`) mean "absent"; an ip's family comes from its address;
 // unknown keys are ignored and Go-capitalised keys folded. What is not a result at all (an
 // address without a prefix, a string where a list belongs) is a code-6 error naming the field.
-const schemas = lazySchema(() => {
-  const gwString = () => z.union([z.literal(''), ipString()]);
-  const route = z.object({
+// The result's schemas as field builders: a result's schema is built from the keys it holds
+// (presentFields), so reading host-local's {cniVersion, ips} builds neither the interface nor the
+// route schema, and a current result never builds the 0.1.0/0.2.0 one.
+const gwString = () => z.union([z.literal(''), ipString()]);
+const route = () =>
+  z.object({
     dst: cidrString(),
     gw: opt(gwString()),
     mtu: opt(z.int()),
@@ -32,13 +35,15 @@ const schemas = lazySchema(() => {
     table: opt(z.int()),
     scope: opt(z.int()),
   });
-  const dns = z.object({
+const dns = () =>
+  z.object({
     nameservers: opt(z.array(z.string())),
     domain: opt(z.string()),
     search: opt(z.array(z.string())),
     options: opt(z.array(z.string())),
   });
-  const iface = z.object({
+const iface = () =>
+  z.object({
     name: z.string(),
     mac: opt(z.string()),
     mtu: opt(z.int()),
@@ -46,24 +51,28 @@ const schemas = lazySchema(() => {
     socketPath: opt(z.string()),
     pciID: opt(z.string()),
   });
-  const ipc = z.object({
+const ipc = () =>
+  z.object({
     // Ignored: the family is the address's (Go's loopback and libcni's re-marshal leave it "").
     version: opt(z.string()),
     interface: opt(z.int().check(z.nonnegative())),
     address: cidrString(),
     gateway: opt(gwString()),
   });
-  const current = z.object({
-    cniVersion: opt(z.string()),
-    interfaces: opt(z.array(iface)),
-    ips: opt(z.array(ipc)),
-    routes: opt(z.array(route)),
-    dns: opt(dns),
-  });
-  const ip020 = z.object({ ip: cidrString(), gateway: opt(gwString()), routes: opt(z.array(route)) });
-  const legacy = z.object({ cniVersion: opt(z.string()), ip4: opt(ip020), ip6: opt(ip020), dns: opt(dns) });
-  return { current, legacy, dns, route };
-});
+const CURRENT_FIELDS = {
+  cniVersion: () => opt(z.string()),
+  interfaces: () => opt(z.array(iface())),
+  ips: () => opt(z.array(ipc())),
+  routes: () => opt(z.array(route())),
+  dns: () => opt(dns()),
+};
+const ip020 = () => z.object({ ip: cidrString(), gateway: opt(gwString()), routes: opt(z.array(route())) });
+const LEGACY_FIELDS = {
+  cniVersion: () => opt(z.string()),
+  ip4: () => opt(ip020()),
+  ip6: () => opt(ip020()),
+  dns: () => opt(dns()),
+};
 
 /**
  * Parses a result of any spec version (its own `cniVersion`, else `fallbackVersion`) into the
@@ -77,11 +86,11 @@ export function parseResult(raw: unknown, fallbackVersion: string, what = 'resul
   }
   const version = resultVersion(raw, fallbackVersion, what);
   if (resultFamily(version) === '0.2') {
-    const s = schemas().legacy;
+    const s = z.object(presentFields(LEGACY_FIELDS, raw));
     const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
     return fromLegacy(r, version);
   }
-  const s = schemas().current;
+  const s = z.object(presentFields(CURRENT_FIELDS, raw));
   const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
   const out: Result = { cniVersion: version };
   // an interface's name is required: "" stays "" (Go prints it so), only the optional fields lose their zero values
