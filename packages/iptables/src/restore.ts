@@ -82,6 +82,8 @@ function changeLine(c: Change): string {
       return words('-I', c.rule.chain, [...(c.position ? [String(c.position)] : []), ...c.rule.spec]);
     case 'delete':
       return words('-D', c.rule.chain, c.rule.spec);
+    case 'check':
+      return words('-C', c.rule.chain, c.rule.spec);
     case 'flush':
       return words('-F', c.chain, []);
     case 'deleteChain':

@@ -26,6 +26,8 @@ export type Change =
   | { readonly op: 'append'; readonly rule: Rule }
   | { readonly op: 'insert'; readonly rule: Rule; readonly position?: number }
   | { readonly op: 'delete'; readonly rule: Rule }
+  /** `-C`: changes nothing; the table's section is refused when the rule is not there. */
+  | { readonly op: 'check'; readonly rule: Rule }
   | { readonly op: 'flush'; readonly table: TableName; readonly chain: string }
   | { readonly op: 'deleteChain'; readonly table: TableName; readonly chain: string };
 

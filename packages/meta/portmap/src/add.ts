@@ -1,17 +1,20 @@
-// ADD: check every value and the node first (nothing is changed by a rejected ADD), then for each
-// container address (IPv4 first) write its rules in one batch, enable route_localnet for IPv4
+// ADD: check every value first (nothing is changed by a rejected ADD), then for each container
+// address (IPv4 first) write its rules in one batch — planned without reading the tables, and
+// planned on a read of them only when iptables refuses that —, enable route_localnet for IPv4
 // hostPorts on 127.0.0.1 and flush stale UDP conntrack entries. A failure takes back the rules
 // already written. prevResult is passed through unchanged.
 import type { Context } from '@cni-ts/skel';
-import { type Result, configError } from '@cni-ts/types';
-import { readTables, setupFamily, teardownFamily } from './apply-iptables.js';
+import type { Family } from '@cni-ts/iptables';
+import { ProcessError } from '@cni-ts/process';
+import { type CniError, type Result, configError } from '@cni-ts/types';
+import { createFamily, failedAtJump, readTables, removeFamily, setupFamily } from './apply-iptables.js';
 import { setupNft, teardownNft } from './apply-nft.js';
-import { chooseBackend, kernelError } from './backend.js';
-import { type PortmapConf, checkForBackend, loadConf } from './config.js';
+import { chooseBackend, kernelError, nftUsable, toolMissing } from './backend.js';
+import { type PortmapConf, backendOfConditions, checkForBackend, loadConf } from './config.js';
 import { flushUdp } from './conntrack.js';
 import { type ContainerNet, containerNets } from './container.js';
 import type { Host } from './host.js';
-import { type Owner, type Tables, setupProblem } from './plan-iptables.js';
+import { type Owner, type Tables, conditionsOf, jumpRules, setupProblem } from './plan-iptables.js';
 import { mappingsFor } from './values.js';
 
 // Changes to take back when a later step fails, newest first; a failing undo is only logged.
@@ -49,12 +52,17 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
     return prev;
   }
   const owner: Owner = { network: conf.name, containerId: ctx.args.containerId };
-  const { backend, v4 } = chooseBackend(ctx.exec, conf, owner);
-  checkForBackend(conf, backend);
+  // nftables options in an automatic config are refused where iptables works: find out first
+  let backend = conf.backend;
+  if (!backend && hasNftOptions(conf)) backend = chooseBackend(ctx.exec, conf, owner).backend;
+  checkForBackend(conf, backend ?? 'iptables');
   const undo = new Undo(ctx.log);
   try {
-    if (backend === 'iptables') await addIptables(host, ctx, conf, owner, nets, v4, undo);
-    else addNft(host, ctx, conf, owner, nets, undo);
+    if (backend === 'nftables') addNft(host, ctx, conf, owner, nets, undo);
+    else if (!(await addIptables(host, ctx, conf, owner, nets, undo, backend === undefined))) {
+      checkForBackend(conf, 'nftables');
+      addNft(host, ctx, conf, owner, nets, undo);
+    }
   } catch (e) {
     undo.unwind();
     throw e;
@@ -62,36 +70,74 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
   return prev;
 }
 
+// True when the config has options only nftables takes (conditions written as nft tokens).
+function hasNftOptions(conf: PortmapConf): boolean {
+  return [conf.conditionsV4, conf.conditionsV6].some((c) => backendOfConditions(c) === 'nftables');
+}
+
+/**
+ * Writes each family's rules with iptables, IPv4 first: one restore planned without reading,
+ * and only when it is refused (a fresh node, a repeated ADD) the tables read and the batch planned
+ * on them. With an automatic backend, false when iptables does not work at all and nftables does
+ * (nothing was changed then).
+ */
 async function addIptables(
   host: Host,
   ctx: Context,
   conf: PortmapConf,
   owner: Owner,
   nets: readonly ContainerNet[],
-  v4: Tables | undefined,
   undo: Undo,
-): Promise<void> {
-  const snapshots = nets.map((n) => {
-    try {
-      return n.family === 4 && v4 ? v4 : readTables(ctx.exec, conf, n.family, owner);
-    } catch (e) {
-      throw kernelError(`read the IPv${n.family} iptables rules`, e);
-    }
-  });
-  nets.forEach((n, i) => {
-    const problem = setupProblem(conf, snapshots[i]!.nat, n.family);
-    if (problem)
-      throw configError(problem, 'create it first (kube-proxy does), or remove "externalSetMarkChain" from the config');
-  });
+  auto: boolean,
+): Promise<boolean> {
   for (const [i, n] of nets.entries()) {
+    const probe = auto && i === 0;
+    let done: boolean;
     try {
-      await setupFamily(ctx.exec, host, conf, owner, n, snapshots[i]!);
+      done = createFamily(ctx.exec, conf, owner, n);
     } catch (e) {
+      if (probe && toolMissing(e) && nftUsable(ctx.exec)) return false;
       throw kernelError(`set up the IPv${n.family} port mappings`, e);
     }
-    undo.push(`IPv${n.family} iptables rules`, () => teardownFamily(ctx.exec, n.family, owner));
+    if (!done) {
+      let tables: Tables;
+      try {
+        tables = readTables(ctx.exec, conf, n.family, owner);
+      } catch (e) {
+        if (probe && nftUsable(ctx.exec)) return false;
+        throw kernelError(probe ? 'use iptables (and nftables is not usable either)' : `read the IPv${n.family} iptables rules`, e);
+      }
+      const problem = setupProblem(conf, tables.nat, n.family);
+      if (problem)
+        throw configError(problem, 'create it first (kube-proxy does), or remove "externalSetMarkChain" from the config');
+      try {
+        await setupFamily(ctx.exec, host, conf, owner, n, tables);
+      } catch (e) {
+        throw (failedAtJump(e, owner) && refusedConditions(e, conf, n.family)) || kernelError(`set up the IPv${n.family} port mappings`, e);
+      }
+    }
+    const jumps = jumpRules(conf, owner, n.family);
+    undo.push(`IPv${n.family} iptables rules`, () => removeFamily(ctx.exec, n.family, owner, jumps));
     afterRules(host, ctx, conf, n);
   }
+  return true;
+}
+
+/** The code-7 error for conditions iptables-restore refused (naming the values its message quotes), if the family has any. */
+export function refusedConditions(e: unknown, conf: PortmapConf, family: Family): CniError | undefined {
+  const list = conditionsOf(conf, family);
+  if (!list?.length || !(e instanceof ProcessError)) return undefined;
+  const key = family === 4 ? 'conditionsV4' : 'conditionsV6';
+  const said = e.stderr
+    .split('\n')
+    .map((l) => l.replace(/^ip6?tables-restore(?: v[^:]*)?: (?:line \d+ failed: )?/, '').trim())
+    .find((l) => l !== '' && !/^Error occurred at line|^Try `/.test(l));
+  const named = list.filter((c) => c.length > 1 && e.stderr.includes(c));
+  const what = named.length ? named.map((c) => JSON.stringify(c)).join(', ') : JSON.stringify(list);
+  return configError(
+    `${key} ${what}: refused by ip${family === 6 ? '6' : ''}tables-restore: ${said ?? e.message}`,
+    `write ${key} as iptables match arguments (e.g. ["-d", "192.0.2.1"], or ["-m", "set", "--match-set", "<name>", "dst"] for a set that exists), or remove it`,
+  );
 }
 
 function addNft(host: Host, ctx: Context, conf: PortmapConf, owner: Owner, nets: readonly ContainerNet[], undo: Undo) {

@@ -1,15 +1,27 @@
-// Applying the iptables plan: per family one iptables-save and one `iptables-restore --noflush`.
-// Shared chains are created race-free: a batch that must create or repair them runs under the
-// portmap lock (our other runs wait), and creates missing chains with `-N`, which fails the whole
-// atomic batch when someone else (the Go plugin, say) created the chain meanwhile; then the
-// tables are read again and the plan redone. A batch that only replaces this container's chain
-// needs no lock: iptables applies it atomically, and nothing else writes that chain.
+// Applying the iptables plan: per family one `iptables-restore --noflush`, planned without reading
+// the tables (plan-known.ts), and only when that is refused one iptables-save and a restore planned
+// on what is there. Shared chains are created race-free on that second path: a batch that must
+// create or repair them runs under the portmap lock (our other runs wait), and creates missing
+// chains with `-N`, which fails the whole atomic batch when someone else (the Go plugin, say)
+// created the chain meanwhile; then the tables are read again and the plan redone. A batch that
+// only adds or replaces this container's chain needs no lock: iptables applies it atomically, and
+// nothing else writes that chain.
 import { type Family, type Rule, restore, saveTables } from '@cni-ts/iptables';
-import { type Executor, ProcessError } from '@cni-ts/process';
+import { type Executor, ProcessError, isKind } from '@cni-ts/process';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
 import type { Host } from './host.js';
-import { type Owner, type Tables, chainsOf, planSetup, planTeardown, tablesFor } from './plan-iptables.js';
+import {
+  DNAT_CHAIN,
+  type Owner,
+  type Tables,
+  chainsOf,
+  dnatChainName,
+  planSetup,
+  planTeardown,
+  tablesFor,
+} from './plan-iptables.js';
+import { planCreate, planProbeAbsent, planRemoveKnown } from './plan-known.js';
 
 const ATTEMPTS = 3;
 
@@ -27,6 +39,53 @@ export function readNat(exec: Executor, family: Family, o?: Owner): Tables['nat'
 // A failed batch changed nothing; it is worth planning again when the tables may have moved under it.
 function retryable(e: unknown): boolean {
   return e instanceof ProcessError && e.kind !== 'not-found' && e.kind !== 'timeout' && e.kind !== 'busy';
+}
+
+/** True when a restore stopped at one of this container's jump rules (where the configured conditions are). */
+export function failedAtJump(e: unknown, o: Owner): boolean {
+  const args = e instanceof ProcessError ? e.failed?.args : undefined;
+  return !!args && args[0] === '-A' && args[1] === DNAT_CHAIN && args.at(-1) === dnatChainName(o);
+}
+
+/**
+ * ADD's first try in one family: one restore planned without reading (planCreate). True when it
+ * applied; false when iptables refused it (the node has not every shared chain, or has the pod's
+ * chain already), which changed nothing. A missing tool, a timeout or a held lock is thrown.
+ */
+export function createFamily(exec: Executor, conf: PortmapConf, o: Owner, net: ContainerNet): boolean {
+  try {
+    restore(exec, net.family, planCreate(conf, o, net));
+    return true;
+  } catch (e) {
+    if (!retryable(e)) throw e;
+    return false;
+  }
+}
+
+/**
+ * DEL's first try in one family, without reading: with the jumps ADD wrote, one restore removing
+ * exactly them and the pod's chain; without, a probe for the chain. "removed" and "absent" leave
+ * nothing of this pod's DNAT chain; "unknown" (refused, or iptables not usable) means read and see.
+ */
+export function removeKnown(exec: Executor, family: Family, o: Owner, jumps?: readonly Rule[]): Removal {
+  try {
+    restore(exec, family, jumps ? planRemoveKnown(o, jumps) : planProbeAbsent(o));
+    return jumps ? 'removed' : 'absent';
+  } catch (e) {
+    // the first line flushes the chain: refused there as missing, the chain (and so any jump to it) is not there
+    const f = e instanceof ProcessError ? e.failed : undefined;
+    if (jumps && isKind(e, 'missing') && f?.index === 1 && f.args[0] === '-F') return 'absent';
+    return 'unknown';
+  }
+}
+
+/** What DEL's first try found. */
+export type Removal = 'removed' | 'absent' | 'unknown';
+
+/** Removes a container's chains in one family: the known jumps without reading when they are given, else (or when refused) as teardownFamily. */
+export function removeFamily(exec: Executor, family: Family, o: Owner, jumps?: readonly Rule[]): void {
+  if (jumps && removeKnown(exec, family, o, jumps) !== 'unknown') return;
+  teardownFamily(exec, family, o);
 }
 
 /** Sets up one container address's rules, starting from a snapshot taken earlier (read again when needed). */
@@ -54,7 +113,8 @@ export async function setupFamily(
         restore(exec, net.family, plan.changes);
         return;
       } catch (e) {
-        if (attempt >= ATTEMPTS || !retryable(e)) throw e;
+        // a refused jump rule is refused again: its conditions are what iptables does not take
+        if (attempt >= ATTEMPTS || !retryable(e) || failedAtJump(e, o)) throw e;
         tables = readTables(exec, conf, net.family, o);
       }
     }
@@ -63,14 +123,16 @@ export async function setupFamily(
   }
 }
 
-/** Removes a container's chains in one family (nothing runs when they are absent); retried once on a moved table. */
-export function teardownFamily(exec: Executor, family: Family, o: Owner, nat = readNat(exec, family, o)): void {
+/** Removes a container's chains in one family (nothing runs when they are absent; then false); retried once on a moved table. */
+export function teardownFamily(exec: Executor, family: Family, o: Owner, nat = readNat(exec, family, o)): boolean {
+  const changes = planTeardown(nat, o);
   try {
-    restore(exec, family, planTeardown(nat, o));
+    restore(exec, family, changes);
   } catch (e) {
     if (!retryable(e)) throw e;
     restore(exec, family, planTeardown(readNat(exec, family, o), o));
   }
+  return changes.length > 0;
 }
 
 /** `iptables -C` for rules that cannot be compared as text; returns the ones that are missing. */

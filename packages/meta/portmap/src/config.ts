@@ -114,13 +114,18 @@ export function loadConfLenient(ctx: Context): PortmapConf {
   };
 }
 
-/** The mappings of a config that parses, else none (DEL uses them only when the rules are gone). */
-export function mappingsLenient(ctx: Context): PortMapping[] {
+/** The config when it parses, else undefined (DEL: the mappings and conditions say which rules ADD wrote). */
+export function loadConfOrUndefined(ctx: Context): PortmapConf | undefined {
   try {
-    return loadConf(ctx).mappings;
+    return loadConf(ctx);
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** The mappings of a config that parses, else none. */
+export function mappingsLenient(ctx: Context): PortMapping[] {
+  return loadConfOrUndefined(ctx)?.mappings ?? [];
 }
 
 function backendOf(v: string): Backend {

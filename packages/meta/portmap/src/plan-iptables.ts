@@ -165,7 +165,13 @@ export function containerRules(conf: PortmapConf, o: Owner, net: ContainerNet): 
     const to = net.family === 4 ? `${net.ip}:${m.containerPort}` : `[${net.ip}]:${m.containerPort}`;
     chain.push(rule('nat', name, ...dst, ...match, '-j', 'DNAT', '--to-destination', to));
   }
-  const conditions = (net.family === 4 ? conf.conditionsV4 : conf.conditionsV6) ?? [];
+  return { chain, jumps: jumpRules(conf, o, net.family) };
+}
+
+/** The jumps from CNI-HOSTPORT-DNAT to this container's chain in one family (they need no pod address). */
+export function jumpRules(conf: PortmapConf, o: Owner, family: Family): Rule[] {
+  const name = dnatChainName(o);
+  const conditions = conditionsOf(conf, family) ?? [];
   const jumps: Rule[] = [];
   for (const [proto, ports] of portsByProtocol(conf)) {
     for (let i = 0; i < ports.length; i += MULTIPORT_MAX) {
@@ -174,7 +180,12 @@ export function containerRules(conf: PortmapConf, o: Owner, net: ContainerNet): 
       jumps.push(rule('nat', DNAT_CHAIN, ...head, ...conditions, '-j', name));
     }
   }
-  return { chain, jumps };
+  return jumps;
+}
+
+/** The configured conditions of one family's jump rules. */
+export function conditionsOf(conf: PortmapConf, family: Family): string[] | undefined {
+  return family === 4 ? conf.conditionsV4 : conf.conditionsV6;
 }
 
 // Host ports of every mapping (of either family, as upstream), grouped by protocol in name order.

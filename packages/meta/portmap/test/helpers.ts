@@ -2,6 +2,7 @@
 // (changeable between calls), nft listings, conntrack and restore outcomes, and a fake Host.
 // The plugin runs through skel's dispatch, as the real executable does. Nothing touches the machine.
 import { readFileSync } from 'node:fs';
+import { BUILTIN_CHAINS, type TableName, hasRule, parseSave, splitArgs } from '@cni-ts/iptables';
 import type { FileLock } from '@cni-ts/process';
 import { dispatch } from '@cni-ts/skel';
 import { type Call, FakeExecutor } from '@cni-ts/testutils';
@@ -60,7 +61,9 @@ export class Node extends FakeExecutor {
     const failed = this.scenario.fail?.(c);
     if (failed) return { status: failed.status ?? 1, stderr: failed.stderr };
     const s = this.scenario;
-    if (c.file.endsWith('tables-save')) return { stdout: s.save?.[c.file.startsWith('ip6') ? 6 : 4] ?? EMPTY_SAVE };
+    const save = s.save?.[c.file.startsWith('ip6') ? 6 : 4] ?? EMPTY_SAVE;
+    if (c.file.endsWith('tables-save')) return { stdout: save };
+    if (c.file.endsWith('tables-restore')) return refusal(save, c.input, c.file) ?? { stdout: '' };
     if (c.file === 'nft' && c.args[0] === 'list' && c.args[1] === 'tables') return { stdout: s.nftTables ?? '' };
     if (c.file === 'nft' && c.args[0] === '-j') {
       const items = s.nft?.[c.args[3] === 'ip6' ? 6 : 4];
@@ -168,4 +171,49 @@ function nftMissing(args: readonly string[]): string {
   const cmd = args.slice(1).join(' ');
   const name = args[args.length - 1]!;
   return `Error: No such file or directory\n${cmd}\n${' '.repeat(cmd.length - name.length)}${'^'.repeat(name.length)}\n`;
+}
+
+const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'DNAT', 'SNAT', 'MASQUERADE', 'MARK', 'REJECT', 'LOG']);
+
+/**
+ * How iptables-nft-restore (1.8.9) refuses a --noflush batch against the tables in `save`, as
+ * measured on the real tool: the first line that does not apply, worded as it words it (a jump to a
+ * chain that does not exist is reported at the COMMIT of its table); undefined when it applies.
+ * The tables are not changed (a scenario sets them).
+ */
+export function refusal(save: string, input: string, tool: string): { status: number; stderr: string } | undefined {
+  const name = tool.replace(/^.*\//, '');
+  const lines = input.split('\n');
+  let table: TableName | undefined;
+  let chains = new Set<string>();
+  let state = parseSave(save, 'nat');
+  let jumpsTo: Array<[string, number]> = [];
+  const fail = (i: number, why: string) => ({ status: 1, stderr: `${name}: line ${i + 1} failed: ${why}.\n` });
+  for (const [i, line] of lines.entries()) {
+    if (line.startsWith('*')) {
+      table = line.slice(1) as TableName;
+      state = parseSave(save, table);
+      chains = new Set([...state.chains, ...BUILTIN_CHAINS[table]]);
+      jumpsTo = [];
+      continue;
+    }
+    if (line === 'COMMIT') {
+      const missing = jumpsTo.find(([t]) => !chains.has(t));
+      if (missing)
+        return { status: 2, stderr: `${name} v1.8.9 (nf_tables): Chain '${missing[0]}' does not exist\nError occurred at line: ${i + 1}\n` };
+      continue;
+    }
+    if (!table || line === '') continue;
+    const [op, chain, ...spec] = splitArgs(line);
+    if (!chain) continue;
+    const r = { table, chain, spec };
+    const target = spec[spec.indexOf('-j') + 1];
+    if (op === '-N' && chains.has(chain)) return fail(i, 'Chain already exists');
+    if (op === '-N') chains.add(chain);
+    if (['-A', '-I', '-F', '-X'].includes(op!) && !chains.has(chain)) return fail(i, 'No chain/target/match by that name');
+    if ((op === '-D' || op === '-C') && !hasRule(state, r)) return fail(i, 'Bad rule (does a matching rule exist in that chain?)');
+    if (op === '-X') chains.delete(chain);
+    if ((op === '-A' || op === '-I') && spec.includes('-j') && target && !TARGETS.has(target)) jumpsTo.push([target, i]);
+  }
+  return undefined;
 }

@@ -1,6 +1,8 @@
-// The verbs through skel on a scripted node: which commands run, in what order, with what input;
-// that a rejected ADD runs nothing; the lock only for shared changes; the -N compare-and-swap
-// retried; DEL without mappings, prevResult or netns; route_localnet; conntrack.
+// The verbs through skel on a scripted node (its iptables-restore refuses a batch as the real one
+// does, helpers.refusal): which commands run, in what order, with what input; ADD and DEL reading
+// nothing when the node is as expected and reading only when refused; that a rejected ADD runs
+// nothing; the lock only for shared changes; the -N compare-and-swap retried; DEL without
+// mappings, prevResult or netns; route_localnet; conntrack.
 import test from 'ava';
 import { ALL_VERSIONS } from '@cni-ts/types';
 import { dnatChainName } from '../src/index.js';
@@ -25,7 +27,7 @@ const UDP = mappings(
 const PREV4 = prevResult('10.22.0.5/24');
 const PREV46 = prevResult('10.22.0.5/24', 'fd00:22::5/64');
 
-test('ADD on a fresh node: one iptables-save, the lock, a second read under it, one restore, route_localnet', async (t) => {
+test('ADD on a fresh node: the first batch is refused, then a read, the lock, a second read under it, one restore', async (t) => {
   const node = new Node();
   const host = new FakeHost('cni0');
   const r = await run(node, host, 'ADD', { ...TCP, prevResult: PREV4 });
@@ -33,15 +35,16 @@ test('ADD on a fresh node: one iptables-save, the lock, a second read under it, 
   t.deepEqual(r.json.ips, [{ address: '10.22.0.5/24', interface: 1 }], 'prevResult passed through');
   t.deepEqual(
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
-    ['iptables-save', 'iptables-save', 'iptables-restore --noflush -w 5'],
+    ['iptables-restore --noflush -w 5', 'iptables-save', 'iptables-save', 'iptables-restore --noflush -w 5'],
   );
   t.is(host.locks, 1);
   t.is(host.held, 0, 'the lock is released');
-  t.regex(node.restores(4)[0]!, /^\*nat\n-N CNI-HOSTPORT-SETMARK\n/);
+  t.regex(node.restores(4)[0]!, /^\*filter\n-C INPUT /, 'the first batch, refused: no localnet guard yet');
+  t.regex(node.restores(4)[1]!, /^\*nat\n-N CNI-HOSTPORT-SETMARK\n/);
   t.deepEqual(host.sysctls, [['net/ipv4/conf/cni0/route_localnet', '1']]);
 });
 
-test('ADD where the shared chains exist: no lock, one save and one restore per family (dual-stack: IPv4 first)', async (t) => {
+test('ADD where the shared chains exist: no read, no lock, one restore per family (dual-stack: IPv4 first)', async (t) => {
   const node = new Node({ save: { 4: OURS4, 6: GO6 } });
   const host = new FakeHost();
   const r = await run(node, host, 'ADD', { ...TCP, prevResult: PREV46 }, { containerId: 'ctr2' });
@@ -49,16 +52,55 @@ test('ADD where the shared chains exist: no lock, one save and one restore per f
   t.is(host.locks, 0);
   t.deepEqual(
     node.calls.map((c) => c.file),
-    ['iptables-save', 'ip6tables-save', 'iptables-restore', 'ip6tables-restore'],
+    ['iptables-restore', 'ip6tables-restore'],
   );
+  const dn = dnatChainName({ network: 'podnet', containerId: 'ctr2' });
+  t.is(
+    node.restores(6)[0],
+    [
+      '*nat',
+      `-N ${dn}`,
+      `-A ${dn} -j CNI-HOSTPORT-SETMARK`,
+      `-A ${dn} -j CNI-HOSTPORT-MASQ`,
+      `-F ${dn}`,
+      `-A ${dn} -s fd00:22::/64 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK`,
+      `-A ${dn} -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:22::5]:80`,
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr2\\"" -m multiport --dports 8080 -j ${dn}`,
+      'COMMIT',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('ADD on a node where Go set up the nat chains: the missing localnet guard refuses the first batch and is added', async (t) => {
+  const node = new Node({ save: { 4: GO4 } });
+  const host = new FakeHost();
+  const r = await run(node, host, 'ADD', { ...TCP, prevResult: PREV4 }, { containerId: 'ctr2' });
+  t.is(r.code, 0, r.stdout);
+  t.deepEqual(
+    node.calls.map((c) => c.file),
+    ['iptables-restore', 'iptables-save', 'iptables-save', 'iptables-restore'],
+  );
+  t.is(host.locks, 1);
+  t.regex(node.restores(4)[1]!, /\*filter\n-N CNI-HOSTPORT-LOCALNET\n/);
+});
+
+test('a repeated ADD (the chain exists): the first batch is refused at -N, the chain refilled after a read', async (t) => {
+  const node = new Node({ save: { 4: OURS4 } });
+  const r = await run(node, new FakeHost(), 'ADD', { ...TCP, prevResult: PREV4 });
+  t.is(r.code, 0, r.stdout);
+  t.deepEqual(
+    node.calls.map((c) => c.file),
+    ['iptables-restore', 'iptables-save', 'iptables-restore'],
+  );
+  t.regex(node.restores(4)[1]!, /^\*nat\n:CNI-DN-ee871de47c845415462cc - \[0:0\]\n/);
 });
 
 test('a lost -N race (someone created the chain meanwhile) re-reads and retries without it', async (t) => {
   const node = new Node();
-  let first = true;
+  let restores = 0;
   node.scenario.fail = (c) => {
-    if (c.file === 'iptables-restore' && first) {
-      first = false;
+    if (c.file === 'iptables-restore' && ++restores === 2) {
       node.scenario.save = { 4: `${GO4}*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n` };
       return { stderr: 'iptables-restore: line 3 failed: Chain already exists.' };
     }
@@ -66,10 +108,10 @@ test('a lost -N race (someone created the chain meanwhile) re-reads and retries 
   };
   const r = await run(node, new FakeHost(), 'ADD', { ...TCP, prevResult: PREV4 }, { containerId: 'ctr2' });
   t.is(r.code, 0, r.stdout);
-  const restores = node.restores(4);
-  t.is(restores.length, 2);
-  t.true(restores[0]!.includes('-N CNI-HOSTPORT-DNAT'));
-  t.false(restores[1]!.includes('-N CNI-HOSTPORT-DNAT'), 'the retry sees the chain and does not create it');
+  const batches = node.restores(4);
+  t.is(batches.length, 3, 'the first try, refused; the planned batch, refused; the re-planned one');
+  t.true(batches[1]!.includes('-N CNI-HOSTPORT-DNAT'));
+  t.false(batches[2]!.includes('-N CNI-HOSTPORT-DNAT'), 'the retry sees the chain and does not create it');
 });
 
 test('a rejected ADD runs nothing at all', async (t) => {
@@ -89,20 +131,31 @@ test('a rejected ADD runs nothing at all', async (t) => {
   }
 });
 
-test('a missing externalSetMarkChain is refused after reading, before any change (both families read first)', async (t) => {
-  const node = new Node({
-    save: { 4: `${EMPTY_SAVE}`, 6: GO6.replace(':CNI-HOSTPORT-DNAT', ':KUBE-MARK-MASQ - [0:0]\n:CNI-HOSTPORT-DNAT') },
-  });
-  const r = await run(node, new FakeHost(), 'ADD', {
-    ...TCP,
-    externalSetMarkChain: 'KUBE-MARK-MASQ',
-    prevResult: PREV46,
-  });
+test('a missing externalSetMarkChain refuses the first batch, then is named after a read; nothing stays changed', async (t) => {
+  const withMark = (save: string) => save.replace(':CNI-HOSTPORT-DNAT', ':KUBE-MARK-MASQ - [0:0]\n:CNI-HOSTPORT-DNAT');
+  const conf = { ...TCP, externalSetMarkChain: 'KUBE-MARK-MASQ', prevResult: PREV46 };
+  const node = new Node({ save: { 4: EMPTY_SAVE, 6: withMark(GO6) } });
+  const r = await run(node, new FakeHost(), 'ADD', conf);
   t.is(r.json.code, 7);
   t.regex(r.json.msg, /externalSetMarkChain "KUBE-MARK-MASQ" does not exist in the IPv4 nat table/);
   t.deepEqual(
     node.calls.map((c) => c.file),
-    ['iptables-save', 'ip6tables-save'],
+    ['iptables-restore', 'iptables-save'],
+    'the refused batch changed nothing',
+  );
+  // IPv4 has it, IPv6 not: the IPv4 rules written are taken back, exactly as written
+  const dual = new Node({ save: { 4: withMark(OURS4), 6: GO6 } });
+  const r2 = await run(dual, new FakeHost(), 'ADD', conf, { containerId: 'ctr2' });
+  t.is(r2.json.code, 7);
+  t.regex(r2.json.msg, /does not exist in the IPv6 nat table/);
+  t.deepEqual(
+    dual.calls.map((c) => c.file),
+    ['iptables-restore', 'ip6tables-restore', 'ip6tables-save', 'iptables-restore'],
+  );
+  const dn = dnatChainName({ network: 'podnet', containerId: 'ctr2' });
+  t.is(
+    dual.restores(4)[1],
+    `*nat\n-F ${dn}\n-D CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr2\\"" -m multiport --dports 8080 -j ${dn}\n-X ${dn}\nCOMMIT\n`,
   );
 });
 
@@ -145,20 +198,19 @@ test('a failing IPv6 batch takes back the IPv4 rules and reports the error', asy
   );
   const node = new Node({ save: { 4: OURS4, 6: GO6 } });
   node.scenario.fail = (c) => {
-    if (c.file === 'iptables-restore') node.scenario.save = { 4: withCtr2, 6: GO6 };
-    if (c.file === 'ip6tables-restore')
-      return { stderr: 'ip6tables-restore: line 4 failed: No chain/target/match by that name.' };
-    return undefined;
+    if (c.file !== 'ip6tables-restore') return undefined;
+    node.scenario.save = { 4: withCtr2, 6: GO6 }; // the IPv4 batch went through
+    return { stderr: 'ip6tables-restore: line 4 failed: No chain/target/match by that name.' };
   };
   const r = await run(node, new FakeHost(), 'ADD', { ...TCP, prevResult: PREV46 }, { containerId: 'ctr2' });
   t.is(r.code, 1);
   t.regex(r.json.msg, /^failed to set up the IPv6 port mappings: ip6tables-restore/);
   const files = node.calls.map((c) => c.file);
-  t.deepEqual(files.slice(0, 3), ['iptables-save', 'ip6tables-save', 'iptables-restore']);
-  t.deepEqual(files.slice(-2), ['iptables-save', 'iptables-restore'], 'IPv4 undone last');
+  t.deepEqual(files.slice(0, 3), ['iptables-restore', 'ip6tables-restore', 'ip6tables-save']);
+  t.deepEqual(files.slice(-1), ['iptables-restore'], 'IPv4 undone last, without a read');
   t.is(
     node.restores(4).at(-1),
-    `*nat\n-D CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr2\\"" -m multiport --dports 8080 -j ${dn}\n-F ${dn}\n-X ${dn}\nCOMMIT\n`,
+    `*nat\n-F ${dn}\n-D CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr2\\"" -m multiport --dports 8080 -j ${dn}\n-X ${dn}\nCOMMIT\n`,
   );
 });
 
@@ -170,41 +222,90 @@ test('UDP mappings: stale conntrack entries for their host ports are deleted aft
   ]);
 });
 
-test('DEL without mappings, prevResult or netns removes the chains of both families found by name', async (t) => {
+test('DEL without mappings, prevResult or netns removes the chains of both families found by name (then not nftables)', async (t) => {
   const node = new Node({ save: { 4: GO4, 6: GO6 } });
   const r = await run(node, new FakeHost(), 'DEL', {});
   t.is(r.code, 0, r.stdout);
   t.deepEqual(
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
     [
+      'iptables-restore --noflush -w 5',
       'iptables-save -t nat',
       'iptables-restore --noflush -w 5',
+      'ip6tables-restore --noflush -w 5',
       'ip6tables-save -t nat',
       'ip6tables-restore --noflush -w 5',
-      'nft -j list table ip cni_hostport',
-      'nft -j list table ip6 cni_hostport',
       'conntrack -D -f ipv4 -p udp --orig-port-dst 8053 --reply-src 10.22.0.5',
       'conntrack -D -f ipv6 -p udp --orig-port-dst 8053 --reply-src fd00:22::5',
     ],
   );
-  t.regex(node.restores(6)[0]!, /-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n$/);
+  t.is(node.restores(6)[0], '*nat\n-N CNI-DN-ee871de47c845415462cc\n-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n', 'the probe, refused');
+  t.regex(node.restores(6)[1]!, /-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n$/);
 });
 
 test('DEL with a prevResult that is not a result still cleans both families', async (t) => {
   const node = new Node({ save: { 4: GO4, 6: GO6 } });
   const r = await run(node, new FakeHost(), 'DEL', { prevResult: { ips: 'bogus' } });
   t.is(r.code, 0, r.stdout);
-  t.is(node.restores().length, 2);
+  t.is(node.restores().length, 4, 'per family the refused probe and the removal');
   t.regex(r.log, /ignoring prevResult/);
 });
 
-test('DEL when everything is gone runs no restore and succeeds; prevResult narrows it to its families', async (t) => {
+test('DEL when everything is gone: one restore refused at its first line, no read; prevResult narrows it to its families', async (t) => {
   const node = new Node();
   t.is((await run(node, new FakeHost(), 'DEL', { ...TCP, prevResult: PREV4 })).code, 0);
   t.deepEqual(
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
-    ['iptables-save -t nat', 'nft -j list table ip cni_hostport', 'nft -j list table ip6 cni_hostport'],
+    ['iptables-restore --noflush -w 5', 'nft -j list table ip cni_hostport', 'nft -j list table ip6 cni_hostport'],
   );
+  // without the mappings: the probe, accepted (nothing there, nothing changed)
+  const bare = new Node();
+  t.is((await run(bare, new FakeHost(), 'DEL', { prevResult: PREV4 })).code, 0);
+  t.deepEqual(
+    bare.calls.map((c) => c.file),
+    ['iptables-restore', 'nft', 'nft'],
+  );
+});
+
+test('DEL with the mappings ADD had: one restore removing exactly its rules; no read, no nft, the UDP flows from prevResult', async (t) => {
+  const node = new Node({ save: { 4: GO4, 6: GO6 } });
+  const r = await run(node, new FakeHost(), 'DEL', { runtimeConfig: GO_MAPPINGS, prevResult: PREV46 });
+  t.is(r.code, 0, r.stdout);
+  t.deepEqual(
+    node.calls.map((c) => [c.file, ...c.args].join(' ')),
+    [
+      'iptables-restore --noflush -w 5',
+      'ip6tables-restore --noflush -w 5',
+      'conntrack -D -f ipv4 -p udp --orig-port-dst 8053 --reply-src 10.22.0.5',
+      'conntrack -D -f ipv6 -p udp --orig-port-dst 8053 --reply-src fd00:22::5',
+    ],
+  );
+  const dn = 'CNI-DN-ee871de47c845415462cc';
+  const jump = (proto: string, ports: string) =>
+    `-D CNI-HOSTPORT-DNAT -p ${proto} -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr1\\"" -m multiport --dports ${ports} -j ${dn}`;
+  t.is(node.restores(4)[0], `*nat\n-F ${dn}\n${jump('tcp', '8080,9090,9091')}\n${jump('udp', '8053')}\n-X ${dn}\nCOMMIT\n`);
+});
+
+test('DEL after the config changed (other ports): the exact removal is refused, then the table is read and cleaned', async (t) => {
+  const node = new Node({ save: { 4: GO4 } });
+  const r = await run(node, new FakeHost(), 'DEL', { ...TCP, prevResult: PREV4 });
+  t.is(r.code, 0, r.stdout);
+  t.deepEqual(
+    node.calls.map((c) => c.file),
+    ['iptables-restore', 'iptables-save', 'iptables-restore', 'conntrack'],
+    'the rules were in iptables: nftables is not looked at',
+  );
+  t.regex(node.restores(4)[1]!, /--dports 8053 -j CNI-DN-ee871de47c845415462cc\n-F CNI-DN-ee871de47c845415462cc\n-X /);
+});
+
+test('DEL with UDP mappings but no prevResult reads the rules (the conntrack flush needs the pod address)', async (t) => {
+  const node = new Node({ save: { 4: GO4, 6: GO6 } });
+  t.is((await run(node, new FakeHost(), 'DEL', { runtimeConfig: GO_MAPPINGS })).code, 0);
+  t.deepEqual(
+    node.calls.filter((c) => c.file.endsWith('tables-save')).map((c) => c.file),
+    ['iptables-save', 'ip6tables-save'],
+  );
+  t.true(node.calls.some((c) => c.file === 'conntrack' && c.args.includes('10.22.0.5')));
 });
 
 test('DEL after the rules are gone still flushes the UDP flows of the mappings the runtime resent', async (t) => {
@@ -218,7 +319,7 @@ test('DEL after the rules are gone still flushes the UDP flows of the mappings t
 
 test('DEL: an unusable ip6tables is skipped when the family was only guessed, reported when prevResult had it', async (t) => {
   const fail = (c: { file: string }) =>
-    c.file === 'ip6tables-save' ? { stderr: "ip6tables-save: can't initialize" } : undefined;
+    c.file.startsWith('ip6tables-') ? { stderr: `${c.file}: can't initialize` } : undefined;
   t.is((await run(new Node({ fail }), new FakeHost(), 'DEL', {})).code, 0);
   const r = await run(new Node({ fail }), new FakeHost(), 'DEL', { prevResult: PREV46 });
   t.is(r.code, 1);
