@@ -105,15 +105,24 @@ async function addIptables(
         tables = readTables(ctx.exec, conf, n.family, owner);
       } catch (e) {
         if (probe && nftUsable(ctx.exec)) return false;
-        throw kernelError(probe ? 'use iptables (and nftables is not usable either)' : `read the IPv${n.family} iptables rules`, e);
+        throw kernelError(
+          probe ? 'use iptables (and nftables is not usable either)' : `read the IPv${n.family} iptables rules`,
+          e,
+        );
       }
       const problem = setupProblem(conf, tables.nat, n.family);
       if (problem)
-        throw configError(problem, 'create it first (kube-proxy does), or remove "externalSetMarkChain" from the config');
+        throw configError(
+          problem,
+          'create it first (kube-proxy does), or remove "externalSetMarkChain" from the config',
+        );
       try {
         await setupFamily(ctx.exec, host, conf, owner, n, tables);
       } catch (e) {
-        throw (failedAtJump(e, owner) && refusedConditions(e, conf, n.family)) || kernelError(`set up the IPv${n.family} port mappings`, e);
+        throw (
+          (failedAtJump(e, owner) && refusedConditions(e, conf, n.family)) ||
+          kernelError(`set up the IPv${n.family} port mappings`, e)
+        );
       }
     }
     const jumps = jumpRules(conf, owner, n.family);

@@ -70,11 +70,11 @@ export function createFamily(exec: Executor, conf: PortmapConf, o: Owner, net: C
 export function removeKnown(exec: Executor, family: Family, o: Owner, jumps?: readonly Rule[]): Removal {
   try {
     restore(exec, family, jumps ? planRemoveKnown(o, jumps) : planProbeAbsent(o));
-    return jumps ? 'removed' : 'absent';
+    return jumps ? 'removed' : 'unknown';
   } catch (e) {
-    // the first line flushes the chain: refused there as missing, the chain (and so any jump to it) is not there
+    // both start by flushing the chain: refused there as missing, the chain (and so any jump to it) is not there
     const f = e instanceof ProcessError ? e.failed : undefined;
-    if (jumps && isKind(e, 'missing') && f?.index === 1 && f.args[0] === '-F') return 'absent';
+    if (isKind(e, 'missing') && f?.index === 1 && f.args[0] === '-F') return 'absent';
     return 'unknown';
   }
 }

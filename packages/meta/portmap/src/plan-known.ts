@@ -15,10 +15,10 @@
 //     -A CNI-DN-<hash> …                        the pod's rules
 //     -A CNI-HOSTPORT-DNAT … -j CNI-DN-<hash>   no CNI-HOSTPORT-DNAT: a fresh node
 //
-//   DEL, nat, with the mappings:          DEL, nat, without them:
-//     -F CNI-DN-<hash>   missing: nothing to remove   -N CNI-DN-<hash>   exists: read and remove
-//     -D CNI-HOSTPORT-DNAT … (each jump)  differs       -X CNI-DN-<hash>   (accepted: nothing there,
-//     -X CNI-DN-<hash>   still referenced                                  and nothing changed)
+//   DEL, nat, with the mappings:                   DEL, nat, without them (a probe):
+//     -F CNI-DN-<hash>   missing: nothing to remove    -F CNI-DN-<hash>   missing: nothing to remove
+//     -D CNI-HOSTPORT-DNAT … (each jump)   differs      -N CNI-DN-<hash>   exists: read and remove
+//     -X CNI-DN-<hash>   still referenced
 //
 // The shared chains' own rules (the PREROUTING/OUTPUT/POSTROUTING entries, the mark and
 // masquerade rules) are not checked by ADD: `-C` in the nat table costs iptables-nft a read of the
@@ -57,11 +57,15 @@ export function planRemoveKnown(o: Owner, jumps: readonly Rule[]): Change[] {
   ];
 }
 
-/** DEL's probe when nothing says what ADD wrote: accepted (changing nothing) when the pod's chain does not exist, refused when it does. */
+/**
+ * DEL's probe when nothing says what ADD wrote: always refused, so it changes nothing (an accepted
+ * batch would create iptables-nft's nat table on a node without one) — at its first line when the
+ * pod's chain does not exist, at the second when it does.
+ */
 export function planProbeAbsent(o: Owner): Change[] {
   const name = dnatChainName(o);
   return [
+    { op: 'flush', table: 'nat', chain: name },
     { op: 'create', table: 'nat', chain: name },
-    { op: 'deleteChain', table: 'nat', chain: name },
   ];
 }

@@ -200,7 +200,10 @@ export function refusal(save: string, input: string, tool: string): { status: nu
     if (line === 'COMMIT') {
       const missing = jumpsTo.find(([t]) => !chains.has(t));
       if (missing)
-        return { status: 2, stderr: `${name} v1.8.9 (nf_tables): Chain '${missing[0]}' does not exist\nError occurred at line: ${i + 1}\n` };
+        return {
+          status: 2,
+          stderr: `${name} v1.8.9 (nf_tables): Chain '${missing[0]}' does not exist\nError occurred at line: ${i + 1}\n`,
+        };
       continue;
     }
     if (!table || line === '') continue;
@@ -210,10 +213,13 @@ export function refusal(save: string, input: string, tool: string): { status: nu
     const target = spec[spec.indexOf('-j') + 1];
     if (op === '-N' && chains.has(chain)) return fail(i, 'Chain already exists');
     if (op === '-N') chains.add(chain);
-    if (['-A', '-I', '-F', '-X'].includes(op!) && !chains.has(chain)) return fail(i, 'No chain/target/match by that name');
-    if ((op === '-D' || op === '-C') && !hasRule(state, r)) return fail(i, 'Bad rule (does a matching rule exist in that chain?)');
+    if (['-A', '-I', '-F', '-X'].includes(op!) && !chains.has(chain))
+      return fail(i, 'No chain/target/match by that name');
+    if ((op === '-D' || op === '-C') && !hasRule(state, r))
+      return fail(i, 'Bad rule (does a matching rule exist in that chain?)');
     if (op === '-X') chains.delete(chain);
-    if ((op === '-A' || op === '-I') && spec.includes('-j') && target && !TARGETS.has(target)) jumpsTo.push([target, i]);
+    if ((op === '-A' || op === '-I') && spec.includes('-j') && target && !TARGETS.has(target))
+      jumpsTo.push([target, i]);
   }
   return undefined;
 }

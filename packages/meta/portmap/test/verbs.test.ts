@@ -239,7 +239,11 @@ test('DEL without mappings, prevResult or netns removes the chains of both famil
       'conntrack -D -f ipv6 -p udp --orig-port-dst 8053 --reply-src fd00:22::5',
     ],
   );
-  t.is(node.restores(6)[0], '*nat\n-N CNI-DN-ee871de47c845415462cc\n-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n', 'the probe, refused');
+  t.is(
+    node.restores(6)[0],
+    '*nat\n-F CNI-DN-ee871de47c845415462cc\n-N CNI-DN-ee871de47c845415462cc\nCOMMIT\n',
+    'the probe, refused',
+  );
   t.regex(node.restores(6)[1]!, /-X CNI-DN-ee871de47c845415462cc\nCOMMIT\n$/);
 });
 
@@ -258,7 +262,7 @@ test('DEL when everything is gone: one restore refused at its first line, no rea
     node.calls.map((c) => [c.file, ...c.args].join(' ')),
     ['iptables-restore --noflush -w 5', 'nft -j list table ip cni_hostport', 'nft -j list table ip6 cni_hostport'],
   );
-  // without the mappings: the probe, accepted (nothing there, nothing changed)
+  // without the mappings: the probe, refused at its first line (nothing there, nothing changed)
   const bare = new Node();
   t.is((await run(bare, new FakeHost(), 'DEL', { prevResult: PREV4 })).code, 0);
   t.deepEqual(
@@ -283,7 +287,10 @@ test('DEL with the mappings ADD had: one restore removing exactly its rules; no 
   const dn = 'CNI-DN-ee871de47c845415462cc';
   const jump = (proto: string, ports: string) =>
     `-D CNI-HOSTPORT-DNAT -p ${proto} -m comment --comment "dnat name: \\"podnet\\" id: \\"ctr1\\"" -m multiport --dports ${ports} -j ${dn}`;
-  t.is(node.restores(4)[0], `*nat\n-F ${dn}\n${jump('tcp', '8080,9090,9091')}\n${jump('udp', '8053')}\n-X ${dn}\nCOMMIT\n`);
+  t.is(
+    node.restores(4)[0],
+    `*nat\n-F ${dn}\n${jump('tcp', '8080,9090,9091')}\n${jump('udp', '8053')}\n-X ${dn}\nCOMMIT\n`,
+  );
 });
 
 test('DEL after the config changed (other ports): the exact removal is refused, then the table is read and cleaned', async (t) => {

@@ -169,7 +169,10 @@ test('CHECK: passes for an IPv4-only pod on a dual-stack node; fails naming a ru
   );
   const withConditions = { ...v4, conditionsV4: ['!', '-s', '192.0.2.0/24'] };
   t.is((await portmap(w, 'ADD', withConditions, { containerId: 'cond' })).exitCode, 0);
-  t.is((await portmap(w, 'CHECK', v4)).exitCode, 0, 'the next ADD repaired the shared rule');
+  // an ADD that finds its chains in place reads nothing, so it does not see the missing entry rule
+  t.is((await portmap(w, 'CHECK', v4)).json?.code, 100, 'a new pod’s ADD does not look at the entry rules');
+  t.is((await portmap(w, 'ADD', v4)).exitCode, 0);
+  t.is((await portmap(w, 'CHECK', v4)).exitCode, 0, 'the repeated ADD (it reads the table) repaired the shared rule');
   const cond = await portmap(w, 'CHECK', withConditions, { containerId: 'cond' });
   t.is(cond.exitCode, 0, `conditioned jumps are checked with iptables -C: ${cond.stdout}`);
   const jump = (await rulesOf(w.node.node, 4)).find((l) => l.includes('id: \\"cond\\"'))!;
