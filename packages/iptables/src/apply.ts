@@ -38,13 +38,18 @@ export function saveTables<T extends TableName>(
   return Object.fromEntries(tables.map((t) => [t, parseSave(text, t, rulesOf)])) as Record<T, TableState>;
 }
 
+/** Options of restore: `test` only parses and builds the batch (`--test`), committing nothing. */
+export interface RestoreOptions {
+  test?: boolean;
+}
+
 /** Applies changes atomically with one `iptables-restore --noflush -w <s>` (nothing runs when there are none). */
-export function restore(exec: Executor, family: Family, changes: readonly Change[]): void {
+export function restore(exec: Executor, family: Family, changes: readonly Change[], opts: RestoreOptions = {}): void {
   if (changes.length === 0) return;
   const tool = RESTORE[family];
   const input = renderRestore(changes);
   try {
-    runChecked(exec, tool, ['--noflush', '-w', String(XTABLES_WAIT_S)], { input });
+    runChecked(exec, tool, [...(opts.test ? ['--test'] : []), '--noflush', '-w', String(XTABLES_WAIT_S)], { input });
   } catch (e) {
     if (!isKind(e, 'busy')) throw withFailedLine(e, input);
     throw new ProcessError(

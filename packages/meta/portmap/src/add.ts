@@ -4,8 +4,8 @@
 // hostPorts on 127.0.0.1 and flush stale UDP conntrack entries. A failure takes back the rules
 // already written. prevResult is passed through unchanged.
 import type { Context } from '@cni-ts/skel';
-import type { Family } from '@cni-ts/iptables';
-import { ProcessError } from '@cni-ts/process';
+import { type Family, restore } from '@cni-ts/iptables';
+import { ProcessError, isKind } from '@cni-ts/process';
 import { type CniError, type Result, configError } from '@cni-ts/types';
 import { createFamily, failedAtJump, readTables, removeFamily, setupFamily } from './apply-iptables.js';
 import { setupNft, teardownNft } from './apply-nft.js';
@@ -15,6 +15,7 @@ import { flushUdp } from './conntrack.js';
 import { type ContainerNet, containerNets } from './container.js';
 import type { Host } from './host.js';
 import { type Owner, type Tables, conditionsOf, jumpRules, setupProblem } from './plan-iptables.js';
+import { planConditionsTest } from './plan-known.js';
 import { mappingsFor } from './values.js';
 
 // Changes to take back when a later step fails, newest first; a failing undo is only logged.
@@ -90,6 +91,16 @@ async function addIptables(
   undo: Undo,
   auto: boolean,
 ): Promise<boolean> {
+  // a later family's conditions are tried first, so their refusal finds nothing written yet
+  for (const n of nets.slice(1)) {
+    if (!conditionsOf(conf, n.family)?.length) continue;
+    try {
+      restore(ctx.exec, n.family, planConditionsTest(conf, owner, n.family), { test: true });
+    } catch (e) {
+      if (e instanceof ProcessError && !isKind(e, 'not-found', 'timeout', 'busy'))
+        throw refusedConditions(e, conf, n.family)!;
+    }
+  }
   for (const [i, n] of nets.entries()) {
     const probe = auto && i === 0;
     let done: boolean;
@@ -141,7 +152,8 @@ export function refusedConditions(e: unknown, conf: PortmapConf, family: Family)
     .split('\n')
     .map((l) => l.replace(/^ip6?tables-restore(?: v[^:]*)?: (?:line \d+ failed: )?/, '').trim())
     .find((l) => l !== '' && !/^Error occurred at line|^Try `/.test(l));
-  const named = list.filter((c) => c.length > 1 && e.stderr.includes(c));
+  // the values its message quotes, as whole words
+  const named = list.filter((c) => new RegExp(`(?:^|[\\s"'\`])${escapeRe(c)}(?:$|[\\s"'.,:])`, 'm').test(e.stderr));
   const what = named.length ? named.map((c) => JSON.stringify(c)).join(', ') : JSON.stringify(list);
   return configError(
     `${key} ${what}: refused by ip${family === 6 ? '6' : ''}tables-restore: ${said ?? e.message}`,
@@ -179,4 +191,8 @@ function afterRules(host: Host, ctx: Context, conf: PortmapConf, n: ContainerNet
     udp.map((m) => ({ port: m.hostPort })),
     ctx.log,
   );
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

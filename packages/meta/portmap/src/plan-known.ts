@@ -27,7 +27,7 @@
 import { type Change, type Rule, rule } from '@cni-ts/iptables';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
-import { DNAT_CHAIN, type Owner, containerRules, dnatChainName, sharedChains } from './plan-iptables.js';
+import { DNAT_CHAIN, type Owner, containerRules, dnatChainName, jumpRules, sharedChains } from './plan-iptables.js';
 
 /** ADD's batch for one family when nothing was read: refused, changing nothing, unless the node has every shared chain and not the pod's. */
 export function planCreate(conf: PortmapConf, o: Owner, net: ContainerNet): Change[] {
@@ -68,4 +68,17 @@ export function planProbeAbsent(o: Owner): Change[] {
     { op: 'flush', table: 'nat', chain: name },
     { op: 'create', table: 'nat', chain: name },
   ];
+}
+
+/**
+ * A batch for `iptables-restore --test` holding the conditions of a family's jumps, on the pod's
+ * chain (created in the batch, so nothing needs to exist): what iptables refuses in them, it
+ * refuses here, before anything of an earlier family was written.
+ */
+export function planConditionsTest(conf: PortmapConf, o: Owner, family: 4 | 6): Change[] {
+  const name = dnatChainName(o);
+  const out: Change[] = [{ op: 'create', table: 'nat', chain: name }];
+  for (const j of jumpRules(conf, o, family))
+    out.push({ op: 'append', rule: rule('nat', name, ...j.spec.slice(0, -2), '-j', 'RETURN') });
+  return out;
 }

@@ -228,6 +228,41 @@ test('a rejected ADD changes nothing on the node, not even a shared chain', asyn
   t.false((await w.node.node.exec('nft', ['list', 'tables'])).includes('cni_hostport'));
 });
 
+// Values only iptables-restore can judge (an option no match has, an address that does not
+// parse): its refusal of the one batch changed nothing; the answer is code 7 naming the value.
+test('conditions iptables-restore refuses: code 7 naming the value, on a fresh node and a busy one; nothing changed', async (t) => {
+  const { w } = t.context;
+  const state = async () => [
+    await saved(w.node.node, 4),
+    await saved(w.node.node, 6),
+    await saved(w.node.node, 4, 'filter'),
+  ];
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [
+      { conditionsV4: ['--10.0.0.1'] },
+      /^conditionsV4 "--10\.0\.0\.1": refused by iptables-restore: unknown option "--10\.0\.0\.1"$/,
+    ],
+    [
+      { conditionsV4: ['-s', '10.0.0.1.5'] },
+      /^conditionsV4 "10\.0\.0\.1\.5": refused by iptables-restore: host\/network `10\.0\.0\.1\.5' not found$/,
+    ],
+    [
+      { conditionsV6: ['-m', 'set', '--match-set', 'no-such-set', 'src'] },
+      /^conditionsV6 "no-such-set": refused by ip6tables-restore: Set no-such-set doesn't exist\.$/,
+    ],
+  ];
+  for (const node of ['a fresh node', 'a node with the shared chains and a pod']) {
+    const before = await state();
+    for (const [extra, msg] of cases) {
+      const r = await portmap(w, 'ADD', { ...TCP, ...extra, prevResult: DUAL });
+      t.is(r.json?.code, 7, `${node}, ${JSON.stringify(extra)}: ${r.stdout}`);
+      t.regex(r.json?.msg ?? '', msg);
+      t.deepEqual(await state(), before, `${node}, ${JSON.stringify(extra)}: nothing changed`);
+    }
+    t.is((await portmap(w, 'ADD', { ...TCP, prevResult: DUAL }, { containerId: 'other' })).exitCode, 0);
+  }
+});
+
 test('nftables: DEL without mappings or prevResult, repeated; CHECK on a single-stack pod; GC', async (t) => {
   const { w } = t.context;
   const nft = { ...TCP, backend: 'nftables' };
