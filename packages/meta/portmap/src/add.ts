@@ -165,7 +165,7 @@ function addNft(host: Host, ctx: Context, conf: PortmapConf, owner: Owner, nets:
   try {
     setupNft(ctx.exec, conf, owner.containerId, nets);
   } catch (e) {
-    throw kernelError('set up the port mappings with nftables', e);
+    throw nftRefusedConditions(e, conf) ?? kernelError('set up the port mappings with nftables', e);
   }
   undo.push('nftables rules', () => teardownNft(ctx.exec, owner.containerId));
   for (const n of nets) afterRules(host, ctx, conf, n);
@@ -195,4 +195,32 @@ function afterRules(host: Host, ctx: Context, conf: PortmapConf, n: ContainerNet
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The code-7 error for conditions nft refused: the failing command is an entry rule holding them
+ * (the one transaction changed nothing). Names the part nft marked when it lies in the conditions.
+ */
+export function nftRefusedConditions(e: unknown, conf: PortmapConf): CniError | undefined {
+  const line = e instanceof ProcessError ? e.failed?.args[0] : undefined;
+  const m = line && /^add rule (ip6?) cni_hostport (?:prerouting|output) /.exec(line);
+  if (!m || !(e instanceof ProcessError)) return undefined;
+  const family = m[1] === 'ip6' ? 6 : 4;
+  const list = conditionsOf(conf, family);
+  if (!list?.length) return undefined;
+  const key = family === 4 ? 'conditionsV4' : 'conditionsV6';
+  const start = m[0].length;
+  const end = start + list.join(' ').length;
+  // nft echoes the command and marks what it could not take with carets
+  const lines = e.stderr.split('\n');
+  const at = lines.indexOf(line);
+  const carets = at >= 0 ? /\^+/.exec(lines[at + 1] ?? '') : null;
+  const from = carets ? Math.max(carets.index, start) : 0;
+  const to = carets ? Math.min(carets.index + carets[0].length, end) : 0;
+  const what = from < to ? JSON.stringify(line.slice(from, to)) : JSON.stringify(list);
+  const said = (lines.find((l) => l.includes('Error:')) ?? e.message).replace(/^.*?Error: /, '');
+  return configError(
+    `${key} ${what}: refused by nft: ${said}`,
+    `write ${key} as nft match tokens (e.g. ["ip", "daddr", "192.0.2.1"]), or remove it`,
+  );
 }

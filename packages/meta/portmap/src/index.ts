@@ -4,5 +4,6 @@ export * from './config.js';
 export * from './values.js';
 export * from './container.js';
 export * from './plan-iptables.js';
+export * from './plan-known.js';
 export * from './plan-nft.js';
 export * from './conntrack.js';

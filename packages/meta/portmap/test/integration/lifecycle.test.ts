@@ -228,16 +228,26 @@ test('a rejected ADD changes nothing on the node, not even a shared chain', asyn
   t.false((await w.node.node.exec('nft', ['list', 'tables'])).includes('cni_hostport'));
 });
 
-// Values only iptables-restore can judge (an option no match has, an address that does not
-// parse): its refusal of the one batch changed nothing; the answer is code 7 naming the value.
-test('conditions iptables-restore refuses: code 7 naming the value, on a fresh node and a busy one; nothing changed', async (t) => {
+// Values only iptables-restore or nft can judge (an option no match has, an address that does
+// not parse, a set that does not exist): the refusal of the one batch changed nothing (a
+// dual-stack ADD tries the IPv6 conditions with --test before writing IPv4); code 7 naming the value.
+test('conditions iptables-restore or nft refuses: code 7 naming the value, on a fresh node and a busy one; nothing changed', async (t) => {
   const { w } = t.context;
   const state = async () => [
     await saved(w.node.node, 4),
     await saved(w.node.node, 6),
     await saved(w.node.node, 4, 'filter'),
+    await w.node.node.exec('nft', ['list', 'ruleset']),
   ];
   const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [
+      { backend: 'nftables', conditionsV4: ['tcp', 'dport', '99999'] },
+      /^conditionsV4 "99999": refused by nft: Service out of range$/,
+    ],
+    [
+      { backend: 'nftables', conditionsV6: ['meta', 'nosuch'] },
+      /^conditionsV6 "meta nosuch": refused by nft: syntax error, unexpected nosuch/,
+    ],
     [
       { conditionsV4: ['--10.0.0.1'] },
       /^conditionsV4 "--10\.0\.0\.1": refused by iptables-restore: unknown option "--10\.0\.0\.1"$/,
@@ -260,6 +270,8 @@ test('conditions iptables-restore refuses: code 7 naming the value, on a fresh n
       t.deepEqual(await state(), before, `${node}, ${JSON.stringify(extra)}: nothing changed`);
     }
     t.is((await portmap(w, 'ADD', { ...TCP, prevResult: DUAL }, { containerId: 'other' })).exitCode, 0);
+    const nft = { ...TCP, backend: 'nftables', prevResult: DUAL };
+    t.is((await portmap(w, 'ADD', nft, { containerId: 'other-nft' })).exitCode, 0);
   }
 });
 
