@@ -115,7 +115,8 @@ async function addIptables(
       try {
         tables = readTables(ctx.exec, conf, n.family, owner);
       } catch (e) {
-        if (probe && nftUsable(ctx.exec)) return false;
+        // iptables does not work here (a tool that hangs or waits for a lock is no answer)
+        if (probe && !isKind(e, 'timeout', 'busy') && nftUsable(ctx.exec)) return false;
         throw kernelError(
           probe ? 'use iptables (and nftables is not usable either)' : `read the IPv${n.family} iptables rules`,
           e,
