@@ -11,12 +11,16 @@ import { type World, worldTest, netConf, run } from './kit.js';
 const test = worldTest(anyTest as TestFn<{ w: World }>, 'bi', 'bridge with in-process host-local');
 
 // Program names of the processes running a host-local (argv[0] ends in /host-local).
-function hostLocalProcesses(): string[] {
+// host-local processes working for the pod at `netns` (their environment names it: a delegate
+// inherits the bridge's), so other test files running host-local meanwhile do not count
+function hostLocalProcesses(netns: string): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-      if (argv0.endsWith('/host-local')) out.push(`${argv0} (${readlinkSync(`/proc/${pid}/exe`)})`);
+      if (!argv0.endsWith('/host-local')) continue;
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`CNI_NETNS=${netns}`)) continue;
+      out.push(`${argv0} (${readlinkSync(`/proc/${pid}/exe`)})`);
     } catch {
       // gone meanwhile
     }
@@ -77,7 +81,7 @@ test('in-process and exec’d host-local give the same answers, errors, store an
       await new Promise((r) => setTimeout(r, 200));
       const busy = call('DEL a, store locked', 'DEL', a, conf, 'a', { CNI_TS_LOCK_TIMEOUT_MS: '1500' });
       await new Promise((r) => setTimeout(r, 700));
-      seenWaiting[mode] = hostLocalProcesses().filter((p) => p.includes(w.dir) || p.startsWith(binDir));
+      seenWaiting[mode] = hostLocalProcesses(a.path).filter((p) => p.includes(w.dir) || p.startsWith(binDir));
       await busy;
     } finally {
       holder.kill('SIGKILL');
