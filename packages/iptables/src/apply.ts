@@ -1,6 +1,6 @@
 // Reading and changing iptables through @cni-ts/process: one iptables-save per table read, and
 // one `iptables-restore --noflush -w <s>` per address family for every change of a plugin run.
-import { type Executor, ProcessError, isKind, runChecked, runCheckedAsync } from '@cni-ts/process';
+import { type Executor, ProcessError, isKind, runChecked } from '@cni-ts/process';
 import type { Change, Family, TableName } from './rules.js';
 import { renderRestore, splitArgs } from './restore.js';
 import { type ChainFilter, type TableState, parseSave } from './save.js';
@@ -51,34 +51,14 @@ export function restore(exec: Executor, family: Family, changes: readonly Change
   try {
     runChecked(exec, tool, [...(opts.test ? ['--test'] : []), '--noflush', '-w', String(XTABLES_WAIT_S)], { input });
   } catch (e) {
-    throw restoreError(tool, input, e);
+    if (!isKind(e, 'busy')) throw withFailedLine(e, input);
+    throw new ProcessError(
+      'busy',
+      e.command,
+      `${tool}: the xtables lock is held by another program (waited ${XTABLES_WAIT_S} s); try again later`,
+      { status: e.status, stderr: e.stderr, cause: e },
+    );
   }
-}
-
-/**
- * restore in the background (the executor's runAsync): the process runs while the caller goes on
- * (a plugin changes links through rtnetlink meanwhile); the same input, errors and atomicity.
- * Rendered, and refused when unencodable, before anything starts.
- */
-export async function restoreAsync(exec: Executor, family: Family, changes: readonly Change[]): Promise<void> {
-  if (changes.length === 0) return;
-  const tool = RESTORE[family];
-  const input = renderRestore(changes);
-  try {
-    await runCheckedAsync(exec, tool, ['--noflush', '-w', String(XTABLES_WAIT_S)], { input });
-  } catch (e) {
-    throw restoreError(tool, input, e);
-  }
-}
-
-function restoreError(tool: string, input: string, e: unknown): unknown {
-  if (!isKind(e, 'busy')) return withFailedLine(e, input);
-  return new ProcessError(
-    'busy',
-    e.command,
-    `${tool}: the xtables lock is held by another program (waited ${XTABLES_WAIT_S} s); try again later`,
-    { status: e.status, stderr: e.stderr, cause: e },
-  );
 }
 
 // iptables-restore names the input line it stopped at ("Error occurred at line: N", legacy:

@@ -42,12 +42,6 @@ export interface Executor {
    * out, so golden tests pin the `nft` commands.
    */
   nftTableExists?(family: string, name: string): boolean | undefined;
-  /**
-   * Starts file with args in the background and resolves as `run` returns (and rejects as it
-   * throws), so a caller can change the kernel through rtnetlink while the process runs. Fakes
-   * leave it out; runCheckedAsync then runs the command synchronously at the call.
-   */
-  runAsync?(file: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
 }
 
 /** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path: tests, the bench, an operator's way out). */
@@ -82,10 +76,6 @@ export const systemExecutor: Executor = {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;
     return bun ? bunRun(bun, file, args, opts) : nodeRun(file, args, opts);
   },
-  async runAsync(file, args, opts = {}) {
-    const bun = (globalThis as { Bun?: BunSpawn }).Bun;
-    return bun ? bunRunAsync(bun, file, args, opts) : nodeRun(file, args, opts);
-  },
 };
 
 const MAX_BUFFER = 64 * 1024 * 1024;
@@ -109,22 +99,6 @@ interface BunSpawn {
     exitedDueToTimeout?: boolean;
     stdout: Uint8Array;
     stderr: Uint8Array;
-  };
-  spawn(
-    cmd: string[],
-    opts: {
-      stdin: Uint8Array;
-      stdout: 'pipe';
-      stderr: 'pipe';
-      env: Record<string, string | undefined>;
-    },
-  ): {
-    exited: Promise<number>;
-    exitCode: number | null;
-    signalCode: string | null;
-    stdout: ReadableStream<Uint8Array>;
-    stderr: ReadableStream<Uint8Array>;
-    kill(signal?: string): void;
   };
 }
 
@@ -167,39 +141,6 @@ function bunRun(bun: BunSpawn, file: string, args: readonly string[], opts: RunO
   return { status: r.exitCode ?? 1, stdout, stderr };
 }
 
-async function bunRunAsync(bun: BunSpawn, file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  const command = describe(file, args);
-  let p: ReturnType<BunSpawn['spawn']>;
-  try {
-    p = bun.spawn([file, ...args], {
-      stdin: Buffer.from(opts.input ?? ''),
-      stdout: 'pipe',
-      stderr: 'pipe',
-      env: opts.env ?? process.env,
-    });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(file, command, e);
-    throw new ProcessError('failed', command, `${command}: ${(e as Error).message}`, { cause: e });
-  }
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    p.kill('SIGKILL');
-  }, opts.timeoutMs ?? TOOL_TIMEOUT_MS);
-  try {
-    const [stdout, stderr] = await Promise.all([
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.exited,
-    ]);
-    if (killed) throw timedOut(command, opts, stderr);
-    if (p.signalCode) throw new ProcessError('failed', command, `${command}: killed by ${p.signalCode}`, { stderr });
-    return { status: p.exitCode ?? 1, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function nodeRun(file: string, args: readonly string[], opts: RunOptions): RunResult {
   const { spawnSync } = process.getBuiltinModule('node:child_process');
   const r = spawnSync(file, args as string[], {
@@ -228,10 +169,7 @@ function nodeRun(file: string, args: readonly string[], opts: RunOptions): RunRe
 
 /** Runs a command and throws a classified ProcessError when it exits non-zero. */
 export function runChecked(exec: Executor, file: string, args: readonly string[], opts?: RunOptions): RunResult {
-  return checked(file, args, exec.run(file, args, opts));
-}
-
-function checked(file: string, args: readonly string[], r: RunResult): RunResult {
+  const r = exec.run(file, args, opts);
   if (r.status !== 0) {
     const command = describe(file, args);
     const why = r.stderr.trim() || r.stdout.trim() || `exit status ${r.status}`;
@@ -243,17 +181,6 @@ function checked(file: string, args: readonly string[], r: RunResult): RunResult
     });
   }
   return r;
-}
-
-/** runChecked in the background (exec.runAsync); synchronously at the call for an executor without it. */
-export async function runCheckedAsync(
-  exec: Executor,
-  file: string,
-  args: readonly string[],
-  opts?: RunOptions,
-): Promise<RunResult> {
-  if (!exec.runAsync) return runChecked(exec, file, args, opts);
-  return checked(file, args, await exec.runAsync(file, args, opts));
 }
 
 /** A short printable form of a command line for error messages. */

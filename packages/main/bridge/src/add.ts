@@ -94,7 +94,6 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
   const taken = host.linkNames();
   const node = observeNode(ctx, conf, taken);
   const undo = new UndoStack(ctx.log);
-  let masq: Promise<void> | undefined;
   try {
     const ipam = conf.ipamType ? await ipamAdd(ctx, conf, undo) : undefined;
     const gw: Gateways = ipam
@@ -112,22 +111,6 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
       newBridgeMac: randomMac(host),
     });
     const podPlan = ipam ? planPodL3(conf, ifname, gw.ips, gw.routes, host.hasIpv6()) : planPodL2(conf, ifname);
-    const startMasq = () =>
-      setupMasq(
-        ctx.exec,
-        conf,
-        { network: conf.name, containerId, ifname },
-        gw.ips.map((i) => i.address),
-        undo,
-      ).catch((e) => {
-        throw kernelError('set up masquerading', e);
-      });
-    // With an executor that runs processes in the background, the masquerade restore (it needs
-    // only the addresses) runs while the links are set up through rtnetlink; else after them.
-    if (ipam && conf.ipMasq && ctx.exec.runAsync) {
-      masq = startMasq();
-      masq.catch(() => {}); // awaited below, or before unwinding
-    }
     applyNode(host, ctx.exec, nodePlan, hostVeth, undo);
     const container = applyPod(host, ctx.exec, podPlan, netns, ifname);
     const links = readBack(
@@ -137,11 +120,21 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
       !conf.disableContainerInterface,
     );
     if (conf.macspoofchk) addSpoofCheck(ctx.exec, containerId, ifname, hostVeth, container.mac, undo);
-    if (ipam && conf.ipMasq) await (masq ?? startMasq());
+    if (ipam && conf.ipMasq) {
+      try {
+        setupMasq(
+          ctx.exec,
+          conf,
+          { network: conf.name, containerId, ifname },
+          gw.ips.map((i) => i.address),
+          undo,
+        );
+      } catch (e) {
+        throw kernelError('set up masquerading', e);
+      }
+    }
     return addResult(conf, ctx.args, links, container.mac, gw, conf.dns ?? ipam?.dns);
   } catch (e) {
-    // a restore still running pushes its undo when it succeeds: let it finish first
-    await masq?.catch(() => {});
     await undo.unwind();
     throw e;
   }

@@ -2,7 +2,7 @@
 // default, nftables when asked or when iptables is unusable and nft works, as upstream), with
 // teardown and GC that look at both backends: a pod may have been set up by another version.
 import { type Executor, isKind } from '@cni-ts/process';
-import { type Family, type TableState, restore, restoreAsync, saveTable } from '@cni-ts/iptables';
+import { type Family, type TableState, restore, saveTable } from '@cni-ts/iptables';
 import { nftApply, nftList } from '@cni-ts/nftables';
 import type { BridgeConf } from './config.js';
 import {
@@ -46,13 +46,13 @@ export function familiesOf(addresses: readonly string[]): Family[] {
  * the rules re-planned. Without a configured backend, a first restore that fails while
  * `iptables-save` fails too means no usable iptables: nftables then, as chooseBackend decides.
  */
-export async function setupMasq(
+export function setupMasq(
   exec: Executor,
   conf: BridgeConf,
   o: MasqOwner,
   addresses: readonly string[],
   undo: UndoStack,
-): Promise<void> {
+): void {
   if (conf.ipMasqBackend === 'nftables') {
     setupNftMasq(exec, o, addresses, undo);
     return;
@@ -60,7 +60,7 @@ export async function setupMasq(
   for (const [i, f] of familiesOf(addresses).entries()) {
     const own = addresses.filter((a) => familyOf(a) === f);
     try {
-      await createMasq(exec, f, o, own);
+      createMasq(exec, f, o, own);
     } catch (e) {
       if (i > 0 || conf.ipMasqBackend || chooseBackend(exec, conf).backend !== 'nftables') throw e;
       setupNftMasq(exec, o, addresses, undo);
@@ -72,11 +72,9 @@ export async function setupMasq(
   }
 }
 
-// The first restore runs in the background when the executor can (restoreAsync); a refused one
-// (the chain exists) is re-planned from the table, synchronously: a repeated ADD is rare.
-async function createMasq(exec: Executor, f: Family, o: MasqOwner, addresses: readonly string[]): Promise<void> {
+function createMasq(exec: Executor, f: Family, o: MasqOwner, addresses: readonly string[]): void {
   try {
-    await restoreAsync(exec, f, planMasqCreate(o.network, o.containerId, addresses));
+    restore(exec, f, planMasqCreate(o.network, o.containerId, addresses));
   } catch (e) {
     if (!isKind(e, 'exists')) throw e;
     restore(exec, f, planMasqSetup(saveTable(exec, f, 'nat'), o.network, o.containerId, addresses));
@@ -105,20 +103,20 @@ function matters(conf: Pick<BridgeConf, 'ipMasqBackend'>, backend: 'iptables' | 
  * if that fails (a rule is not there, or something else jumps to the chain), the table is read and
  * whatever is there is removed. Returns the errors that matter.
  */
-export async function teardownMasq(
+export function teardownMasq(
   exec: Executor,
   conf: Pick<BridgeConf, 'ipMasqBackend'>,
   o: MasqOwner,
   families: readonly Family[],
   addresses: readonly string[] = [],
-): Promise<Error[]> {
+): Error[] {
   const errors: Error[] = [];
   for (const f of families) {
     const known = [...new Set(addresses.filter((a) => familyOf(a) === f))];
     try {
       if (known.length && conf.ipMasqBackend !== 'nftables') {
         try {
-          await restoreAsync(exec, f, planMasqRemoveKnown(o.network, o.containerId, known));
+          restore(exec, f, planMasqRemoveKnown(o.network, o.containerId, known));
           continue;
         } catch {
           // not exactly what ADD made (or iptables is unusable): read the table and see

@@ -66,15 +66,6 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   const { containerId, ifname } = ctx.args;
   const errors: Error[] = [];
   const prev = teardownPrev(ctx); // DEL cleans up with or without a usable prevResult
-  const owner = { network: conf.name, containerId, ifname };
-  const masqOn = conf.ipamType !== '' && conf.ipMasq;
-  // With an executor that runs processes in the background and prevResult's addresses, the
-  // masquerade restore runs while the pod's veth is deleted (docs/performance.md). Should the
-  // sandbox hold an address of another family, that family is torn down after; one of the same
-  // family whose rule is there makes the restore of the known rules fail, and the table is read.
-  const early =
-    masqOn && ctx.exec.runAsync && prev.addresses.length ? new Set<Family>(prev.addresses.map(familyOf)) : undefined;
-  const earlyMasq = early ? teardownMasq(ctx.exec, conf, owner, [...early].sort(), prev.addresses) : undefined;
   const addresses = [...prev.addresses];
   if (!netnsGone(ctx.args.netns)) addresses.push(...deleteInSandbox(ctx, errors));
   else deleteLeftHostVeth(host, ctx, conf, prev, errors);
@@ -86,12 +77,13 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
       errors.push(kernelError('remove the spoof check', e));
     }
   }
-  if (masqOn) {
-    const masqErrors = earlyMasq ? await earlyMasq : [];
+  if (conf.ipamType && conf.ipMasq) {
     const fams: Family[] = families.size ? [...families].sort() : [4, 6];
-    const rest = early ? fams.filter((f) => !early.has(f)) : fams;
-    if (rest.length) masqErrors.push(...(await teardownMasq(ctx.exec, conf, owner, rest, addresses)));
-    errors.push(...masqErrors.map((e) => kernelError('remove masquerade rules', e)));
+    errors.push(
+      ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams, addresses).map((e) =>
+        kernelError('remove masquerade rules', e),
+      ),
+    );
   }
   if (conf.ipamType) {
     try {
