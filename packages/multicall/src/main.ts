@@ -1,34 +1,37 @@
 // The multi-call entry: `/opt/cni/bin/loopback` (a link to cni-ts) runs the loopback plugin;
-// invoked as `cni-ts` it is the command-line tool. The CLI is imported lazily: it is its own
-// chunk of the bundle and of the compiled executable, so a plugin run never loads it.
-import { registerInProcess, runPlugin, writeAll } from '@cni-ts/skel';
+// invoked as `cni-ts` it is the command-line tool. Everything behind the choice is imported
+// lazily: each plugin, skel and the CLI are chunks of their own in the bundle and in the compiled
+// executable, so a run loads the plugin it runs and nothing else (docs/startup.md). This module
+// imports nothing at its top level and does nothing but pick.
 import { PLUGINS } from './plugins.js';
 import { selectPlugin } from './select.js';
 
-const plugin = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
-if (plugin) {
+const load = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
+if (load) {
   // a delegate that is this executable (bridge's host-local) runs in-process (skel/inprocess.ts)
-  registerInProcess(PLUGINS);
-  runPlugin(plugin);
+  Promise.all([load(), import('@cni-ts/skel')]).then(([plugin, { registerInProcess, runPlugin }]) => {
+    registerInProcess(PLUGINS);
+    runPlugin(plugin);
+  }, fail);
 } else if (process.env.CNI_COMMAND && process.argv.length <= 2) {
   // a runtime exec'd us by a name that is not a plugin's
-  writeAll(
-    2,
-    `cni-ts: invoke this executable through a link named after a plugin (${Object.keys(PLUGINS).join(', ')}),\n` +
-      'e.g. ln cni-ts /opt/cni/bin/loopback\n',
+  fail(
+    `invoke this executable through a link named after a plugin (${Object.keys(PLUGINS).join(', ')}),\n` +
+      'e.g. ln cni-ts /opt/cni/bin/loopback',
   );
-  process.exitCode = 1;
 } else {
   // no top-level await: a plugin run must not wait on (or even parse) the CLI's module graph
   import('./cli/main.js')
     .then(({ runCli }) => runCli(process.argv.slice(2), process.env, Object.keys(PLUGINS)))
-    .then(
-      (code) => {
-        process.exitCode = code;
-      },
-      (err: unknown) => {
-        writeAll(2, `cni-ts: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 1;
-      },
-    );
+    .then((code) => {
+      process.exitCode = code;
+    }, fail);
+}
+
+// A failure before skel runs (a chunk that cannot load): one line on stderr, exit status 1.
+function fail(err: unknown): void {
+  process.exitCode = 1;
+  import('@cni-ts/skel').then(({ writeAll }) =>
+    writeAll(2, `cni-ts: ${err instanceof Error ? err.message : String(err)}\n`),
+  );
 }

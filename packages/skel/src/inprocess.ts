@@ -9,10 +9,10 @@
 import { statSync } from 'node:fs';
 import type { Executor } from '@cni-ts/process';
 import { dispatch } from './dispatch.js';
-import type { Plugin } from './plugin.js';
+import type { Plugin, PluginSource } from './plugin.js';
 
 interface Registry {
-  plugins: Readonly<Record<string, Plugin>>;
+  plugins: Readonly<Record<string, PluginSource>>;
   self: string;
   identity?: { dev: number; ino: number } | null;
 }
@@ -21,10 +21,11 @@ let registry: Registry | undefined;
 let running = 0;
 
 /**
- * Declares the plugins this executable carries (the multi-call table), so a delegate that is this
- * executable runs in-process. `self` is the executable's path (tests give another file).
+ * Declares the plugins this executable carries (the multi-call table: plugins, or functions that
+ * load them), so a delegate that is this executable runs in-process. `self` is the executable's
+ * path (tests give another file). Nothing is read until a delegate is looked up.
  */
-export function registerInProcess(plugins: Readonly<Record<string, Plugin>>, self = '/proc/self/exe'): void {
+export function registerInProcess(plugins: Readonly<Record<string, PluginSource>>, self = '/proc/self/exe'): void {
   registry = { plugins, self };
 }
 
@@ -38,7 +39,7 @@ export function unregisterInProcess(): void {
  * `file` is this executable and is named after a plugin it carries (the name the exec'd process
  * would pick its plugin by). A delegate that delegates again is exec'd (one level in-process).
  */
-export function inProcessPlugin(file: string): Plugin | undefined {
+export function inProcessPlugin(file: string): PluginSource | undefined {
   if (!registry || running > 0) return undefined;
   const name = file.slice(file.lastIndexOf('/') + 1);
   if (!Object.hasOwn(registry.plugins, name)) return undefined;
@@ -47,6 +48,12 @@ export function inProcessPlugin(file: string): Plugin | undefined {
   const it = identity(file);
   if (!own || !it || own.dev !== it.dev || own.ino !== it.ino) return undefined;
   return registry.plugins[name];
+}
+
+/** `inProcessPlugin`, with a plugin that is registered as a loader loaded. */
+export async function loadInProcessPlugin(file: string): Promise<Plugin | undefined> {
+  const source = inProcessPlugin(file);
+  return typeof source === 'function' ? source() : source;
 }
 
 function identity(path: string): { dev: number; ino: number } | null {

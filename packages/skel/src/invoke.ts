@@ -4,7 +4,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { ProcessError, type RunResult } from '@cni-ts/process';
 import { CniError, ErrorCode, type Result, isPlainObject, parseResult } from '@cni-ts/types';
 import type { Command } from './env.js';
-import { inProcessPlugin, runInProcess } from './inprocess.js';
+import { loadInProcessPlugin, runInProcess } from './inprocess.js';
 import type { Context } from './plugin.js';
 
 /** Finds an executable plugin named `name` in the CNI_PATH directories. */
@@ -100,7 +100,7 @@ export async function execDelegateAsync(
   command: Command,
   stdin = ctx.stdin,
 ): Promise<string> {
-  const plugin = inProcessPlugin(findInPath(type, ctx.args.path));
+  const plugin = await loadInProcessPlugin(findInPath(type, ctx.args.path));
   if (!plugin) return execDelegate(ctx, type, command, stdin);
   const r = await runInProcess(plugin, delegateEnv(ctx, type, command), stdin, ctx.exec);
   if (r.stderr) ctx.log(`${type}: ${r.stderr.trimEnd()}`);

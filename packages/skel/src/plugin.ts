@@ -41,6 +41,15 @@ export interface Plugin {
 }
 
 /**
+ * Loads a plugin on first use (the multi-call executable keeps each plugin in its own chunk, behind
+ * an `import()`, so a run loads only the plugin it runs).
+ */
+export type PluginLoader = () => Promise<Plugin>;
+
+/** A plugin, or the function that loads it. */
+export type PluginSource = Plugin | PluginLoader;
+
+/**
  * Gives `ctx` a `prevResult` decoded by `decode` on first read (and cached, errors included).
  * Plain-object contexts (tests) may set `prevResult` directly instead.
  */

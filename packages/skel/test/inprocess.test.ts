@@ -168,3 +168,33 @@ for (const [b, called, outcome] of OUTCOMES) {
     t.deepEqual(calls, [...(called ? ['may hold state'] : []), outcome]);
   });
 }
+
+test.serial(
+  'a plugin registered as a loader is loaded when its delegate is first run in-process, not before',
+  async (t) => {
+    seen.length = 0;
+    behaviour = 'ok';
+    let loads = 0;
+    const loader = async () => {
+      loads += 1;
+      return ipamX;
+    };
+    registerInProcess({ 'ipam-x': loader, 'ipam-copy': loader, nested }, self);
+    t.teardown(() => registerInProcess({ 'ipam-x': ipamX, 'ipam-copy': ipamX, nested }, self));
+    t.is(loads, 0, 'registering loads nothing');
+    const exec = new FakeExecutor().on((c) => c.file.endsWith('/ipam-copy'), {
+      stdout: JSON.stringify({ cniVersion: '1.0.0', ips: [{ address: '10.9.0.9/24' }] }),
+    });
+    await delegateAsync(ctx(exec), 'ipam-copy', 'ADD');
+    t.is(loads, 0, 'a delegate that is exec’d loads nothing');
+    const r = await delegateAsync(ctx(exec), 'ipam-x', 'ADD');
+    t.is(r?.ips?.[0]?.address, '10.0.0.5/24');
+    t.is(loads, 1);
+    t.is(seen[0]?.command, 'ADD', 'the loaded plugin ran');
+    t.deepEqual(
+      exec.calls.map((c) => c.file),
+      [join(bin, 'ipam-copy')],
+      'the in-process one was not exec’d',
+    );
+  },
+);
