@@ -11,6 +11,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hyperfine, root, scratch } from './lib.mjs';
+import { BUN_COMPILE_FLAGS } from '../build/bun-flags.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,22 +31,7 @@ function compile(name, code) {
   const src = join(dir, `${name}.mjs`);
   const exe = join(dir, name);
   writeFileSync(src, code);
-  execFileSync(
-    bun,
-    [
-      'build',
-      '--compile',
-      '--minify',
-      '--bytecode',
-      '--keep-names',
-      '--no-compile-autoload-dotenv',
-      '--no-compile-autoload-bunfig',
-      src,
-      '--outfile',
-      exe,
-    ],
-    { stdio: 'ignore' },
-  );
+  execFileSync(bun, ['build', ...BUN_COMPILE_FLAGS, src, '--outfile', exe], { stdio: 'ignore' });
   return exe;
 }
 
