@@ -1,13 +1,18 @@
 // The multi-call entry: `/opt/cni/bin/loopback` (a link to cni-ts) runs the loopback plugin;
 // invoked as `cni-ts` it is the command-line tool. Everything behind the choice is imported
 // lazily: each plugin, skel and the CLI are chunks of their own in the bundle and in the compiled
-// executable, so a run loads the plugin it runs and nothing else (docs/startup.md). This module
-// imports nothing at its top level and does nothing but pick.
-import { PLUGINS } from './plugins.js';
+// executable, so a run loads the plugin it runs and nothing else (docs/startup.md); VERSION, which
+// needs only the plugin's list of spec versions, loads none of it.
+import { CURRENT_VERSION } from '@cni-ts/types';
+import { PLUGINS, VERSIONS } from './plugins.js';
 import { selectPlugin } from './select.js';
 
 const load = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
-if (load) {
+const versions = selectPlugin(VERSIONS, process.argv0, process.argv[1]);
+if (versions && process.env.CNI_COMMAND === 'VERSION') {
+  // what skel's dispatch prints (goJsonCompact of the same object: no character here needs escaping)
+  writeOut(`${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n`);
+} else if (load) {
   // a delegate that is this executable (bridge's host-local) runs in-process (skel/inprocess.ts)
   Promise.all([load(), import('@cni-ts/skel')]).then(([plugin, { registerInProcess, runPlugin }]) => {
     registerInProcess(PLUGINS);
@@ -26,6 +31,14 @@ if (load) {
     .then((code) => {
       process.exitCode = code;
     }, fail);
+}
+
+// stdout without loading node:fs (about 2 ms of CPU in Bun, docs/startup.md): Bun.write writes the
+// whole text, retrying a full pipe; under Node (the npm bundle) node:fs is loaded already.
+function writeOut(text: string): void {
+  const bun = (globalThis as { Bun?: { write(to: unknown, text: string): Promise<number>; stdout: unknown } }).Bun;
+  const done = bun ? bun.write(bun.stdout, text) : import('node:fs').then((fs) => fs.writeSync(1, text));
+  done.then(undefined, fail);
 }
 
 // A failure before skel runs (a chunk that cannot load): one line on stderr, exit status 1.
