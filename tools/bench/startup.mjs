@@ -8,7 +8,9 @@
 // alternating between the two, and print after/before.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { BUN_COMPILE_FLAGS } from '../build/bun-flags.mjs';
 import { go, hyperfine, namespaces, ours, root, scratch } from './lib.mjs';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 40;
@@ -33,6 +35,17 @@ const probes = {
   'one spawnSync(ip -V)': "import { spawnSync } from 'node:child_process'; spawnSync('ip', ['-V']);",
   'one spawnSync(nsenter --net=… ip -V)':
     "import { spawnSync } from 'node:child_process'; spawnSync('nsenter', ['--net=/proc/self/ns/net', '--', 'ip', '-V']);",
+  // Bun's node:* modules are JavaScript evaluated at load (docs/startup.md)
+  'import node:fs': "import { writeSync } from 'node:fs'; if (!writeSync) process.exitCode = 1;",
+  'import node:child_process': "import { spawnSync } from 'node:child_process'; if (!spawnSync) process.exitCode = 1;",
+  'import node:fs + node:child_process + node:path':
+    "import { writeSync } from 'node:fs'; import { spawnSync } from 'node:child_process'; import { join } from 'node:path'; if (!writeSync || !spawnSync || !join) process.exitCode = 1;",
+  // @cni-ts/process loads node:child_process at the first spawn with a literal require()
+  "require('node:child_process') in a function, not called":
+    "const cp = () => require('node:child_process'); if (process.env.NEVER_SET) cp();",
+  'Bun.write(Bun.stdout) of a VERSION answer': "await Bun.write(Bun.stdout, '{}\\n');",
+  'bun:ffi: dlopen of 4 libc symbols (the rtnetlink socket)':
+    "const { dlopen, FFIType: { i32, ptr } } = require('bun:ffi'); dlopen('libc.so.6', { socket: { args: [i32, i32, i32], returns: i32 }, setns: { args: [i32, i32], returns: i32 }, setsockopt: { args: [i32, i32, i32, ptr, i32], returns: i32 }, __errno_location: { args: [], returns: ptr } });",
   'import execa (no call)': "import { execa } from 'execa'; if (!execa) process.exitCode = 1;",
   'import execa + one execa(ip -V)': "import { execa } from 'execa'; await execa('ip', ['-V']);",
   // the multi-call executable's CLI: execa behind an import() a plugin run never takes
@@ -50,29 +63,17 @@ try {
     const exe = join(dir, `probe${i}`);
     writeFileSync(src, `${code}\n`);
     writeFileSync(join(work, 'lazy.mjs'), `${LAZY_SIDE}\n`);
-    execFileSync(
-      bun,
-      [
-        'build',
-        '--compile',
-        ...(name.includes('--splitting (') ? ['--splitting'] : []),
-        '--minify',
-        '--bytecode',
-        '--keep-names',
-        '--format=esm',
-        '--no-compile-autoload-dotenv',
-        '--no-compile-autoload-bunfig',
-        src,
-        '--outfile',
-        exe,
-      ],
-      { stdio: 'ignore' },
-    );
+    // as shipped (BUN_COMPILE_FLAGS), except the one probe that shows what --splitting does
+    const flags = name.includes('without --splitting')
+      ? BUN_COMPILE_FLAGS.filter((f) => f !== '--splitting')
+      : BUN_COMPILE_FLAGS;
+    execFileSync(bun, ['build', ...flags, src, '--outfile', exe], { stdio: 'ignore' });
     cmds.push([name, exe]);
     i += 1;
   }
   cmds.push(['cni-ts loopback VERSION (whole plugin)', `env CNI_COMMAND=VERSION ${ours('loopback')}`]);
   cmds.push(['Go loopback VERSION', `env CNI_COMMAND=VERSION ${go('loopback')}`]);
+  cmds.push(['env alone (what the two VERSION rows above include)', 'env CNI_COMMAND=VERSION true']);
   cmds.push(['node -e 0 (for scale)', 'node -e 0']);
   const res = await hyperfine(
     cmds.map(([n, c]) => [n, c]),
@@ -80,11 +81,19 @@ try {
   );
   const base = res['empty program'].mean;
   console.log(`\nstart-up costs in a bun-compiled executable (${runs} runs, hyperfine -N)`);
-  console.log('| program | mean (ms) | over empty (ms) |');
-  console.log('|---|---|---|');
+  const baseCpu = res['empty program'].cpu;
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log('| program | mean (ms) | over empty (ms) | CPU, user + system (ms) | CPU over empty (ms) |');
+  console.log('|---|---|---|---|---|');
   for (const [name] of cmds) {
     const r = res[name];
-    console.log(`| ${name} | ${r.mean.toFixed(2)} ± ${r.stddev.toFixed(2)} | ${(r.mean - base).toFixed(2)} |`);
+    console.log(
+      `| ${name} | ${r.mean.toFixed(2)} ± ${r.stddev.toFixed(2)} | ${(r.mean - base).toFixed(2)} | ${r.cpu.toFixed(2)} | ${(r.cpu - baseCpu).toFixed(2)} |`,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
