@@ -61,8 +61,19 @@ export function bridgeBatch(exec: Executor, commands: Commands, opts: IpOptions 
   runBatch('bridge', exec, commands, opts);
 }
 
-/** Runs every command in one `tc -batch -` process; returns the JSON documents printed (with options ['-j']). */
+/**
+ * Runs every command in one `tc -batch -` process; returns the JSON documents printed (with
+ * options ['-j']). Where the executor can (`tcNetlink`: in Bun, for the commands of
+ * netlink/tc-commands.ts with the options -j, -raw, -force), the batch runs through rtnetlink
+ * instead, whole, with the same documents (the fields netlink/tc-docs.ts names) and errors.
+ */
 export function tcBatch(exec: Executor, commands: Commands, opts: IpOptions = {}): unknown[] {
+  if (commands.length > 0 && exec.tcNetlink) {
+    iprouteBatchText(commands); // refuses what tc could not read, on either path
+    const nl = exec.tcNetlink(commands, opts.netns, opts.options ?? []);
+    if (nl && 'docs' in nl) return nl.docs;
+    if (nl) throw batchError('tc', commands, nl.failure.stderr, nl.failure.status, opts.netns);
+  }
   return runBatch('tc', exec, commands, opts);
 }
 

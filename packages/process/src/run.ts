@@ -2,6 +2,7 @@
 import { ProcessError, classify } from './errors.js';
 import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
 import { nftTableExists } from './netlink/nfnetlink.js';
+import { tcNetlinkBatch } from './netlink/tc-batch.js';
 
 /** Options for one command. */
 export interface RunOptions {
@@ -42,9 +43,19 @@ export interface Executor {
    * out, so golden tests pin the `nft` commands.
    */
   nftTableExists?(family: string, name: string): boolean | undefined;
+  /**
+   * Runs a `tc -batch -` (with tc's global `options`) without a process, through rtnetlink;
+   * undefined when it cannot (a command or option outside netlink/tc-commands.ts, no bun:ffi),
+   * and tcBatch spawns `tc`. Fakes leave it out, so golden tests pin the `tc` commands.
+   */
+  tcNetlink?(
+    commands: ReadonlyArray<readonly string[]>,
+    netns: string | undefined,
+    options: readonly string[],
+  ): NetlinkOutcome | undefined;
 }
 
-/** CNI_TS_NETLINK=0 in the environment makes every ip batch spawn `ip` (the fallback path: tests, the bench, an operator's way out). */
+/** CNI_TS_NETLINK=0 in the environment makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
 export function netlinkDisabled(): boolean {
   return process.env.CNI_TS_NETLINK === '0';
 }
@@ -71,6 +82,9 @@ export const systemExecutor: Executor = {
   },
   nftTableExists(family, name) {
     return netlinkDisabled() ? undefined : nftTableExists(family, name);
+  },
+  tcNetlink(commands, netns, options) {
+    return netlinkDisabled() ? undefined : tcNetlinkBatch(commands, netns, options);
   },
   run(file, args, opts = {}) {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;

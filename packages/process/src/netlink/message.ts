@@ -27,11 +27,14 @@ const encoder = new TextEncoder();
 
 /** Writes one netlink message: header, then the family header's fields, then attributes. */
 export class Builder {
-  private readonly buf = new Uint8Array(512);
-  private readonly view = new DataView(this.buf.buffer);
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
   private len = 16;
 
-  constructor(type: number, flags: number, seq: number) {
+  /** `size`: room for the whole message (a tc qdisc with its rate table needs more than the default). */
+  constructor(type: number, flags: number, seq: number, size = 512) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
     this.view.setUint16(4, type, true);
     this.view.setUint16(6, flags, true);
     this.view.setUint32(8, seq, true);
@@ -83,13 +86,13 @@ export class Builder {
     return this.pad();
   }
 
-  /** A nested attribute: `fill` writes its members. */
-  nest(type: number, fill: (b: this) => void): this {
+  /** A nested attribute: `fill` writes its members. `flagged`: NLA_F_NESTED set (iproute2's tc leaves it off). */
+  nest(type: number, fill: (b: this) => void, flagged = true): this {
     const at = this.len;
     this.len += 4;
     fill(this);
     this.view.setUint16(at, this.len - at, true);
-    this.view.setUint16(at + 2, type | NLA_F_NESTED, true);
+    this.view.setUint16(at + 2, flagged ? type | NLA_F_NESTED : type, true);
     return this;
   }
 

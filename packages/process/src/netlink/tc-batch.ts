@@ -1,0 +1,133 @@
+// A `tc [-j] [-raw] [-force] -batch -` run without a process: every command through rtnetlink on
+// one socket of the target namespace, with the documents `tc -j` prints for the fields the
+// plugins read (netlink/tc-docs.ts) and failures worded as tc 6.1 words them, so tcBatch's caller
+// gets the same documents and the same ProcessError either way. A batch with a command outside
+// the subset (netlink/tc-commands.ts) or another global option, or run where bun:ffi is missing,
+// is undefined: the caller spawns `tc`.
+import type { NetlinkOutcome } from './batch.js';
+import { linkByIndex, linkByName } from './commands.js';
+import { strerror } from './docs.js';
+import { attrText, attrs } from './message.js';
+import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
+import { type TcStep, tcStepOf } from './tc-commands.js';
+import { filterDoc, qdiscDoc } from './tc-docs.js';
+
+const ENODEV = 19;
+const IFLA_IFNAME = 3;
+
+/** The global options of a tc batch this path takes. */
+interface TcFlags {
+  json: boolean;
+  raw: boolean;
+  force: boolean;
+}
+
+function flagsOf(options: readonly string[]): TcFlags | undefined {
+  const f: TcFlags = { json: false, raw: false, force: false };
+  for (const o of options) {
+    if (o === '-j') f.json = true;
+    else if (o === '-raw') f.raw = true;
+    else if (o === '-force') f.force = true;
+    else return undefined;
+  }
+  return f;
+}
+
+/**
+ * Runs `commands` (tc argument lists) in the namespace at `netns` (ours when undefined) through
+ * rtnetlink, with tc's global `options` (-j, -raw, -force); undefined when anything is outside
+ * the subset or bun:ffi is missing. Like `tc -batch`, it stops at the first failing command
+ * unless -force, and then fails at the end.
+ */
+export function tcNetlinkBatch(
+  commands: ReadonlyArray<readonly string[]>,
+  netns: string | undefined,
+  options: readonly string[] = [],
+): NetlinkOutcome | undefined {
+  const flags = flagsOf(options);
+  if (!flags) return undefined;
+  const steps: TcStep[] = [];
+  for (const c of commands) {
+    const s = tcStepOf(c);
+    // a show without -j prints text, which no caller reads
+    if (!s || (s.show && !flags.json)) return undefined;
+    steps.push(s);
+  }
+  let sock: Rtnl | null;
+  try {
+    sock = openRtnl(netns);
+  } catch (e) {
+    if (e instanceof NetnsError) return { failure: { stderr: e.stderr, status: 1 } };
+    throw e;
+  }
+  if (!sock) return undefined;
+  try {
+    return run(sock, steps, flags);
+  } finally {
+    sock.close();
+  }
+}
+
+function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutcome {
+  const docs: unknown[] = [];
+  let stderr = '';
+  const seq = { next: 1 };
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    const why = runOne(sock, step, seq, flags, docs);
+    if (why === undefined) continue;
+    stderr += `${why}Command failed -:${i + 1}\n`;
+    if (!flags.force) break;
+  }
+  return stderr ? { failure: { stderr, status: 1 } } : { docs };
+}
+
+// One command; what tc prints on stderr when it fails, undefined when it succeeds.
+function runOne(sock: Rtnl, step: TcStep, seq: { next: number }, flags: TcFlags, docs: unknown[]): string | undefined {
+  try {
+    const index = lookup(sock, step.dev, seq.next++);
+    if (index === undefined) return `Cannot find device "${step.dev}"\n`;
+    let target: number | undefined;
+    if (step.target !== undefined) {
+      target = lookup(sock, step.target, seq.next++);
+      // mirred's own lookup fails inside the action parser, which says so on the way out
+      if (target === undefined)
+        return `Cannot find device "${step.target}"\nbad action parsing\nparse_action: bad value (5:mirred)!\nIllegal "action"\n`;
+    }
+    const answers = sock.exchange(step.request({ index, ...(target !== undefined ? { target } : {}) }, seq.next++));
+    if (step.show === 'qdisc') docs.push(qdiscDoc(answers, index, flags.raw));
+    else if (step.show === 'filter') docs.push(filterDoc(answers, flags.raw, (ix) => nameOf(sock, ix, seq.next++)));
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof RtnlError)) throw e;
+    // libnetlink prints the kernel's extended message when there is one, else strerror
+    const msg = e.extack
+      ? `Error: ${e.extack}${e.extack.endsWith('.') ? '' : '.'}\n`
+      : `RTNETLINK answers: ${strerror(e.errno)}\n`;
+    return step.filter ? `${msg}We have an error talking to the kernel\n` : msg;
+  }
+}
+
+// tc's ll_index_to_name: "*" for no device, the name, or "if<N>" for an index nothing has
+function nameOf(sock: Rtnl, index: number, seq: number): string {
+  if (index === 0) return '*';
+  try {
+    const [m] = sock.exchange(linkByIndex(index, seq));
+    const name = m ? attrText(attrs(m.body, 16).get(IFLA_IFNAME)) : undefined;
+    if (name !== undefined) return name;
+  } catch (e) {
+    if (!(e instanceof RtnlError)) throw e;
+  }
+  return `if${index}`;
+}
+
+// A link's index by name; undefined when there is no such link.
+function lookup(sock: Rtnl, name: string, seq: number): number | undefined {
+  try {
+    const [m] = sock.exchange(linkByName(name, seq));
+    return m ? m.body.getInt32(4, true) : undefined;
+  } catch (e) {
+    if (e instanceof RtnlError && e.errno === ENODEV) return undefined;
+    throw e;
+  }
+}
