@@ -1,8 +1,11 @@
-// Applies a shaping plan in as few processes as possible: one `ip -batch` for the ifb (create, up,
-// show) and one `tc -batch` for every qdisc and filter. A failure takes back what was done: the
-// ifb, and the tc commands that succeeded before the failing one, so a failed ADD leaves nothing.
+// Applies a shaping plan in as few processes as possible (none in the executable: both batches go
+// through rtnetlink): one `ip -batch` for the ifb (create, up, show) and one `tc -batch` for every
+// qdisc and filter. A failure takes back what was done, on what is left of the run's budget
+// (budget.ts): the ifb first (its tbf goes with it), then the tc commands on the veth that
+// succeeded before the failing one, so a failed ADD leaves nothing.
 import { type Executor, ProcessError, ipBatch, isKind, tcBatch } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
+import { undoExecutor } from './budget.js';
 import { parseLinks } from './observe.js';
 import { type ShapingPlan, ifbCommands, tcCommands } from './plan-shaping.js';
 import { undoCommands } from './plan-teardown.js';
@@ -24,7 +27,7 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
       ifb = { name, mac: link?.mac ?? '' };
     } catch (e) {
       // the ifb may exist by now (a later command failed): remove it before reporting
-      if (!isKind(e, 'exists')) deleteLink(exec, name, log);
+      if (!isKind(e, 'exists')) deleteLink(undoExecutor(exec), name, log);
       throw kernelError(`create ifb device ${name}`, e);
     }
   }
@@ -34,8 +37,13 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
   } catch (e) {
     // the commands before the failing one took effect; when tc did not say which one failed, all may have
     const done = e instanceof ProcessError && e.failed ? e.failed.index : commands.length;
-    undoTc(exec, commands.slice(0, done), log);
-    if (ifb) deleteLink(exec, ifb.name, log);
+    const undo = undoExecutor(exec);
+    if (ifb) deleteLink(undo, ifb.name, log);
+    undoTc(
+      undo,
+      commands.slice(0, done).filter((c) => c[3] !== ifb?.name),
+      log,
+    );
     throw kernelError(`set up traffic shaping on ${plan.veth}`, e);
   }
   return ifb;

@@ -2,6 +2,7 @@
 import type { Plugin } from '@cni-ts/skel';
 import { versionsFrom } from '@cni-ts/types';
 import { cmdAdd } from './add.js';
+import { withBudget } from './budget.js';
 import { cmdCheck } from './check.js';
 import { cmdDel } from './del.js';
 import { cmdGc, cmdStatus } from './gc.js';
@@ -15,9 +16,9 @@ export function makeBandwidth(host: Host): Plugin {
   return {
     name: 'bandwidth',
     versions: BANDWIDTH_VERSIONS,
-    add: (ctx) => cmdAdd(host, ctx),
-    del: (ctx) => cmdDel(host, ctx),
-    check: (ctx) => cmdCheck(host, ctx),
+    add: (ctx) => cmdAdd(host, withBudget(ctx)),
+    del: (ctx) => cmdDel(host, withBudget(ctx)),
+    check: (ctx) => cmdCheck(host, withBudget(ctx)),
     gc: (ctx) => cmdGc(ctx),
     status: (ctx) => cmdStatus(ctx),
   };

@@ -151,7 +151,7 @@ test('ADD refuses limits tc cannot hold, before creating anything', async (t) =>
   }
 });
 
-test('ADD whose tc batch fails takes back what it made: the qdiscs before the failing line, then the ifb', async (t) => {
+test('ADD whose tc batch fails takes back what it made: the ifb (its tbf goes with it), then the veth qdiscs before the failing line', async (t) => {
   const fail = (c: Call) =>
     c.file === 'tc' && !c.args.includes('-force')
       ? {
@@ -166,8 +166,8 @@ test('ADD whose tc batch fails takes back what it made: the qdiscs before the fa
     /failed to set up traffic shaping on veth1: tc filter add dev veth1 .*Operation not supported/,
   );
   t.deepEqual(lines.slice(4), [
-    `tc -force -batch - << qdisc del dev veth1 handle ffff: ingress ; qdisc del dev ${IFB} root handle 1:`,
     `ip -j -batch - << link del dev ${IFB}`,
+    'tc -force -batch - << qdisc del dev veth1 handle ffff: ingress',
   ]);
 });
 
