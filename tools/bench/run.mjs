@@ -8,6 +8,7 @@
 //                    [--variant exec-ipam]   (also measure ours with host-local exec'd instead of in-process)
 //                    [--variant ip-batch]    (also measure ours with every ip batch spawned, no rtnetlink)
 //                    [--variant bin=<dir>]   (also measure another build of ours, "base": a copy of dist/bin from before a change)
+//                    [--variant tc-batch]    (also measure ours with tc batches spawned, ip batches through rtnetlink)
 // --quick (CI): 5 repetitions, a 20-pod slope, 5 pods in parallel once.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -22,7 +22,8 @@ export const implNames = () => Object.keys(IMPLS);
 /**
  * Adds a variant of ours to measure a means against (interleaved like the others):
  * "exec-ipam": CNI_PATH finds a copy of our executable as host-local first, so bridge execs it;
- * "ip-batch": CNI_TS_NETLINK=0, so every ip batch spawns `ip` instead of using rtnetlink;
+ * "ip-batch": CNI_TS_NETLINK=0, so every ip and tc batch spawns `ip` / `tc` instead of using rtnetlink;
+ * "tc-batch": CNI_TS_NETLINK=ip, so only the tc batches spawn `tc` (the ip batches keep rtnetlink);
  * "bin=<dir>": another build of ours (a directory holding cni-ts and its plugin links, e.g. a copy
  * of dist/bin made before a change), named "base": the before/after A/B of a change.
  */
@@ -36,7 +37,13 @@ export function addVariant(name, dir) {
     IMPL_ENV[name] = ['CNI_TS_NETLINK=0'];
     return;
   }
-  if (name !== 'exec-ipam') throw new Error(`unknown variant ${name} (known: exec-ipam, ip-batch, bin=<dir>)`);
+  if (name === 'tc-batch') {
+    IMPLS[name] = IMPLS.ours;
+    IMPL_ENV[name] = ['CNI_TS_NETLINK=ip'];
+    return;
+  }
+  if (name !== 'exec-ipam')
+    throw new Error(`unknown variant ${name} (known: exec-ipam, ip-batch, tc-batch, bin=<dir>)`);
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
   copyFileSync(join(IMPLS.ours, 'cni-ts'), join(d, 'host-local'));

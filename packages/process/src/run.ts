@@ -55,7 +55,7 @@ export interface Executor {
   ): NetlinkOutcome | undefined;
 }
 
-/** CNI_TS_NETLINK=0 in the environment makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
+/** CNI_TS_NETLINK=ip keeps rtnetlink for ip batches only (tc batches spawn `tc`); CNI_TS_NETLINK=0 makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
 export function netlinkDisabled(): boolean {
   return process.env.CNI_TS_NETLINK === '0';
 }
@@ -84,7 +84,9 @@ export const systemExecutor: Executor = {
     return netlinkDisabled() ? undefined : nftTableExists(family, name);
   },
   tcNetlink(commands, netns, options) {
-    return netlinkDisabled() ? undefined : tcNetlinkBatch(commands, netns, options);
+    return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip'
+      ? undefined
+      : tcNetlinkBatch(commands, netns, options);
   },
   run(file, args, opts = {}) {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;
