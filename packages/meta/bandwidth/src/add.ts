@@ -9,7 +9,7 @@ import { loadConf } from './config.js';
 import { deleteIfb, teardown } from './del.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
-import { findHostVeth, podLink } from './observe.js';
+import { findHostVeth, hostSideNames, podLink } from './observe.js';
 import { planShaping } from './plan-shaping.js';
 
 /** The bandwidth plugin's ADD. */
@@ -25,7 +25,7 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   }
   const { netns, ifname, containerId } = ctx.args;
   requireNetns(netns);
-  const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), prev);
+  const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), hostSideNames(prev));
   const plan = planShaping(conf, containerId, veth.name, veth.mtu);
   // an ifb of this attachment is left from an earlier ADD: take that ADD's work off first
   const ifbExists = host.linkNames().has(ifbName(conf.name, containerId));

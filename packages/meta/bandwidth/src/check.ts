@@ -8,7 +8,7 @@ import { CniError, ErrorCode, configError } from '@cni-ts/types';
 import { type Direction, type Limit, loadConf } from './config.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
-import { type QdiscState, findHostVeth, podLink, showTc } from './observe.js';
+import { type QdiscState, findHostVeth, hostSideNames, podLink, showTc } from './observe.js';
 import { tbfForLimit } from './plan-shaping.js';
 import { isOurTbf } from './plan-teardown.js';
 import { CRI_NO_BURST, type Tbf, kernelBuffer, upstreamBuffer, upstreamLimit } from './tbf.js';
@@ -54,7 +54,7 @@ export function cmdCheck(host: Host, ctx: Context): void {
   if (!ctx.prevResult) throw configError('must be called as a chained plugin', 'CHECK needs the prevResult of ADD');
   const { netns, ifname, containerId } = ctx.args;
   requireNetns(netns);
-  const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), ctx.prevResult);
+  const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), hostSideNames(ctx.prevResult));
   if (!conf.ingress && !conf.egress) return;
   const ifb = ifbName(conf.name, containerId);
   const hasIfb = host.linkNames().has(ifb);

@@ -3,12 +3,12 @@
 // peer) — so it succeeds after a config change, without prevResult or with one that does not name
 // the veth, without the netns (the veth went with it; only the ifb is left), and a second time.
 import { isKind, tcBatch } from '@cni-ts/process';
-import { type Context, netnsGone, prevResultIfValid } from '@cni-ts/skel';
+import { type Context, netnsGone, rawPrevResult } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError } from './apply-shaping.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
-import { type LinkState, findHostVeth, hostSideNames, podLink, showTc } from './observe.js';
+import { type LinkState, findHostVeth, podLink, rawHostSideNames, showTc } from './observe.js';
 import { planTeardown } from './plan-teardown.js';
 
 /** The bandwidth plugin's DEL. */
@@ -34,16 +34,16 @@ export function cmdDel(host: Host, ctx: Context): void {
   if (failure) throw kernelError('remove traffic shaping', failure);
 }
 
-// The pod's host veth: among prevResult's host interfaces first (sysfs, no process), then among
+// The pod's host veth: among prevResult's host interfaces first (read leniently; sysfs, no process), then among
 // every veth of the node. An ADD given a prevResult that names no host interface shaped a veth it
 // found among all of them, and its result names only the ifb; prevResult never hides the veth.
 function vethOf(ctx: Context, host: Host, pod: LinkState): string {
-  const prev = prevResultIfValid(ctx);
+  const listed = rawHostSideNames(rawPrevResult(ctx.conf));
   try {
-    return findHostVeth(ctx.exec, host, pod, prev).name;
+    return findHostVeth(ctx.exec, host, pod, listed).name;
   } catch (e) {
-    if (!(e instanceof CniError) || hostSideNames(prev).length === 0) throw e;
-    return findHostVeth(ctx.exec, host, pod, undefined).name;
+    if (!(e instanceof CniError) || listed.length === 0) throw e;
+    return findHostVeth(ctx.exec, host, pod, []).name;
   }
 }
 

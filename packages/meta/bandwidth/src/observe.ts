@@ -1,7 +1,8 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
 import { type Executor, ipBatch, isKind, tcBatch } from '@cni-ts/process';
-import { type Result, configError } from '@cni-ts/types';
+import { pick } from '@cni-ts/skel';
+import { type Result, configError, isPlainObject } from '@cni-ts/types';
 import type { Host } from './host.js';
 
 /** A link as the plugin sees it. */
@@ -79,6 +80,24 @@ export function hostSideNames(result: Result | undefined): string[] {
 }
 
 /**
+ * The host-side interface names of a raw prevResult, read leniently (DEL): what is not an
+ * interface with a string name is skipped, never an error. Decoding the whole result would build
+ * the result schema, several ms of a DEL's CPU (docs/performance.md), for one list.
+ */
+export function rawHostSideNames(prev: unknown): string[] {
+  const ifs = isPlainObject(prev) ? pick(prev, 'interfaces') : undefined;
+  if (!Array.isArray(ifs)) return [];
+  const out: string[] = [];
+  for (const i of ifs) {
+    if (!isPlainObject(i)) continue;
+    const name = pick(i, 'name');
+    const sandbox = pick(i, 'sandbox');
+    if (typeof name === 'string' && name && (typeof sandbox !== 'string' || sandbox === '')) out.push(name);
+  }
+  return out;
+}
+
+/**
  * The host-side veth of the pod's interface: the link in our netns that is its veth peer (its
  * ifindex is the pod interface's peer index, and its own peer index is the pod interface's). The
  * candidates are prevResult's host-side interfaces (upstream requires the peer among them), read
@@ -86,7 +105,7 @@ export function hostSideNames(result: Result | undefined): string[] {
  * prevResult names none, every veth of the node is a candidate. Code 7 when the pod's interface is
  * not a veth, or its peer is not in our netns.
  */
-export function findHostVeth(exec: Executor, host: Host, pod: LinkState, prev: Result | undefined): LinkState {
+export function findHostVeth(exec: Executor, host: Host, pod: LinkState, listed: readonly string[]): LinkState {
   if (pod.kind !== 'veth' || !pod.peerIndex) {
     throw configError(
       `container interface ${pod.name} is not a veth (it is ${pod.kind ?? 'a plain device'}): bandwidth shapes veth pairs only`,
@@ -95,7 +114,6 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, prev: R
   }
   const isPeer = (l: LinkState | undefined): l is LinkState =>
     l !== undefined && l.ifindex === pod.peerIndex && l.peerIndex === pod.ifindex;
-  const listed = hostSideNames(prev);
   const present = host.linkNames();
   const named = [...new Set(listed)].filter((n) => present.has(n));
   let peer = named.map((n) => fromSysfs(host, n)).find(isPeer);
