@@ -77,7 +77,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
     try {
       const l: Lookups = { index: 0 };
       if (step.master !== undefined) {
-        l.master = lookup(sock, step.master, seq++);
+        l.master = linkIndex(sock, step.master, seq++);
         if (l.master === undefined) return badArg(step.master, 'Device does not exist');
       }
       if (step.netns !== undefined) {
@@ -88,7 +88,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
         }
       }
       if (step.dev !== undefined) {
-        const index = lookup(sock, step.dev, seq++);
+        const index = linkIndex(sock, step.dev, seq++);
         // ip's two wordings: `addr show` checks the name itself, the others ask the kernel
         if (index === undefined)
           return failed(step.show ? `Device "${step.dev}" does not exist.` : `Cannot find device "${step.dev}"`);
@@ -135,8 +135,8 @@ function linkAt(sock: Rtnl, index: number, seq: number): { name?: string; down: 
   }
 }
 
-// A link's index by name; undefined when there is no such link.
-function lookup(sock: Rtnl, name: string, seq: number): number | undefined {
+/** A link's index by name; undefined when there is no such link. */
+export function linkIndex(sock: Rtnl, name: string, seq: number): number | undefined {
   try {
     const [m] = sock.exchange(linkByName(name, seq));
     return m ? m.body.getInt32(4, true) : undefined;

@@ -4,15 +4,14 @@
 // gets the same documents and the same ProcessError either way. A batch with a command outside
 // the subset (netlink/tc-commands.ts) or another global option, or run where bun:ffi is missing,
 // is undefined: the caller spawns `tc`.
-import type { NetlinkOutcome } from './batch.js';
-import { linkByIndex, linkByName } from './commands.js';
+import { type NetlinkOutcome, linkIndex } from './batch.js';
+import { linkByIndex } from './commands.js';
 import { strerror } from './docs.js';
 import { attrText, attrs } from './message.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
 import { filterDoc, qdiscDoc } from './tc-docs.js';
 
-const ENODEV = 19;
 const IFLA_IFNAME = 3;
 
 /** The global options of a tc batch this path takes. */
@@ -85,11 +84,11 @@ function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutco
 // One command; what tc prints on stderr when it fails, undefined when it succeeds.
 function runOne(sock: Rtnl, step: TcStep, seq: { next: number }, flags: TcFlags, docs: unknown[]): string | undefined {
   try {
-    const index = lookup(sock, step.dev, seq.next++);
+    const index = linkIndex(sock, step.dev, seq.next++);
     if (index === undefined) return `Cannot find device "${step.dev}"\n`;
     let target: number | undefined;
     if (step.target !== undefined) {
-      target = lookup(sock, step.target, seq.next++);
+      target = linkIndex(sock, step.target, seq.next++);
       // mirred's own lookup fails inside the action parser, which says so on the way out
       if (target === undefined)
         return `Cannot find device "${step.target}"\nbad action parsing\nparse_action: bad value (5:mirred)!\nIllegal "action"\n`;
@@ -119,15 +118,4 @@ function nameOf(sock: Rtnl, index: number, seq: number): string {
     if (!(e instanceof RtnlError)) throw e;
   }
   return `if${index}`;
-}
-
-// A link's index by name; undefined when there is no such link.
-function lookup(sock: Rtnl, name: string, seq: number): number | undefined {
-  try {
-    const [m] = sock.exchange(linkByName(name, seq));
-    return m ? m.body.getInt32(4, true) : undefined;
-  } catch (e) {
-    if (e instanceof RtnlError && e.errno === ENODEV) return undefined;
-    throw e;
-  }
 }
