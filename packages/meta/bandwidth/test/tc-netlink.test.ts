@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SYSTEM_PATH } from '@cni-ts/testutils';
 import type { BandwidthConf } from '../src/config.js';
 import { parseFilters, parseQdiscs } from '../src/observe.js';
 import { planShaping, redirectCommand, tbfCommand, tcCommands } from '../src/plan-shaping.js';
@@ -22,7 +23,6 @@ import { ifbName } from '../src/names.js';
 
 const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
 const processLib = new URL('../../../../process/dist/src/index.js', import.meta.url).href;
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const dir = mkdtempSync(join(tmpdir(), 'cts-tc-netlink-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
