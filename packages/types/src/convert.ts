@@ -3,6 +3,7 @@
 import * as z from 'zod/mini';
 import { CniError, ErrorCode } from './errors.js';
 import { foldKeys, isPlainObject } from './keys.js';
+import { leanResult } from './lean.js';
 import {
   type DNS,
   type Interface,
@@ -78,6 +79,7 @@ const LEGACY_FIELDS = {
  * Parses a result of any spec version (its own `cniVersion`, else `fallbackVersion`) into the
  * current shape, liberally (see above). Used for prevResult and for delegated IPAM results;
  * `what` names the input in errors ("prevResult" gives "invalid prevResult: ips[0].address: …").
+ * The common shapes are read by lean.ts without building a schema; the rest by the schema.
  */
 export function parseResult(raw: unknown, fallbackVersion: string, what = 'result'): Result {
   if (!isPlainObject(raw)) {
@@ -90,6 +92,14 @@ export function parseResult(raw: unknown, fallbackVersion: string, what = 'resul
     const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
     return fromLegacy(r, version);
   }
+  return leanResult(raw, version) ?? schemaResult(raw, version, what);
+}
+
+/**
+ * parseResult's reading of a 0.3.0–1.1.0 result through its zod schema: what decides every
+ * result the lean reader (lean.ts) leaves alone, and its reference in tests.
+ */
+export function schemaResult(raw: Record<string, unknown>, version: string, what = 'result'): Result {
   const s = z.object(presentFields(CURRENT_FIELDS, raw));
   const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
   const out: Result = { cniVersion: version };

@@ -44,8 +44,9 @@ function foldObject(
   for (const k of Object.keys(shape)) byLower.set(k.toLowerCase(), k);
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    const target = key in shape ? key : (byLower.get(key.toLowerCase()) ?? key);
-    const s = shape[target] ?? catchall;
+    // own keys only: a key such as "constructor" is not a field (`in` would find Object.prototype's)
+    const target = Object.hasOwn(shape, key) ? key : (byLower.get(key.toLowerCase()) ?? key);
+    const s = (Object.hasOwn(shape, target) ? shape[target] : undefined) ?? catchall;
     out[target] = s ? foldKeys(s, v) : v;
   }
   return out;
