@@ -4,7 +4,7 @@
 // input is checked here, before anything on the node is read or changed (see values.ts).
 import * as z from 'zod/mini';
 import { type Context, pick } from '@cni-ts/skel';
-import { configError, foldKeys, lazySchema, opt, parseWith } from '@cni-ts/types';
+import { configError, foldKeys, isPlainObject, lazySchema, opt, parseWith } from '@cni-ts/types';
 import { checkChainName, checkConditions, parseMapping, type PortMapping } from './values.js';
 
 export type { PortMapping, Protocol } from './values.js';
@@ -32,6 +32,9 @@ export interface PortmapConf {
 
 /** The mark bit when the config gives none (upstream DefaultMarkBit; Kubernetes uses 14 and 15). */
 export const DEFAULT_MARK_BIT = 13;
+
+/** The keys of a mapping (parseMapping checks the values; the schema only folds the keys' case). */
+const MAPPING_KEYS = ['hostPort', 'containerPort', 'protocol', 'hostIP'] as const;
 
 const schema = lazySchema(() => {
   const conditions = () => opt(z.array(z.string()));
@@ -65,7 +68,14 @@ const schema = lazySchema(() => {
 /** Parses and validates the config of an invocation; every mistake is a code-7 error saying what to fix. */
 export function loadConf(ctx: Context): PortmapConf {
   const s = schema();
-  const raw = parseWith(s, foldKeys(s, ctx.conf.raw), 'portmap network configuration');
+  return normalise(parseWith(s, foldKeys(s, ctx.conf.raw), 'portmap network configuration'));
+}
+
+/** What the schema gives: every key portmap reads, in its own case. */
+type RawConf = z.output<ReturnType<typeof schema>>;
+
+// The cross-field rules and the values (checked for the batches they go into), after the schema.
+function normalise(raw: RawConf): PortmapConf {
   if (raw.markMasqBit !== undefined && raw.markMasqBit !== null && raw.externalSetMarkChain != null) {
     throw configError(
       'Cannot specify externalSetMarkChain and markMasqBit',
@@ -114,13 +124,76 @@ export function loadConfLenient(ctx: Context): PortmapConf {
   };
 }
 
-/** The config when it parses, else undefined (DEL: the mappings and conditions say which rules ADD wrote). */
+/**
+ * The config when it parses, else undefined (DEL: the mappings and conditions say which rules ADD
+ * wrote) — what loadConf returns, read without building the schema: DEL is the one verb that does
+ * not decode prevResult either, so the schema would be its only use of zod, whose first use costs
+ * a cold process about 2 ms of CPU (docs/performance.md). The types the schema checks are checked
+ * here by hand; a test compares the two on valid and broken configs.
+ */
 export function loadConfOrUndefined(ctx: Context): PortmapConf | undefined {
+  const raw = rawWithoutSchema(ctx.conf.raw);
+  if (!raw) return undefined;
   try {
-    return loadConf(ctx);
+    return normalise(raw);
   } catch {
     return undefined;
   }
+}
+
+// The value foldKeys would put under `key` (the last key matching it in any case), or undefined.
+function folded(obj: Record<string, unknown>, key: string): unknown {
+  const lower = key.toLowerCase();
+  let v: unknown;
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) v = obj[k];
+  return v;
+}
+
+// The schema's checks by hand: undefined where it would refuse the config.
+function rawWithoutSchema(top: Record<string, unknown>): RawConf | undefined {
+  const ok = (v: unknown, type: (x: unknown) => boolean) => v === undefined || v === null || type(v);
+  const isString = (x: unknown) => typeof x === 'string';
+  const isBool = (x: unknown) => typeof x === 'boolean';
+  const isInt = (x: unknown) => Number.isSafeInteger(x);
+  const isStrings = (x: unknown) => Array.isArray(x) && x.every(isString);
+  const get = (key: string) => folded(top, key);
+  const [cniVersion, name] = [get('cniVersion'), get('name')];
+  if (typeof cniVersion !== 'string' || typeof name !== 'string') return undefined;
+  const checks: Array<[string, (x: unknown) => boolean]> = [
+    ['backend', isString],
+    ['snat', isBool],
+    ['masqAll', isBool],
+    ['markMasqBit', isInt],
+    ['externalSetMarkChain', isString],
+    ['conditionsV4', isStrings],
+    ['conditionsV6', isStrings],
+  ];
+  const out: Record<string, unknown> = { cniVersion, name };
+  for (const [key, type] of checks) {
+    const v = get(key);
+    if (!ok(v, type)) return undefined;
+    if (v !== undefined) out[key] = v;
+  }
+  const rc = get('runtimeConfig');
+  if (rc !== undefined && rc !== null) {
+    if (!isPlainObject(rc)) return undefined;
+    const list = folded(rc, 'portMappings');
+    if (list !== undefined && list !== null) {
+      if (!Array.isArray(list) || !list.every(isPlainObject)) return undefined;
+      const portMappings = list.map((m: Record<string, unknown>) => {
+        const o: Record<string, unknown> = { ...m };
+        for (const k of MAPPING_KEYS) {
+          const v = folded(m, k);
+          for (const other of Object.keys(m))
+            if (other !== k && other.toLowerCase() === k.toLowerCase()) delete o[other];
+          if (v !== undefined) o[k] = v;
+        }
+        return o;
+      });
+      out.runtimeConfig = { portMappings };
+    } else out.runtimeConfig = {};
+  }
+  return out as RawConf;
 }
 
 /** The mappings of a config that parses, else none. */

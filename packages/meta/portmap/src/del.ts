@@ -6,14 +6,14 @@
 // The UDP conntrack entries that still lead to the removed pod are deleted too. Repeated DELs
 // succeed; every step runs even when an earlier one failed.
 import type { Family } from '@cni-ts/iptables';
-import { type Context, prevResultIfValid } from '@cni-ts/skel';
+import { type Context, rawPrevResult } from '@cni-ts/skel';
 import { CniError, toCniError } from '@cni-ts/types';
 import { readNat, removeKnown, teardownFamily } from './apply-iptables.js';
 import { teardownNft } from './apply-nft.js';
 import { kernelError, toolMissing } from './backend.js';
 import { type PortMapping, type PortmapConf, loadConfLenient, loadConfOrUndefined } from './config.js';
 import { type UdpFlow, flushUdp } from './conntrack.js';
-import { type ContainerNet, containerNets } from './container.js';
+import { type ContainerNet, containerNetsLenient } from './container.js';
 import { type Owner, jumpRules, udpForwards } from './plan-iptables.js';
 import { mappingsFor } from './values.js';
 
@@ -21,7 +21,10 @@ import { mappingsFor } from './values.js';
 export function cmdDel(ctx: Context): void {
   const conf = loadConfLenient(ctx);
   const owner: Owner = { network: conf.name, containerId: ctx.args.containerId };
-  const nets = containerNets(prevResultIfValid(ctx), ctx.args.ifname);
+  const prev = rawPrevResult(ctx.conf);
+  const nets = containerNetsLenient(prev, ctx.args.ifname);
+  if (prev !== undefined && nets.length === 0)
+    ctx.log(`ignoring prevResult: it names no address of ${ctx.args.ifname} in the sandbox`);
   // Without prevResult both families are looked at, and one whose iptables is unusable is skipped.
   const guessed = nets.length === 0;
   const families: Family[] = guessed ? [4, 6] : nets.map((n) => n.family);

@@ -3,7 +3,14 @@
 import test from 'ava';
 import { type Context, decodeNetConf } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
-import { type PortmapConf, backendOfConditions, checkForBackend, loadConf, loadConfLenient } from '../src/index.js';
+import {
+  type PortmapConf,
+  backendOfConditions,
+  checkForBackend,
+  loadConf,
+  loadConfLenient,
+  loadConfOrUndefined,
+} from '../src/index.js';
 
 function ctx(extra: Record<string, unknown>): Context {
   return {
@@ -205,4 +212,58 @@ test('the lenient config DEL and GC use keeps the network name when the strict o
   t.deepEqual(c.mappings, []);
   t.is(c.backend, undefined);
   t.is(loadConfLenient(ctx({ backend: 'nftables' })).backend, 'nftables');
+});
+
+test("DEL's config read without the schema equals loadConf's result, and is undefined exactly where loadConf refuses", (t) => {
+  const M = { hostPort: 8080, containerPort: 80, protocol: 'tcp' };
+  const cases: Array<Record<string, unknown>> = [
+    {},
+    pm(M),
+    pm(M, { ...M, hostPort: 53, protocol: 'UDP', hostIP: '192.0.2.1' }, { ...M, hostIP: 'fd00::1' }),
+    { RuntimeConfig: { PortMappings: [{ HostPort: 8080, ContainerPort: 80, Protocol: 'TCP', HostIP: '' }] } },
+    { runtimeConfig: { portMappings: [{ ...M, HostPort: 9090 }] } },
+    { snat: false, masqAll: true, markMasqBit: 0, ...pm(M) },
+    { SNAT: true, snat: false, ...pm(M) },
+    { snat: null, masqAll: null, markMasqBit: null, backend: null, runtimeConfig: null },
+    { runtimeConfig: { portMappings: null } },
+    { runtimeConfig: {}, conditionsV4: ['-d', '192.0.2.1'], conditionsV6: ['ip6', 'daddr', 'fd00::1'] },
+    { externalSetMarkChain: 'KUBE-MARK-MASQ', backend: 'iptables', ...pm(M) },
+    { backend: 'nftables', ...pm(M), extra: { anything: [1, 2] } },
+    { dns: 'not ours', ipam: 7, capabilities: { portMappings: true }, ...pm(M) },
+    // refused by loadConf
+    { snat: 'yes' },
+    { masqAll: 1 },
+    { markMasqBit: 1.5 },
+    { markMasqBit: 40 },
+    { markMasqBit: 3, externalSetMarkChain: 'X' },
+    { backend: 'pf' },
+    { backend: 5 },
+    { externalSetMarkChain: 'bad name' },
+    { externalSetMarkChain: 12 },
+    { conditionsV4: '-d 1.2.3.4' },
+    { conditionsV4: ['-d', 7] },
+    { conditionsV4: ['-d', '1.2.3.4\n-j ACCEPT'] },
+    { runtimeConfig: [] },
+    { runtimeConfig: 'x' },
+    { runtimeConfig: { portMappings: {} } },
+    { runtimeConfig: { portMappings: [7] } },
+    { runtimeConfig: { portMappings: [[]] } },
+    pm({ ...M, hostPort: 0 }),
+    pm({ ...M, protocol: 'icmp' }),
+    pm({ ...M, hostIP: '1.2.3.4 -j ACCEPT' }),
+    pm({ containerPort: 80 }),
+  ];
+  let refusedCount = 0;
+  for (const extra of cases) {
+    const c = ctx(extra);
+    let strict: PortmapConf | undefined;
+    try {
+      strict = loadConf(c);
+    } catch {
+      strict = undefined;
+      refusedCount++;
+    }
+    t.deepEqual(loadConfOrUndefined(c), strict, JSON.stringify(extra));
+  }
+  t.is(refusedCount, 21, 'the broken configs are refused by loadConf');
 });

@@ -1,7 +1,7 @@
 // The small readers: the route to the pod from /proc/net/route (for route_localnet), the
 // container addresses taken from prevResult, and the conntrack arguments.
 import test from 'ava';
-import { conntrackArgs, containerNets, routeDeviceFrom } from '../src/index.js';
+import { conntrackArgs, containerNets, containerNetsLenient, routeDeviceFrom } from '../src/index.js';
 
 // /proc/net/route as the kernel prints it: little-endian hex words.
 const ROUTES = [
@@ -59,6 +59,51 @@ test('container addresses: the first IPv4 and first IPv6 on CNI_IFNAME in the sa
     'an index past the interface list counts (upstream checks the range)',
   );
   t.deepEqual(containerNets(undefined, 'eth0'), []);
+});
+
+test('DEL reads the container addresses from the raw prevResult leniently, picking as the decoded result does', (t) => {
+  const prev = {
+    cniVersion: '1.0.0',
+    interfaces: [
+      { name: 'cni0' },
+      { name: 'eth0', sandbox: '/run/netns/p' },
+      { name: 'eth1', sandbox: '/run/netns/p' },
+    ],
+    ips: [
+      { address: 'fd00::9/64', interface: 0 },
+      { address: '10.1.0.2/24', interface: 2 },
+      { address: 'fd00::5/64', interface: 1 },
+      { address: '10.1.0.3/24', interface: 1 },
+    ],
+  };
+  const pick = (p: unknown) => containerNetsLenient(p, 'eth0').map((n) => `${n.ip} ${n.family}`);
+  t.deepEqual(pick(prev), ['10.1.0.3 4', 'fd00::5 6']);
+  t.deepEqual(
+    pick(prev),
+    containerNets(prev, 'eth0').map((n) => `${n.ip} ${n.family}`),
+    'as the decoded result',
+  );
+  // Go-capitalised keys, an entry that is not an interface keeping the indexes, junk skipped
+  t.deepEqual(
+    pick({
+      IPs: [{ Address: '10.1.0.9/24', Interface: 1 }, { address: 7 }, 'x', { address: 'nope' }],
+      Interfaces: [42, { Name: 'eth0', Sandbox: '/run/netns/p' }],
+      dns: 'not a dns',
+    }),
+    ['10.1.0.9 4'],
+  );
+  t.deepEqual(
+    pick({ ips: [{ address: '10.1.0.9/24', interface: 0 }], interfaces: [{ name: 'eth0' }] }),
+    [],
+    'not in the sandbox',
+  );
+  t.deepEqual(pick({ cniVersion: '0.2.0', ip4: { ip: '10.1.0.8/24' }, ip6: { ip: 'fd00::8/64' } }), [
+    '10.1.0.8 4',
+    'fd00::8 6',
+  ]);
+  t.deepEqual(pick({ ips: 'bogus' }), []);
+  t.deepEqual(pick('bogus'), []);
+  t.deepEqual(pick(undefined), []);
 });
 
 test('conntrack deletes UDP flows by host port, narrowed to the pod that answers them when known', (t) => {
