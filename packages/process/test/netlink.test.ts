@@ -310,6 +310,44 @@ same('bridge ADD, node: bridge, veth into the pod, master, hairpin, up', {
   ],
 });
 
+same('bridge ADD, node: the host end created up and a port of the bridge in one request, then hairpin', {
+  here: true,
+  randomMacs: true,
+  options: ['-d'],
+  setup: [BRIDGE, ['link', 'set', 'dev', 'cni0', 'up']],
+  batch: [
+    [
+      ...['link', 'add', 'name', 'veth1', 'mtu', '1400', 'up', 'master', 'cni0', 'type', 'veth'],
+      ...['peer', 'name', 'eth0', 'mtu', '1400', 'netns', 'PODNS'],
+    ],
+    ['link', 'set', 'dev', 'veth1', 'type', 'bridge_slave', 'hairpin', 'on'],
+    ['addr', 'show', 'dev', 'veth1'],
+    ['addr', 'show', 'dev', 'cni0'],
+  ],
+});
+
+same('a name looked up earlier in the batch is looked up again after a link is deleted and made again', {
+  here: true,
+  randomMacs: true,
+  setup: [BRIDGE],
+  batch: [
+    ['link', 'add', 'name', 'veth7', 'type', 'veth', 'peer', 'name', 'p7'],
+    ['link', 'set', 'dev', 'veth7', 'master', 'cni0'],
+    ['link', 'del', 'dev', 'veth7'],
+    ['link', 'add', 'name', 'veth7', 'up', 'master', 'cni0', 'type', 'veth', 'peer', 'name', 'p7'],
+    ['link', 'set', 'dev', 'veth7', 'type', 'bridge_slave', 'isolated', 'on'],
+    ['link', 'set', 'dev', 'p7', 'up'],
+    ['addr', 'show', 'dev', 'veth7'],
+    ['link', 'del', 'dev', 'p7'],
+    ['link', 'set', 'dev', 'veth7', 'up'],
+  ],
+});
+
+same('a master that does not exist in link add ends the whole batch as ip does', {
+  here: true,
+  batch: [['link', 'add', 'name', 'veth8', 'up', 'master', 'nosuchbr', 'type', 'veth', 'peer', 'name', 'p8']],
+});
+
 same('bridge ADD, node: the peer with a MAC, promisc, the bridge MAC pinned, gateway addresses replaced', {
   here: true,
   setup: [BRIDGE, ['addr', 'add', '10.1.0.1/24', 'dev', 'cni0']],

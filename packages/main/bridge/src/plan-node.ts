@@ -140,15 +140,20 @@ export function planNode(i: NodeInput): NodePlan {
   };
   if (!i.bridge) plan.createBridge = linkAddBridge(c, pinMac ? i.newBridgeMac : undefined);
   if (c.promiscMode) plan.batch.push(['link', 'set', 'dev', br, 'promisc', 'on']);
-  plan.batch.push(['link', 'set', 'dev', br, 'up']);
+  // a bridge seen up is left alone (one lookup and one request fewer per pod); a new one is set up
+  if (!i.bridge?.flags.includes('UP')) plan.batch.push(['link', 'set', 'dev', br, 'up']);
   if (pinMac && i.bridge) plan.batch.push(['link', 'set', 'dev', br, 'address', i.bridge.mac]);
   const mtu = c.mtu ? ['mtu', String(c.mtu)] : [];
+  // the host end is created up and a port of the bridge in the same request (IFLA_MASTER, IFF_UP)
   plan.batch.push([
     'link',
     'add',
     'name',
     i.hostVeth,
     ...mtu,
+    'up',
+    'master',
+    br,
     'type',
     'veth',
     'peer',
@@ -159,10 +164,8 @@ export function planNode(i: NodeInput): NodePlan {
     'netns',
     i.netns,
   ]);
-  plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'master', br]);
   const portFlags = [...(c.hairpinMode ? ['hairpin', 'on'] : []), ...(c.portIsolation ? ['isolated', 'on'] : [])];
   if (portFlags.length) plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'type', 'bridge_slave', ...portFlags]);
-  plan.batch.push(['link', 'set', 'dev', i.hostVeth, 'up']);
   plan.acceptRa.push(i.hostVeth);
   const defaultPvid = i.bridge?.defaultPvid ?? 1;
   plan.vlans.push(

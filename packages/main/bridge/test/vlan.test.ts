@@ -99,7 +99,7 @@ test('ADD with vlan and isGateway: the gateway goes on <bridge>.<vlan>, a veth w
   const r = await makeBridge(host).add(context(exec, { vlan: 100, isGateway: true, ipam: { type: 'host-local' } }));
   const s = exec.script();
   t.deepEqual(s.slice(2, 7), [
-    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} type veth peer name eth0 netns ${NETNS} ; link set dev ${VETH} master cni0 ; link set dev ${VETH} up`,
+    `ip -j -batch - << link set dev cni0 up ; link add name ${VETH} up master cni0 type veth peer name eth0 netns ${NETNS}`,
     `bridge -batch - << vlan del dev ${VETH} vid 1 ; vlan add dev ${VETH} vid 100 pvid untagged`,
     `ip -j -batch - << link add name cni0.100 type veth peer name ${PEER} ; link set dev ${PEER} master cni0 ; link set dev ${PEER} up ; link set dev cni0.100 up`,
     `bridge -batch - << vlan del dev ${PEER} vid 1 ; vlan add dev ${PEER} vid 100 pvid untagged`,

@@ -7,6 +7,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { linkByIndex, linkByName, stepOf } from './commands.js';
 import { type ShowContext, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc, strerror } from './docs.js';
+import type { Message } from './message.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import type { Lookups, Step } from './step.js';
 
@@ -64,6 +65,18 @@ export function netlinkBatch(
 function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutcome {
   const docs: unknown[] = [];
   let seq = 1;
+  // Names resolved once per batch, as ip's own name cache (ll_map) does: a name is forgotten after
+  // a command that creates or deletes a link of that name, not when its link goes another way (a
+  // veth with its deleted peer: then, as with ip, the kernel answers "No such device"). A fresh
+  // lookup's answer is kept for a show step to reuse.
+  const indexes = new Map<string, number>();
+  const resolve = (name: string): { index: number; link?: Message } | undefined => {
+    const known = indexes.get(name);
+    if (known !== undefined) return { index: known };
+    const found = lookupLink(sock, name, seq++);
+    if (found) indexes.set(name, found.index);
+    return found;
+  };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const failed = (msg: string): NetlinkOutcome => ({
@@ -77,7 +90,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
     try {
       const l: Lookups = { index: 0 };
       if (step.master !== undefined) {
-        l.master = linkIndex(sock, step.master, seq++);
+        l.master = resolve(step.master)?.index;
         if (l.master === undefined) return badArg(step.master, 'Device does not exist');
       }
       if (step.netns !== undefined) {
@@ -88,15 +101,18 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
         }
       }
       if (step.dev !== undefined) {
-        const index = linkIndex(sock, step.dev, seq++);
+        const found = resolve(step.dev);
         // ip's two wordings: `addr show` checks the name itself, the others ask the kernel
-        if (index === undefined)
+        if (found === undefined)
           return failed(step.show ? `Device "${step.dev}" does not exist.` : `Cannot find device "${step.dev}"`);
-        l.index = index;
+        l.index = found.index;
+        if (step.show && found.link) l.link = found.link;
       }
       const reqs = step.requests(l, seq);
       seq += reqs.length;
       const answers = reqs.map((r) => sock.exchange(r));
+      for (const name of step.forgets ?? []) indexes.delete(name);
+      if (l.link) answers.unshift([l.link]);
       if (step.show) {
         const link = answers[0]?.[0];
         const ctx: ShowContext = { details };
@@ -137,9 +153,14 @@ function linkAt(sock: Rtnl, index: number, seq: number): { name?: string; down: 
 
 /** A link's index by name; undefined when there is no such link. */
 export function linkIndex(sock: Rtnl, name: string, seq: number): number | undefined {
+  return lookupLink(sock, name, seq)?.index;
+}
+
+// A link by name: its index and the kernel's answer; undefined when there is no such link.
+function lookupLink(sock: Rtnl, name: string, seq: number): { index: number; link: Message } | undefined {
   try {
     const [m] = sock.exchange(linkByName(name, seq));
-    return m ? m.body.getInt32(4, true) : undefined;
+    return m ? { index: m.body.getInt32(4, true), link: m } : undefined;
   } catch (e) {
     if (e instanceof RtnlError && e.errno === ENODEV) return undefined;
     throw e;

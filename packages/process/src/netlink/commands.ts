@@ -178,7 +178,8 @@ function routeAdd(rest: readonly string[]): Step | undefined {
 function linkShow(rest: readonly string[]): Step | undefined {
   const dev = devArg(rest);
   if (dev === undefined) return undefined;
-  return { dev, show: 'link', requests: ({ index }, seq) => [linkByIndex(index, seq)] };
+  // the link itself: the answer to the name lookup when the batch just made it, else by index
+  return { dev, show: 'link', requests: ({ index, link }, seq) => (link ? [] : [linkByIndex(index, seq)]) };
 }
 
 function addrShow(rest: readonly string[]): Step | undefined {
@@ -187,11 +188,17 @@ function addrShow(rest: readonly string[]): Step | undefined {
   return {
     dev,
     show: 'addr',
-    requests: ({ index }, seq) => [
-      linkByIndex(index, seq),
+    requests: ({ index, link }, seq) => [
+      ...(link ? [] : [linkByIndex(index, seq)]),
       {
         // the link's addresses only (ifa_index; honoured with NETLINK_GET_STRICT_CHK)
-        msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq + 1).u8(0).u8(0).u8(0).u8(0).u32(index).done(),
+        msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, link ? seq : seq + 1)
+          .u8(0)
+          .u8(0)
+          .u8(0)
+          .u8(0)
+          .u32(index)
+          .done(),
         answer: 'dump',
       },
     ],

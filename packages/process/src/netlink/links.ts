@@ -130,6 +130,7 @@ export function linkDel(rest: readonly string[]): Step | undefined {
   if (dev === undefined) return undefined;
   return {
     dev,
+    forgets: [dev],
     requests: (l, seq) => ack(ifinfo(new Builder(RTM_DELLINK, F_REQUEST | F_ACK, seq), l.index)),
   };
 }
@@ -140,47 +141,65 @@ interface LinkAttrs {
   txqlen?: number;
   mac?: Uint8Array;
   netns?: string;
+  /** `up`: created up (ifi_flags/ifi_change IFF_UP, as ip sends it). */
+  up?: boolean;
+  /** `master Y`: created as a port of Y (IFLA_MASTER; the kernel enslaves it after creating it). */
+  master?: string;
 }
 
-// name X [mtu N] [address M] [netns P], the words after it returned in `rest`
-function linkAttrs(args: readonly string[], allowNetns: boolean): { a: LinkAttrs; rest: string[] } | undefined {
+// name X [mtu N] [address M] [netns P] (and for the link itself [up] [master Y]), the words after
+// it returned in `rest`
+function linkAttrs(args: readonly string[], peer: boolean): { a: LinkAttrs; rest: string[] } | undefined {
   if (args[0] !== 'name' || args[1] === undefined) return undefined;
   const a: LinkAttrs = { name: args[1] };
   let i = 2;
-  for (; i + 1 < args.length; i += 2) {
-    const [k, v] = [args[i]!, args[i + 1]!];
+  while (i < args.length) {
+    const k = args[i]!;
+    if (k === 'up' && !peer) {
+      a.up = true;
+      i += 1;
+      continue;
+    }
+    const v = args[i + 1];
+    if (v === undefined) break;
     if (k === 'mtu' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32) a.mtu = Number(v);
     else if (k === 'txqueuelen' && /^\d{1,10}$/.test(v) && Number(v) < 2 ** 32) a.txqlen = Number(v);
     else if (k === 'address' && parseMac(v)) a.mac = parseMac(v);
-    else if (k === 'netns' && allowNetns && v.includes('/')) a.netns = v;
+    else if (k === 'netns' && peer && v.includes('/')) a.netns = v;
+    else if (k === 'master' && !peer) a.master = v;
     else break;
+    i += 2;
   }
   return { a, rest: args.slice(i) };
 }
 
-function putAttrs(b: Builder, a: LinkAttrs, nsFd: number | undefined): void {
+function putAttrs(b: Builder, a: LinkAttrs, nsFd: number | undefined, master?: number): void {
   b.attrString(IFLA_IFNAME, a.name);
   if (a.mtu !== undefined) b.attrU32(IFLA_MTU, a.mtu);
   if (a.txqlen !== undefined) b.attrU32(IFLA_TXQLEN, a.txqlen);
   if (a.mac) b.attr(IFLA_ADDRESS, a.mac);
+  if (master !== undefined) b.attrU32(IFLA_MASTER, master);
   if (nsFd !== undefined) b.attrU32(IFLA_NET_NS_FD, nsFd);
 }
 
 /**
  * `link add name X [mtu N] [txqueuelen N] [address M] type bridge [vlan_filtering 0|1]`, the same
- * with `type ifb`, and `… type veth peer name Y [address M] [mtu N] [netns /path]`.
+ * with `type ifb`, and `link add name X [mtu N] [address M] [up] [master Y] type veth peer name Y
+ * [address M] [mtu N] [netns /path]`.
  */
 export function linkAdd(args: readonly string[]): Step | undefined {
   const own = linkAttrs(args, false);
   if (!own || own.rest[0] !== 'type') return undefined;
   const [, kind, ...more] = own.rest;
   const create = (seq: number) => ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK | F_CREATE | F_EXCL, seq));
+  if ((own.a.up || own.a.master !== undefined) && kind !== 'veth') return undefined;
   if (kind === 'bridge') {
     let vlanFiltering: number | undefined;
     if (more.length === 2 && more[0] === 'vlan_filtering' && (more[1] === '0' || more[1] === '1'))
       vlanFiltering = Number(more[1]);
     else if (more.length) return undefined;
     return {
+      forgets: [own.a.name],
       requests: (_, seq) => {
         const b = create(seq);
         putAttrs(b, own.a, undefined);
@@ -195,6 +214,7 @@ export function linkAdd(args: readonly string[]): Step | undefined {
   }
   if (kind === 'ifb' && more.length === 0)
     return {
+      forgets: [own.a.name],
       requests: (_, seq) => {
         const b = create(seq);
         putAttrs(b, own.a, undefined);
@@ -205,11 +225,14 @@ export function linkAdd(args: readonly string[]): Step | undefined {
   if (kind !== 'veth' || more[0] !== 'peer') return undefined;
   const peer = linkAttrs(more.slice(1), true);
   if (!peer || peer.rest.length) return undefined;
+  const up = own.a.up ? IFF_UP : 0;
   return {
+    forgets: peer.a.netns ? [own.a.name] : [own.a.name, peer.a.name],
+    ...(own.a.master !== undefined ? { master: own.a.master } : {}),
     ...(peer.a.netns ? { netns: peer.a.netns } : {}),
     requests: (l, seq) => {
-      const b = create(seq);
-      putAttrs(b, own.a, undefined);
+      const b = ifinfo(new Builder(RTM_NEWLINK, F_REQUEST | F_ACK | F_CREATE | F_EXCL, seq), 0, up, up);
+      putAttrs(b, own.a, undefined, l.master);
       b.nest(IFLA_LINKINFO, (li) => {
         li.attrString(IFLA_INFO_KIND, 'veth');
         li.nest(IFLA_INFO_DATA, (d) =>

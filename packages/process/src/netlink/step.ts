@@ -1,6 +1,6 @@
 // One iproute2 command as netlink work (netlink/commands.ts, netlink/links.ts make them;
 // netlink/batch.ts runs them).
-import type { Request } from './message.js';
+import type { Message, Request } from './message.js';
 
 /** What a step's requests need resolved first. */
 export interface Lookups {
@@ -10,6 +10,8 @@ export interface Lookups {
   master?: number;
   /** A descriptor of its `netns`, open for the request. */
   nsFd?: number;
+  /** The kernel's answer to the name lookup of `dev`, when this step made it (a show step reuses it). */
+  link?: Message;
 }
 
 /** One command: what to resolve, the request(s), and whether its answers are printed. */
@@ -23,4 +25,6 @@ export interface Step {
   requests(l: Lookups, seq: number): Request[];
   /** `addr show` / `link show`: the answers become the document `ip -j addr|link show dev X` prints. */
   show?: 'addr' | 'link';
+  /** The names a link creation or deletion makes or frees: the batch forgets their indexes after it, as ip's name cache does. */
+  forgets?: readonly string[];
 }
