@@ -4,7 +4,7 @@
 import { type Context, requireNetns } from '@cni-ts/skel';
 import { isKind } from '@cni-ts/process';
 import { CniError, ErrorCode, type Result, configError, newResult } from '@cni-ts/types';
-import { applyShaping } from './apply-shaping.js';
+import { IfbExists, applyShaping } from './apply-shaping.js';
 import { loadConf } from './config.js';
 import { deleteIfb, teardown } from './del.js';
 import type { Host } from './host.js';
@@ -27,28 +27,37 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   requireNetns(netns);
   const veth = findHostVeth(ctx.exec, host, podLink(ctx.exec, netns, ifname), hostSideNames(prev));
   const plan = planShaping(conf, containerId, veth.name, veth.mtu);
-  // an ifb of this attachment is left from an earlier ADD: take that ADD's work off first
-  const ifbExists = host.linkNames().has(ifbName(conf.name, containerId));
-  if (ifbExists) {
+  // an ifb of this attachment is left from an earlier ADD: take that ADD's work off first. A plan
+  // with egress finds it by creating its ifb (IfbExists, nothing changed), one without looks for it
+  let replaced = false;
+  const replace = () => {
     teardown(ctx, host, veth.name);
-    deleteIfb(ctx, host);
-  }
+    deleteIfb(ctx);
+    replaced = true;
+  };
+  if (!plan.egress && host.linkNames().has(ifbName(conf.name, containerId))) replace();
   let ifb: ReturnType<typeof applyShaping>;
   try {
     ifb = applyShaping(ctx.exec, plan, ctx.log);
   } catch (e) {
-    // qdiscs are in the way: ours (an earlier ADD of this attachment) are taken off and ADD tries once
-    // more; anyone else's stay, and the error says so
-    if (ifbExists || !isConflict(e)) throw e;
-    if (!teardown(ctx, host, veth.name)) {
-      throw new CniError(
-        ErrorCode.internal,
-        `failed to set up traffic shaping on ${veth.name}: it already has qdiscs that bandwidth did not create`,
-        `${(e as Error).message}; see \`tc qdisc show dev ${veth.name}\``,
-        { cause: e },
-      );
+    if (replaced) throw e;
+    if (e instanceof IfbExists) {
+      replace();
+      ifb = applyShaping(ctx.exec, plan, ctx.log);
+    } else {
+      // qdiscs are in the way: ours (an earlier ADD of this attachment) are taken off and ADD tries once
+      // more; anyone else's stay, and the error says so
+      if (!isConflict(e)) throw e;
+      if (!teardown(ctx, host, veth.name)) {
+        throw new CniError(
+          ErrorCode.internal,
+          `failed to set up traffic shaping on ${veth.name}: it already has qdiscs that bandwidth did not create`,
+          `${(e as Error).message}; see \`tc qdisc show dev ${veth.name}\``,
+          { cause: e },
+        );
+      }
+      ifb = applyShaping(ctx.exec, plan, ctx.log);
     }
-    ifb = applyShaping(ctx.exec, plan, ctx.log);
   }
   return {
     ...prev,

@@ -16,7 +16,17 @@ export interface IfbBrief {
   mac: string;
 }
 
-/** Creates the ifb and the qdiscs/filter of a plan; returns the ifb (when the plan has one). */
+/** The plan's ifb is there already; nothing was created. The error as it is reported when ADD cannot replace it. */
+export class IfbExists extends CniError {
+  constructor(reported: CniError) {
+    super(reported.code, reported.message, reported.details, { cause: reported.cause });
+  }
+}
+
+/**
+ * Creates the ifb and the qdiscs/filter of a plan; returns the ifb (when the plan has one). Throws
+ * IfbExists, having changed nothing, when the ifb is there already.
+ */
 export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: string) => void): IfbBrief | undefined {
   let ifb: IfbBrief | undefined;
   if (plan.egress) {
@@ -26,8 +36,10 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
       const link = parseLinks(docs[docs.length - 1])[0];
       ifb = { name, mac: link?.mac ?? '' };
     } catch (e) {
+      // an earlier ADD of this attachment left it: the caller takes that ADD's work off and tries again
+      if (isKind(e, 'exists')) throw new IfbExists(kernelError(`create ifb device ${name}`, e));
       // the ifb may exist by now (a later command failed): remove it before reporting
-      if (!isKind(e, 'exists')) deleteLink(undoExecutor(exec), name, log);
+      deleteLink(undoExecutor(exec), name, log);
       throw kernelError(`create ifb device ${name}`, e);
     }
   }

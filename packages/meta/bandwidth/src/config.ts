@@ -7,9 +7,8 @@
 //      `io.kubernetes.cri.pod-annotations` capability (containerd passes pod annotations so).
 // Rates are bits per second and bursts bits, as upstream. 0 means "not set" (containerd sends
 // zeros for the direction a pod does not limit). Keys match case-insensitively.
-import * as z from 'zod/mini';
 import type { Context } from '@cni-ts/skel';
-import { configError, foldKeys, isPlainObject, lazySchema, opt } from '@cni-ts/types';
+import { configError, isPlainObject } from '@cni-ts/types';
 import { type QuantityError, QUANTITY_ERRORS, parseQuantity, quantityValue } from './quantity.js';
 import { CRI_NO_BURST } from './tbf.js';
 
@@ -53,19 +52,35 @@ export const ANNOTATION_MAX = 1_000_000_000_000_000n;
 const KEYS = ['ingressRate', 'ingressBurst', 'egressRate', 'egressBurst'] as const;
 type Entry = Partial<Record<(typeof KEYS)[number], unknown>>;
 
-// The shape the keys are folded to (values are checked by hand below, only in the source used:
-// a plugin never rejects input it does not read).
-const shape = lazySchema(() => {
-  const fields = () => Object.fromEntries(KEYS.map((k) => [k, opt(z.unknown())]));
-  return z.looseObject({
-    ...fields(),
-    runtimeConfig: opt(z.looseObject({ bandwidth: opt(z.looseObject(fields())), [POD_ANNOTATIONS]: opt(z.unknown()) })),
-  });
-});
+// The keys are folded to this shape as foldKeys folds them into a schema's (Go's decoder: any case,
+// the last spelling wins, other keys kept), by hand: every value is checked by hand below, only
+// in the source used (a plugin never rejects input it does not read), so a zod schema would only
+// name the keys — and building it was about 1 ms of a cold ADD's CPU (docs/performance.md).
+const foldEntry = (v: unknown) => foldTo(v, KEYS);
+const foldRuntimeConfig = (v: unknown) => foldTo(v, ['bandwidth', POD_ANNOTATIONS], { bandwidth: foldEntry });
+const foldConf = (v: unknown) => foldTo(v, [...KEYS, 'runtimeConfig'], { runtimeConfig: foldRuntimeConfig });
+
+/** `value`'s entries with each key that names one of `keys` in any case spelled as in `keys`. */
+function foldTo(
+  value: unknown,
+  keys: readonly string[],
+  nested: Readonly<Record<string, (v: unknown) => unknown>> = {},
+): unknown {
+  if (!isPlainObject(value)) return value;
+  // no prototype: a "__proto__" key in the JSON stays an entry
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [key, v] of Object.entries(value)) {
+    const lower = key.toLowerCase();
+    const target = keys.includes(key) ? key : (keys.find((k) => k.toLowerCase() === lower) ?? key);
+    const fold = Object.hasOwn(nested, target) ? nested[target] : undefined;
+    out[target] = fold ? fold(v) : v;
+  }
+  return out;
+}
 
 /** Reads and checks the limits of an invocation (ADD and CHECK; DEL and GC never need them). */
 export function loadConf(ctx: Context): BandwidthConf {
-  const raw = foldKeys(shape(), ctx.conf.raw) as Entry & { runtimeConfig?: unknown };
+  const raw = foldConf(ctx.conf.raw) as Entry & { runtimeConfig?: unknown };
   const rc = isPlainObject(raw.runtimeConfig) ? raw.runtimeConfig : {};
   const conf: BandwidthConf = { name: ctx.conf.name, cniVersion: ctx.conf.cniVersion };
   if (KEYS.some((k) => k in raw)) return Object.assign(conf, fromEntry(raw, 'config', ''));

@@ -30,7 +30,7 @@ export function cmdDel(host: Host, ctx: Context): void {
       if (!isKind(e, 'missing')) failure = e; // the veth went away meanwhile: nothing left on it
     }
   }
-  deleteIfb(ctx, host);
+  deleteIfb(ctx);
   if (failure) throw kernelError('remove traffic shaping', failure);
 }
 
@@ -47,18 +47,20 @@ function vethOf(ctx: Context, host: Host, pod: LinkState): string {
   }
 }
 
-/** Deletes the attachment's ifb when it exists (one ip process). */
-export function deleteIfb(ctx: Context, host: Host): void {
-  const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
-  if (host.linkNames().has(ifb)) deleteLink(ctx.exec, ifb, ctx.log);
+/** Deletes the attachment's ifb; one that is not there is fine (one ip process). */
+export function deleteIfb(ctx: Context): void {
+  deleteLink(ctx.exec, ifbName(ctx.conf.name, ctx.args.containerId), ctx.log);
 }
 
-/** Takes our qdiscs and filter off a veth (one tc process to look, one to delete); true when there were any. */
+/**
+ * Takes our qdiscs and filter off a veth (one tc process to look, one to delete); true when there
+ * were any. The node's links are read only to judge a filter that redirects elsewhere than our ifb.
+ */
 export function teardown(ctx: Context, host: Host, veth: string): boolean {
   const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
-  const links = host.linkNames();
-  const state = showTc(ctx.exec, veth, links.has(ifb) ? ifb : undefined);
-  const commands = planTeardown(state, veth, ifb, links);
+  const state = showTc(ctx.exec, veth, undefined);
+  let links: ReadonlySet<string> | undefined;
+  const commands = planTeardown(state, veth, ifb, { has: (name) => (links ??= host.linkNames()).has(name) });
   if (commands.length === 0) return false;
   try {
     tcBatch(ctx.exec, commands);

@@ -114,11 +114,18 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, listed:
   }
   const isPeer = (l: LinkState | undefined): l is LinkState =>
     l !== undefined && l.ifindex === pod.peerIndex && l.peerIndex === pod.ifindex;
-  const present = host.linkNames();
-  const named = [...new Set(listed)].filter((n) => present.has(n));
-  let peer = named.map((n) => fromSysfs(host, n)).find(isPeer);
+  // names a link can have (so none reaches outside /sys/class/net), each once
+  const named = [...new Set(listed)].filter(isLinkName);
+  let peer: LinkState | undefined;
+  for (const n of named) {
+    const l = fromSysfs(host, n);
+    if (isPeer(l)) {
+      peer = l;
+      break;
+    }
+  }
   if (!peer) {
-    const candidates = listed.length ? showLinks(exec, named) : linksOfKind(exec, 'veth');
+    const candidates = listed.length ? showPresent(exec, host, named) : linksOfKind(exec, 'veth');
     peer = candidates.find((l) => l.kind === 'veth' && isPeer(l));
   }
   if (!peer) {
@@ -132,11 +139,36 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, listed:
   return peer;
 }
 
+/** True for a name the kernel accepts for a link (dev_valid_name): 1–15 bytes, no '/', ':' or space, not . or .. */
+export function isLinkName(name: string): boolean {
+  return /^[^\s/:]{1,15}$/.test(name) && name !== '.' && name !== '..';
+}
+
+// The named links of our netns (one ip process); when prevResult names a link that is gone, those
+// that are left (the node's link names read then, not on every run: the list grows with the pods).
+function showPresent(exec: Executor, host: Host, names: readonly string[]): LinkState[] {
+  try {
+    return showLinks(exec, names);
+  } catch (e) {
+    if (!isKind(e, 'missing')) throw e;
+    const present = host.linkNames();
+    return showLinks(
+      exec,
+      names.filter((n) => present.has(n)),
+    );
+  }
+}
+
 // A link as sysfs shows it (ifindex, iflink — a veth's peer —, MTU); undefined when sysfs does not
-// have it. A peer match found here is a veth: only the pod's veth peer has these two indices.
+// have it (read no further then: a runtime that entered the node's netns without mounting its sysfs
+// finds none of the names). A peer match found here is a veth: only the pod's veth peer has these
+// two indices.
 function fromSysfs(host: Host, name: string): LinkState | undefined {
-  const [ifindex, iflink, mtu] = ['ifindex', 'iflink', 'mtu'].map((a) => Number(host.readLinkAttr(name, a)));
-  if (!ifindex || !iflink || !mtu) return undefined;
+  const ifindex = Number(host.readLinkAttr(name, 'ifindex'));
+  if (!ifindex) return undefined;
+  const iflink = Number(host.readLinkAttr(name, 'iflink'));
+  const mtu = Number(host.readLinkAttr(name, 'mtu'));
+  if (!iflink || !mtu) return undefined;
   return { name, ifindex, peerIndex: iflink, mtu, mac: host.readLinkAttr(name, 'address') ?? '', kind: 'veth' };
 }
 

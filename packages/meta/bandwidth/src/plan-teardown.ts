@@ -28,7 +28,12 @@ function isIngress(q: QdiscState): boolean {
  * filter at all (left after someone deleted our redirect: it does nothing, and the next ADD needs
  * its handle); filters that redirect elsewhere belong to someone else, and then only ours go.
  */
-export function planTeardown(state: TcState, veth: string, ifb: string, links: ReadonlySet<string>): string[][] {
+export function planTeardown(
+  state: TcState,
+  veth: string,
+  ifb: string,
+  links: { has(name: string): boolean },
+): string[][] {
   const out: string[][] = [];
   if (state.veth.some(isOurTbf)) out.push(delRootTbf(veth));
   if (state.veth.some(isIngress)) {

@@ -23,20 +23,21 @@ const SYSFS = { cni0: { ifindex: '3', iflink: '3', mtu: '1500' }, veth1: { ifind
 
 async function add(config: Record<string, unknown>, s: Scenario = NODE, links = ['lo', 'cni0', 'veth1'], sysfs = {}) {
   const exec = new ScriptedExec(s);
+  const host = new FakeHost(links, sysfs);
   let result: Result | undefined;
   let error: CniError | undefined;
   try {
-    result = await makeBandwidth(new FakeHost(links, sysfs)).add(context(exec, config));
+    result = await makeBandwidth(host).add(context(exec, config));
   } catch (e) {
     error = e as CniError;
   }
-  return { exec, result, error, lines: exec.lines() };
+  return { exec, result, error, lines: exec.lines(), listed: host.listed };
 }
 
 const TBF_1M = 'tbf rate 125000Bps burst 3028 limit 9084'; // 1 Mbit/s, our burst (2 × 1514 B) and queue (4 × 1514 B)
 
 test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): three processes, the exact ip and tc text", async (t) => {
-  const { lines, result, error } = await add(
+  const { lines, result, error, listed } = await add(
     { runtimeConfig: { bandwidth: CRI }, prevResult: PREV },
     NODE,
     undefined,
@@ -54,6 +55,7 @@ test("ADD from containerd's capability (CRI keys, MaxUint32 bursts): three proce
     ['cni0', 'veth1', 'eth0', IFB],
   );
   t.deepEqual(result?.ips, PREV.ips);
+  t.is(listed, 0, "the node's list of links (it grows with the pods) is never read");
 });
 
 test('ADD of an ingress limit alone: two processes, no ifb', async (t) => {
@@ -83,6 +85,36 @@ test("ADD reads the host interfaces with one ip process when sysfs does not show
     'ip -d -j -batch - << link show dev cni0 ; link show dev veth1',
     'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
   ]);
+});
+
+test("ADD when prevResult names a host interface that is gone: the node's links are read then, and the veth is found among those left; names no link can have are never looked up", async (t) => {
+  const prevResult = {
+    ...PREV,
+    interfaces: [{ name: 'gone0' }, { name: '../../../etc' }, { name: 'veth1' }, { name: 'eth0', sandbox: NETNS }],
+  };
+  const host = new FakeHost(['lo', 'cni0', 'veth1']);
+  const read: string[] = [];
+  const readLinkAttr = host.readLinkAttr.bind(host);
+  host.readLinkAttr = (name, attr) => {
+    read.push(name);
+    return readLinkAttr(name, attr);
+  };
+  let listed = 0;
+  const linkNames = host.linkNames.bind(host);
+  host.linkNames = () => {
+    listed++;
+    return linkNames();
+  };
+  const exec = new ScriptedExec(NODE);
+  await makeBandwidth(host).add(context(exec, { ingressRate: 8000, ingressBurst: 80, prevResult }));
+  t.deepEqual(exec.lines().slice(1), [
+    'ip -d -j -batch - << link show dev gone0 ; link show dev veth1',
+    'ip -d -j -batch - << link show dev veth1',
+    'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
+  ]);
+  t.deepEqual([...new Set(read)], ['gone0', 'veth1']);
+  // once for the names left, once for an ifb of an earlier ADD (an ingress-only plan creates none)
+  t.is(listed, 2);
 });
 
 test("ADD with an explicit burst hands tc the burst whose kernel buffer is the Go plugin's (10 Mbit/s, 100 kbit)", async (t) => {
@@ -171,9 +203,10 @@ test('ADD whose tc batch fails takes back what it made: the ifb (its tbf goes wi
   ]);
 });
 
-test('ADD over the leftovers of an earlier ADD of the same attachment removes them first', async (t) => {
+test('ADD over the leftovers of an earlier ADD of the same attachment finds its ifb by creating it, removes them, and adds again', async (t) => {
   const s: Scenario = {
     ...NODE,
+    node: { ...NODE.node, [IFB]: { ifindex: 20, kind: 'ifb' } },
     tc: {
       'qdisc show dev veth1': [
         { kind: 'tbf', handle: '1:', root: true, options: { rate: 125000, burst_raw: '5c684', limit: 6153 } },
@@ -195,12 +228,36 @@ test('ADD over the leftovers of an earlier ADD of the same attachment removes th
     IFB,
   ]);
   t.is(error, undefined);
-  t.deepEqual(lines.slice(2, 5), [
-    `tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff: ; qdisc show dev ${IFB}`,
+  const create = `ip -j -batch - << link add name ${IFB} mtu 1500 txqueuelen 0 type ifb ; link set dev ${IFB} alias cni-ts/bandwidth:bwnet:c1 up ; link show dev ${IFB}`;
+  t.deepEqual(lines.slice(2, 7), [
+    create, // File exists: nothing was made
+    'tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff:',
     'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress',
     `ip -j -batch - << link del dev ${IFB}`,
+    create,
   ]);
-  t.regex(lines[5]!, /^ip -j -batch - << link add name bwp459546d14214/);
+  t.regex(lines[7]!, /^tc -batch - << qdisc add dev bwp459546d14214 root handle 1: tbf/);
+  t.is(lines.length, 8);
+});
+
+test('ADD of an ingress limit over an earlier ADD that shaped egress too: its ifb is looked for, found and removed', async (t) => {
+  const s: Scenario = {
+    ...NODE,
+    node: { ...NODE.node, [IFB]: { ifindex: 20, kind: 'ifb' } },
+    tc: { 'qdisc show dev veth1': [{ kind: 'tbf', handle: '1:', root: true, options: {} }] },
+  };
+  const { lines, error } = await add({ ingressRate: 8000, ingressBurst: 80, prevResult: PREV }, s, [
+    'cni0',
+    'veth1',
+    IFB,
+  ]);
+  t.is(error, undefined);
+  t.deepEqual(lines.slice(2), [
+    'tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff:',
+    'tc -batch - << qdisc del dev veth1 root handle 1:',
+    `ip -j -batch - << link del dev ${IFB}`,
+    'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
+  ]);
 });
 
 test('ADD next to a root qdisc someone else made says so, and leaves it', async (t) => {

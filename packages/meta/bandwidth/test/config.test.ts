@@ -77,6 +77,24 @@ test('no limits at all: nothing to do', (t) => {
   t.deepEqual(load({ runtimeConfig: { bandwidth: {} } }), {});
 });
 
+test("keys in any case at every level, the last spelling winning as in Go's decoder; keys named like Object's own are plain keys", (t) => {
+  t.deepEqual(load({ EGRESSRATE: 8000, egressrate: 16000, EgressBurst: 800 }), {
+    egress: { rate: 16000, burst: 800, source: 'config' },
+  });
+  t.deepEqual(load({ egressRate: 16000, EGRESSRATE: 8000 }), { egress: { rate: 8000, source: 'config' } });
+  t.deepEqual(
+    load({ RUNTIMECONFIG: { 'IO.Kubernetes.CRI.Pod-Annotations': { 'kubernetes.io/egress-bandwidth': '1M' } } }),
+    { egress: { rate: 1_000_000, source: 'annotation' } },
+  );
+  // annotation names are Kubernetes' own: never folded
+  t.deepEqual(load({ runtimeConfig: { [ANN]: { 'Kubernetes.io/egress-bandwidth': '1M' } } }), {});
+  const odd = JSON.parse('{"__proto__": {"ingressRate": 8000}, "constructor": 1, "toString": {}, "hasOwnProperty": 2}');
+  t.deepEqual(load(odd), {});
+  t.deepEqual(load({ ...odd, runtimeConfig: { ...odd, bandwidth: { ...odd, ingressRate: 8000 } } }), {
+    ingress: { rate: 8000, source: 'runtimeConfig.bandwidth' },
+  });
+});
+
 test('a burst without a rate is refused, naming both keys', (t) => {
   refuse(t, { ingressBurst: 8000 }, /ingressBurst is set \(8000 bits\) but ingressRate is not/);
   refuse(t, { runtimeConfig: { bandwidth: { EgressBurst: 80 } } }, /runtimeConfig\.bandwidth\.egressBurst is set/);

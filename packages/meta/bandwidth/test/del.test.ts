@@ -42,25 +42,28 @@ async function del(
   links: string[],
   over: { netns?: string; sysfs?: Record<string, Record<string, string>> } = {},
 ) {
-  const exec = new ScriptedExec(s);
+  // the kernel has the links the host lists (an ifb where the scenario does not say)
+  const node = { ...s.node };
+  for (const [i, n] of links.entries()) node[n] ??= { ifindex: 100 + i, kind: 'ifb' };
+  const exec = new ScriptedExec({ ...s, node });
   let error: CniError | undefined;
+  const host = new FakeHost(links, over.sysfs);
   try {
-    await makeBandwidth(new FakeHost(links, over.sysfs)).del(
-      context(exec, config, { command: 'DEL', netns: over.netns }),
-    );
+    await makeBandwidth(host).del(context(exec, config, { command: 'DEL', netns: over.netns }));
   } catch (e) {
     error = e as CniError;
   }
-  return { lines: exec.lines(), error };
+  return { lines: exec.lines(), error, listed: host.listed };
 }
 
 test('DEL takes the tbf and the ingress qdisc off the veth, then deletes the ifb: four processes', async (t) => {
   const sysfs = { veth1: { ifindex: '9', iflink: '2', mtu: '1500' } };
-  const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED }, ['veth1', IFB], { sysfs });
+  const { lines, error, listed } = await del({ prevResult: PREV }, { ...LINKS, tc: SHAPED }, ['veth1', IFB], { sysfs });
   t.is(error, undefined);
+  t.is(listed, 0, "the node's list of links (it grows with the pods) is never read");
   t.deepEqual(lines, [
     `nsenter --net=${NETNS} -- ip -d -j -batch - << link show dev eth0`,
-    `tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff: ; qdisc show dev ${IFB}`,
+    'tc -j -raw -batch - << qdisc show dev veth1 ; filter show dev veth1 parent ffff:',
     'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress',
     `ip -j -batch - << link del dev ${IFB}`,
   ]);
@@ -77,15 +80,18 @@ test('DEL after the sandbox is gone only deletes the ifb (the veth went with the
   const gone = await del({ prevResult: PREV }, LINKS, ['veth1', IFB], { netns: '/run/netns/cts-gone-away' });
   t.is(gone.error, undefined);
   t.deepEqual(gone.lines, [`ip -j -batch - << link del dev ${IFB}`]);
+  // a second time the ifb is not there: DEL asks to delete it (it does not look first) and succeeds
   const twice = await del({ prevResult: PREV }, LINKS, ['veth1'], { netns: '/run/netns/cts-gone-away' });
-  t.deepEqual(twice.lines, []);
+  t.is(twice.error, undefined);
+  t.deepEqual(twice.lines, [`ip -j -batch - << link del dev ${IFB}`]);
 });
 
 test('DEL a second time, or of a pod that was never shaped, looks and changes nothing', async (t) => {
   const { lines, error } = await del({ prevResult: PREV }, LINKS, ['veth1']);
   t.is(error, undefined);
-  t.is(lines.length, 3); // the pod's interface, the host's (sysfs shows nothing here), the veth's qdiscs
-  t.false(lines.some((l) => / del /.test(l)));
+  // the pod's interface, the host's (sysfs shows nothing here), the veth's qdiscs, the ifb's deletion (not there)
+  t.is(lines.length, 4);
+  t.false(lines.some((l) => / del /.test(l) && !l.endsWith(`link del dev ${IFB}`)));
 });
 
 test('DEL after a config change that no longer validates still cleans (it reads no limits)', async (t) => {
@@ -120,7 +126,8 @@ test("DEL leaves other filters on the veth's ingress: only ours go", async (t) =
       },
     ],
   };
-  const { lines } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1', 'eth9', IFB]);
+  const { lines, listed } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1', 'eth9', IFB]);
+  t.is(listed, 1); // to judge the redirect to eth9
   t.is(lines[3], 'tc -batch - << qdisc del dev veth1 root handle 1: ; filter del dev veth1 parent ffff: prio 1');
 });
 
@@ -128,7 +135,7 @@ test('DEL takes off an ingress qdisc left without any filter (someone deleted ou
   const tc = { ...SHAPED, 'filter show dev veth1 parent ffff:': [] };
   const { lines, error } = await del({ prevResult: PREV }, { ...LINKS, tc }, ['veth1']);
   t.is(error, undefined);
-  t.is(lines.at(-1), 'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress');
+  t.is(lines.at(-2), 'tc -batch - << qdisc del dev veth1 root handle 1: ; qdisc del dev veth1 handle ffff: ingress');
 });
 
 test('DEL reports a tc failure on the veth (code 999, the runtime retries), after deleting the ifb', async (t) => {

@@ -50,8 +50,12 @@ function answerIp(links: Record<string, FakeLink>, c: Call) {
     const type = /^link show type (\S+)$/.exec(ls[i]!);
     const added = /^link add name (\S+) .*type (\S+)$/.exec(ls[i]!);
     const deleted = /^link del dev (\S+)$/.exec(ls[i]!);
+    if (added && links[added[1]!])
+      return { status: 2, stderr: `RTNETLINK answers: File exists\nCommand failed -:${i + 1}\n` };
     if (added)
       links[added[1]!] = { ifindex: 100 + Object.keys(links).length, kind: added[2]!, mac: '0e:00:00:00:00:0f' };
+    else if (deleted && !links[deleted[1]!])
+      return { status: 1, stderr: `Cannot find device "${deleted[1]}"\nCommand failed -:${i + 1}\n` };
     else if (deleted) delete links[deleted[1]!];
     else if (dev) {
       const l = links[dev[1]!];
@@ -101,7 +105,10 @@ export class FakeHost implements Host {
     readonly links: string[] = [],
     readonly sysfs: Record<string, Record<string, string>> = {},
   ) {}
+  /** How many times the node's link list was read (/proc/net/dev: it grows with the pods). */
+  listed = 0;
   linkNames() {
+    this.listed++;
     return new Set(this.links);
   }
   readLinkAttr(name: string, attr: string) {

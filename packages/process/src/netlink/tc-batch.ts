@@ -71,9 +71,15 @@ function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutco
   const docs: unknown[] = [];
   let stderr = '';
   const seq = { next: 1 };
+  // a name's index, asked once per batch, as tc's own link cache: no tc command creates or deletes a link
+  const indices = new Map<string, number | undefined>();
+  const lookup = (name: string): number | undefined => {
+    if (!indices.has(name)) indices.set(name, linkIndex(sock, name, seq.next++));
+    return indices.get(name);
+  };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    const why = runOne(sock, step, seq, flags, docs);
+    const why = runOne(sock, step, seq, flags, docs, lookup);
     if (why === undefined) continue;
     stderr += `${why}Command failed -:${i + 1}\n`;
     if (!flags.force) break;
@@ -82,13 +88,20 @@ function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutco
 }
 
 // One command; what tc prints on stderr when it fails, undefined when it succeeds.
-function runOne(sock: Rtnl, step: TcStep, seq: { next: number }, flags: TcFlags, docs: unknown[]): string | undefined {
+function runOne(
+  sock: Rtnl,
+  step: TcStep,
+  seq: { next: number },
+  flags: TcFlags,
+  docs: unknown[],
+  lookup: (name: string) => number | undefined,
+): string | undefined {
   try {
-    const index = linkIndex(sock, step.dev, seq.next++);
+    const index = lookup(step.dev);
     if (index === undefined) return `Cannot find device "${step.dev}"\n`;
     let target: number | undefined;
     if (step.target !== undefined) {
-      target = linkIndex(sock, step.target, seq.next++);
+      target = lookup(step.target);
       // mirred's own lookup fails inside the action parser, which says so on the way out
       if (target === undefined)
         return `Cannot find device "${step.target}"\nbad action parsing\nparse_action: bad value (5:mirred)!\nIllegal "action"\n`;
