@@ -74,9 +74,24 @@ export function linksOfKind(exec: Executor, kind: string): LinkState[] {
   return ipBatch(exec, [['link', 'show', 'type', kind]], { options: ['-d'] }).flatMap(parseLinks);
 }
 
-/** The host-side interfaces a result names (no sandbox), in order. */
+/**
+ * The host-side interfaces a result names (no sandbox), in order, except that the one listed right
+ * before the first sandbox interface comes first: bridge and ptp list the pod's host veth there
+ * (a bridge's result names the bridge before it, and bandwidth's own the ifb after the pod's), so
+ * findHostVeth asks for that one alone first.
+ */
 export function hostSideNames(result: Result | undefined): string[] {
-  return (result?.interfaces ?? []).filter((i) => !i.sandbox && i.name).map((i) => i.name);
+  return vethFirst((result?.interfaces ?? []).map((i) => ({ name: i.name, host: !i.sandbox })));
+}
+
+function vethFirst(ifs: ReadonlyArray<{ name: unknown; host: boolean }>): string[] {
+  const names: string[] = [];
+  let first: string | undefined;
+  for (const [k, i] of ifs.entries()) {
+    if (i.host && typeof i.name === 'string' && i.name) names.push(i.name);
+    else if (!i.host && first === undefined && k > 0 && ifs[k - 1]!.host) first = names.at(-1);
+  }
+  return first === undefined ? names : [first, ...names.filter((n) => n !== first)];
 }
 
 /**
@@ -87,14 +102,12 @@ export function hostSideNames(result: Result | undefined): string[] {
 export function rawHostSideNames(prev: unknown): string[] {
   const ifs = isPlainObject(prev) ? pick(prev, 'interfaces') : undefined;
   if (!Array.isArray(ifs)) return [];
-  const out: string[] = [];
-  for (const i of ifs) {
-    if (!isPlainObject(i)) continue;
-    const name = pick(i, 'name');
-    const sandbox = pick(i, 'sandbox');
-    if (typeof name === 'string' && name && (typeof sandbox !== 'string' || sandbox === '')) out.push(name);
-  }
-  return out;
+  return vethFirst(
+    ifs.filter(isPlainObject).map((i) => {
+      const sandbox = pick(i, 'sandbox');
+      return { name: pick(i, 'name'), host: typeof sandbox !== 'string' || sandbox === '' };
+    }),
+  );
 }
 
 /**
@@ -124,10 +137,13 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, listed:
       break;
     }
   }
-  if (!peer) {
-    const candidates = listed.length ? showPresent(exec, host, named) : linksOfKind(exec, 'veth');
-    peer = candidates.find((l) => l.kind === 'veth' && isPeer(l));
-  }
+  const isVethPeer = (l: LinkState) => l.kind === 'veth' && isPeer(l);
+  if (!peer && listed.length) {
+    // the likely one alone first (hostSideNames puts it first): each link shown costs its requests
+    const [first, ...rest] = named;
+    if (first !== undefined) peer = showPresent(exec, host, [first]).find(isVethPeer);
+    if (!peer && rest.length) peer = showPresent(exec, host, rest).find(isVethPeer);
+  } else if (!peer) peer = linksOfKind(exec, 'veth').find(isVethPeer);
   if (!peer) {
     throw configError(
       'no veth peer of container interface found in host ns',

@@ -2,8 +2,9 @@
 // anything is created, and what a failure takes back.
 import test from 'ava';
 import type { Call } from '@cni-ts/testutils';
-import type { CniError, Result } from '@cni-ts/types';
+import { type CniError, type Result, parseResult } from '@cni-ts/types';
 import { ifbName, makeBandwidth } from '../src/index.js';
+import { hostSideNames, rawHostSideNames } from '../src/observe.js';
 import { FakeHost, NETNS, type Scenario, ScriptedExec, context } from './helpers.js';
 
 const IFB = ifbName('bwnet', 'c1'); // bwp459546d14214
@@ -81,8 +82,9 @@ test("ADD reads the host interfaces with one ip process when sysfs does not show
     elsewhere,
   );
   t.is(error, undefined);
+  // the host interface listed right before the pod's alone (each link shown costs requests), not the bridge
   t.deepEqual(lines.slice(1), [
-    'ip -d -j -batch - << link show dev cni0 ; link show dev veth1',
+    'ip -d -j -batch - << link show dev veth1',
     'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
   ]);
 });
@@ -90,7 +92,7 @@ test("ADD reads the host interfaces with one ip process when sysfs does not show
 test("ADD when prevResult names a host interface that is gone: the node's links are read then, and the veth is found among those left; names no link can have are never looked up", async (t) => {
   const prevResult = {
     ...PREV,
-    interfaces: [{ name: 'gone0' }, { name: '../../../etc' }, { name: 'veth1' }, { name: 'eth0', sandbox: NETNS }],
+    interfaces: [{ name: 'veth1' }, { name: '../../../etc' }, { name: 'gone0' }, { name: 'eth0', sandbox: NETNS }],
   };
   const host = new FakeHost(['lo', 'cni0', 'veth1']);
   const read: string[] = [];
@@ -107,14 +109,34 @@ test("ADD when prevResult names a host interface that is gone: the node's links 
   };
   const exec = new ScriptedExec(NODE);
   await makeBandwidth(host).add(context(exec, { ingressRate: 8000, ingressBurst: 80, prevResult }));
+  // gone0, listed right before the pod's interface, is asked for first, alone
   t.deepEqual(exec.lines().slice(1), [
-    'ip -d -j -batch - << link show dev gone0 ; link show dev veth1',
+    'ip -d -j -batch - << link show dev gone0',
     'ip -d -j -batch - << link show dev veth1',
     'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
   ]);
   t.deepEqual([...new Set(read)], ['gone0', 'veth1']);
-  // once for the names left, once for an ifb of an earlier ADD (an ingress-only plan creates none)
   t.is(listed, 2);
+});
+
+test('the host veth is looked for first among the host interfaces where bridge and ptp list it: right before the pod interface', (t) => {
+  const ifs = (...l: Array<string | [string, string]>) => ({
+    cniVersion: '1.0.0',
+    interfaces: l.map((i) => (typeof i === 'string' ? { name: i } : { name: i[0], sandbox: i[1] })),
+  });
+  const cases: Array<[ReturnType<typeof ifs>, string[]]> = [
+    [ifs('cni0', 'veth1', ['eth0', NETNS]), ['veth1', 'cni0']], // bridge
+    [ifs('veth1', ['eth0', NETNS]), ['veth1']], // ptp
+    [ifs('cni0', 'veth1', ['eth0', NETNS], IFB), ['veth1', 'cni0', IFB]], // bandwidth's own result (DEL)
+    [ifs(['eth0', NETNS], 'cni0'), ['cni0']],
+    [ifs('a', 'b'), ['a', 'b']],
+  ];
+  for (const [prev, want] of cases) {
+    t.deepEqual(hostSideNames(parseResult(prev, '1.0.0')), want);
+    t.deepEqual(rawHostSideNames(prev), want);
+  }
+  t.deepEqual(rawHostSideNames({ interfaces: [7, { name: 5 }, { name: 'v' }, { name: 'e', sandbox: 'x' }] }), ['v']);
+  // once for the names left, once for an ifb of an earlier ADD (an ingress-only plan creates none)
 });
 
 test("ADD with an explicit burst hands tc the burst whose kernel buffer is the Go plugin's (10 Mbit/s, 100 kbit)", async (t) => {

@@ -7,7 +7,7 @@
 import { type NetlinkOutcome, linkIndex } from './batch.js';
 import { linkByIndex } from './commands.js';
 import { strerror } from './docs.js';
-import { attrText, attrs } from './message.js';
+import { attrText } from './message.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
 import { filterDoc, qdiscDoc } from './tc-docs.js';
@@ -120,12 +120,24 @@ function runOne(
   }
 }
 
+// The first attribute of a type (a link's name comes early: no need to index all of its attributes).
+function firstAttr(body: DataView, start: number, type: number): DataView | undefined {
+  for (let off = start; off + 4 <= body.byteLength; ) {
+    const len = body.getUint16(off, true);
+    if (len < 4 || off + len > body.byteLength) return undefined;
+    if ((body.getUint16(off + 2, true) & 0x3fff) === type)
+      return new DataView(body.buffer, body.byteOffset + off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+  return undefined;
+}
+
 // tc's ll_index_to_name: "*" for no device, the name, or "if<N>" for an index nothing has
 function nameOf(sock: Rtnl, index: number, seq: number): string {
   if (index === 0) return '*';
   try {
     const [m] = sock.exchange(linkByIndex(index, seq));
-    const name = m ? attrText(attrs(m.body, 16).get(IFLA_IFNAME)) : undefined;
+    const name = m ? attrText(firstAttr(m.body, 16, IFLA_IFNAME)) : undefined;
     if (name !== undefined) return name;
   } catch (e) {
     if (!(e instanceof RtnlError)) throw e;

@@ -152,10 +152,25 @@ function tbfOptions(b: Builder, tickInUsec: number, rate64: number, burst: numbe
     new DataView(r.buffer).setBigUint64(0, BigInt(rate64), true);
     b.attr(TCA_TBF_RATE64, r);
   }
-  const rtab = new Uint8Array(1024);
-  const t = new DataView(rtab.buffer);
-  for (let i = 0; i < 256; i++) t.setUint32(i * 4, xmittime(tickInUsec, rate, (i + 1) << cellLog), true);
-  b.attr(TCA_TBF_RTAB, rtab);
+  b.attr(TCA_TBF_RTAB, rateTable(tickInUsec, rate, cellLog));
+}
+
+// The last rate table made: a pod shaped the same both ways (the usual case) sends the same one twice.
+let lastTable: { tickInUsec: number; rate: number; cellLog: number; bytes: Uint8Array } | undefined;
+
+// tc_calc_rtable: the transmit time of (i + 1) << cellLog bytes for each of the 256 cells, as
+// xmittime computes it (inlined: the plugins run this code interpreted, once per tbf)
+function rateTable(tickInUsec: number, rate: number, cellLog: number): Uint8Array {
+  const l = lastTable;
+  if (l && l.tickInUsec === tickInUsec && l.rate === rate && l.cellLog === cellLog) return l.bytes;
+  const bytes = new Uint8Array(1024);
+  const t = new DataView(bytes.buffer);
+  for (let i = 0; i < 256; i++) {
+    const us = Math.trunc(1_000_000 * (((i + 1) << cellLog) / rate)) % 2 ** 32;
+    t.setUint32(i * 4, Math.trunc(us * tickInUsec) % 2 ** 32, true);
+  }
+  lastTable = { tickInUsec, rate, cellLog, bytes };
+  return bytes;
 }
 
 // tc_calc_xmittime: whole microseconds of `size` bytes at `rate`, then ticks, each truncated to a
