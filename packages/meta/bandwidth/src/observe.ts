@@ -1,6 +1,6 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch, isKind, tcBatch } from '@cni-ts/process';
+import { type Executor, ipBatch, iprouteToken, isKind, tcBatch } from '@cni-ts/process';
 import { pick } from '@cni-ts/skel';
 import { type Result, configError, isPlainObject } from '@cni-ts/types';
 import type { Host } from './host.js';
@@ -155,9 +155,19 @@ export function findHostVeth(exec: Executor, host: Host, pod: LinkState, listed:
   return peer;
 }
 
-/** True for a name the kernel accepts for a link (dev_valid_name): 1–15 bytes, no '/', ':' or space, not . or .. */
+/**
+ * True for a name the kernel accepts for a link (dev_valid_name: 1–15 bytes, no '/', ':' or space,
+ * not . or ..) that an ip or tc batch can name (no '#', quotes it can write): prevResult's other
+ * names are no link of ours, never looked up.
+ */
 export function isLinkName(name: string): boolean {
-  return /^[^\s/:]{1,15}$/.test(name) && name !== '.' && name !== '..';
+  if (!/^[^\s/:]{1,15}$/.test(name) || name === '.' || name === '..') return false;
+  try {
+    iprouteToken(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // The named links of our netns (one ip process); when prevResult names a link that is gone, those

@@ -92,7 +92,14 @@ test("ADD reads the host interfaces with one ip process when sysfs does not show
 test("ADD when prevResult names a host interface that is gone: the node's links are read then, and the veth is found among those left; names no link can have are never looked up", async (t) => {
   const prevResult = {
     ...PREV,
-    interfaces: [{ name: 'veth1' }, { name: '../../../etc' }, { name: 'gone0' }, { name: 'eth0', sandbox: NETNS }],
+    interfaces: [
+      { name: 'veth1' },
+      { name: '../../../etc' },
+      { name: 'x#y' },
+      { name: `"x'` },
+      { name: 'gone0' },
+      { name: 'eth0', sandbox: NETNS },
+    ],
   };
   const host = new FakeHost(['lo', 'cni0', 'veth1']);
   const read: string[] = [];
@@ -117,6 +124,14 @@ test("ADD when prevResult names a host interface that is gone: the node's links 
   ]);
   t.deepEqual([...new Set(read)], ['gone0', 'veth1']);
   t.is(listed, 2);
+});
+
+test('a prevResult naming only host interfaces no batch can name is refused as naming no veth peer (code 7), nothing run', async (t) => {
+  const prevResult = { ...PREV, interfaces: [{ name: 'x#y' }, { name: `"x'` }, { name: 'eth0', sandbox: NETNS }] };
+  const { error, lines } = await add({ ingressRate: 8000, ingressBurst: 80, prevResult });
+  t.is(error?.code, 7);
+  t.regex(error!.message, /no veth peer of container interface found in host ns/);
+  t.is(lines.length, 1); // the pod's interface
 });
 
 test('the host veth is looked for first among the host interfaces where bridge and ptp list it: right before the pod interface', (t) => {
