@@ -172,11 +172,13 @@ export function isLinkName(name: string): boolean {
 
 // The named links of our netns (one ip process); when prevResult names a link that is gone, those
 // that are left (the node's link names read then, not on every run: the list grows with the pods).
+// ip's "does not exist" is not always read as missing (a name with a quote garbles the message),
+// so any refusal of the batch is taken as that.
 function showPresent(exec: Executor, host: Host, names: readonly string[]): LinkState[] {
   try {
     return showLinks(exec, names);
   } catch (e) {
-    if (!isKind(e, 'missing')) throw e;
+    if (!isKind(e, 'missing') && !isKind(e, 'failed')) throw e;
     const present = host.linkNames();
     return showLinks(
       exec,

@@ -97,6 +97,7 @@ test("ADD when prevResult names a host interface that is gone: the node's links 
       { name: '../../../etc' },
       { name: 'x#y' },
       { name: `"x'` },
+      { name: 'v"' }, // ip's "Device "v"" does not exist." is not read as missing
       { name: 'gone0' },
       { name: 'eth0', sandbox: NETNS },
     ],
@@ -119,11 +120,13 @@ test("ADD when prevResult names a host interface that is gone: the node's links 
   // gone0, listed right before the pod's interface, is asked for first, alone
   t.deepEqual(exec.lines().slice(1), [
     'ip -d -j -batch - << link show dev gone0',
+    'ip -d -j -batch - << link show dev veth1 ; link show dev v"',
     'ip -d -j -batch - << link show dev veth1',
     'tc -batch - << qdisc add dev veth1 root handle 1: tbf rate 1000Bps burst 10 limit 35',
   ]);
-  t.deepEqual([...new Set(read)], ['gone0', 'veth1']);
-  t.is(listed, 2);
+  t.deepEqual([...new Set(read)], ['gone0', 'veth1', 'v"']);
+  // after each refused batch (gone0; v"), and for an ifb of an earlier ADD (an ingress-only plan creates none)
+  t.is(listed, 3);
 });
 
 test('a prevResult naming only host interfaces no batch can name is refused as naming no veth peer (code 7), nothing run', async (t) => {
