@@ -1,6 +1,6 @@
 // The multi-call entry: `/opt/cni/bin/loopback` (a link to cni-ts) runs the loopback plugin;
 // invoked as `cni-ts` it is the command-line tool. Everything behind the choice is imported
-// lazily: each plugin, skel and the CLI are chunks of their own in the bundle and in the compiled
+// lazily: each plugin, skel (through ./run.js) and the CLI are chunks of their own in the bundle and in the compiled
 // executable, so a run loads the plugin it runs and nothing else (docs/startup.md); VERSION, which
 // needs only the plugin's list of spec versions, loads none of it.
 import { CURRENT_VERSION } from '@cni-ts/types';
@@ -14,7 +14,7 @@ if (versions && process.env.CNI_COMMAND === 'VERSION') {
   writeOut(`${JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: versions })}\n`);
 } else if (load) {
   // a delegate that is this executable (bridge's host-local) runs in-process (skel/inprocess.ts)
-  Promise.all([load(), import('@cni-ts/skel')]).then(([plugin, { registerInProcess, runPlugin }]) => {
+  Promise.all([load(), import('./run.js')]).then(([plugin, { registerInProcess, runPlugin }]) => {
     registerInProcess(PLUGINS);
     runPlugin(plugin);
   }, fail);
@@ -44,7 +44,7 @@ function writeOut(text: string): void {
 // A failure before skel runs (a chunk that cannot load): one line on stderr, exit status 1.
 function fail(err: unknown): void {
   process.exitCode = 1;
-  import('@cni-ts/skel').then(({ writeAll }) =>
+  import('./run.js').then(({ writeAll }) =>
     writeAll(2, `cni-ts: ${err instanceof Error ? err.message : String(err)}\n`),
   );
 }

@@ -3,9 +3,10 @@
 import { type Executor, probeNetns } from '@cni-ts/process';
 import { CniError, CURRENT_VERSION, ErrorCode, formatResult, goJson, goJsonCompact, toCniError } from '@cni-ts/types';
 import { COMMANDS, type Command, readCmdArgs } from './env.js';
-import { decodeNetConf, decodePrevResult } from './netconf.js';
+import { decodeNetConf } from './netconf.js';
 import { negotiate } from './negotiate.js';
 import { type Context, type Plugin, withLazyPrevResult } from './plugin.js';
+import { prevResultDecoder } from './prev.js';
 
 /** The outside world of one invocation. */
 export interface PluginIO {
@@ -66,6 +67,7 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
       );
     }
   }
+  const decodePrev = await prevResultDecoder(conf);
   const ctx = withLazyPrevResult(
     {
       command,
@@ -76,7 +78,7 @@ async function run(plugin: Plugin, command: Command, io: PluginIO): Promise<void
       exec: io.exec,
       log: (msg) => io.stderr(`${plugin.name}: ${msg}\n`),
     },
-    () => decodePrevResult(conf),
+    decodePrev,
   );
   switch (command) {
     case 'ADD': {

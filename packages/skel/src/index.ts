@@ -2,6 +2,8 @@ export * from './env.js';
 export * from './validate.js';
 export * from './cniargs.js';
 export * from './netconf.js';
+export * from './prev.js';
+export * from './prev-schema.js';
 export * from './negotiate.js';
 export * from './plugin.js';
 export * from './dispatch.js';

@@ -1,14 +1,6 @@
-// The network configuration on stdin: decoding, the keys every plugin shares, and prevResult.
-import {
-  ALL_VERSIONS,
-  CniError,
-  ErrorCode,
-  type Result,
-  configError,
-  isPlainObject,
-  parseResult,
-  parseVersion,
-} from '@cni-ts/types';
+// The network configuration on stdin: decoding, the keys every plugin shares, and the raw
+// prevResult (decoded by prev.ts).
+import { ALL_VERSIONS, CniError, ErrorCode, configError, isPlainObject, parseVersion } from '@cni-ts/types';
 import { validateNetworkName } from './validate.js';
 
 /** The config as decoded, with the keys skel itself reads made canonical. */
@@ -56,16 +48,6 @@ export function decodeNetConf(stdin: string): NetConf {
 export function rawPrevResult(conf: NetConf): unknown {
   const prev = pick(conf.raw, 'prevResult');
   return prev === null ? undefined : prev;
-}
-
-/**
- * Parses prevResult (any version; its own cniVersion or the config's) into the current shape,
- * liberally; JSON that is not a result is a code-6 error naming the field. Undefined when absent.
- */
-export function decodePrevResult(conf: NetConf): Result | undefined {
-  const prev = rawPrevResult(conf);
-  if (prev === undefined) return undefined;
-  return parseResult(prev, conf.cniVersion, 'prevResult');
 }
 
 /** Reads a top-level key case-insensitively, as Go's decoder would. */

@@ -69,6 +69,24 @@ test('the Go loopback\'s result as libcni re-marshals it (version "") is read by
   );
 });
 
+// the lean reader leaves these to the result schemas, which dispatch loads only then (prev.ts)
+test('a prevResult only the schemas read (Go-capitalised keys, 0.2.0) reaches the plugin decoded', async (t) => {
+  const cases: Array<[string, unknown, unknown]> = [
+    [
+      '1.0.0',
+      { CNIVersion: '1.0.0', IPs: [{ Address: '10.1.0.5/24', Gateway: '10.1.0.1' }] },
+      [{ address: '10.1.0.5/24', gateway: '10.1.0.1' }],
+    ],
+    ['0.2.0', { cniVersion: '0.2.0', ip4: { ip: '10.1.0.5/24' } }, [{ address: '10.1.0.5/24' }]],
+  ];
+  for (const [version, prev, ips] of cases) {
+    const { plugin, calls } = recordingPlugin();
+    const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, conf(version, prev));
+    t.is(r.code, 0, r.stdout);
+    t.deepEqual(calls[0]?.prevResult?.ips, ips);
+  }
+});
+
 test('prevResult is decoded once, on first read, and the error is kept', (t) => {
   let decodes = 0;
   const ctx = withLazyPrevResult(baseCtx(), () => {

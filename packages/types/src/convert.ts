@@ -1,21 +1,12 @@
-// Results in every spec version: parsing any version into the current shape, and printing the
-// current shape in the version the runtime asked for, byte-compatible with libcni.
+// Reading results of every spec version into the current shape through their zod schemas (the
+// common shapes are read by lean.ts first; printing is print.ts).
 import * as z from 'zod/mini';
-import { CniError, ErrorCode } from './errors.js';
-import { foldKeys, isPlainObject } from './keys.js';
-import { leanResult } from './lean.js';
-import {
-  type DNS,
-  type Interface,
-  type IPConfig,
-  type Result,
-  type Route,
-  addressFamily,
-  dnsIsEmpty,
-} from './result.js';
-import { cidrString, compact, ipString, opt, parseWith, presentFields } from './schema.js';
-import { goJson, sortKeysDeep } from './json.js';
-import { CURRENT_VERSION, resultFamily } from './version.js';
+import { ErrorCode } from './errors.js';
+import { foldKeys } from './keys.js';
+import { parseResultLean, resultVersion } from './lean.js';
+import { type DNS, type Interface, type IPConfig, type Result, type Route, dnsIsEmpty } from './result.js';
+import { cidrString, ipString, opt, parseWith, presentFields } from './schema.js';
+import { resultFamily } from './version.js';
 
 // Results are read liberally: whatever a released Go plugin or libcni (0.3.0–1.1.0) prints or
 // re-marshals is a result. Fields Go leaves at their zero value ("" gateways, "" or missing ip
@@ -82,17 +73,16 @@ const LEGACY_FIELDS = {
  * The common shapes are read by lean.ts without building a schema; the rest by the schema.
  */
 export function parseResult(raw: unknown, fallbackVersion: string, what = 'result'): Result {
-  if (!isPlainObject(raw)) {
-    const got = Array.isArray(raw) ? 'an array' : JSON.stringify(raw);
-    throw new CniError(ErrorCode.decodingFailure, `invalid ${what}: expected a JSON object, got ${got}`);
-  }
-  const version = resultVersion(raw, fallbackVersion, what);
+  const lean = parseResultLean(raw, fallbackVersion, what);
+  if (lean) return lean;
+  const obj = raw as Record<string, unknown>; // parseResultLean refused everything else
+  const version = resultVersion(obj, fallbackVersion, what);
   if (resultFamily(version) === '0.2') {
-    const s = z.object(presentFields(LEGACY_FIELDS, raw));
-    const r = parseWith(s, foldKeys(s, raw), what, ErrorCode.decodingFailure);
+    const s = z.object(presentFields(LEGACY_FIELDS, obj));
+    const r = parseWith(s, foldKeys(s, obj), what, ErrorCode.decodingFailure);
     return fromLegacy(r, version);
   }
-  return leanResult(raw, version) ?? schemaResult(raw, version, what);
+  return schemaResult(obj, version, what);
 }
 
 /**
@@ -110,21 +100,6 @@ export function schemaResult(raw: Record<string, unknown>, version: string, what
   const dns = r.dns ? (blankless(r.dns) as DNS) : undefined;
   if (!dnsIsEmpty(dns)) out.dns = dns;
   return out;
-}
-
-// The result's own cniVersion (case-folded key; "" or missing means the config's, as libcni's
-// fixupResultVersion does); one that is not a version at all is a decode error naming the field.
-function resultVersion(raw: Record<string, unknown>, fallback: string, what: string): string {
-  const key = Object.keys(raw).find((k) => k.toLowerCase() === 'cniversion');
-  const v = key === undefined ? undefined : raw[key];
-  if (v === undefined || v === null || v === '') return fallback;
-  if (typeof v !== 'string' || !/^\d+(\.\d+){0,2}$/.test(v)) {
-    throw new CniError(
-      ErrorCode.decodingFailure,
-      `invalid ${what}: cniVersion: must be a version such as "1.0.0", got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
 }
 
 /** Drops null, undefined and "" members (Go's zero values, which its encoder omits). */
@@ -159,124 +134,4 @@ function fromLegacy(
   const dns = r.dns ? (blankless(r.dns) as DNS) : undefined;
   if (!dnsIsEmpty(dns)) out.dns = dns;
   return out;
-}
-
-/** The result as a plain object in the shape of `version` (what libcni would decode). */
-export function convertResult(result: Result, version: string): Record<string, unknown> {
-  switch (resultFamily(version)) {
-    case '0.2':
-      return toLegacy(result, version);
-    case '0.4':
-      return toV04(result, version);
-    default:
-      return toV1(result, version);
-  }
-}
-
-/** Prints the result in `version`'s shape exactly as libcni's PrintResult does. */
-export function formatResult(result: Result, version: string): string {
-  return goJson(convertResult(result, version));
-}
-
-function dnsOut(dns: DNS | undefined): DNS {
-  if (!dns) return {};
-  return compact({
-    nameservers: dns.nameservers?.length ? dns.nameservers : undefined,
-    domain: dns.domain || undefined,
-    search: dns.search?.length ? dns.search : undefined,
-    options: dns.options?.length ? dns.options : undefined,
-  });
-}
-
-function routeOut(r: Route): Route {
-  return compact({
-    dst: r.dst,
-    gw: r.gw,
-    mtu: r.mtu || undefined,
-    advmss: r.advmss || undefined,
-    priority: r.priority || undefined,
-    table: r.table,
-    scope: r.scope,
-  }) as Route;
-}
-
-function toV1(result: Result, version: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { cniVersion: version };
-  if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((i) =>
-      compact({
-        name: i.name,
-        mac: i.mac || undefined,
-        mtu: i.mtu || undefined,
-        sandbox: i.sandbox || undefined,
-        socketPath: i.socketPath || undefined,
-        pciID: i.pciID || undefined,
-      }),
-    );
-  }
-  if (result.ips?.length)
-    out.ips = result.ips.map((ip) => compact({ interface: ip.interface, address: ip.address, gateway: ip.gateway }));
-  if (result.routes?.length) out.routes = result.routes.map(routeOut);
-  if (!dnsIsEmpty(result.dns)) out.dns = dnsOut(result.dns);
-  return sortKeysDeep(out) as Record<string, unknown>;
-}
-
-function toV04(result: Result, version: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { cniVersion: version };
-  if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((i) =>
-      compact({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }),
-    );
-  }
-  if (result.ips?.length) {
-    out.ips = result.ips.map((ip) =>
-      compact({
-        version: addressFamily(ip.address),
-        interface: ip.interface,
-        address: ip.address,
-        gateway: ip.gateway,
-      }),
-    );
-  }
-  if (result.routes?.length) out.routes = result.routes.map(routeOut);
-  out.dns = dnsOut(result.dns);
-  return out;
-}
-
-function toLegacy(result: Result, version: string): Record<string, unknown> {
-  const byFamily: Record<'4' | '6', Record<string, unknown> | undefined> = { '4': undefined, '6': undefined };
-  for (const ip of result.ips ?? []) {
-    const f = addressFamily(ip.address);
-    byFamily[f] ??= compact({ ip: ip.address, gateway: ip.gateway });
-  }
-  if (!byFamily['4'] && !byFamily['6']) requireExpressible(version, false, 'the result has no IP address');
-  for (const r of result.routes ?? []) {
-    const target = byFamily[addressFamily(r.dst)];
-    if (!target) continue;
-    ((target.routes ??= []) as Route[]).push(compact({ dst: r.dst, gw: r.gw }) as Route);
-  }
-  const out: Record<string, unknown> = { cniVersion: version };
-  if (byFamily['4']) out.ip4 = byFamily['4'];
-  if (byFamily['6']) out.ip6 = byFamily['6'];
-  out.dns = dnsOut(result.dns);
-  return out;
-}
-
-/**
- * Throws the code-1 error that printing would, for a result that will carry no IP address in a
- * version before 0.3.0 (whose results must carry one). Plugins call it before changing anything,
- * so such an ADD fails without side effects; `why` says what lacks the address.
- */
-export function requireExpressible(version: string, hasIps: boolean, why: string): void {
-  if (hasIps || resultFamily(version) !== '0.2') return;
-  throw new CniError(
-    ErrorCode.incompatibleVersion,
-    `cannot convert result to version ${version}: no valid IP addresses`,
-    `${why}, and results before 0.3.0 must carry one: use cniVersion 0.3.0 or newer`,
-  );
-}
-
-/** A fresh result in the current version. */
-export function newResult(init: Omit<Result, 'cniVersion'> = {}): Result {
-  return { cniVersion: CURRENT_VERSION, ...init };
 }

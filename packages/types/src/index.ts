@@ -5,3 +5,5 @@ export * from './json.js';
 export * from './keys.js';
 export * from './schema.js';
 export * from './convert.js';
+export * from './print.js';
+export { parseResultLean } from './lean.js';

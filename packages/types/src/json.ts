@@ -29,3 +29,10 @@ export function sortKeysDeep(value: unknown): unknown {
 function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Drops null and undefined members of an object (Go leaves such fields at their zero value). */
+export function compact<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined) out[k] = v;
+  return out as T;
+}

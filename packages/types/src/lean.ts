@@ -7,13 +7,45 @@
 // every error message and code is the schema path's. types/test/lean.test.ts holds the two paths
 // to the same answers.
 import { parseIP, parsePrefix } from '@cni-ts/netaddr';
+import { CniError, ErrorCode } from './errors.js';
 import { isPlainObject } from './keys.js';
 import { type DNS, type Interface, type IPConfig, type Result, type Route, dnsIsEmpty } from './result.js';
+import { resultFamily } from './version.js';
 
 type Obj = Record<string, unknown>;
 
 /** Thrown inside the reader to give up; never escapes leanResult. */
 const GIVE_UP: unique symbol = Symbol('give up');
+
+/**
+ * parseResult without its schemas: the result, the code-6 error parseResult throws for input
+ * that is no object or whose cniVersion is no version, or undefined when the schema path
+ * (parseResult, convert.ts) must read it. Lets a caller that may never need zod (skel's dispatch
+ * for prevResult) load it only then.
+ */
+export function parseResultLean(raw: unknown, fallbackVersion: string, what = 'result'): Result | undefined {
+  if (!isPlainObject(raw)) {
+    const got = Array.isArray(raw) ? 'an array' : JSON.stringify(raw);
+    throw new CniError(ErrorCode.decodingFailure, `invalid ${what}: expected a JSON object, got ${got}`);
+  }
+  const version = resultVersion(raw, fallbackVersion, what);
+  return resultFamily(version) === '0.2' ? undefined : leanResult(raw, version);
+}
+
+// The result's own cniVersion (case-folded key; "" or missing means the config's, as libcni's
+// fixupResultVersion does); one that is not a version at all is a decode error naming the field.
+export function resultVersion(raw: Record<string, unknown>, fallback: string, what: string): string {
+  const key = Object.keys(raw).find((k) => k.toLowerCase() === 'cniversion');
+  const v = key === undefined ? undefined : raw[key];
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v !== 'string' || !/^\d+(\.\d+){0,2}$/.test(v)) {
+    throw new CniError(
+      ErrorCode.decodingFailure,
+      `invalid ${what}: cniVersion: must be a version such as "1.0.0", got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
 
 /**
  * The current-shape result that the schema path would return for `raw` (a 0.3.0–1.1.0 result

@@ -1,4 +1,5 @@
 // The CNI result in its current (1.1.0) form, which every plugin builds internally.
+import { CURRENT_VERSION } from './version.js';
 
 /** An interface created or used by a plugin. */
 export interface Interface {
@@ -53,4 +54,9 @@ export function dnsIsEmpty(dns: DNS | undefined): boolean {
 /** "4" or "6" from an "ip/prefix" or bare ip string. */
 export function addressFamily(address: string): '4' | '6' {
   return address.includes(':') && !/^::ffff:\d+\.\d+\.\d+\.\d+/i.test(address) ? '6' : '4';
+}
+
+/** A fresh result in the current version. */
+export function newResult(init: Omit<Result, 'cniVersion'> = {}): Result {
+  return { cniVersion: CURRENT_VERSION, ...init };
 }

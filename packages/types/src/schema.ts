@@ -121,10 +121,3 @@ function formatPath(path: readonly PropertyKey[]): string {
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
   return `${out}: `;
 }
-
-/** Drops null and undefined members of an object (Go leaves such fields at their zero value). */
-export function compact<T extends object>(obj: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined) out[k] = v;
-  return out as T;
-}
