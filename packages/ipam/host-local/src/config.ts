@@ -17,6 +17,7 @@ import {
   presentFields,
   valuesOfKey,
 } from '@cni-ts/types';
+import { leanNetConf, leanStoreConf } from './lean-conf.js';
 import { type RawRange, canonicalAddr, formatRange, parseAddr } from './range.js';
 import { type RangeSet, canonicalSet, setFamily, setsOverlap, formatSet } from './rangeset.js';
 
@@ -118,18 +119,30 @@ const noIpam = () =>
     'host-local reads the "ipam" section of the network configuration: add "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/24"}]]}',
   );
 
+type StoreParsed = z.output<ReturnType<typeof storeSchema>>;
+type NetParsed = z.output<ReturnType<typeof netSchema>>;
+
+// The lean readers (lean-conf.ts) read the usual shapes without building a schema; whatever they
+// leave, and every error, is the schema's (`lean` false: the schema alone, for the tests that
+// hold the two paths to the same answers).
+
 /** The store location only (DEL and GC): a config with broken ranges can still be cleaned up. */
-export function loadStoreConfig(conf: NetConf): StoreConfig {
-  const s = storeSchema();
-  const raw = parseWith(s, foldKeys(s, conf.raw), 'host-local config');
+export function loadStoreConfig(conf: NetConf, lean = true): StoreConfig {
+  const fast = lean ? (leanStoreConf(conf.raw) as StoreParsed | undefined) : undefined;
+  const raw = fast ?? parseStore(conf.raw);
   if (!raw.ipam) throw noIpam();
   return { name: conf.name, dataDir: checkDataDir(raw.ipam.dataDir || DEFAULT_DATA_DIR) };
 }
 
 /** The whole configuration, with requested IPs from CNI_ARGS, args.cni.ips and runtimeConfig.ips. */
-export function loadIpamConfig(conf: NetConf, cniArgs: string, warn: (msg: string) => void = () => {}): IpamConfig {
-  const s = netSchema(conf.raw);
-  const raw = parseWith(s, foldKeys(s, conf.raw), 'host-local config');
+export function loadIpamConfig(
+  conf: NetConf,
+  cniArgs: string,
+  warn: (msg: string) => void = () => {},
+  lean = true,
+): IpamConfig {
+  const fast = lean ? (leanNetConf(conf.raw) as NetParsed | undefined) : undefined;
+  const raw = fast ?? parseNet(conf.raw);
   const ipam = raw.ipam;
   if (!ipam) throw noIpam();
   const pools = buildPools(raw.runtimeConfig?.ipRanges ?? [], ipam, ipam.ranges ?? [], warn);
@@ -144,6 +157,16 @@ export function loadIpamConfig(conf: NetConf, cniArgs: string, warn: (msg: strin
   };
   if (ipam.resolvConf) out.resolvConf = ipam.resolvConf;
   return out;
+}
+
+function parseStore(raw: unknown) {
+  const s = storeSchema();
+  return parseWith(s, foldKeys(s, raw), 'host-local config');
+}
+
+function parseNet(raw: unknown) {
+  const s = netSchema(raw);
+  return parseWith(s, foldKeys(s, raw), 'host-local config');
 }
 
 // Final order as upstream: runtimeConfig.ipRanges, then the legacy single range, then ipam.ranges.

@@ -4,6 +4,7 @@
 import * as z from 'zod/mini';
 import { type Context, loadCniArgs } from '@cni-ts/skel';
 import { type DNS, compact, configError, foldKeys, opt, parseWith, presentFields } from '@cni-ts/types';
+import { leanBridgeConf } from './lean-conf.js';
 import { collectVlanTrunk } from './vlan.js';
 
 /** The bridge config after defaults and validation. */
@@ -84,10 +85,17 @@ function schemaFor(raw: unknown) {
   return z.looseObject({ cniVersion: z.string(), name: z.string(), ...presentFields(FIELDS, raw) });
 }
 
-/** Parses and validates the config of an invocation. CNI_ARGS are read only when `withArgs` (ADD/CHECK), so DEL never fails on them. */
-export function loadConf(ctx: Context, withArgs: boolean): BridgeConf {
-  const s = schemaFor(ctx.conf.raw);
-  const raw = parseWith(s, foldKeys(s, ctx.conf.raw), 'bridge network configuration');
+type Parsed = z.output<ReturnType<typeof schemaFor>>;
+
+/**
+ * Parses and validates the config of an invocation. CNI_ARGS are read only when `withArgs`
+ * (ADD/CHECK), so DEL never fails on them. The lean reader (lean-conf.ts) reads the usual shapes
+ * without building the schema; whatever it leaves, and every error, is the schema's (`lean`
+ * false: the schema alone, for the tests that hold the two paths to the same answers).
+ */
+export function loadConf(ctx: Context, withArgs: boolean, lean = true): BridgeConf {
+  const fast = lean ? (leanBridgeConf(ctx.conf.raw) as Parsed | undefined) : undefined;
+  const raw = fast ?? parseSchema(ctx.conf.raw);
   const vlan = raw.vlan ?? 0;
   if (vlan < 0 || vlan > 4094)
     throw configError(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`, 'set "vlan" to 1–4094, or 0 for no VLAN');
@@ -122,6 +130,11 @@ export function loadConf(ctx: Context, withArgs: boolean): BridgeConf {
   if (mac) conf.mac = mac;
   checkRules(conf);
   return conf;
+}
+
+function parseSchema(raw: unknown) {
+  const s = schemaFor(raw);
+  return parseWith(s, foldKeys(s, raw), 'bridge network configuration');
 }
 
 function masqBackend(v: string): 'iptables' | 'nftables' {
