@@ -1,5 +1,6 @@
 // Prints the bench's results as markdown: every row of issue 13 with ours, Go, the ratio and the
 // goal. Goals are shown, never enforced.
+import { VARIANT_OF } from './setup.mjs';
 
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
 const ratio = (o, g) => (Number.isFinite(o) && Number.isFinite(g) && g > 0 ? (o / g).toFixed(2) : '—');
@@ -77,18 +78,22 @@ export function printReport({ machine, opts, bandwidth, results }) {
     ],
   );
   const variants = Object.keys(c['loopback ADD']).filter((k) => k !== 'ours' && k !== 'go');
-  if (variants.length) {
-    console.log('\nVariants of ours, measured interleaved with it (wall / CPU medians in ms):');
+  for (const base of ['ours', 'go']) {
+    const of = variants.filter((v) => (VARIANT_OF[v] ?? 'ours') === base);
+    if (!of.length) continue;
+    console.log(
+      `\nVariants of ${base === 'ours' ? 'ours' : 'Go’s'}, measured interleaved with it (wall / CPU medians in ms):`,
+    );
     table(
-      ['what', 'ours', ...variants.flatMap((v) => [v, `${v}/ours`])],
+      ['what', base, ...of.flatMap((v) => [v, `${v}/${base}`])],
       Object.keys(c)
         .filter((k) => cycles.cpu[k] && (bandwidth || !k.startsWith('bandwidth')))
         .map((k) => [
           k,
-          `${ms(c[k].ours)} / ${ms(cycles.cpu[k].ours)}`,
-          ...variants.flatMap((v) => [
+          `${ms(c[k][base])} / ${ms(cycles.cpu[k][base])}`,
+          ...of.flatMap((v) => [
             `${ms(c[k][v])} / ${ms(cycles.cpu[k][v])}`,
-            `${ratio(c[k][v], c[k].ours)} / ${ratio(cycles.cpu[k][v], cycles.cpu[k].ours)}`,
+            `${ratio(c[k][v], c[k][base])} / ${ratio(cycles.cpu[k][v], cycles.cpu[k][base])}`,
           ]),
         ]),
     );

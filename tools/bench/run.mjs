@@ -9,6 +9,8 @@
 //                    [--variant ip-batch]    (also measure ours with every ip batch spawned, no rtnetlink)
 //                    [--variant bin=<dir>]   (also measure another build of ours, "base": a copy of dist/bin from before a change)
 //                    [--variant tc-batch]    (also measure ours with tc batches spawned, ip batches through rtnetlink)
+//                    [--variant setns-only]  (also measure ours with the node entered by setns alone: the root's /sys)
+//                    [--variant go-setns-only] (the same for Go's plugins, against Go's)
 // --quick (CI): 5 repetitions, a 20-pod slope, 5 pods in parallel once.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -16,6 +16,12 @@ export const IMPLS = {
 /** Extra environment per implementation (variants of ours that differ only in it). */
 export const IMPL_ENV = {};
 
+/** Extra fields of bench-runtime's op per implementation (variants that differ in how the runtime runs them). */
+export const IMPL_OP = {};
+
+/** What a variant is measured against: ours, unless it is a variant of Go's. */
+export const VARIANT_OF = {};
+
 /** The implementations' names, ours and Go first. */
 export const implNames = () => Object.keys(IMPLS);
 
@@ -25,9 +31,18 @@ export const implNames = () => Object.keys(IMPLS);
  * "ip-batch": CNI_TS_NETLINK=0, so every ip and tc batch spawns `ip` / `tc` instead of using rtnetlink;
  * "tc-batch": CNI_TS_NETLINK=ip, so only the tc batches spawn `tc` (the ip batches keep rtnetlink);
  * "bin=<dir>": another build of ours (a directory holding cni-ts and its plugin links, e.g. a copy
- * of dist/bin made before a change), named "base": the before/after A/B of a change.
+ * of dist/bin made before a change), named "base": the before/after A/B of a change;
+ * "setns-only" / "go-setns-only": ours / Go's with the node entered by setns(CLONE_NEWNET) alone,
+ * as the runtime did before, so the plugins see the root namespace's /sys instead of the node's.
  */
 export function addVariant(name, dir) {
+  if (name === 'setns-only' || name === 'go-setns-only') {
+    const of = name === 'setns-only' ? 'ours' : 'go';
+    IMPLS[name] = IMPLS[of];
+    IMPL_OP[name] = { setnsOnly: true };
+    VARIANT_OF[name] = of;
+    return;
+  }
   if (name.startsWith('bin=')) {
     IMPLS.base = name.slice('bin='.length);
     return;
@@ -43,7 +58,9 @@ export function addVariant(name, dir) {
     return;
   }
   if (name !== 'exec-ipam')
-    throw new Error(`unknown variant ${name} (known: exec-ipam, ip-batch, tc-batch, bin=<dir>)`);
+    throw new Error(
+      `unknown variant ${name} (known: exec-ipam, ip-batch, tc-batch, bin=<dir>, setns-only, go-setns-only)`,
+    );
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
   copyFileSync(join(IMPLS.ours, 'cni-ts'), join(d, 'host-local'));
@@ -151,5 +168,6 @@ export function op(conf, impl, cmd, lists, { id, node, pod, podIndex = 0, memory
     netns: pod,
     capabilityArgs: { portMappings: [{ hostPort: 20000 + podIndex, containerPort: 80, protocol: 'tcp' }] },
     memory,
+    ...IMPL_OP[impl],
   };
 }

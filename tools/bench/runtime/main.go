@@ -1,6 +1,7 @@
 // bench-runtime: the container runtime of tools/bench. It runs conflists through upstream libcni
 // (Debian's golang-github-appc-cni-dev, v1.1.2) as containerd or CRI-O would, from inside a
-// "node" network namespace, and times every plugin execution libcni makes: wall time from fork to
+// "node" network namespace (with that netns's own sysfs on /sys, as a node's runtime sees the
+// host's: a private mount namespace per op, see inNetns), and times every plugin execution libcni makes: wall time from fork to
 // exit and the peak resident memory the kernel reports for it (wait4's rusage: the plugin and the
 // processes it waited for), and the CPU time (user + system) of the plugin and the processes it
 // waited for, which a loaded machine disturbs far less than wall time. The caller decides the order (interleaving ours and Go's) and which
@@ -57,6 +58,11 @@ type op struct {
 	// os/exec does with CLONE_VM, inherits this process's high-water mark in wait4's ru_maxrss.)
 	// The time of such runs includes GNU time's.
 	Memory bool `json:"memory"`
+	// SetnsOnly enters the node with setns(CLONE_NEWNET) alone, as this runtime did before: the
+	// plugins then see the root namespace's /sys (sysfs shows the netns of whoever mounted it).
+	// Without it the op's thread also gets a mount namespace of its own with the node's sysfs, as
+	// `ip netns exec` gives and as a real node's runtime sees the host's (the A/B of the two paths).
+	SetnsOnly bool `json:"setnsOnly"`
 }
 
 // step is one conflist of a pod's attachment and the interface it names (the runtime's "lo"
@@ -162,9 +168,14 @@ func cniCommand(environ []string) string {
 	return ""
 }
 
-// inNetns runs f on a thread of its own that has entered the network namespace at path; the
-// thread is never handed back to Go's scheduler (the goroutine exits locked, so it is destroyed).
-func inNetns(path string, f func() error) error {
+// inNetns runs f on a thread of its own that has entered the network namespace at path and,
+// unless setnsOnly, a private mount namespace with that netns's own sysfs on /sys: what `ip
+// netns exec` does (unshare(CLONE_NEWNS), / made a recursive slave so nothing propagates back to
+// the root namespace, /sys detached and sysfs mounted fresh; unshare gives the thread its own
+// fs_struct, so the rest of the process is untouched). The plugins it forks inherit both. The
+// thread is never handed back to Go's scheduler (the goroutine exits locked, so it is destroyed,
+// and with it the mount namespace: nothing to clean up).
+func inNetns(path string, setnsOnly bool, f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -179,9 +190,33 @@ func inNetns(path string, f func() error) error {
 			done <- fmt.Errorf("setns %s: %v", path, errno)
 			return
 		}
+		if !setnsOnly {
+			if err := nodeSysfs(); err != nil {
+				done <- err
+				return
+			}
+		}
 		done <- f()
 	}()
 	return <-done
+}
+
+// nodeSysfs gives the calling (locked) thread a mount namespace of its own in which /sys is the
+// sysfs of the thread's current network namespace.
+func nodeSysfs() error {
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare(CLONE_NEWNS): %v", err)
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_SLAVE|syscall.MS_REC, ""); err != nil {
+		return fmt.Errorf("making / a slave mount: %v", err)
+	}
+	if err := syscall.Unmount("/sys", syscall.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching /sys: %v", err)
+	}
+	if err := syscall.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
+		return fmt.Errorf("mounting the node's sysfs: %v", err)
+	}
+	return nil
 }
 
 var epoch = time.Now()
@@ -199,7 +234,7 @@ func run(o op) sample {
 	te := &timedExec{memory: o.Memory, env: o.Env}
 	start := time.Now()
 	s.StartMs = float64(start.Sub(epoch).Microseconds()) / 1000
-	err := inNetns(o.Node, func() error { return runOp(o, te) })
+	err := inNetns(o.Node, o.SetnsOnly, func() error { return runOp(o, te) })
 	s.WallMs = float64(time.Since(start).Microseconds()) / 1000
 	s.Execs = te.execs
 	if err != nil {
