@@ -210,7 +210,8 @@ func nodeSysfs() error {
 	if err := syscall.Mount("", "/", "", syscall.MS_SLAVE|syscall.MS_REC, ""); err != nil {
 		return fmt.Errorf("making / a slave mount: %v", err)
 	}
-	if err := syscall.Unmount("/sys", syscall.MNT_DETACH); err != nil {
+	// EINVAL: no sysfs mounted on /sys, nothing to hide (as ip netns exec takes it)
+	if err := syscall.Unmount("/sys", syscall.MNT_DETACH); err != nil && err != syscall.EINVAL {
 		return fmt.Errorf("detaching /sys: %v", err)
 	}
 	if err := syscall.Mount("sysfs", "/sys", "sysfs", 0, ""); err != nil {
