@@ -6,4 +6,5 @@ export * from './container.js';
 export * from './plan-iptables.js';
 export * from './plan-known.js';
 export * from './plan-nft.js';
+export * from './nft-kernel.js';
 export * from './conntrack.js';

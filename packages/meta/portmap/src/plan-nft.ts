@@ -22,7 +22,8 @@ import type { ContainerNet } from './container.js';
 import { mappingsFor } from './values.js';
 
 export const NFT_TABLE = 'cni_hostport';
-const NFT_FAMILY = { 4: 'ip', 6: 'ip6' } as const;
+/** nft's family word of each IP family. */
+export const NFT_FAMILY = { 4: 'ip', 6: 'ip6' } as const;
 /** The chains holding per-container rules. */
 export const RULE_CHAINS = ['hostports', 'hostip_hostports', 'masquerading'] as const;
 
