@@ -65,8 +65,20 @@ const schema = lazySchema(() => {
   });
 });
 
-/** Parses and validates the config of an invocation; every mistake is a code-7 error saying what to fix. */
+/**
+ * Parses and validates the config of an invocation; every mistake is a code-7 error saying what to
+ * fix. A config of the right types is read without building the schema (rawWithoutSchema: the
+ * schema's checks by hand, compared with it by a test); the schema reads the rest and says what is
+ * wrong. Building it is zod's first use in a run, about 2 ms of a cold process's CPU, and ADD uses
+ * zod for nothing else since prevResult is read without it too (docs/performance.md).
+ */
 export function loadConf(ctx: Context): PortmapConf {
+  const raw = rawWithoutSchema(ctx.conf.raw);
+  return raw ? normalise(raw) : loadConfWithSchema(ctx);
+}
+
+/** loadConf through the schema alone (what the fast read is tested against). */
+export function loadConfWithSchema(ctx: Context): PortmapConf {
   const s = schema();
   return normalise(parseWith(s, foldKeys(s, ctx.conf.raw), 'portmap network configuration'));
 }
@@ -126,10 +138,7 @@ export function loadConfLenient(ctx: Context): PortmapConf {
 
 /**
  * The config when it parses, else undefined (DEL: the mappings and conditions say which rules ADD
- * wrote) — what loadConf returns, read without building the schema: DEL is the one verb that does
- * not decode prevResult either, so the schema would be its only use of zod, whose first use costs
- * a cold process about 2 ms of CPU (docs/performance.md). The types the schema checks are checked
- * here by hand; a test compares the two on valid and broken configs.
+ * wrote), never building the schema: a config it would refuse is simply not used.
  */
 export function loadConfOrUndefined(ctx: Context): PortmapConf | undefined {
   const raw = rawWithoutSchema(ctx.conf.raw);

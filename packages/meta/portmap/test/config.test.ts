@@ -10,6 +10,7 @@ import {
   loadConf,
   loadConfLenient,
   loadConfOrUndefined,
+  loadConfWithSchema,
 } from '../src/index.js';
 
 function ctx(extra: Record<string, unknown>): Context {
@@ -214,7 +215,7 @@ test('the lenient config DEL and GC use keeps the network name when the strict o
   t.is(loadConfLenient(ctx({ backend: 'nftables' })).backend, 'nftables');
 });
 
-test("DEL's config read without the schema equals loadConf's result, and is undefined exactly where loadConf refuses", (t) => {
+test("the config read without the schema (ADD, DEL) equals the schema's: the same result, the same error, undefined for DEL exactly where it refuses", (t) => {
   const M = { hostPort: 8080, containerPort: 80, protocol: 'tcp' };
   const cases: Array<Record<string, unknown>> = [
     {},
@@ -256,14 +257,21 @@ test("DEL's config read without the schema equals loadConf's result, and is unde
   let refusedCount = 0;
   for (const extra of cases) {
     const c = ctx(extra);
+    const what = JSON.stringify(extra);
     let strict: PortmapConf | undefined;
+    let error: unknown;
     try {
-      strict = loadConf(c);
-    } catch {
-      strict = undefined;
+      strict = loadConfWithSchema(c);
+    } catch (e) {
+      error = e;
       refusedCount++;
     }
-    t.deepEqual(loadConfOrUndefined(c), strict, JSON.stringify(extra));
+    t.deepEqual(loadConfOrUndefined(c), strict, what);
+    if (error) {
+      const e = t.throws(() => loadConf(c), undefined, what);
+      t.true(e instanceof CniError && e.code === 7, what);
+      t.is(e?.message, (error as Error).message, what);
+    } else t.deepEqual(loadConf(c), strict, what);
   }
-  t.is(refusedCount, 21, 'the broken configs are refused by loadConf');
+  t.is(refusedCount, 21, 'the broken configs are refused by the schema');
 });
