@@ -97,6 +97,9 @@ export function nftChainRules(
   const fam = FAMILIES[family];
   if (fam === undefined || table === '' || table.length > 255 || chains.some((c) => c === '' || c.length > 255))
     return undefined;
+  // the comment record as it is stored: type 0, length, the bytes and their NUL (none for a comment nft cannot store)
+  const want = comment === undefined ? undefined : commentRecord(comment);
+  if (comment !== undefined && !want) return undefined;
   let sock: Rtnl | null;
   try {
     sock = openNetlink(NETLINK_NETFILTER);
@@ -105,8 +108,6 @@ export function nftChainRules(
   }
   if (!sock) return undefined;
   const out: NfRule[] = [];
-  // the comment record as it is stored: type 0, length, the bytes and their NUL
-  const want = comment === undefined ? undefined : commentRecord(comment);
   try {
     for (const [i, chain] of chains.entries()) {
       const msg = new Builder(NFT_MSG_GETRULE, F_REQUEST | F_DUMP, i + 1)
@@ -159,8 +160,7 @@ function commentRecord(comment: string): Uint8Array | undefined {
 }
 
 // True when a rule message's userdata holds exactly this record, read without decoding anything else.
-function hasRecord(body: DataView, rec: Uint8Array | undefined): boolean {
-  if (!rec) return false;
+function hasRecord(body: DataView, rec: Uint8Array): boolean {
   for (let off = 4; off + 4 <= body.byteLength; ) {
     const len = body.getUint16(off, true);
     if (len < 4) return false;
