@@ -47,9 +47,17 @@ function foldObject(
     // own keys only: a key such as "constructor" is not a field (`in` would find Object.prototype's)
     const target = Object.hasOwn(shape, key) ? key : (byLower.get(key.toLowerCase()) ?? key);
     const s = (Object.hasOwn(shape, target) ? shape[target] : undefined) ?? catchall;
-    out[target] = s ? foldKeys(s, v) : v;
+    setOwn(out, target, s ? foldKeys(s, v) : v);
   }
   return out;
+}
+
+// out[key] = v, except that a "__proto__" key (JSON.parse makes it an own key) stays an own
+// entry: assigned, it would become the object's prototype and zod would read fields through it.
+function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[key] = v;
 }
 
 /** True for a JSON object (not null, not an array). */
@@ -59,6 +67,6 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 function mapValues(obj: Record<string, unknown>, f: (v: unknown) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = f(v);
+  for (const [k, v] of Object.entries(obj)) setOwn(out, k, f(v));
   return out;
 }

@@ -172,3 +172,38 @@ test('a key named like an Object.prototype member is an unknown key, not a crash
   t.deepEqual(schemaResult(raw, '1.0.0'), { cniVersion: '1.0.0', ips: [{ address: '10.0.0.1/8' }] });
   t.deepEqual(parseResult(raw, '1.0.0'), { cniVersion: '1.0.0', ips: [{ address: '10.0.0.1/8' }] });
 });
+
+// JSON.parse makes "__proto__" an own key; Go's decoder sees an unknown key. Folding keys must not
+// turn it into the object's prototype, or the schema would read fields through it (an ip with no
+// address of its own accepted, a mac read from it) that the lean reader never sees.
+test('a JSON "__proto__" key is an unknown key on both paths, never a source of fields', (t) => {
+  const read = (json: string) => {
+    try {
+      return parseResult(JSON.parse(json), '1.0.0', 'prevResult');
+    } catch (e) {
+      return e as CniError;
+    }
+  };
+  const noAddress = read('{"cniVersion":"1.0.0","ips":[{"__proto__":{"address":"10.0.0.1/24"}}]}');
+  t.true(noAddress instanceof CniError, JSON.stringify(noAddress));
+  t.regex((noAddress as CniError).message, /ips\[0\]\.address/);
+  // the lean reader gives up on "Name" (the schema folds it); the mac under __proto__ is no mac
+  t.deepEqual(read('{"cniVersion":"1.0.0","interfaces":[{"Name":"eth0","__proto__":{"mac":"0a:58:00:00:00:01"}}]}'), {
+    cniVersion: '1.0.0',
+    interfaces: [{ name: 'eth0' }],
+  });
+  t.deepEqual(
+    read('{"cniVersion":"1.0.0","IPs":[{"address":"10.0.0.1/24"}],"dns":{"__proto__":{"nameservers":["10.0.0.53"]}}}'),
+    {
+      cniVersion: '1.0.0',
+      ips: [{ address: '10.0.0.1/24' }],
+    },
+  );
+  const legacy = read('{"cniVersion":"0.2.0","ip4":{"__proto__":{"ip":"10.0.0.1/24"}}}');
+  t.true(legacy instanceof CniError, JSON.stringify(legacy));
+  // and the lean reader agrees with the schema where it reads such an input itself
+  const raw = JSON.parse(
+    '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","__proto__":{"mac":"0a:58:00:00:00:01"}}]}',
+  );
+  t.true(agrees(t, '__proto__ in an interface', raw));
+});
