@@ -50,11 +50,14 @@ export function rawPrevResult(conf: NetConf): unknown {
   return prev === null ? undefined : prev;
 }
 
-/** Reads a top-level key case-insensitively, as Go's decoder would. */
+/**
+ * Reads a key case-insensitively, as Go's decoder and foldKeys (the schemas' path) do: own keys
+ * only, and of several spellings the last in the JSON wins, so a lenient read (DEL) sees what a
+ * schema read (ADD) saw.
+ */
 export function pick(obj: Record<string, unknown>, key: string): unknown {
-  if (key in obj) return obj[key];
   const lower = key.toLowerCase();
   let found: unknown;
-  for (const [k, v] of Object.entries(obj)) if (k.toLowerCase() === lower) found = v;
+  for (const k of Object.keys(obj)) if (k === key || k.toLowerCase() === lower) found = obj[k];
   return found;
 }
