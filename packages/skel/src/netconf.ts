@@ -1,6 +1,14 @@
 // The network configuration on stdin: decoding, the keys every plugin shares, and the raw
 // prevResult (decoded by prev.ts).
-import { ALL_VERSIONS, CniError, ErrorCode, configError, isPlainObject, parseVersion } from '@cni-ts/types';
+import {
+  ALL_VERSIONS,
+  CniError,
+  ErrorCode,
+  configError,
+  isPlainObject,
+  parseVersion,
+  sortKeysDeep,
+} from '@cni-ts/types';
 import { validateNetworkName } from './validate.js';
 
 /** The config as decoded, with the keys skel itself reads made canonical. */
@@ -41,6 +49,12 @@ export function decodeNetConf(stdin: string): NetConf {
     throw configError(`"cniVersion" must be a string such as "1.0.0", got ${JSON.stringify(version)}`);
   parseVersion(version);
   const type = pick(raw, 'type');
+  // Go plugins read prevResult after a round trip through a map (version.ParsePrevResult): its
+  // keys sorted at every level, so of two spellings of a key the greatest in byte order wins
+  // wherever it stands ("ips" over "IPS"). Put in that order here, every reader of it (the lean
+  // reader, the schemas, DEL's lenient reads through pick: each takes the last spelling) reads
+  // what a Go plugin reads, and ADD and DEL read the same.
+  for (const k of Object.keys(raw)) if (k.toLowerCase() === 'prevresult') raw[k] = sortKeysDeep(raw[k]);
   return { cniVersion: version, name, type: typeof type === 'string' ? type : undefined, raw };
 }
 
@@ -51,9 +65,10 @@ export function rawPrevResult(conf: NetConf): unknown {
 }
 
 /**
- * Reads a key case-insensitively, as Go's decoder and foldKeys (the schemas' path) do: own keys
- * only, and of several spellings the last in the JSON wins, so a lenient read (DEL) sees what a
- * schema read (ADD) saw.
+ * Reads a key case-insensitively, as Go's decoder reads a config and foldKeys (the schemas' path)
+ * reads anything: own keys only, and of several spellings the last in the JSON wins, so a lenient
+ * read (DEL) sees what a schema read (ADD) saw. (prevResult, whose keys Go reads in sorted order,
+ * is put in that order by decodeNetConf.)
  */
 export function pick(obj: Record<string, unknown>, key: string): unknown {
   const lower = key.toLowerCase();

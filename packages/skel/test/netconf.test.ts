@@ -5,7 +5,7 @@
 // reading the first "ips", looked only at IPv4 and left them).
 import test from 'ava';
 import { parseResult } from '@cni-ts/types';
-import { pick } from '../src/index.js';
+import { decodeNetConf, pick, rawPrevResult } from '../src/index.js';
 import { BASE_ENV, recordingPlugin, run } from './helpers.js';
 
 test('pick: the last spelling of a key in any case wins, as in Go and foldKeys', (t) => {
@@ -46,4 +46,34 @@ test("skel's own keys: the last spelling wins (name, cniVersion)", async (t) => 
   t.is(r.code, 0, r.stdout);
   t.is(calls[0]?.conf.name, 'n2');
   t.is(calls[0]?.conf.cniVersion, '1.0.0');
+});
+
+// Go plugins read prevResult after a round trip through a map (version.ParsePrevResult): its keys
+// sorted at every level, so of two spellings the greatest in byte order wins, wherever it stands.
+// Measured with Debian's Go portmap: each of these prevResults gets IPv4 rules only.
+const GO_ORDER: Array<[string, string[]]> = [
+  ['{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.5/24"}],"IPS":[{"address":"fd00::5/64"}]}', ['10.0.0.5/24']],
+  ['{"cniVersion":"1.0.0","IPS":[{"address":"fd00::5/64"}],"ips":[{"address":"10.0.0.5/24"}]}', ['10.0.0.5/24']],
+  ['{"cniVersion":"1.0.0","IPs":[{"address":"10.0.0.5/24"}],"IPS":[{"address":"fd00::5/64"}]}', ['10.0.0.5/24']],
+  ['{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.5/24","Address":"fd00::5/64"}]}', ['10.0.0.5/24']],
+];
+
+test('prevResult is read as a Go plugin reads it: of two spellings of a key the greatest in byte order wins, on every path', async (t) => {
+  for (const [json, want] of GO_ORDER) {
+    const stdin = `{"cniVersion":"1.0.0","name":"n1","type":"rec","prevResult":${json}}`;
+    const conf = decodeNetConf(stdin);
+    // DEL's lenient read
+    const raw = rawPrevResult(conf) as Record<string, unknown>;
+    const picked = (pick(raw, 'ips') as Array<Record<string, unknown>>).map((ip) => pick(ip, 'address'));
+    t.deepEqual(picked, want, `pick: ${json}`);
+    // the decoded prevResult a plugin's ADD reads
+    const { plugin, calls } = recordingPlugin();
+    const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, JSON.parse(stdin));
+    t.is(r.code, 0, r.stdout);
+    t.deepEqual(
+      calls[0]?.prevResult?.ips?.map((ip) => ip.address),
+      want,
+      `decoded: ${json}`,
+    );
+  }
 });

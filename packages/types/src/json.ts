@@ -22,7 +22,13 @@ export function sortKeysDeep(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).sort(byteOrder)) out[k] = sortKeysDeep((value as Record<string, unknown>)[k]);
+  for (const k of Object.keys(value).sort(byteOrder)) {
+    const v = sortKeysDeep((value as Record<string, unknown>)[k]);
+    // a "__proto__" key (JSON.parse makes it an own key) stays an entry, not the copy's prototype
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
   return out;
 }
 

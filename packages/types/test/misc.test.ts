@@ -5,6 +5,7 @@ import {
   compareVersions,
   foldKeys,
   goJson,
+  sortKeysDeep,
   parseVersion,
   parseWith,
   resultFamily,
@@ -89,4 +90,11 @@ test('parseWith names the path, what was expected and what was given (zod/mini h
   );
   const frac = t.throws(() => parseWith(s, { mtu: 1.5, ranges: [] }, 'config'), { instanceOf: CniError });
   t.regex(frac!.message, /^invalid config: mtu: expected an integer, got 1\.5$/);
+});
+
+test('sortKeysDeep sorts in byte order at every level and keeps a JSON "__proto__" key as an entry', (t) => {
+  const sorted = sortKeysDeep(JSON.parse('{"b":1,"a":[{"z":1,"Z":2}],"__proto__":{"x":1}}')) as Record<string, unknown>;
+  t.is(JSON.stringify(sorted), '{"__proto__":{"x":1},"a":[{"Z":2,"z":1}],"b":1}');
+  t.is(Object.getPrototypeOf(sorted), Object.prototype);
+  t.is((sorted as { x?: unknown }).x, undefined);
 });
