@@ -1,14 +1,6 @@
 // The network configuration on stdin: decoding, the keys every plugin shares, and the raw
 // prevResult (decoded by prev.ts).
-import {
-  ALL_VERSIONS,
-  CniError,
-  ErrorCode,
-  configError,
-  isPlainObject,
-  parseVersion,
-  sortKeysDeep,
-} from '@cni-ts/types';
+import { ALL_VERSIONS, CniError, ErrorCode, configError, isPlainObject, parseVersion } from '@cni-ts/types';
 import { validateNetworkName } from './validate.js';
 
 /** The config as decoded, with the keys skel itself reads made canonical. */
@@ -54,9 +46,32 @@ export function decodeNetConf(stdin: string): NetConf {
   // wherever it stands ("ips" over "IPS"). Put in that order here, every reader of it (the lean
   // reader, the schemas, DEL's lenient reads through pick: each takes the last spelling) reads
   // what a Go plugin reads, and ADD and DEL read the same.
-  for (const k of Object.keys(raw)) if (k.toLowerCase() === 'prevresult') raw[k] = sortKeysDeep(raw[k]);
+  for (const k of Object.keys(raw)) if (k.toLowerCase() === 'prevresult') raw[k] = goMapOrder(raw[k], PREV_DEPTH);
   return { cniVersion: version, name, type: typeof type === 'string' ? type : undefined, raw };
 }
+
+// How deep the readers of a prevResult read: prevResult → ip4 → routes → a route's keys.
+const PREV_DEPTH = 4;
+
+// `value` with the keys of its objects sorted in byte order down to `depth` levels of objects and
+// lists; deeper values are kept as they are (no reader reads them, and a copy of an arbitrarily
+// deep value would overflow the stack).
+function goMapOrder(value: unknown, depth: number): unknown {
+  if (depth === 0 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => goMapOrder(v, depth - 1));
+  const obj = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort(byteOrder)) {
+    const v = goMapOrder(obj[k], depth - 1);
+    // a "__proto__" key (JSON.parse makes it an own key) stays an entry, not the copy's prototype
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return out;
+}
+
+const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The raw prevResult the runtime sent (any case of the key), or undefined when absent or null. */
 export function rawPrevResult(conf: NetConf): unknown {

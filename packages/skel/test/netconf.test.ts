@@ -77,3 +77,14 @@ test('prevResult is read as a Go plugin reads it: of two spellings of a key the 
     );
   }
 });
+
+test('a prevResult nested deeper than any reader reads (in a key no one reads) is no crash', async (t) => {
+  const depth = 200_000;
+  const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  const stdin = `{"cniVersion":"1.0.0","name":"n1","type":"rec","prevResult":{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.5/24","x":${deep}}],"y":${deep}}}`;
+  t.notThrows(() => decodeNetConf(stdin));
+  const { plugin, calls } = recordingPlugin();
+  const r = await run(plugin, { ...BASE_ENV, CNI_COMMAND: 'ADD' }, stdin);
+  t.is(r.code, 0, r.stdout);
+  t.deepEqual(calls[0]?.prevResult?.ips, [{ address: '10.0.0.5/24' }]);
+});
