@@ -1,6 +1,6 @@
 // The network configuration on stdin: decoding, the keys every plugin shares, and the raw
 // prevResult (decoded by prev.ts).
-import { ALL_VERSIONS, CniError, ErrorCode, configError, isPlainObject, parseVersion } from '@cni-ts/types';
+import { ALL_VERSIONS, CniError, ErrorCode, configError, isPlainObject, parseVersion, printValue } from '@cni-ts/types';
 import { validateNetworkName } from './validate.js';
 
 /** The config as decoded, with the keys skel itself reads made canonical. */
@@ -38,7 +38,7 @@ export function decodeNetConf(stdin: string): NetConf {
     );
   }
   if (typeof version !== 'string')
-    throw configError(`"cniVersion" must be a string such as "1.0.0", got ${JSON.stringify(version)}`);
+    throw configError(`"cniVersion" must be a string such as "1.0.0", got ${printValue(version)}`);
   parseVersion(version);
   const type = pick(raw, 'type');
   // Go plugins read prevResult after a round trip through a map (version.ParsePrevResult): its

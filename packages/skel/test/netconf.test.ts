@@ -88,3 +88,10 @@ test('a prevResult nested deeper than any reader reads (in a key no one reads) i
   t.is(r.code, 0, r.stdout);
   t.deepEqual(calls[0]?.prevResult?.ips, [{ address: '10.0.0.5/24' }]);
 });
+
+test('a config cniVersion nested too deep to print is a code-7 error, not a crash', (t) => {
+  const d = 100_000;
+  const e = t.throws(() => decodeNetConf(`{"name":"n1","cniVersion":${'['.repeat(d)}${']'.repeat(d)}}`));
+  t.is((e as { code?: number }).code, 7);
+  t.regex(e?.message ?? '', /"cniVersion" must be a string such as "1\.0\.0", got a value nested too deep to print/);
+});

@@ -42,3 +42,12 @@ export function compact<T extends object>(obj: T): T {
   for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined) out[k] = v;
   return out as T;
 }
+
+/** A value as JSON for an error message; one nested too deep for JSON.stringify's recursion is named so. */
+export function printValue(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return 'a value nested too deep to print';
+  }
+}

@@ -8,6 +8,7 @@
 // to the same answers.
 import { parseIP, parsePrefix } from '@cni-ts/netaddr';
 import { CniError, ErrorCode } from './errors.js';
+import { printValue } from './json.js';
 import { isPlainObject } from './keys.js';
 import { type DNS, type Interface, type IPConfig, type Result, type Route, dnsIsEmpty } from './result.js';
 import { resultFamily } from './version.js';
@@ -41,7 +42,7 @@ export function resultVersion(raw: Record<string, unknown>, fallback: string, wh
   if (typeof v !== 'string' || !/^\d+(\.\d+){0,2}$/.test(v)) {
     throw new CniError(
       ErrorCode.decodingFailure,
-      `invalid ${what}: cniVersion: must be a version such as "1.0.0", got ${JSON.stringify(v)}`,
+      `invalid ${what}: cniVersion: must be a version such as "1.0.0", got ${printValue(v)}`,
     );
   }
   return v;

@@ -3,6 +3,7 @@
 import * as z from 'zod/mini';
 import { parseIP, parsePrefix } from '@cni-ts/netaddr';
 import { CniError, ErrorCode } from './errors.js';
+import { printValue } from './json.js';
 import { isPlainObject } from './keys.js';
 
 /** Builds a schema on first use, so a plugin run pays only for the schemas its verb needs. */
@@ -85,7 +86,7 @@ type Issue = {
 // and what was given instead. Messages we wrote (refinements) are kept as they are.
 function describeIssue(i: Issue, got: unknown): string {
   if (i.message && i.message !== 'Invalid input') return i.message;
-  const given = got === undefined ? 'nothing' : JSON.stringify(got);
+  const given = got === undefined ? 'nothing' : printValue(got);
   switch (i.code) {
     case 'invalid_type':
       return `expected ${i.expected === 'int' ? 'an integer' : `a${/^[aeiou]/.test(i.expected ?? '') ? 'n' : ''} ${i.expected}`}, got ${given}`;

@@ -2,7 +2,7 @@
 // the schema with every field does (absent optional fields parse the same either way).
 import test from 'ava';
 import * as z from 'zod/mini';
-import { foldKeys, opt, presentFields, valuesOfKey } from '../src/index.js';
+import { CniError, foldKeys, opt, parseResult, presentFields, valuesOfKey } from '../src/index.js';
 
 const FIELDS = {
   a: () => opt(z.string()),
@@ -38,4 +38,24 @@ test('a schema from presentFields parses as the whole schema: same data, same is
     { name: 'n', c: null, a: undefined },
   ];
   for (const v of values) t.deepEqual(parse(reduced(v), v), parse(full, v), JSON.stringify(v));
+});
+
+test('a value nested too deep to print is named, not a crash (code 6, not a RangeError)', (t) => {
+  const d = 100_000;
+  const raw = JSON.parse(`{"cniVersion":"1.0.0","ips":[{"address":${'['.repeat(d)}${']'.repeat(d)}}]}`);
+  const e = t.throws(() => parseResult(raw, '1.0.0', 'prevResult'));
+  t.true(e instanceof CniError, String(e));
+  t.is((e as CniError).code, 6);
+  t.regex(
+    e?.message ?? '',
+    /^invalid prevResult: ips\[0\]\.address: expected a string, got a value nested too deep to print/,
+  );
+});
+
+test("a prevResult's cniVersion nested too deep to print is a code-6 error too", (t) => {
+  const d = 100_000;
+  const raw = JSON.parse(`{"cniVersion":${'['.repeat(d)}${']'.repeat(d)}}`);
+  const e = t.throws(() => parseResult(raw, '1.0.0', 'prevResult'));
+  t.is((e as CniError).code, 6);
+  t.regex(e?.message ?? '', /cniVersion: must be a version such as "1\.0\.0", got a value nested too deep to print/);
 });
