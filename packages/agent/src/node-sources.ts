@@ -1,6 +1,6 @@
 // The two node sources: the Kubernetes API (list + watch Nodes through @kubernetes/client-node's
 // informer, which re-lists after a 410 Gone and reconnects), and a static file polled for changes.
-import { unwatchFile, watchFile } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from './log.js';
 import { type KubeNode, type NodeSource, nodeFromKube, readNodeList } from './nodes.js';
@@ -82,24 +82,42 @@ export function kubeNodeSource(opts: KubeSourceOptions, log: Logger, retryMs = 2
   };
 }
 
-/** Nodes from a file, re-read when it changes (polled, so replacing the file by rename works). */
+/**
+ * Nodes from a file, re-read when it changes (polled, so replacing the file by rename works).
+ * The file's identity (inode, size, mtime, ctime) is taken before each read and compared on every
+ * poll, so a replacement that lands between the first read and the first poll is still seen
+ * (fs.watchFile compares only with its own first stat, which can already show the new file).
+ */
 export function staticNodeSource(path: string, log: Logger, intervalMs = 500): NodeSource {
-  let listener: (() => void) | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let loaded: string | undefined;
+  const identity = (): string => {
+    try {
+      const s = statSync(path);
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+    } catch (e) {
+      return `missing:${errorText(e)}`;
+    }
+  };
   return {
     async start(onChange) {
-      const load = () => {
+      const load = (id: string) => {
+        loaded = id;
         try {
           onChange(readNodeList(path));
         } catch (e) {
           log.warn('cannot read the static node list; keeping the last one', { file: path, error: errorText(e) });
         }
       };
-      listener = load;
-      watchFile(path, { interval: intervalMs }, load);
-      load();
+      load(identity());
+      timer = setInterval(() => {
+        const id = identity();
+        if (id !== loaded) load(id);
+      }, intervalMs);
     },
     async stop() {
-      if (listener) unwatchFile(path, listener);
+      if (timer) clearInterval(timer);
+      timer = undefined;
     },
   };
 }
