@@ -8,7 +8,7 @@
 // Rates are bits per second and bursts bits, as upstream. 0 means "not set" (containerd sends
 // zeros for the direction a pod does not limit). Keys match case-insensitively.
 import type { Context } from '@cni-ts/skel';
-import { configError, isPlainObject } from '@cni-ts/types';
+import { configError, isPlainObject, printValue } from '@cni-ts/types';
 import { type QuantityError, QUANTITY_ERRORS, parseQuantity, quantityValue } from './quantity.js';
 import { CRI_NO_BURST } from './tbf.js';
 
@@ -87,7 +87,7 @@ export function loadConf(ctx: Context): BandwidthConf {
   if (rc.bandwidth !== undefined && rc.bandwidth !== null) {
     if (!isPlainObject(rc.bandwidth))
       throw configError(
-        `invalid runtimeConfig.bandwidth: expected an object, got ${JSON.stringify(rc.bandwidth)}`,
+        `invalid runtimeConfig.bandwidth: expected an object, got ${shown(rc.bandwidth)}`,
         'the runtime must pass {"ingressRate", "ingressBurst", "egressRate", "egressBurst"} (bits/s and bits)',
       );
     return Object.assign(conf, fromEntry(rc.bandwidth, 'runtimeConfig.bandwidth', 'runtimeConfig.bandwidth.'));
@@ -124,7 +124,7 @@ function fromEntry(e: Entry, source: Source, where: string): Pick<BandwidthConf,
 function bits(v: unknown, key: string): number {
   if (v === undefined || v === null) return 0;
   const fix = `set "${key}" to a whole number of bits${key.endsWith('Rate') ? ' per second' : ''}, or leave it out`;
-  if (typeof v !== 'number') throw configError(`invalid ${key}: expected a number, got ${JSON.stringify(v)}`, fix);
+  if (typeof v !== 'number') throw configError(`invalid ${key}: expected a number, got ${shown(v)}`, fix);
   if (!Number.isInteger(v)) throw configError(`invalid ${key}: ${v} is not a whole number`, fix);
   if (v < 0) throw configError(`invalid ${key}: ${v} is negative`, fix);
   if (!Number.isSafeInteger(v)) throw configError(`invalid ${key}: ${v} is too large`, 'values must be below 2^53');
@@ -143,8 +143,7 @@ function fromAnnotations(annotations: Record<string, unknown>): Pick<BandwidthCo
 
 /** An annotation's value in bits/s: a Kubernetes quantity between 1k and 1P, as Kubernetes accepts it. */
 export function annotationRate(key: string, value: unknown): number {
-  const bad = (why: string, fix: string) =>
-    configError(`invalid pod annotation ${key}=${JSON.stringify(value)}: ${why}`, fix);
+  const bad = (why: string, fix: string) => configError(`invalid pod annotation ${key}=${shown(value)}: ${why}`, fix);
   const forms = 'write a Kubernetes quantity in bits per second such as "1M", "10Mi", "500k" or "1.5G"';
   if (typeof value !== 'string') throw bad('expected a string', forms);
   const q = parseQuantity(value);
@@ -153,4 +152,10 @@ export function annotationRate(key: string, value: unknown): number {
   if (v < ANNOTATION_MIN) throw bad('resource is unreasonably small (< 1kbit)', `${forms}, at least 1k`);
   if (v > ANNOTATION_MAX) throw bad('resource is unreasonably large (> 1Pbit)', `${forms}, at most 1P`);
   return Number(v);
+}
+
+// A user's value in a message: JSON (or a note when it is nested too deep to print), cut at 120 characters.
+function shown(v: unknown): string {
+  const s = printValue(v) ?? String(v);
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }

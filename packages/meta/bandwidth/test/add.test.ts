@@ -154,7 +154,6 @@ test('the host veth is looked for first among the host interfaces where bridge a
     t.deepEqual(rawHostSideNames(prev), want);
   }
   t.deepEqual(rawHostSideNames({ interfaces: [7, { name: 5 }, { name: 'v' }, { name: 'e', sandbox: 'x' }] }), ['v']);
-  // once for the names left, once for an ifb of an earlier ADD (an ingress-only plan creates none)
 });
 
 test("ADD with an explicit burst hands tc the burst whose kernel buffer is the Go plugin's (10 Mbit/s, 100 kbit)", async (t) => {

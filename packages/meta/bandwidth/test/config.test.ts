@@ -1,5 +1,6 @@
 // Where the limits come from and every refusal before anything is created.
 import test from 'ava';
+import { type Context, decodeNetConf } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { loadConf } from '../src/index.js';
 import { confOf } from './helpers.js';
@@ -115,4 +116,26 @@ test('a malformed annotation is refused with the annotation and its value', (t) 
     /kubernetes.io\/egress-bandwidth="1Mbit"/,
   );
   refuse(t, { runtimeConfig: { [ANN]: { 'kubernetes.io/ingress-bandwidth': '100' } } }, /unreasonably small/);
+});
+
+test('a value nested too deep for JSON.stringify is named in a code-7 message, not a code-999 crash', (t) => {
+  const deep = `${'['.repeat(100000)}${']'.repeat(100000)}`;
+  // the stdin text is written by hand: JSON.stringify itself cannot print the value
+  const refuseText = (inner: string, re: RegExp) => {
+    const stdin = `{"cniVersion":"1.0.0","name":"bwnet","type":"bandwidth",${inner}}`;
+    const e = t.throws(() => loadConf({ conf: decodeNetConf(stdin) } as Context), { instanceOf: CniError });
+    t.is(e.code, 7, e.message);
+    t.regex(e.message, re);
+  };
+  refuseText(`"ingressRate":${deep}`, /invalid ingressRate: expected a number, got a value nested too deep to print/);
+  refuseText(
+    `"runtimeConfig":{"bandwidth":{"egressRate":${deep}}}`,
+    /invalid runtimeConfig\.bandwidth\.egressRate: expected a number, got a value nested too deep to print/,
+  );
+  refuseText(
+    `"runtimeConfig":{"${ANN}":{"kubernetes.io/egress-bandwidth":${deep}}}`,
+    /invalid pod annotation kubernetes\.io\/egress-bandwidth=a value nested too deep to print: expected a string/,
+  );
+  // a long value is cut, so the message stays readable
+  refuse(t, { ingressRate: 'x'.repeat(5000) }, /got "x{116}\.\.\. /);
 });

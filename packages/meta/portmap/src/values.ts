@@ -3,7 +3,7 @@
 // canonical addresses; chain names and conditions are refused unless they are plain tokens of
 // the grammar they go into. A newline, a quote or a second command never reaches a batch.
 import { formatIP, parseIP } from '@cni-ts/netaddr';
-import { configError } from '@cni-ts/types';
+import { configError, printValue } from '@cni-ts/types';
 
 /** The transport protocols a hostPort can use. */
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -34,20 +34,20 @@ export function parseMapping(m: Record<string, unknown>, index: number): PortMap
   const port = (key: 'hostPort' | 'containerPort') => {
     const v = m[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)
-      throw bad(`${key} ${JSON.stringify(v) ?? 'is missing'} is not a port number`, `set "${key}" to 1–65535`);
+      throw bad(`${key} ${printValue(v) ?? 'is missing'} is not a port number`, `set "${key}" to 1–65535`);
     return v;
   };
   const hostPort = port('hostPort');
   const containerPort = port('containerPort');
   const proto = typeof m.protocol === 'string' ? m.protocol.toLowerCase() : undefined;
   if (!proto || !(PROTOCOLS as readonly string[]).includes(proto))
-    throw bad(`protocol ${JSON.stringify(m.protocol) ?? 'is missing'} is not tcp, udp or sctp`, 'set "protocol"');
+    throw bad(`protocol ${printValue(m.protocol) ?? 'is missing'} is not tcp, udp or sctp`, 'set "protocol"');
   const out: PortMapping = { hostPort, containerPort, protocol: proto as Protocol };
   if (m.hostIP !== undefined && m.hostIP !== null && m.hostIP !== '') {
     const ip = typeof m.hostIP === 'string' ? parseIP(m.hostIP) : undefined;
     if (!ip)
       throw bad(
-        `hostIP ${JSON.stringify(m.hostIP)} is not an IP address`,
+        `hostIP ${printValue(m.hostIP)} is not an IP address`,
         'give one IPv4 or IPv6 address, or leave "hostIP" out to map the port on every address',
       );
     const mapped = ip.family === 6 && ip.value >> 32n === 0xffffn;
@@ -63,7 +63,7 @@ export function mappingsFor(mappings: readonly PortMapping[], family: 4 | 6): Po
 }
 
 function describe(m: Record<string, unknown>): string {
-  const s = JSON.stringify(m);
+  const s = printValue(m);
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 

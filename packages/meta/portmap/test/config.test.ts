@@ -275,3 +275,13 @@ test("the config read without the schema (ADD, DEL) equals the schema's: the sam
   }
   t.is(refusedCount, 21, 'the broken configs are refused by the schema');
 });
+
+test('a mapping value nested too deep for JSON.stringify is named in a code-7 message, not a code-999 crash', (t) => {
+  const deep = `${'['.repeat(100000)}${']'.repeat(100000)}`;
+  const text = `{"cniVersion":"1.0.0","name":"podnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":${deep},"containerPort":80,"protocol":"tcp"}]}}`;
+  refused(
+    t,
+    () => loadConf({ conf: decodeNetConf(text) } as Context),
+    /portMappings\[0\] a value nested too deep to print: hostPort a value nested too deep to print is not a port number/,
+  );
+});
