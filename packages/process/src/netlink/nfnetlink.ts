@@ -10,6 +10,15 @@ const NFT_MSG_GETTABLE = (10 << 8) | 1; // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_G
 const NFTA_TABLE_NAME = 1;
 const ENOENT = 2;
 /** nft's family words and their NFPROTO_* numbers. */
+/** A NETLINK_NETFILTER socket in our namespace, or undefined when there is none to be had (no bun:ffi, refused). */
+function openNetfilter(): Rtnl | undefined {
+  try {
+    return openNetlink(NETLINK_NETFILTER) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const FAMILIES: Readonly<Record<string, number>> = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };
 
 /**
@@ -20,12 +29,7 @@ const FAMILIES: Readonly<Record<string, number>> = { inet: 1, ip: 2, arp: 3, net
 export function nftTableExists(family: string, name: string): boolean | undefined {
   const fam = FAMILIES[family];
   if (fam === undefined || name === '' || name.length > 255) return undefined;
-  let sock: Rtnl | null;
-  try {
-    sock = openNetlink(NETLINK_NETFILTER);
-  } catch {
-    return undefined;
-  }
+  const sock = openNetfilter();
   if (!sock) return undefined;
   try {
     // nfgenmsg: family, version 0, res_id 0 (big-endian; zero either way)
@@ -100,12 +104,7 @@ export function nftChainRules(
   // the comment record as it is stored: type 0, length, the bytes and their NUL (none for a comment nft cannot store)
   const want = comment === undefined ? undefined : commentRecord(comment);
   if (comment !== undefined && !want) return undefined;
-  let sock: Rtnl | null;
-  try {
-    sock = openNetlink(NETLINK_NETFILTER);
-  } catch {
-    return undefined;
-  }
+  const sock = openNetfilter();
   if (!sock) return undefined;
   const out: NfRule[] = [];
   try {
