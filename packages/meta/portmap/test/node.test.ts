@@ -27,23 +27,22 @@ test('the route to the pod is the longest prefix that is up, then the lowest met
   t.is(routeDeviceFrom(ROUTES, 'fd00::1'), undefined);
 });
 
+// addresses on the host side, on another pod interface, then on eth0 (two IPv4), and past the list
+const PREV = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'cni0' }, { name: 'eth0', sandbox: '/run/netns/p' }, { name: 'eth1', sandbox: '/run/netns/p' }],
+  ips: [
+    { address: 'fd00::9/64', interface: 0 },
+    { address: '10.1.0.2/24', interface: 2 },
+    { address: 'fd00::5/64', interface: 1 },
+    { address: '10.1.0.3/24', interface: 1 },
+    { address: '10.1.0.4/24', interface: 1 },
+    { address: '10.1.0.7/24', interface: 9 },
+  ],
+};
+
 test('container addresses: the first IPv4 and first IPv6 on CNI_IFNAME in the sandbox, as upstream picks them', (t) => {
-  const prev = {
-    cniVersion: '1.0.0',
-    interfaces: [
-      { name: 'cni0' },
-      { name: 'eth0', sandbox: '/run/netns/p' },
-      { name: 'eth1', sandbox: '/run/netns/p' },
-    ],
-    ips: [
-      { address: 'fd00::9/64', interface: 0 },
-      { address: '10.1.0.2/24', interface: 2 },
-      { address: 'fd00::5/64', interface: 1 },
-      { address: '10.1.0.3/24', interface: 1 },
-      { address: '10.1.0.4/24', interface: 1 },
-      { address: '10.1.0.7/24', interface: 9 },
-    ],
-  };
+  const prev = PREV;
   t.deepEqual(
     containerNets(prev, 'eth0').map((n) => `${n.ip} ${n.family}`),
     ['10.1.0.3 4', 'fd00::5 6'],
@@ -62,20 +61,7 @@ test('container addresses: the first IPv4 and first IPv6 on CNI_IFNAME in the sa
 });
 
 test('DEL reads the container addresses from the raw prevResult leniently, picking as the decoded result does', (t) => {
-  const prev = {
-    cniVersion: '1.0.0',
-    interfaces: [
-      { name: 'cni0' },
-      { name: 'eth0', sandbox: '/run/netns/p' },
-      { name: 'eth1', sandbox: '/run/netns/p' },
-    ],
-    ips: [
-      { address: 'fd00::9/64', interface: 0 },
-      { address: '10.1.0.2/24', interface: 2 },
-      { address: 'fd00::5/64', interface: 1 },
-      { address: '10.1.0.3/24', interface: 1 },
-    ],
-  };
+  const prev = PREV;
   const pick = (p: unknown) => containerNetsLenient(p, 'eth0').map((n) => `${n.ip} ${n.family}`);
   t.deepEqual(pick(prev), ['10.1.0.3 4', 'fd00::5 6']);
   t.deepEqual(
