@@ -60,6 +60,19 @@ function setOwn(out: Record<string, unknown>, key: string, v: unknown): void {
   else out[key] = v;
 }
 
+/**
+ * True when `obj` has a key that is not one of `keys` but equals one of them ignoring case: the
+ * schema path's key folding would read it as that key, so a fast ("lean") reader gives up on it.
+ */
+export function hasCaseVariant(obj: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (const k of Object.keys(obj)) {
+    if (keys.includes(k)) continue;
+    const lower = k.toLowerCase();
+    if (keys.some((s) => s.toLowerCase() === lower)) return true;
+  }
+  return false;
+}
+
 /** True for a JSON object (not null, not an array). */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -9,7 +9,7 @@
 import { parseIP, parsePrefix } from '@cni-ts/netaddr';
 import { CniError, ErrorCode } from './errors.js';
 import { printValue } from './json.js';
-import { isPlainObject } from './keys.js';
+import { hasCaseVariant, isPlainObject } from './keys.js';
 import { type DNS, type Interface, type IPConfig, type Result, type Route, dnsIsEmpty } from './result.js';
 import { resultFamily } from './version.js';
 
@@ -87,12 +87,7 @@ function read(raw: Obj, version: string): Result {
 // A key that differs from one of `keys` only in case would be folded onto it by the schema
 // path, so the reader gives up on it; other keys are dropped, as the schema drops them.
 function fields<K extends string>(obj: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
-  if (!isPlainObject(obj)) throw GIVE_UP;
-  for (const k of Object.keys(obj)) {
-    if ((keys as readonly string[]).includes(k)) continue;
-    const lower = k.toLowerCase();
-    if (keys.some((s) => s.toLowerCase() === lower)) throw GIVE_UP;
-  }
+  if (!isPlainObject(obj) || hasCaseVariant(obj, keys)) throw GIVE_UP;
   const out: Partial<Record<K, unknown>> = {};
   for (const k of keys) if (Object.hasOwn(obj, k)) out[k] = obj[k];
   return out;

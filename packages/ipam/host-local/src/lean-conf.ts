@@ -6,7 +6,7 @@
 // in another case (the schema path folds it), a value of another type, runtimeConfig or args —
 // makes it give up (undefined), and the schema path reads the config as before, so every error is
 // the schema path's. test/lean-conf.test.ts holds the two paths to the same configs.
-import { isPlainObject } from '@cni-ts/types';
+import { hasCaseVariant, isPlainObject } from '@cni-ts/types';
 
 type Obj = Record<string, unknown>;
 
@@ -102,11 +102,6 @@ const absent = (v: unknown) => v === undefined || v === null;
 // differs from one of `keys` only in case (the schema path would fold it onto that key); the
 // other members are dropped, as the schema drops them.
 function known(obj: unknown, keys: readonly string[]): Obj {
-  if (!isPlainObject(obj)) throw GIVE_UP;
-  for (const k of Object.keys(obj)) {
-    if (keys.includes(k)) continue;
-    const lower = k.toLowerCase();
-    if (keys.some((s) => s.toLowerCase() === lower)) throw GIVE_UP;
-  }
+  if (!isPlainObject(obj) || hasCaseVariant(obj, keys)) throw GIVE_UP;
   return ordered(obj, keys);
 }

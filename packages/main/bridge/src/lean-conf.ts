@@ -7,7 +7,7 @@
 // vlanTrunk, args or runtimeConfig — makes it give up (undefined), and the schema path reads the
 // config as before, so every error is the schema path's. test/lean-conf.test.ts holds the two
 // paths to the same configs.
-import { isPlainObject } from '@cni-ts/types';
+import { hasCaseVariant, isPlainObject } from '@cni-ts/types';
 
 type Obj = Record<string, unknown>;
 
@@ -83,11 +83,6 @@ const absent = (v: unknown) => v === undefined || v === null;
 // `obj`'s own members, when it is a plain object none of whose keys differs from one of `keys`
 // only in case (the schema path would fold it onto that key).
 function exactKeys(obj: unknown, keys: readonly string[]): Obj {
-  if (!isPlainObject(obj)) throw GIVE_UP;
-  for (const k of Object.keys(obj)) {
-    if (keys.includes(k)) continue;
-    const lower = k.toLowerCase();
-    if (keys.some((s) => s.toLowerCase() === lower)) throw GIVE_UP;
-  }
+  if (!isPlainObject(obj) || hasCaseVariant(obj, keys)) throw GIVE_UP;
   return obj as Obj;
 }
