@@ -12,3 +12,4 @@ export * from './inprocess.js';
 export * from './gc.js';
 export * from './main.js';
 export * from './netns.js';
+export * from './lenient.js';
