@@ -1,8 +1,7 @@
 // What DEL and GC read of the config: only what finds ADD's work (the network, the bridge, which
 // rules ADD may have made, the IPAM plugin), read leniently, so a config that no longer validates
 // — an unknown ipMasqBackend, a bad mtu, a typo in a value — still tears down what ADD made.
-import { parsePrefix } from '@cni-ts/netaddr';
-import { type Context, pick } from '@cni-ts/skel';
+import { type Context, lenientPrevResult, pick } from '@cni-ts/skel';
 import { isPlainObject } from '@cni-ts/types';
 import { type BridgeConf, DEFAULT_BRIDGE, loadConf } from './config.js';
 
@@ -57,32 +56,17 @@ export interface TeardownPrev {
 }
 
 /**
- * Reads prevResult's addresses (`ips[].address`, or 0.1.0/0.2.0's `ip4.ip`/`ip6.ip`) and
- * interfaces leniently, as teardownConf reads the config: a value that is not what a result holds
- * is skipped, never an error. Decoding the whole result would build the result schema, about 5 ms
- * of a DEL's CPU (docs/performance.md), for two lists.
+ * Reads prevResult's addresses (`ips[].address`, or 0.1.0/0.2.0's `ip4.ip`/`ip6.ip`) and named
+ * interfaces through skel's lenient view, as teardownConf reads the config: a value that is not
+ * what a result holds is skipped, never an error. Decoding the whole result would build the
+ * result schema, about 5 ms of a DEL's CPU (docs/performance.md), for two lists.
  */
 export function teardownPrev(ctx: Context): TeardownPrev {
-  const out: TeardownPrev = { addresses: [], interfaces: [] };
-  const prev = pick(ctx.conf.raw, 'prevResult');
-  if (!isPlainObject(prev)) return out;
-  const address = (v: unknown) => {
-    if (typeof v === 'string' && parsePrefix(v)) out.addresses.push(v);
-  };
-  const ips = pick(prev, 'ips');
-  if (Array.isArray(ips)) for (const ip of ips) if (isPlainObject(ip)) address(pick(ip, 'address'));
-  for (const legacy of ['ip4', 'ip6']) {
-    const ip = pick(prev, legacy);
-    if (isPlainObject(ip)) address(pick(ip, 'ip'));
+  const prev = lenientPrevResult(ctx.conf);
+  const interfaces: TeardownPrev['interfaces'] = [];
+  for (const i of prev.interfaces) {
+    if (i?.name === undefined) continue;
+    interfaces.push(i.sandbox ? { name: i.name, sandbox: i.sandbox } : { name: i.name });
   }
-  const ifs = pick(prev, 'interfaces');
-  if (Array.isArray(ifs)) {
-    for (const i of ifs) {
-      const name = isPlainObject(i) ? pick(i, 'name') : undefined;
-      if (typeof name !== 'string') continue;
-      const sandbox = pick(i as Record<string, unknown>, 'sandbox');
-      out.interfaces.push(typeof sandbox === 'string' && sandbox !== '' ? { name, sandbox } : { name });
-    }
-  }
-  return out;
+  return { addresses: prev.ips.map((ip) => ip.address), interfaces };
 }
