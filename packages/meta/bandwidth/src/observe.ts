@@ -1,8 +1,8 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
 import { type Executor, ipBatch, iprouteToken, isKind, tcBatch } from '@cni-ts/process';
-import { pick } from '@cni-ts/skel';
-import { type Result, configError, isPlainObject } from '@cni-ts/types';
+import { lenientResult } from '@cni-ts/skel';
+import { type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
 
 /** A link as the plugin sees it. */
@@ -95,19 +95,13 @@ function vethFirst(ifs: ReadonlyArray<{ name: unknown; host: boolean }>): string
 }
 
 /**
- * The host-side interface names of a raw prevResult, read leniently (DEL): what is not an
- * interface with a string name is skipped, never an error. Decoding the whole result would build
- * the result schema, several ms of a DEL's CPU (docs/performance.md), for one list.
+ * The host-side interface names of a raw prevResult, read through skel's lenient view (DEL): what
+ * is not an interface with a string name is skipped, never an error. Decoding the whole result
+ * would build the result schema, several ms of a DEL's CPU (docs/performance.md), for one list.
  */
 export function rawHostSideNames(prev: unknown): string[] {
-  const ifs = isPlainObject(prev) ? pick(prev, 'interfaces') : undefined;
-  if (!Array.isArray(ifs)) return [];
-  return vethFirst(
-    ifs.filter(isPlainObject).map((i) => {
-      const sandbox = pick(i, 'sandbox');
-      return { name: pick(i, 'name'), host: typeof sandbox !== 'string' || sandbox === '' };
-    }),
-  );
+  const ifs = lenientResult(prev).interfaces.flatMap((i) => (i ? [{ name: i.name, host: !i.sandbox }] : []));
+  return vethFirst(ifs);
 }
 
 /**
