@@ -1,9 +1,9 @@
 // Starting processes: one synchronous spawn per call, with a timeout, and no shell.
 import { ProcessError, classify } from './errors.js';
 import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
-import { type NfRule, nftChainRules, nftTableExists } from './netlink/nfnetlink.js';
+import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from './netlink/nfnetlink.js';
 
-export type { NfExpr, NfRule } from './netlink/nfnetlink.js';
+export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
 
 /** Options for one command. */
@@ -47,11 +47,16 @@ export interface Executor {
   nftTableExists?(family: string, name: string): boolean | undefined;
   /**
    * The rules of the chains `chains` of nftables table `table` of `family`, in order (with
-   * `comment`, only those carrying it), asked of the kernel without a process (a missing table or
+   * `comment`, only those carrying it, or a comment starting with its `prefix`), asked of the kernel without a process (a missing table or
    * chain has none); undefined when it cannot tell (then `nft -j list`). Fakes leave it out, so
    * golden tests pin the `nft` commands.
    */
-  nftChainRules?(family: string, table: string, chains: readonly string[], comment?: string): NfRule[] | undefined;
+  nftChainRules?(
+    family: string,
+    table: string,
+    chains: readonly string[],
+    comment?: NfCommentMatch,
+  ): NfRule[] | undefined;
   /**
    * Runs a `tc -batch -` (with tc's global `options`) without a process, through rtnetlink;
    * undefined when it cannot (a command or option outside netlink/tc-commands.ts, no bun:ffi),

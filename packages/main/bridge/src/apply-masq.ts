@@ -15,6 +15,7 @@ import {
   planMasqTeardown,
 } from './plan-masq-iptables.js';
 import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './plan-masq-nft.js';
+import { ownNftMasq } from './nft-masq-kernel.js';
 import type { UndoStack } from './undo.js';
 
 /** Which attachment the rules belong to. */
@@ -81,10 +82,11 @@ function createMasq(exec: Executor, f: Family, o: MasqOwner, addresses: readonly
   }
 }
 
+// ADD, its undo and DEL read only the attachment's rules (ownNftMasq: through the kernel, flat in the node's pods).
 function setupNftMasq(exec: Executor, o: MasqOwner, addresses: readonly string[], undo: UndoStack): void {
-  nftApply(exec, planNftMasqSetup(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId, addresses));
+  nftApply(exec, planNftMasqSetup(ownNftMasq(exec, o), o.network, o.ifname, o.containerId, addresses));
   undo.push('nftables masquerade', () =>
-    nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId)),
+    nftApply(exec, planNftMasqTeardown(ownNftMasq(exec, o), o.network, o.ifname, o.containerId)),
   );
 }
 
@@ -128,7 +130,7 @@ export function teardownMasq(
     }
   }
   try {
-    nftApply(exec, planNftMasqTeardown(nftList(exec, MASQ_LIST), o.network, o.ifname, o.containerId));
+    nftApply(exec, planNftMasqTeardown(ownNftMasq(exec, o), o.network, o.ifname, o.containerId));
   } catch (e) {
     if (matters(conf, 'nftables', e)) errors.push(e as Error);
   }

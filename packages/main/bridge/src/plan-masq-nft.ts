@@ -1,6 +1,6 @@
 // IP masquerade with nftables, as upstream's pkg/ip/ipmasq_nftables (plugins v1.6.0+): one
 // shared table `inet cni_plugins_masquerade`; a rule per container address in `masq_checks`,
-// found again by the hash at the start of its comment.
+// found again by the hash at the start of its comment (ADD and DEL read only those: nft-masq-kernel.ts).
 import { formatIP, formatNetwork, mustParsePrefix } from '@cni-ts/netaddr';
 import { hashWithPrefix } from '@cni-ts/iptables';
 import { type NftListing, type NftRule, nftString } from '@cni-ts/nftables';

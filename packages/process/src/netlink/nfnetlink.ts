@@ -83,26 +83,29 @@ export interface NfRule {
   exprs: NfExpr[];
 }
 
+/** Which rules nftChainRules keeps by their comment: exactly this one, or every one that starts with `prefix`. */
+export type NfCommentMatch = string | { prefix: string };
+
 /**
  * The rules of the chains `chains` of table `table` of `family` (nft's word), chain by chain in
  * rule order, asked of the kernel: one dump per chain, filtered by the kernel. With `comment`,
- * only the rules carrying that comment, and the others are not decoded at all (a compiled plugin
- * runs this cold, in JavaScriptCore's interpreter: decoding every rule of a chain of 500 cost
- * 35 ms of CPU, skipping them by their comment's bytes a fraction of that). A table or chain that
- * does not exist has no rules. Undefined when it cannot tell (no bun:ffi, an unknown family,
- * nf_tables refusing the request): then the caller asks `nft`.
+ * only the rules carrying that comment (or one starting with its `prefix`), and the others are
+ * not decoded at all (a compiled plugin runs this cold, in JavaScriptCore's interpreter: decoding
+ * every rule of a chain of 500 cost 35 ms of CPU, skipping them by their comment's bytes a
+ * fraction of that). A table or chain that does not exist has no rules. Undefined when it cannot
+ * tell (no bun:ffi, an unknown family, nf_tables refusing the request): then the caller asks `nft`.
  */
 export function nftChainRules(
   family: string,
   table: string,
   chains: readonly string[],
-  comment?: string,
+  comment?: NfCommentMatch,
 ): NfRule[] | undefined {
   const fam = FAMILIES[family];
   if (fam === undefined || table === '' || table.length > 255 || chains.some((c) => c === '' || c.length > 255))
     return undefined;
-  // the comment record as it is stored: type 0, length, the bytes and their NUL (none for a comment nft cannot store)
-  const want = comment === undefined ? undefined : commentRecord(comment);
+  // the comment's bytes as its userdata record holds them (none for a comment nft cannot store)
+  const want = comment === undefined ? undefined : commentBytes(comment);
   if (comment !== undefined && !want) return undefined;
   const sock = openNetfilter();
   if (!sock) return undefined;
@@ -123,7 +126,7 @@ export function nftChainRules(
         if (e instanceof RtnlError && e.errno === ENOENT) continue;
         throw e;
       }
-      for (const m of answers) if (!want || hasRecord(m.body, want)) out.push(ruleOf(m, chain));
+      for (const m of answers) if (!want || hasComment(m.body, want)) out.push(ruleOf(m, chain));
     }
     return out;
   } catch {
@@ -149,26 +152,37 @@ function ruleOf(m: Message, chain: string): NfRule {
   return rule;
 }
 
-function commentRecord(comment: string): Uint8Array | undefined {
-  const bytes = new TextEncoder().encode(comment);
-  if (bytes.length > 253) return undefined;
-  const rec = new Uint8Array(bytes.length + 3);
-  rec[1] = bytes.length + 1;
-  rec.set(bytes, 2);
-  return rec;
+// A comment record's value is the comment's bytes and a NUL (at most 255 bytes): an exact match
+// compares the value whole, a prefix its first bytes (a longer value, so without the NUL).
+interface CommentBytes {
+  bytes: Uint8Array;
+  exact: boolean;
 }
 
-// True when a rule message's userdata holds exactly this record, read without decoding anything else.
-function hasRecord(body: DataView, rec: Uint8Array): boolean {
+function commentBytes(comment: NfCommentMatch): CommentBytes | undefined {
+  const exact = typeof comment === 'string';
+  const text = new TextEncoder().encode(exact ? comment : comment.prefix);
+  if (text.length > 253) return undefined;
+  if (!exact) return { bytes: text, exact };
+  const bytes = new Uint8Array(text.length + 1);
+  bytes.set(text);
+  return { bytes, exact };
+}
+
+// True when a rule message's userdata holds a comment record that matches, read without decoding anything else.
+function hasComment(body: DataView, want: CommentBytes): boolean {
+  const n = want.bytes.length;
   for (let off = 4; off + 4 <= body.byteLength; ) {
     const len = body.getUint16(off, true);
     if (len < 4) return false;
     if ((body.getUint16(off + 2, true) & 0x3fff) === NFTA_RULE_USERDATA) {
-      const end = off + len;
+      const end = Math.min(off + len, body.byteLength);
       for (let at = off + 4; at + 2 <= end; at += 2 + body.getUint8(at + 1)) {
-        if (body.getUint8(at) !== rec[0] || body.getUint8(at + 1) !== rec[1] || at + rec.length > end) continue;
+        const size = body.getUint8(at + 1);
+        if (body.getUint8(at) !== NFTNL_UDATA_RULE_COMMENT || (want.exact ? size !== n : size <= n)) continue;
+        if (at + 2 + n > end) return false;
         let same = true;
-        for (let i = 2; same && i < rec.length; i++) same = body.getUint8(at + i) === rec[i];
+        for (let i = 0; same && i < n; i++) same = body.getUint8(at + 2 + i) === want.bytes[i];
         if (same) return true;
       }
       return false;
