@@ -3,3 +3,4 @@ export * from './rules.js';
 export * from './restore.js';
 export * from './save.js';
 export * from './apply.js';
+export * from './nft.js';

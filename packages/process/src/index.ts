@@ -5,3 +5,4 @@ export * from './iproute2.js';
 export * from './ip.js';
 export * from './sysctl.js';
 export * from './lock.js';
+export { batchBegin, batchEnd, opMessage } from './netlink/nf-write.js';

@@ -1,9 +1,11 @@
 // Starting processes: one synchronous spawn per call, with a timeout, and no shell.
 import { ProcessError, classify } from './errors.js';
 import { type NetlinkOutcome, netlinkBatch } from './netlink/batch.js';
+import { type NftFamily, type NftOp, type NftOutcome, type NftReader, nftTransaction } from './netlink/nf-write.js';
 import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from './netlink/nfnetlink.js';
 
 export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
+export type { NftExprSpec, NftFamily, NftHook, NftOp, NftOutcome, NftReader } from './netlink/nf-write.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
 
 /** Options for one command. */
@@ -58,6 +60,17 @@ export interface Executor {
     comment?: NfCommentMatch,
   ): NfRule[] | undefined;
   /**
+   * One nf_tables transaction on `table` of `family` without a process (netlink/nf-write.ts):
+   * `plan` reads, returns the ops, and they are applied in one atomic batch; undefined when it
+   * cannot (no bun:ffi, CNI_TS_NETLINK=0), nothing applied. Fakes leave it out, so golden tests
+   * pin the `iptables-restore` input.
+   */
+  nftTransaction?(
+    family: NftFamily,
+    table: string,
+    plan: (read: NftReader) => readonly NftOp[],
+  ): NftOutcome | undefined;
+  /**
    * Runs a `tc -batch -` (with tc's global `options`) without a process, through rtnetlink;
    * undefined when it cannot (a command or option outside netlink/tc-commands.ts, no bun:ffi),
    * and tcBatch spawns `tc`. Fakes leave it out, so golden tests pin the `tc` commands.
@@ -99,6 +112,9 @@ export const systemExecutor: Executor = {
   },
   nftChainRules(family, table, chains, comment) {
     return netlinkDisabled() ? undefined : nftChainRules(family, table, chains, comment);
+  },
+  nftTransaction(family, table, plan) {
+    return netlinkDisabled() ? undefined : nftTransaction(family, table, plan);
   },
   tcNetlink(commands, netns, options) {
     return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip'

@@ -2,12 +2,13 @@
 // default, nftables when asked or when iptables is unusable and nft works, as upstream), with
 // teardown and GC that look at both backends: a pod may have been set up by another version.
 import { type Executor, isKind } from '@cni-ts/process';
-import { type Family, type TableState, restore, saveTable } from '@cni-ts/iptables';
+import { type Family, type TableState, applyNft, removeChainNft, restore, saveTable } from '@cni-ts/iptables';
 import { nftApply, nftList } from '@cni-ts/nftables';
 import type { BridgeConf } from './config.js';
 import {
   checkMasq,
   familyOf,
+  masqChain,
   planMasqCreate,
   planMasqGc,
   planMasqRemoveKnown,
@@ -67,19 +68,34 @@ export function setupMasq(
       setupNftMasq(exec, o, addresses, undo);
       return;
     }
-    undo.push(`iptables masquerade (IPv${f})`, () =>
-      restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId)),
-    );
+    undo.push(`iptables masquerade (IPv${f})`, () => {
+      if (removeMasqNft(exec, f, o) !== 'done')
+        restore(exec, f, planMasqTeardown(saveTable(exec, f, 'nat'), o.network, o.containerId));
+    });
   }
 }
 
+// The chain and its rules are written straight to nf_tables when the node's iptables is
+// iptables-nft (applyNft, in iptables-nft's own encoding: no iptables-restore process); anything
+// that path cannot do or classify goes to iptables-restore as before.
 function createMasq(exec: Executor, f: Family, o: MasqOwner, addresses: readonly string[]): void {
+  const create = planMasqCreate(o.network, o.containerId, addresses);
+  let exists = false;
   try {
-    restore(exec, f, planMasqCreate(o.network, o.containerId, addresses));
+    const direct = applyNft(exec, f, create);
+    if (direct === 'done') return;
+    exists = direct === 'exists';
+    if (!exists) restore(exec, f, create);
   } catch (e) {
     if (!isKind(e, 'exists')) throw e;
-    restore(exec, f, planMasqSetup(saveTable(exec, f, 'nat'), o.network, o.containerId, addresses));
+    exists = true;
   }
+  if (exists) restore(exec, f, planMasqSetup(saveTable(exec, f, 'nat'), o.network, o.containerId, addresses));
+}
+
+/** The container's chain and POSTROUTING's jumps to it, removed through nf_tables (see removeChainNft). */
+function removeMasqNft(exec: Executor, f: Family, o: MasqOwner): 'done' | undefined {
+  return removeChainNft(exec, f, 'nat', masqChain(o.network, o.containerId), ['POSTROUTING']);
 }
 
 // ADD, its undo and DEL read only the attachment's rules (ownNftMasq: through the kernel, flat in the node's pods).
@@ -116,6 +132,7 @@ export function teardownMasq(
   for (const f of families) {
     const known = [...new Set(addresses.filter((a) => familyOf(a) === f))];
     try {
+      if (conf.ipMasqBackend !== 'nftables' && removeMasqNft(exec, f, o) === 'done') continue;
       if (known.length && conf.ipMasqBackend !== 'nftables') {
         try {
           restore(exec, f, planMasqRemoveKnown(o.network, o.containerId, known));

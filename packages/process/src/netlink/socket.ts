@@ -49,6 +49,8 @@ export class RtnlError extends Error {
 export interface Rtnl {
   /** Sends a request and returns its answers (for 'ack', none); throws RtnlError on an error answer. */
   exchange(req: Request): Message[];
+  /** Sends `msg` (a batch of messages) and hands every answer to `done` until it returns true. */
+  talk(msg: Uint8Array, done: (m: Message) => boolean): void;
   close(): void;
 }
 
@@ -200,6 +202,13 @@ function socketOf(fd: number): Rtnl {
           out.push(m);
           if (req.answer === 'one') return out;
         }
+      }
+    },
+    talk(msg, done) {
+      writeSync(fd, msg);
+      for (;;) {
+        const n = readSync(fd, buf);
+        for (const m of messages(buf.slice(0, n))) if (done(m)) return;
       }
     },
     close() {

@@ -1,0 +1,342 @@
+// Writing nf_tables rules without a process: one NFNL_MSG_BATCH per transaction, as iptables-nft
+// and nft send theirs. The messages are encoded here field by field as libnftnl lays them out
+// (linux/netfilter/nf_tables.h; checked against bytes iptables-nft-restore 1.8.9 sent, in
+// test/nf-write.test.ts). A transaction reads what it needs first (a chain's existence, the
+// handles of the rules jumping somewhere) under the ruleset's generation id, and the batch names
+// that generation: the kernel refuses it (ERESTART) when anything changed in between, and the
+// whole transaction is read and planned again, as iptables-nft does. Only in Bun (bun:ffi).
+import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Message, attrText, errorOf } from './message.js';
+import { type Rtnl, RtnlError, openNetlink } from './socket.js';
+
+const NETLINK_NETFILTER = 12;
+const SUBSYS = 10 << 8; // NFNL_SUBSYS_NFTABLES
+const BATCH_BEGIN = 0x10;
+const BATCH_END = 0x11;
+const NFNL_BATCH_GENID = 1;
+const MSG = { newTable: 0, newChain: 3, getChain: 4, delChain: 5, newRule: 6, getRule: 7, delRule: 8, getGen: 16 };
+const F_APPEND = 0x800;
+const F_NONREC = 0x100;
+const ENOENT = 2;
+const ERESTART = 85;
+/** How often a transaction is planned again when the ruleset changed under it. */
+const RETRIES = 5;
+
+/** NFPROTO_* of the families iptables-nft writes. */
+export const NFPROTO = { ip: 2, ip6: 10 } as const;
+/** The nf_tables family of a transaction. */
+export type NftFamily = keyof typeof NFPROTO;
+
+/** One expression of a rule to write (the subset iptables-nft uses for the masquerade rules). */
+export type NftExprSpec =
+  | { expr: 'payload'; base: number; offset: number; len: number }
+  | { expr: 'bitwise'; len: number; mask: Uint8Array; xor: Uint8Array }
+  | { expr: 'cmp'; op: 'eq' | 'neq'; data: Uint8Array }
+  | { expr: 'match' | 'target'; name: string; rev: number; info: Uint8Array }
+  | { expr: 'counter' }
+  | { expr: 'accept' }
+  | { expr: 'jump'; chain: string };
+
+/** A base chain's hook, as a NEWCHAIN creating it names it. */
+export interface NftHook {
+  hook: number;
+  priority: number;
+  type: string;
+  /** NF_ACCEPT (1) or NF_DROP (0). */
+  policy: number;
+}
+
+/** One change of a batch, all in the transaction's table. */
+export type NftOp =
+  | { op: 'newTable' }
+  | { op: 'newChain'; chain: string; base?: NftHook; excl?: boolean }
+  | { op: 'newRule'; chain: string; exprs: readonly NftExprSpec[]; compat?: { proto: number; flags: number } }
+  | { op: 'delRule'; chain: string; handle: number }
+  | { op: 'flush'; chain: string }
+  | { op: 'delChain'; chain: string };
+
+/** What a transaction's plan may ask of the kernel before its batch (under the same generation). */
+export interface NftReader {
+  /** True when the chain exists in the table (false also when the table does not). */
+  chainExists(chain: string): boolean;
+  /** Handles of the rules of `chain` whose verdict jumps (or goes) to `target`, in order. */
+  jumpsTo(chain: string, target: string): number[];
+}
+
+/** How a transaction ended: applied, nothing to do, or refused (nothing applied) at op `index`. */
+export type NftOutcome = { ok: true } | { ok: false; index: number; errno: number; extack?: string };
+
+const u32be = (v: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v >>> 0, false);
+  return b;
+};
+const ZERO64 = new Uint8Array(8);
+
+/** nlmsghdr and nfgenmsg of an nf_tables message (version 0, res_id 0). */
+function header(type: number, flags: number, seq: number, family: number, size = 1024): Builder {
+  return new Builder(SUBSYS | type, flags, seq, size).u8(family).u8(0).u16(0);
+}
+
+/** NFNL_MSG_BATCH_BEGIN for the nftables subsystem, naming the generation the batch was planned on. */
+export function batchBegin(seq: number, genid: number): Uint8Array {
+  // nfgenmsg: AF_UNSPEC, version 0, res_id = NFNL_SUBSYS_NFTABLES (big-endian)
+  return new Builder(BATCH_BEGIN, F_REQUEST, seq, 32)
+    .u8(0)
+    .u8(0)
+    .u8(0)
+    .u8(10)
+    .attr(NFNL_BATCH_GENID, u32be(genid))
+    .done();
+}
+
+/** NFNL_MSG_BATCH_END. */
+export function batchEnd(seq: number): Uint8Array {
+  return new Builder(BATCH_END, F_REQUEST, seq, 32).u8(0).u8(0).u8(0).u8(10).done();
+}
+
+/** One op of a batch as its message (with NLM_F_ACK: the kernel answers every one). */
+export function opMessage(family: number, table: string, op: NftOp, seq: number): Uint8Array {
+  const f = F_REQUEST | F_ACK;
+  switch (op.op) {
+    case 'newTable':
+      return header(MSG.newTable, f | F_CREATE, seq, family)
+        .attrString(1, table)
+        .done();
+    case 'newChain': {
+      const b = header(MSG.newChain, f | (op.base ? F_CREATE : op.excl ? F_EXCL : 0), seq, family)
+        .attrString(1, table)
+        .attrString(3, op.chain);
+      const base = op.base;
+      if (base)
+        b.nest(4, (h) => h.attr(1, u32be(base.hook)).attr(2, u32be(base.priority)))
+          .attr(5, u32be(base.policy))
+          .attrString(7, base.type);
+      return b.done();
+    }
+    case 'newRule': {
+      const b = header(MSG.newRule, f | F_CREATE | F_APPEND, seq, family, 4096)
+        .attrString(1, table)
+        .attrString(2, op.chain)
+        .nest(4, (l) => {
+          for (const e of op.exprs) l.nest(1, (x) => expr(x, e));
+        });
+      const c = op.compat;
+      if (c) b.nest(5, (x) => x.attr(1, u32be(c.proto)).attr(2, u32be(c.flags)));
+      return b.done();
+    }
+    case 'delRule': {
+      const handle = new Uint8Array(8);
+      new DataView(handle.buffer).setBigUint64(0, BigInt(op.handle), false);
+      return header(MSG.delRule, f, seq, family).attrString(1, table).attrString(2, op.chain).attr(3, handle).done();
+    }
+    case 'flush':
+      return header(MSG.delRule, f, seq, family).attrString(1, table).attrString(2, op.chain).done();
+    case 'delChain':
+      return header(MSG.delChain, f | F_NONREC, seq, family)
+        .attrString(1, table)
+        .attrString(3, op.chain)
+        .done();
+  }
+}
+
+// NFTA_EXPR_NAME, then NFTA_EXPR_DATA with the expression's attributes (registers: NFT_REG_1 = 1,
+// the verdict register 0).
+function expr(b: Builder, e: NftExprSpec): void {
+  const data = (fill: (d: Builder) => void) => b.nest(2, fill);
+  const value = (d: Builder, type: number, bytes: Uint8Array) => d.nest(type, (v) => v.attr(1, bytes));
+  switch (e.expr) {
+    case 'payload':
+      b.attrString(1, 'payload');
+      data((d) => d.attr(1, u32be(1)).attr(2, u32be(e.base)).attr(3, u32be(e.offset)).attr(4, u32be(e.len)));
+      return;
+    case 'bitwise':
+      b.attrString(1, 'bitwise');
+      data((d) => {
+        d.attr(1, u32be(1)).attr(2, u32be(1)).attr(3, u32be(e.len));
+        value(d, 4, e.mask);
+        value(d, 5, e.xor);
+      });
+      return;
+    case 'cmp':
+      b.attrString(1, 'cmp');
+      data((d) => value(d.attr(1, u32be(1)).attr(2, u32be(e.op === 'eq' ? 0 : 1)), 3, e.data));
+      return;
+    case 'match':
+    case 'target':
+      b.attrString(1, e.expr);
+      data((d) => d.attrString(1, e.name).attr(2, u32be(e.rev)).attr(3, e.info));
+      return;
+    case 'counter':
+      b.attrString(1, 'counter');
+      data((d) => d.attr(1, ZERO64).attr(2, ZERO64));
+      return;
+    case 'accept':
+    case 'jump':
+      b.attrString(1, 'immediate');
+      data((d) =>
+        d.attr(1, u32be(0)).nest(2, (v) =>
+          v.nest(2, (verdict) => {
+            verdict.attr(1, u32be(e.expr === 'accept' ? 1 : -3));
+            if (e.expr === 'jump') verdict.attrString(2, e.chain);
+          }),
+        ),
+      );
+      return;
+  }
+}
+
+function openNetfilter(): Rtnl | undefined {
+  try {
+    return openNetlink(NETLINK_NETFILTER) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs one transaction on table `table` of `family` in our namespace: `plan` reads through the
+ * reader and returns the ops (none: nothing to do), which go to the kernel in one batch. Planned
+ * again when the ruleset changed between the reads and the batch. Undefined when it cannot tell
+ * (no bun:ffi, no socket, a read refused, still changing after RETRIES plans): nothing was applied.
+ */
+export function nftTransaction(
+  family: NftFamily,
+  table: string,
+  plan: (read: NftReader) => readonly NftOp[],
+): NftOutcome | undefined {
+  const sock = openNetfilter();
+  if (!sock) return undefined;
+  const fam = NFPROTO[family];
+  try {
+    for (let attempt = 0; attempt < RETRIES; attempt++) {
+      const genid = generation(sock);
+      const ops = plan(reader(sock, fam, table));
+      if (ops.length === 0) return { ok: true };
+      const out = commit(sock, fam, table, ops, genid);
+      if (!('restart' in out)) return out;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    sock.close();
+  }
+}
+
+let seqs = 100;
+
+function generation(sock: Rtnl): number {
+  const [m] = sock.exchange({ msg: header(MSG.getGen, F_REQUEST, ++seqs, 0, 32).done(), answer: 'one' });
+  const id = m ? attrAt(m.body, 4, 1) : undefined;
+  if (!id || id.byteLength < 4) throw new Error('no generation id');
+  return id.getUint32(0, false);
+}
+
+function reader(sock: Rtnl, fam: number, table: string): NftReader {
+  return {
+    chainExists(chain) {
+      const msg = header(MSG.getChain, F_REQUEST | F_ACK, ++seqs, fam)
+        .attrString(1, table)
+        .attrString(3, chain)
+        .done();
+      try {
+        sock.exchange({ msg, answer: 'one' });
+        return true;
+      } catch (e) {
+        if (e instanceof RtnlError && e.errno === ENOENT) return false;
+        throw e;
+      }
+    },
+    jumpsTo(chain, target) {
+      const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam)
+        .attrString(1, table)
+        .attrString(2, chain)
+        .done();
+      let answers: Message[];
+      try {
+        answers = sock.exchange({ msg, answer: 'dump' });
+      } catch (e) {
+        if (e instanceof RtnlError && e.errno === ENOENT) return [];
+        throw e;
+      }
+      const handles: number[] = [];
+      for (const m of answers) {
+        const h = jumpHandle(m.body, target);
+        if (h !== undefined) handles.push(h);
+      }
+      return handles;
+    },
+  };
+}
+
+// Sends the batch and reads one answer per op (acks come after the whole batch ran, in order);
+// the first error names the op that failed. ERESTART on the batch itself: the generation moved.
+function commit(
+  sock: Rtnl,
+  fam: number,
+  table: string,
+  ops: readonly NftOp[],
+  genid: number,
+): NftOutcome | { restart: true } {
+  const first = ++seqs;
+  const parts = [batchBegin(first, genid), ...ops.map((op, i) => opMessage(fam, table, op, first + 1 + i))];
+  seqs += ops.length + 1;
+  parts.push(batchEnd(seqs));
+  const msg = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    msg.set(p, at);
+    at += p.length;
+  }
+  const last = first + ops.length;
+  let out: NftOutcome | { restart: true } | undefined;
+  sock.talk(msg, (m) => {
+    if (m.type !== 2 || m.seq < first || m.seq > seqs) return false;
+    const { errno, extack } = errorOf(m);
+    if (m.seq === first || m.seq === seqs) {
+      out = errno === ERESTART ? { restart: true } : { ok: false, index: -1, errno, ...(extack ? { extack } : {}) };
+      return true;
+    }
+    if (errno !== 0 && !out) out = { ok: false, index: m.seq - first - 1, errno, ...(extack ? { extack } : {}) };
+    if (m.seq !== last) return false;
+    out ??= { ok: true };
+    return true;
+  });
+  return out ?? { ok: false, index: -1, errno: 0 };
+}
+
+// The attribute of `type` among those from byte `start` (no map: a dump of a long chain runs this per rule).
+function attrAt(body: DataView, start: number, type: number, end = body.byteLength): DataView | undefined {
+  for (let off = start; off + 4 <= end; ) {
+    const len = body.getUint16(off, true);
+    if (len < 4 || off + len > end) return undefined;
+    if ((body.getUint16(off + 2, true) & 0x3fff) === type)
+      return new DataView(body.buffer, body.byteOffset + off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+  return undefined;
+}
+
+// A rule message's handle when its last expression is an immediate verdict jumping or going to
+// `target` (iptables-nft puts the target last), else undefined; walks attributes, decodes nothing else.
+function jumpHandle(body: DataView, target: string): number | undefined {
+  const list = attrAt(body, 4, 4);
+  if (!list) return undefined;
+  let last: DataView | undefined;
+  for (let off = 0; off + 4 <= list.byteLength; ) {
+    const len = list.getUint16(off, true);
+    if (len < 4 || off + len > list.byteLength) return undefined;
+    last = new DataView(list.buffer, list.byteOffset + off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+  if (!last || attrText(attrAt(last, 0, 1)) !== 'immediate') return undefined;
+  const data = attrAt(last, 0, 2);
+  const value = data && attrAt(data, 0, 2);
+  const verdict = value && attrAt(value, 0, 2);
+  const code = verdict && attrAt(verdict, 0, 1);
+  if (!code || code.byteLength < 4) return undefined;
+  const c = code.getInt32(0, false);
+  if ((c !== -3 && c !== -4) || attrText(attrAt(verdict, 0, 2)) !== target) return undefined;
+  const handle = attrAt(body, 4, 3);
+  return handle && handle.byteLength >= 8 ? Number(handle.getBigUint64(0, false)) : undefined;
+}
