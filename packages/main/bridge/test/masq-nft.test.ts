@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatComment } from '@cni-ts/iptables';
+import { SYSTEM_PATH } from '@cni-ts/testutils';
 import { masqChain } from '../src/plan-masq-iptables.js';
 
 const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const dir = mkdtempSync(join(tmpdir(), 'cts-masq-nft-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
