@@ -1,6 +1,6 @@
 // iproute2 through one `ip -batch -` (or `bridge -batch -`, `tc -batch -`) spawn per namespace,
 // with every value written by iprouteToken and JSON output parsed per line.
-import type { Executor } from './run.js';
+import type { Executor, LinkBrief } from './run.js';
 import { ProcessError, classify } from './errors.js';
 import { iprouteLine } from './iproute2.js';
 import { inNetns } from './netns.js';
@@ -75,6 +75,19 @@ export function tcBatch(exec: Executor, commands: Commands, opts: IpOptions = {}
     if (nl) throw batchError('tc', commands, nl.failure.stderr, nl.failure.status, opts.netns);
   }
   return runBatch('tc', exec, commands, opts);
+}
+
+/**
+ * Every link of `kind` in our namespace as the executor's rtnetlink dump reports it (`linksOfKind`:
+ * in Bun, one dump the kernel filters by kind); undefined when the executor cannot, and the caller
+ * runs `ip -d link show type <kind>` (its documents carry the same fields). A failure throws the
+ * ProcessError that command's failure would.
+ */
+export function ipLinksOfKind(exec: Executor, kind: string): LinkBrief[] | undefined {
+  const nl = exec.linksOfKind?.(kind);
+  if (!nl) return undefined;
+  if ('links' in nl) return nl.links;
+  throw batchError('ip', [['link', 'show', 'type', kind]], nl.failure.stderr, nl.failure.status);
 }
 
 /** Runs one `ip -j …` command and returns what it printed (undefined when it printed nothing). */

@@ -7,6 +7,9 @@ import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from 
 export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
 export type { NftExprSpec, NftFamily, NftHook, NftOp, NftOutcome, NftReader } from './netlink/nf-write.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
+import { type LinksOutcome, linksOfKind } from './netlink/link-dump.js';
+
+export type { LinkBrief, LinksOutcome } from './netlink/link-dump.js';
 
 /** Options for one command. */
 export interface RunOptions {
@@ -80,6 +83,13 @@ export interface Executor {
     netns: string | undefined,
     options: readonly string[],
   ): NetlinkOutcome | undefined;
+  /**
+   * Every link of `kind` in our namespace, what `ip -d link show type <kind>` shows, through one
+   * rtnetlink dump the kernel filters by kind (netlink/link-dump.ts); undefined when it cannot (no
+   * bun:ffi, CNI_TS_NETLINK=0), and ipLinksOfKind runs `ip`. Fakes leave it out, so golden tests
+   * pin the `ip` command.
+   */
+  linksOfKind?(kind: string): LinksOutcome | undefined;
 }
 
 /** CNI_TS_NETLINK=ip keeps rtnetlink for ip batches only (tc batches spawn `tc`); CNI_TS_NETLINK=0 makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
@@ -120,6 +130,9 @@ export const systemExecutor: Executor = {
     return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip'
       ? undefined
       : tcNetlinkBatch(commands, netns, options);
+  },
+  linksOfKind(kind) {
+    return netlinkDisabled() ? undefined : linksOfKind(kind);
   },
   run(file, args, opts = {}) {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;

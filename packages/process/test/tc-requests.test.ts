@@ -2,12 +2,13 @@
 // byte for byte: tc runs each batch under `strace -e write=3` (its netlink socket) in a fresh
 // `unshare -rn` namespace holding a veth and an ifb, and every request it sends but the link
 // lookups (tc dumps every link once; we ask for the one named) must equal ours, the sequence
-// number and port id aside.
+// number and port id aside. (At the end, the same for the link dump of netlink/link-dump.ts against ip's.)
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { linkDumpOfKind } from '../src/netlink/link-dump.js';
 import { tcStepOf } from '../src/netlink/tc-commands.js';
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -106,4 +107,22 @@ test('the comparison can fail: a different burst is a different request', (t) =>
     1,
   ).msg;
   t.not(normal(a), normal(b));
+});
+
+// Not tc's, but captured the same way: the link dump bandwidth's DEL sends to find every veth of
+// the node (netlink/link-dump.ts) is the one `ip -d link show type veth` sends, with the kind
+// filter the kernel applies.
+test("ip's requests, byte for byte: the link dump of `ip -d link show type veth`", (t) => {
+  const trace = join(dir, 'link-dump.trace');
+  const script = [
+    'set -e',
+    'ip link add veth0 type veth peer name pod0',
+    `strace -qq -f -e trace=sendmsg,sendto -e write=3 -o ${trace} ip -d -j link show type veth > /dev/null`,
+  ].join('\n');
+  const r = spawnSync('unshare', ['-rn', '--', 'sh', '-c', script], { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
+  t.is(r.status, 0, `strace ip: ${r.stderr}`);
+  const dumps = written(readFileSync(trace, 'utf8')).filter((m) => m[4] === RTM_GETLINK);
+  t.is(dumps.length, 1, 'one link dump');
+  t.deepEqual(normal(linkDumpOfKind('veth', 7)), normal(dumps[0]!));
+  t.not(normal(linkDumpOfKind('vet', 7)), normal(dumps[0]!));
 });

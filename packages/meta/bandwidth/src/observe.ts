@@ -1,6 +1,6 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch, iprouteToken, isKind, tcBatch } from '@cni-ts/process';
+import { type Executor, ipBatch, ipLinksOfKind, iprouteToken, isKind, tcBatch } from '@cni-ts/process';
 import { lenientResult } from '@cni-ts/skel';
 import { type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
@@ -69,9 +69,15 @@ export function showLinks(exec: Executor, names: readonly string[]): LinkState[]
   ).flatMap(parseLinks);
 }
 
-/** Every link of a kind in our netns (one ip process). */
+/**
+ * Every link of a kind in our netns: one rtnetlink dump the kernel filters by kind where the
+ * executor can (no process), else one ip process; the same links either way.
+ */
 export function linksOfKind(exec: Executor, kind: string): LinkState[] {
-  return ipBatch(exec, [['link', 'show', 'type', kind]], { options: ['-d'] }).flatMap(parseLinks);
+  return (
+    ipLinksOfKind(exec, kind) ??
+    ipBatch(exec, [['link', 'show', 'type', kind]], { options: ['-d'] }).flatMap(parseLinks)
+  );
 }
 
 /**
