@@ -56,5 +56,6 @@ function budgeted(exec: Executor, left: () => number): Executor {
   if (exec.ipNetlink) out.ipNetlink = exec.ipNetlink.bind(exec);
   if (exec.tcNetlink) out.tcNetlink = exec.tcNetlink.bind(exec);
   if (exec.nftTableExists) out.nftTableExists = exec.nftTableExists.bind(exec);
+  if (exec.linksOfKind) out.linksOfKind = exec.linksOfKind.bind(exec);
   return out;
 }

@@ -40,12 +40,18 @@ test('the work leaves the reserve, the undo gets the rest; nothing outlives the 
 
 test('a tool timeout shorter than what is left is kept; the rtnetlink hooks pass through', (t) => {
   const c = clocked(1);
-  const hooked: Executor = { ...c.exec, tcNetlink: () => ({ docs: ['x'] }), ipNetlink: () => undefined };
+  const hooked: Executor = {
+    ...c.exec,
+    tcNetlink: () => ({ docs: ['x'] }),
+    ipNetlink: () => undefined,
+    linksOfKind: (kind) => ({ links: [{ name: kind, ifindex: 3, mtu: 1500, mac: '' }] }),
+  };
   const ctx = withBudget({ exec: hooked } as Context, 60_000, c.now);
   ctx.exec.run('unshare', [], { timeoutMs: 10_000 });
   ctx.exec.run('ip', []);
   t.deepEqual(c.timeouts, [10_000, TOOL_TIMEOUT_MS]);
   t.deepEqual(ctx.exec.tcNetlink?.([], undefined, []), { docs: ['x'] });
   t.is(ctx.exec.ipNetlink?.([], undefined, [], { details: false }), undefined);
+  t.deepEqual(ctx.exec.linksOfKind?.('veth'), { links: [{ name: 'veth', ifindex: 3, mtu: 1500, mac: '' }] });
   t.is(undoExecutor(c.exec), c.exec, 'an executor without a budget undoes on itself');
 });

@@ -4,8 +4,9 @@
 // nested namespaces, veths into them (one bridged, one with an alias and its own MTU, two into the
 // same pod), a veth pair with both ends on the node, and links of other kinds (bridges, an ifb, lo):
 // each kind's links through the dump must be what the `ip` process reports, in the same order,
-// with no process started; and the host veth found for each pod interface (by ifindex and peer
-// index, as DEL finds it) must be its own on both paths.
+// with no process started; the host veth found for each pod interface (by ifindex and peer index,
+// as DEL finds it) must be its own on both paths; and the plugin's DEL without prevResult, after its
+// ADD, must take the pod's shaping off on both paths, without a process on the rtnetlink one.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import
 const processLib = new URL('../../../../process/dist/src/index.js', import.meta.url).href;
 const observe = new URL('../src/observe.js', import.meta.url).href;
 const hostLib = new URL('../src/host.js', import.meta.url).href;
+const pluginLib = new URL('../src/index.js', import.meta.url).href;
+const helpersLib = new URL('./helpers.js', import.meta.url).href;
 const dir = mkdtempSync(join(tmpdir(), 'cts-veth-dump-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -34,6 +37,8 @@ import { readlinkSync } from 'node:fs';
 import { systemExecutor } from ${JSON.stringify(processLib)};
 import { findHostVeth, linksOfKind, podLink } from ${JSON.stringify(observe)};
 import { systemHost } from ${JSON.stringify(hostLib)};
+import { makeBandwidth } from ${JSON.stringify(pluginLib)};
+import { context } from ${JSON.stringify(helpersLib)};
 const own = readlinkSync('/proc/self/ns/net');
 const holders = [];
 const pod = (name) => {
@@ -73,7 +78,22 @@ try {
       const [n, ifname] = p.split('/');
       found[p] = findHostVeth(exec, systemHost, podLink(systemExecutor, ns[n], ifname), []).name;
     }
-    out[path] = { kinds, listSpawned, found };
+    // the plugin's own ADD (prevResult naming vethB), then its DEL without prevResult through this
+    // path's executor (on the run's budget, as the plugin wraps it)
+    const limits = { runtimeConfig: { bandwidth: { ingressRate: 1e6, ingressBurst: 1e5, egressRate: 1e6, egressBurst: 1e5 } } };
+    const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'vethB' }, { name: 'eth0', sandbox: ns.B }] };
+    const plugin = makeBandwidth(systemHost);
+    plugin.add(context(systemExecutor, { ...limits, prevResult }, { netns: ns.B }));
+    const shaped = sh(['tc', 'qdisc', 'show', 'dev', 'vethB']);
+    const delBefore = spawned;
+    plugin.del(context(exec, limits, { command: 'DEL', netns: ns.B }));
+    const del = {
+      spawned: spawned - delBefore,
+      shaped: /tbf 1: root/.test(shaped) && /ingress ffff:/.test(shaped),
+      left: sh(['tc', 'qdisc', 'show', 'dev', 'vethB']),
+      ifbs: JSON.parse(sh(['ip', '-j', 'link', 'show', 'type', 'ifb'])).map((l) => l.ifname),
+    };
+    out[path] = { kinds, listSpawned, found, del };
   }
   process.stdout.write(JSON.stringify(out));
 } finally {
@@ -86,6 +106,7 @@ interface Path {
   kinds: Record<string, Array<Record<string, unknown>>>;
   listSpawned: number;
   found: Record<string, string>;
+  del: { spawned: number; shaped: boolean; left: string; ifbs: string[] };
 }
 
 test('every veth of the node through one kernel-filtered link dump: the links ip shows, no process; DEL finds each pod’s host veth as before', (t) => {
@@ -116,4 +137,11 @@ test('every veth of the node through one kernel-filtered link dump: the links ip
   t.false('peerIndex' in vethX, 'a peer on the node itself has none, as ip prints only its name');
   t.deepEqual(out.netlink.found, PODS);
   t.deepEqual(out.ip.found, PODS);
+  for (const [path, p] of Object.entries(out)) {
+    t.true(p.del.shaped, `${path}: ADD shaped vethB`);
+    t.regex(p.del.left, /^qdisc noqueue 0: root/, `${path}: DEL without prevResult took the shaping off vethB`);
+    t.deepEqual(p.del.ifbs, ['bwp0123456789ab'], `${path}: and deleted its ifb, and only that`);
+  }
+  t.is(out.netlink.del.spawned, 0, 'the plugin’s DEL without prevResult starts no process');
+  t.true(out.ip.del.spawned >= 3, 'the fallback lists the veths, the qdiscs and takes them off through ip and tc');
 });
