@@ -7,7 +7,7 @@
 // socket.
 import { strerror } from './docs.js';
 import { Builder, F_DUMP, F_REQUEST, type Message, attrText, attrU32, attrs } from './message.js';
-import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
+import { RtnlError, withRtnl } from './socket.js';
 import type { NetlinkFailure } from './batch.js';
 
 const RTM_GETLINK = 18;
@@ -88,7 +88,7 @@ function dumpFailure(e: RtnlError): { failure: NetlinkFailure } {
 
 /** Every link of `kind` in the namespace at `netns` (ours when undefined); undefined without bun:ffi. */
 export function linksOfKind(kind: string, netns?: string): LinksOutcome | undefined {
-  return withSocket(netns, (sock) => {
+  return withRtnl(netns, (sock): LinksOutcome => {
     try {
       const answers = sock.exchange({ msg: linkDumpOfKind(kind, 1), answer: 'dump' });
       const links: LinkBrief[] = [];
@@ -102,20 +102,4 @@ export function linksOfKind(kind: string, netns?: string): LinksOutcome | undefi
       throw e;
     }
   });
-}
-
-function withSocket(netns: string | undefined, f: (sock: Rtnl) => LinksOutcome): LinksOutcome | undefined {
-  let sock: Rtnl | null;
-  try {
-    sock = openRtnl(netns);
-  } catch (e) {
-    if (e instanceof NetnsError) return { failure: { stderr: e.stderr, status: 1 } };
-    throw e;
-  }
-  if (!sock) return undefined;
-  try {
-    return f(sock);
-  } finally {
-    sock.close();
-  }
 }

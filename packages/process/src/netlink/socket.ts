@@ -112,6 +112,30 @@ export function openRtnl(
 }
 
 /**
+ * Runs `f` on an rtnetlink socket of the namespace at `netns` (see openRtnl) and closes it after;
+ * a namespace that cannot be entered is the failure nsenter reports (status 1), and without
+ * bun:ffi the result is undefined (the caller spawns the tool).
+ */
+export function withRtnl<T>(
+  netns: string | undefined,
+  f: (sock: Rtnl) => T,
+): T | { failure: { stderr: string; status: number } } | undefined {
+  let sock: Rtnl | null;
+  try {
+    sock = openRtnl(netns);
+  } catch (e) {
+    if (e instanceof NetnsError) return { failure: { stderr: e.stderr, status: 1 } };
+    throw e;
+  }
+  if (!sock) return undefined;
+  try {
+    return f(sock);
+  } finally {
+    sock.close();
+  }
+}
+
+/**
  * Opens a netlink socket of another protocol (NETLINK_NETFILTER: nfnetlink.ts) in our own
  * namespace; null when bun:ffi is not available or the kernel refuses the socket.
  */

@@ -8,7 +8,7 @@ import { type NetlinkOutcome, linkIndex } from './batch.js';
 import { linkByIndex } from './commands.js';
 import { strerror } from './docs.js';
 import { attrText } from './message.js';
-import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
+import { type Rtnl, RtnlError, withRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
 import { filterDoc, qdiscDoc } from './tc-docs.js';
 
@@ -52,19 +52,7 @@ export function tcNetlinkBatch(
     if (!s || (s.show && !flags.json)) return undefined;
     steps.push(s);
   }
-  let sock: Rtnl | null;
-  try {
-    sock = openRtnl(netns);
-  } catch (e) {
-    if (e instanceof NetnsError) return { failure: { stderr: e.stderr, status: 1 } };
-    throw e;
-  }
-  if (!sock) return undefined;
-  try {
-    return run(sock, steps, flags);
-  } finally {
-    sock.close();
-  }
+  return withRtnl(netns, (sock) => run(sock, steps, flags));
 }
 
 function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutcome {
