@@ -12,13 +12,13 @@ import {
   newResult,
   requireExpressible,
 } from '@cni-ts/types';
-import { type NodeLinks, applyNode, applyPod, kernelError, readBack } from './apply-links.js';
+import { type NodeLinks, VethNameTaken, applyNode, applyPod, kernelError, readBack } from './apply-links.js';
 import { type BridgeConf, loadConf } from './config.js';
 import { type Gateways, calcGateways } from './gateway.js';
 import { type Host, randomMac, randomVethName } from './host.js';
 import { setupMasq } from './apply-masq.js';
 import { type LinkState, showLinks } from './observe.js';
-import { planNode } from './plan-node.js';
+import { type NodePlan, planNode } from './plan-node.js';
 import { planPodL2, planPodL3 } from './plan-pod.js';
 import { addSpoofCheck } from './apply-spoofcheck.js';
 import { UndoStack } from './undo.js';
@@ -27,11 +27,11 @@ import { requireWritableValues } from './writable.js';
 /** The bridge and VLAN gateway as they are now (undefined when missing); refuses a non-bridge link with the bridge's name. */
 export function observeNode(
   ctx: Context,
+  host: Host,
   conf: BridgeConf,
-  taken: ReadonlySet<string>,
 ): { bridge?: LinkState; vlanGateway?: LinkState } {
   const vlanGw = `${conf.bridge}.${conf.vlan}`;
-  const names = [conf.bridge, ...(conf.vlan !== 0 && conf.isGateway ? [vlanGw] : [])].filter((n) => taken.has(n));
+  const names = [conf.bridge, ...(conf.vlan !== 0 && conf.isGateway ? [vlanGw] : [])].filter((n) => host.hasLink(n));
   const links = names.length ? showLinks(ctx.exec, names) : [];
   const bridge = links.find((l) => l.name === conf.bridge);
   if (bridge && bridge.kind !== 'bridge') {
@@ -42,6 +42,22 @@ export function observeNode(
   }
   const vlanGateway = links.find((l) => l.name === vlanGw);
   return { ...(bridge ? { bridge } : {}), ...(vlanGateway ? { vlanGateway } : {}) };
+}
+
+/** How many random host veth names ADD tries (upstream's makeVeth: 10). */
+const VETH_NAME_TRIES = 10;
+
+// A name for the peer of the VLAN gateway veth, checked against every link of the node only when
+// ADD creates that veth (a taken name would pass for a concurrent ADD's gateway there).
+function newVlanPeer(
+  host: Host,
+  conf: BridgeConf,
+  node: { vlanGateway?: LinkState },
+  gw: Gateways,
+  hostVeth: string,
+): string {
+  const creates = conf.vlan !== 0 && gw.gateways.length > 0 && !node.vlanGateway;
+  return randomVethName(host, new Set([...(creates ? host.linkNames() : []), hostVeth]));
 }
 
 // The IPAM DEL goes on the undo stack as soon as IPAM may hold a reservation, before its
@@ -91,27 +107,38 @@ export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
   requireExpressible(conf.cniVersion, conf.ipamType !== '', 'an L2-only bridge network (no "ipam") has no address');
   requireNetns(netns);
   requireWritableValues(conf, ctx.args);
-  const taken = host.linkNames();
-  const node = observeNode(ctx, conf, taken);
+  const node = observeNode(ctx, host, conf);
   const undo = new UndoStack(ctx.log);
   try {
     const ipam = conf.ipamType ? await ipamAdd(ctx, conf, undo) : undefined;
     const gw: Gateways = ipam
       ? calcGateways(conf, ipam.ips ?? [], ipam.routes ?? [])
       : { ips: [], routes: [], gateways: [] };
-    const hostVeth = randomVethName(host, taken);
-    const nodePlan = planNode({
-      conf,
-      netns: resolve(netns), // `ip … netns <x>` reads a bare name as /run/netns/<x> and a number as a pid
-      ifname,
-      hostVeth,
-      ...node,
-      gateways: gw.gateways,
-      vlanPeer: randomVethName(host, new Set([...taken, hostVeth])),
-      newBridgeMac: randomMac(host),
-    });
     const podPlan = ipam ? planPodL3(conf, ifname, gw.ips, gw.routes, host.hasIpv6()) : planPodL2(conf, ifname);
-    applyNode(host, ctx.exec, nodePlan, hostVeth, undo);
+    // the host veth's name is random and not looked up first (that read a list of every link of
+    // the node); a taken one fails its creation and ADD draws another, as upstream's makeVeth does
+    let hostVeth = '';
+    let nodePlan: NodePlan | undefined;
+    for (let tries = 1; !nodePlan; tries++) {
+      hostVeth = randomVethName(host);
+      const plan = planNode({
+        conf,
+        netns: resolve(netns), // `ip … netns <x>` reads a bare name as /run/netns/<x> and a number as a pid
+        ifname,
+        hostVeth,
+        ...node,
+        gateways: gw.gateways,
+        vlanPeer: newVlanPeer(host, conf, node, gw, hostVeth),
+        newBridgeMac: randomMac(host),
+      });
+      try {
+        applyNode(host, ctx.exec, plan, hostVeth, undo);
+        nodePlan = plan;
+      } catch (e) {
+        if (!(e instanceof VethNameTaken)) throw e;
+        if (tries === VETH_NAME_TRIES) throw e.error;
+      }
+    }
     const container = applyPod(host, ctx.exec, podPlan, netns, ifname);
     const links = readBack(
       host,

@@ -2,7 +2,7 @@
 // a missing bridge, one `bridge -batch` for VLANs, one ip batch for missing gateway addresses),
 // one nsenter process for the pod's sysctls and ip batch, and a read-back that the port is up
 // (sysfs, or one ip process). Each step that changes the kernel records its undo first.
-import { type Executor, bridgeBatch, ipBatch, isKind, isMissing } from '@cni-ts/process';
+import { type Executor, type ProcessError, bridgeBatch, ipBatch, isKind, isMissing } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
 import { type LinkState, parseLinks, showLinks } from './observe.js';
@@ -86,12 +86,7 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
     }
   }
   acceptRaOff(host, plan.bridge);
-  undo.push(`veth ${hostVeth}`, () => delLink(exec, hostVeth));
-  try {
-    ipBatch(exec, plan.batch);
-  } catch (e) {
-    throw kernelError('set up the bridge port', e);
-  }
+  runPortBatch(host, exec, plan.batch, hostVeth, undo);
   for (const link of plan.acceptRa) acceptRaOff(host, link);
   for (const [k, v] of plan.forwarding) {
     try {
@@ -107,6 +102,38 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
   }
   if (plan.newVlanGateway) addVlanGateway(exec, plan.newVlanGateway, plan.gatewayLink);
   addGateways(exec, plan.gateway, plan.gatewayLink);
+}
+
+/**
+ * The host veth's name is another link's: its `link add` failed with "exists" and a link of that
+ * name is there. Nothing was created (the batch stopped there) and nothing is to be undone; ADD
+ * draws another name. `error` is what ADD reports when it runs out of names.
+ */
+export class VethNameTaken extends Error {
+  constructor(
+    readonly veth: string,
+    readonly error: CniError,
+  ) {
+    super(`the host veth name ${veth} is taken`);
+    this.name = 'VethNameTaken';
+  }
+}
+
+// Runs the node batch that creates the host veth. Its undo (delete the veth) is recorded unless
+// the batch stopped at or before the veth's `link add`: then the veth is not ours, and a link of
+// that name is someone else's (the name is random and not looked up first).
+function runPortBatch(host: Host, exec: Executor, batch: readonly string[][], hostVeth: string, undo: UndoStack): void {
+  const vethAdd = batch.findIndex((c) => c[0] === 'link' && c[1] === 'add' && c[3] === hostVeth);
+  try {
+    ipBatch(exec, batch);
+  } catch (e) {
+    const at = (e as ProcessError).failed?.index;
+    if (at === undefined || at > vethAdd) undo.push(`veth ${hostVeth}`, () => delLink(exec, hostVeth));
+    const error = kernelError('set up the bridge port', e);
+    if (at === vethAdd && isKind(e, 'exists') && host.hasLink(hostVeth)) throw new VethNameTaken(hostVeth, error);
+    throw error;
+  }
+  undo.push(`veth ${hostVeth}`, () => delLink(exec, hostVeth));
 }
 
 // Creates the VLAN gateway veth (shared by every pod of the VLAN, so never undone); a concurrent

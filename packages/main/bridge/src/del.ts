@@ -50,7 +50,7 @@ function deleteInSandbox(ctx: Context, errors: Error[]): string[] {
 // still held elsewhere) is removed when it is still a veth on our bridge.
 function deleteLeftHostVeth(host: Host, ctx: Context, conf: TeardownConf, prev: TeardownPrev, errors: Error[]): void {
   const name = hostVethOf(prev, conf);
-  if (!name || !host.linkNames().has(name)) return;
+  if (!name || !host.hasLink(name)) return;
   try {
     const [link] = showLinks(ctx.exec, [name]);
     if (link?.kind === 'veth' && link.master === conf.bridge) ipBatch(ctx.exec, [['link', 'del', 'dev', name]]);

@@ -219,3 +219,92 @@ test('an IPAM that reports a CNI error is not sent DEL: it undid its own work, a
   t.deepEqual([error?.code, error?.message], [7, 'duplicate allocation is not allowed']);
   t.deepEqual(exec.script().slice(1), ['IPAM ADD']);
 });
+
+// The host veth's name is random and not looked up before its creation (that read every link of
+// the node): a taken one fails the `link add` with "exists", and then only the name's owner
+// decides what happened. FakeHost's counting bytes make the second name drawn vethaeafa0a1.
+const VETH2 = 'vethaeafa0a1';
+const linkAddExists = (name: string) => (c: { input: string }) =>
+  c.input.includes(`link add name ${name} `)
+    ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' }
+    : undefined;
+
+test('a host veth name another link has: ADD draws another name, and the other link is never deleted', async (t) => {
+  const node = { ...NODE, [VETH2]: { ...NODE[VETH], ifindex: 10 } };
+  const { exec, result, error } = await add(
+    { ipam: { type: 'host-local' } },
+    { node, pod: POD, ipam: IPAM_V4, fail: linkAddExists(VETH) },
+    ['cni0', VETH],
+  );
+  t.is(error, undefined);
+  const batches = exec.script().filter((l) => l.includes('type veth peer'));
+  t.deepEqual(
+    batches.map((l) => /link add name (\S+)/.exec(l)?.[1]),
+    [VETH, VETH2],
+  );
+  t.false(exec.script().some((l) => l.includes('link del')));
+  t.is(result?.interfaces?.[1]?.name, VETH2);
+});
+
+test('"exists" from the veth creation while no link has its name (the pod has the ifname): an error, nothing deleted on the node', async (t) => {
+  const { exec, error } = await add(
+    { ipam: { type: 'host-local' } },
+    { node: NODE, pod: POD, ipam: IPAM_V4, fail: linkAddExists(VETH) },
+    ['cni0'],
+  );
+  t.is(error?.code, 999);
+  t.regex(error!.message, /^failed to set up the bridge port: .*File exists/);
+  t.is(exec.script().filter((l) => l.includes('type veth peer')).length, 1, 'no other name tried');
+  t.false(exec.script().some((l) => l.includes('link del')));
+  t.is(exec.script().at(-1), 'IPAM DEL');
+});
+
+test('a failure after the veth was created in the same batch still deletes it', async (t) => {
+  const { exec, error } = await add(
+    { hairpinMode: true, ipam: { type: 'host-local' } },
+    {
+      node: NODE,
+      pod: POD,
+      ipam: IPAM_V4,
+      fail: (c) =>
+        c.input.includes('type bridge_slave hairpin on')
+          ? { status: 2, stderr: 'RTNETLINK answers: Operation not supported\nCommand failed -:2\n' }
+          : undefined,
+    },
+    ['cni0'],
+  );
+  t.is(error?.code, 999);
+  t.deepEqual(exec.script().slice(-2), [`ip -j -batch - << link del dev ${VETH}`, 'IPAM DEL']);
+});
+
+test('ten taken host veth names in a row: ADD gives up with the kernel error, deleting none of them', async (t) => {
+  class AllTaken extends FakeHost {
+    private k = 0;
+    override hasLink(name: string) {
+      return name.startsWith('veth') || super.hasLink(name);
+    }
+    // FakeHost's bytes repeat every 16; these do not within the test
+    override random(n: number) {
+      return Buffer.from(Array.from({ length: n }, () => this.k++ & 0xff));
+    }
+  }
+  const exec = new ScriptedExec({
+    node: NODE,
+    pod: POD,
+    ipam: IPAM_V4,
+    fail: (c) =>
+      /link add name veth\S+ /.test(c.input)
+        ? { status: 2, stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' }
+        : undefined,
+  });
+  const error = await t.throwsAsync(
+    async () => makeBridge(new AllTaken(['cni0'])).add(context(exec, { ipam: { type: 'host-local' } })),
+    { instanceOf: CniError },
+  );
+  t.regex(error!.message, /^failed to set up the bridge port: .*File exists/);
+  const names = exec.script().flatMap((l) => /link add name (veth\S+)/.exec(l)?.[1] ?? []);
+  t.is(names.length, 10);
+  t.is(new Set(names).size, 10, 'a new name each time');
+  t.false(exec.script().some((l) => l.includes('link del')));
+  t.is(exec.script().at(-1), 'IPAM DEL');
+});

@@ -180,6 +180,9 @@ export class FakeHost implements Host {
   linkNames() {
     return new Set(this.links);
   }
+  hasLink(name: string) {
+    return this.links.includes(name);
+  }
   writeSysctl(k: string, v: string) {
     this.sysctls.push([k, v]);
   }
