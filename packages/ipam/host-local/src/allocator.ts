@@ -5,7 +5,7 @@ import { type CniError, type IPConfig, configError } from '@cni-ts/types';
 import { type IpamConfig, type Pool, type Requested, describePool } from './config.js';
 import { canonicalAddr, formatRange, isExcluded, type Range } from './range.js';
 import { candidates, rangeFor, setCapacity, setContains } from './rangeset.js';
-import { type Reservation, describeOwner, heldBy } from './owners.js';
+import { type Reservation, describeOwner } from './owners.js';
 
 /** The reservation store host-local allocates from (upstream's backend.Store, minus locking). */
 export interface Store {
@@ -13,6 +13,8 @@ export interface Store {
   reservedIPs(): Set<string>;
   /** Every reservation with its owner (reads every reservation file). */
   reservations(): Reservation[];
+  /** The reservations of (id, ifname), legacy id-only ones included: heldBy(reservations(), id, ifname). */
+  held(id: string, ifname: string): Reservation[];
   /** Creates the reservation of ip for (id, ifname) unless it exists; records it as last of rangeId. */
   reserve(ip: string, id: string, ifname: string, rangeId: string): boolean;
   /** The address last reserved from rangeId, if recorded. */
@@ -33,7 +35,7 @@ export function allocateAll(store: Store, cfg: AllocConfig, id: string, ifname: 
   const pending = [...cfg.requested];
   const made: string[] = [];
   let held: Reservation[] | undefined;
-  const heldNow = () => (held ??= heldBy(store.reservations(), id, ifname));
+  const heldNow = () => (held ??= store.held(id, ifname));
   try {
     const out = cfg.pools.map((pool) => {
       const i = pending.findIndex((r) => setContains(pool.ranges, r.ip));

@@ -6,7 +6,7 @@ import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-
 import { allocateAll, verifyAttachment } from './allocator.js';
 import { type StoreConfig, loadIpamConfig, loadStoreConfig } from './config.js';
 import { readResolvConf } from './dns.js';
-import { describeOwner, heldBy, stale, toRelease } from './owners.js';
+import { describeOwner, stale, toRelease } from './owners.js';
 import { storeDir } from './paths.js';
 import { storeStatus } from './status.js';
 import { DiskStore } from './store.js';
@@ -61,7 +61,7 @@ async function del(ctx: Context): Promise<void> {
   await withStore(ctx, cfg, false, (s) => {
     removeAll(
       s,
-      toRelease(s.reservations(), id, ifname),
+      toRelease(s.held(id, ifname), id, ifname),
       `release the addresses of container ${id} interface ${ifname}`,
     );
   });
@@ -70,7 +70,7 @@ async function del(ctx: Context): Promise<void> {
 async function check(ctx: Context): Promise<void> {
   const cfg = loadIpamConfig(ctx.conf, ctx.args.args, ctx.log);
   const { containerId: id, ifname } = ctx.args;
-  const held = (await withStore(ctx, cfg, false, (s) => heldBy(s.reservations(), id, ifname))) ?? [];
+  const held = (await withStore(ctx, cfg, false, (s) => s.held(id, ifname))) ?? [];
   const prevIPs = (ctx.prevResult?.ips ?? []).map((ip) => ip.address);
   const problems = verifyAttachment(cfg.pools, held, prevIPs);
   if (problems.length) {

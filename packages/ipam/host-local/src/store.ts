@@ -39,9 +39,14 @@ export function looksLikeIP(name: string): boolean {
   return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || (name.includes(':') && /^[0-9A-Fa-f:.]+$/.test(name));
 }
 
+/** A printable ASCII byte other than space: a text ending in one has nothing to trim at that end. */
+const plainEnd = (b: number) => b > 0x20 && b < 0x7f;
+
 /** A network's store directory on disk. */
 export class DiskStore implements Store {
   private readonly buf = Buffer.alloc(4096);
+  /** The names held() listed, until reservedIPs() or a change of ours. */
+  private listed: string[] | undefined;
 
   constructor(
     readonly dir: string,
@@ -72,7 +77,45 @@ export class DiskStore implements Store {
   }
 
   reservedIPs(): Set<string> {
-    return new Set(this.names().filter(looksLikeIP));
+    // ADD asks right after held() listed the directory, and nothing changed in between (we hold
+    // the lock; a reservation of ours clears it): that listing is used, not a second one
+    const names = this.listed ?? this.names();
+    this.listed = undefined;
+    return new Set(names.filter(looksLikeIP));
+  }
+
+  held(id: string, ifname: string): Reservation[] {
+    const exactText = ownerText(id, ifname);
+    const legacyText = id.trim();
+    const exact = Buffer.from(exactText);
+    const legacy = Buffer.from(legacyText);
+    // A file is compared byte for byte when that is provably the same as trimming its decoded
+    // text: an owner that is its own UTF-8 round trip, already trimmed and without U+FFFD (which
+    // invalid UTF-8 decodes to). Then a file whose bytes differ from both owners can only match
+    // after trimming when it starts or ends with something other than printable ASCII, and only
+    // those are decoded; otherwise every file is decoded and trimmed, as reservations() does.
+    const bytewise = [exactText, legacyText].every(
+      (t) => Buffer.from(t).toString() === t && t.trim() === t && !t.includes('\ufffd'),
+    );
+    const out: Reservation[] = [];
+    const names: string[] = [];
+    for (const ent of this.entries()) {
+      names.push(ent.name);
+      if (!ent.isFile() || !looksLikeIP(ent.name)) continue;
+      const n = this.readRaw(ent.name);
+      if (n < 0) continue;
+      const b = this.buf;
+      let owner: string | undefined;
+      if (bytewise && n === exact.length && b.compare(exact, 0, n, 0, n) === 0) owner = exactText;
+      else if (bytewise && n === legacy.length && b.compare(legacy, 0, n, 0, n) === 0) owner = legacyText;
+      else if (!bytewise || n === 0 || !plainEnd(b[0]!) || !plainEnd(b[n - 1]!)) {
+        const text = b.toString('utf8', 0, n).trim();
+        if (text === exactText || text === legacyText) owner = text;
+      }
+      if (owner !== undefined) out.push({ ip: ent.name, file: ent.name, owner });
+    }
+    this.listed = names;
+    return out;
   }
 
   reservations(): Reservation[] {
@@ -103,6 +146,7 @@ export class DiskStore implements Store {
 
   // Creates the reservation file <ip> with content, whole or not at all; false when it exists.
   private place(ip: string, content: string): boolean {
+    this.listed = undefined;
     const final = `${this.dir}/${ip}`;
     const tmp = `${this.dir}/${TEMP_PREFIX}${process.pid}.${ip}`;
     this.unlink(tmp); // a leftover of a killed run that had our pid
@@ -132,6 +176,7 @@ export class DiskStore implements Store {
   }
 
   remove(file: string): void {
+    this.listed = undefined;
     this.unlink(`${this.dir}/${file}`);
   }
 
@@ -160,16 +205,22 @@ export class DiskStore implements Store {
 
   // Reads a small regular file without following links or blocking on FIFOs.
   private read(name: string): string | undefined {
+    const n = this.readRaw(name);
+    return n < 0 ? undefined : this.buf.toString('utf8', 0, n);
+  }
+
+  // Reads the first 4 KiB of a file into buf, as read() does; the byte count, or -1.
+  private readRaw(name: string): number {
     let fd: number;
     try {
       fd = openSync(`${this.dir}/${name}`, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     } catch {
-      return undefined;
+      return -1;
     }
     try {
-      return this.buf.toString('utf8', 0, readSync(fd, this.buf, 0, this.buf.length, 0));
+      return readSync(fd, this.buf, 0, this.buf.length, 0);
     } catch {
-      return undefined;
+      return -1;
     } finally {
       closeSync(fd);
     }

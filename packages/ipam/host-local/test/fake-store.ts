@@ -1,6 +1,6 @@
 // An in-memory Store for allocator tests (upstream's backend/testing FakeStore, in our shape).
 import type { Store } from '../src/allocator.js';
-import type { Reservation } from '../src/owners.js';
+import { type Reservation, heldBy } from '../src/owners.js';
 
 /** Reservations in a map (file name → content), the round-robin cursors in another. */
 export class MemStore implements Store {
@@ -22,6 +22,10 @@ export class MemStore implements Store {
   reservations(): Reservation[] {
     this.reads += 1;
     return [...this.files].map(([ip, content]) => ({ ip, file: ip, owner: content.trim() }));
+  }
+
+  held(id: string, ifname: string): Reservation[] {
+    return heldBy(this.reservations(), id, ifname);
   }
 
   reserve(ip: string, id: string, ifname: string, rangeId: string): boolean {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { lockFile } from '@cni-ts/process';
 import { CniError } from '@cni-ts/types';
 import { DiskStore, TEMP_PREFIX, storeDir } from '../src/index.js';
+import { heldBy } from '../src/owners.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cts-hl-store-'));
 test.after.always(() => rmSync(root, { recursive: true, force: true }));
@@ -213,3 +214,83 @@ for (const [what, setup, name, msg] of refusals) {
     t.deepEqual(readdirSync(base, { recursive: true }).sort(), before);
   });
 }
+
+// held() compares files byte for byte where that provably equals trimming their decoded text
+// (store.ts); every other file is decoded as reservations() does. Both must agree on every owner
+// over files that end in whitespace of every kind, hold invalid UTF-8, a BOM, a prefix or an
+// extension of an owner, and over owners that need the slow path (U+FFFD in the ifname, an
+// ifname with trailing whitespace, an empty id).
+test('held(id, ifname) is heldBy(reservations(), id, ifname) for every owner, byte-compared or decoded', (t) => {
+  const { dir, store } = fresh();
+  const contents: Array<string | Buffer> = [
+    'a\r\neth0',
+    'a',
+    ' a\r\neth0',
+    'a\r\neth0\n',
+    'a\r\neth0 \t',
+    '\u00a0a\r\neth0',
+    'a\r\neth0\u2028',
+    '\ufeffa\r\neth0',
+    'a\u3000',
+    'a\r\neth',
+    'a\r\neth00',
+    'A\r\neth0',
+    'a\r\neth1',
+    'b\r\neth0',
+    'b',
+    '',
+    '\n',
+    'a\r\nnet\u00e91',
+    'a\r\nnet\ufffd',
+    Buffer.concat([Buffer.from('a\r\nnet'), Buffer.from([0xff])]),
+    Buffer.concat([Buffer.from('a\r\nnet'), Buffer.from([0xc3])]),
+    Buffer.from([0xff]),
+    'ctr-x.1_y\r\neth0',
+    'ctr-x.1_y',
+    'a\r\neth0\r\neth0',
+    `${'a'.repeat(4200)}`,
+  ];
+  contents.forEach((c, i) => writeFileSync(join(dir, `10.1.${Math.floor(i / 200)}.${(i % 200) + 2}`), c));
+  writeFileSync(join(dir, 'notes'), 'a\r\neth0');
+  mkdirSync(join(dir, '10.1.9.9'));
+  const owners: Array<[string, string]> = [
+    ['a', 'eth0'],
+    [' a ', 'eth0'],
+    ['a', 'eth1'],
+    ['b', 'eth0'],
+    ['A', 'eth0'],
+    ['a', 'net\u00e91'],
+    ['a', 'net\ufffd'],
+    ['a', 'eth0 '],
+    ['a', 'eth'],
+    ['', 'eth0'],
+    [' ', 'x'],
+    ['ctr-x.1_y', 'eth0'],
+    ['nobody', 'eth0'],
+    ['a'.repeat(4200), 'eth0'],
+  ];
+  const byIp = (l: readonly { ip: string }[]) => [...l].sort((x, y) => x.ip.localeCompare(y.ip));
+  for (const [id, ifname] of owners) {
+    const want = byIp(heldBy(store.reservations(), id, ifname));
+    t.deepEqual(byIp(store.held(id, ifname)), want, JSON.stringify([id, ifname]));
+  }
+  // the cases that must match at all (so the comparison above is not of empty lists only)
+  t.is(store.held('a', 'eth0').length, 9);
+  t.is(store.held('a', 'net\ufffd').length, 5, 'U+FFFD, the invalid bytes that decode to it, and the two legacy files');
+  t.deepEqual(
+    store.held('', 'eth0').map((r) => r.owner),
+    ['', ''],
+  );
+});
+
+test('after held(), reservedIPs() answers from the same listing; a reservation in between is seen', (t) => {
+  const { dir, store } = fresh();
+  writeFileSync(join(dir, '10.1.0.2'), 'a\r\neth0');
+  store.held('b', 'eth0');
+  t.true(store.reserve('10.1.0.3', 'b', 'eth0', '0'));
+  t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.2', '10.1.0.3']);
+  store.held('c', 'eth0');
+  writeFileSync(join(dir, '10.1.0.4'), 'x\r\neth0'); // not ours: ADD holds the lock, so only a test does this
+  t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.2', '10.1.0.3'], 'the listing held() read');
+  t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.2', '10.1.0.3', '10.1.0.4'], 'used once, then listed again');
+});
