@@ -250,7 +250,7 @@ test('held(id, ifname) is heldBy(reservations(), id, ifname) for every owner, by
     'a\r\neth0\r\neth0',
     `${'a'.repeat(4200)}`,
   ];
-  contents.forEach((c, i) => writeFileSync(join(dir, `10.1.${Math.floor(i / 200)}.${(i % 200) + 2}`), c));
+  for (const [i, c] of contents.entries()) writeFileSync(join(dir, `10.1.0.${i + 2}`), c);
   writeFileSync(join(dir, 'notes'), 'a\r\neth0');
   mkdirSync(join(dir, '10.1.9.9'));
   const owners: Array<[string, string]> = [
