@@ -6,3 +6,6 @@ export * from './ip.js';
 export * from './sysctl.js';
 export * from './lock.js';
 export { batchBegin, batchEnd, opMessage } from './netlink/nf-write.js';
+export { type AsCommand, DirectIp, type LinkState, linkUpRequest, openDirectIp } from './netlink/direct.js';
+export type { AddrDoc } from './netlink/docs.js';
+export type { Rtnl } from './netlink/socket.js';

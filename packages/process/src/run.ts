@@ -6,6 +6,7 @@ import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from 
 
 export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
 export type { NftExprSpec, NftFamily, NftHook, NftOp, NftOutcome, NftReader } from './netlink/nf-write.js';
+import { type Rtnl, openRtnl } from './netlink/socket.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
 import { type LinksOutcome, linksOfKind } from './netlink/link-dump.js';
 
@@ -44,6 +45,13 @@ export interface Executor {
     sysctls: ReadonlyArray<readonly [string, string]>,
     opts: { details: boolean },
   ): NetlinkOutcome | undefined;
+  /**
+   * An rtnetlink socket in the namespace at `netns` (our own when undefined) for requests written
+   * in place (netlink/direct.ts); undefined when it cannot (no bun:ffi, CNI_TS_NETLINK=0), and the
+   * caller runs its ip batch instead. Throws NetnsError where nsenter would fail. Fakes leave it
+   * out, so golden tests pin the `ip` commands.
+   */
+  rtnl?(netns: string | undefined): Rtnl | undefined;
   /**
    * Whether nftables table `name` of `family` exists in our namespace, asked of the kernel
    * without a process; undefined when it cannot tell (nftList then runs `nft`). Fakes leave it
@@ -116,6 +124,9 @@ export const TOOL_TIMEOUT_MS = 15_000;
 export const systemExecutor: Executor = {
   ipNetlink(commands, netns, sysctls, opts) {
     return netlinkDisabled() ? undefined : netlinkBatch(commands, netns, sysctls, opts);
+  },
+  rtnl(netns) {
+    return netlinkDisabled() ? undefined : (openRtnl(netns) ?? undefined);
   },
   nftTableExists(family, name) {
     return netlinkDisabled() ? undefined : nftTableExists(family, name);

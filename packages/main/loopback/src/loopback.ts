@@ -1,72 +1,71 @@
 // loopback: brings `lo` up in the sandbox (ADD), down again (DEL), and checks it is up (CHECK).
-import { ipBatch, ipJson, isMissing } from '@cni-ts/process';
+import { isMissing } from '@cni-ts/process';
 import { type Context, type Plugin, requireNetns, netnsGone } from '@cni-ts/skel';
 import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-ts/types';
+import { type Lo, openLo } from './lo.js';
 
-interface AddrInfo {
-  family?: string;
-  local?: string;
-  prefixlen?: number;
-}
-interface Link {
-  ifname?: string;
-  flags?: string[];
-  addr_info?: AddrInfo[];
-}
+/** How the plugin reaches a sandbox's lo (tests hand in their own). */
+export type LoOpener = (ctx: Context, netns: string) => Lo;
 
-// One process: lo's state before, lo up, its addresses after. A refused lo is set down again
+const byExecutor: LoOpener = (ctx, netns) => openLo(ctx.exec, netns);
+
+// lo's state before, lo up, its addresses after, in one exchange. A refused lo is set down again
 // when ADD brought it up, and prevResult is decoded first, so a failed ADD changes nothing.
-function add(ctx: Context): Result {
+function add(ctx: Context, open: LoOpener): Result {
   const netns = ctx.args.netns;
   requireNetns(netns);
   const prev = ctx.prevResult; // decoded before lo changes: a prevResult that is not a result fails the ADD here
-  const [before, after] = ipBatch(
-    ctx.exec,
-    [
-      // `addr show`, not `link show`: in a batch, a `link show` makes later `addr show` lines omit addresses
-      ['addr', 'show', 'dev', 'lo'],
-      ['link', 'set', 'lo', 'up'],
-      ['addr', 'show', 'dev', 'lo'],
-    ],
-    { netns },
-  ) as Link[][];
-  const addrs = after?.[0]?.addr_info ?? [];
-  const foreign = addrs.find((a) => a.local && !isLoopbackAddress(a.local));
-  if (foreign) {
-    if (!before?.[0]?.flags?.includes('UP')) ipBatch(ctx.exec, [['link', 'set', 'lo', 'down']], { netns });
-    throw new CniError(
-      ErrorCode.internal,
-      `loopback interface found with non-loopback address "${foreign.local}"`,
-      `the namespace ${netns} is not a fresh sandbox; its lo carries ${foreign.local}/${foreign.prefixlen ?? ''}`,
-    );
+  const lo = open(ctx, netns);
+  try {
+    const { wasUp, addrs } = lo.up();
+    const foreign = addrs.find((a) => a.local && !isLoopbackAddress(a.local));
+    if (foreign) {
+      if (!wasUp) lo.down();
+      throw new CniError(
+        ErrorCode.internal,
+        `loopback interface found with non-loopback address "${foreign.local}"`,
+        `the namespace ${netns} is not a fresh sandbox; its lo carries ${foreign.local}/${foreign.prefixlen ?? ''}`,
+      );
+    }
+    if (prev) return prev;
+    const v4 = addrs.find((a) => a.family === 'inet');
+    const v6 = addrs.find((a) => a.family === 'inet6');
+    const ips = [v4, v6].filter((a) => !!a?.local).map((a) => ({ interface: 0, address: `${a!.local}/${a!.prefixlen}` }));
+    return newResult({
+      interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: netns }],
+      ...(ips.length ? { ips } : {}),
+    });
+  } finally {
+    lo.close();
   }
-  if (prev) return prev;
-  const v4 = addrs.find((a) => a.family === 'inet');
-  const v6 = addrs.find((a) => a.family === 'inet6');
-  const ips = [v4, v6]
-    .filter((a): a is AddrInfo => !!a?.local)
-    .map((a) => ({ interface: 0, address: `${a.local}/${a.prefixlen}` }));
-  return newResult({
-    interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: netns }],
-    ...(ips.length ? { ips } : {}),
-  });
 }
 
-function del(ctx: Context): void {
+function del(ctx: Context, open: LoOpener): void {
   const netns = ctx.args.netns;
   if (netnsGone(netns)) return; // nothing to undo: the sandbox is already gone
   try {
-    ipBatch(ctx.exec, [['link', 'set', 'lo', 'down']], { netns });
+    const lo = open(ctx, netns);
+    try {
+      lo.down();
+    } finally {
+      lo.close();
+    }
   } catch (e) {
     if (!isMissing(e, netns)) throw e; // the sandbox went away since we looked
   }
 }
 
-function check(ctx: Context): void {
+function check(ctx: Context, open: LoOpener): void {
   const netns = ctx.args.netns;
   requireNetns(netns);
-  const links = ipJson(ctx.exec, ['link', 'show', 'dev', 'lo'], { netns }) as Link[] | undefined;
-  if (!links?.[0]?.flags?.includes('UP')) {
+  const lo = open(ctx, netns);
+  let up: boolean;
+  try {
+    up = lo.isUp();
+  } finally {
+    lo.close();
+  }
+  if (!up) {
     throw new CniError(
       ErrorCode.checkFailed,
       'loopback interface is down',
@@ -80,5 +79,16 @@ export function isLoopbackAddress(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
 }
 
+/** The loopback plugin reaching lo through `open` (the plugin itself: through its executor). */
+export function loopbackWith(open: LoOpener): Plugin {
+  return {
+    name: 'loopback',
+    versions: ALL_VERSIONS,
+    add: (ctx) => add(ctx, open),
+    del: (ctx) => del(ctx, open),
+    check: (ctx) => check(ctx, open),
+  };
+}
+
 /** The loopback plugin. */
-export const loopback: Plugin = { name: 'loopback', versions: ALL_VERSIONS, add, del, check };
+export const loopback: Plugin = loopbackWith(byExecutor);

@@ -6,7 +6,7 @@
 // run where bun:ffi is missing, is undefined: the caller spawns `ip`.
 import { closeSync, openSync } from 'node:fs';
 import { linkByIndex, linkByName, stepOf } from './commands.js';
-import { type ShowContext, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc, strerror } from './docs.js';
+import { type ShowContext, ipErrorText, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc } from './docs.js';
 import type { Message } from './message.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import type { Lookups, Step } from './step.js';
@@ -128,9 +128,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
       }
     } catch (e) {
       if (!(e instanceof RtnlError)) throw e;
-      // ip prints the kernel's extended message when there is one, else strerror
-      if (e.extack) return failed(`Error: ${e.extack}${e.extack.endsWith('.') ? '' : '.'}`);
-      return failed(`RTNETLINK answers: ${strerror(e.errno)}`);
+      return failed(ipErrorText(e.errno, e.extack));
     } finally {
       if (nsFd !== undefined) closeSync(nsFd);
     }

@@ -190,17 +190,15 @@ function addrShow(rest: readonly string[]): Step | undefined {
     show: 'addr',
     requests: ({ index, link }, seq) => [
       ...(link ? [] : [linkByIndex(index, seq)]),
-      {
-        // the link's addresses only (ifa_index; honoured with NETLINK_GET_STRICT_CHK)
-        msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, link ? seq : seq + 1)
-          .u8(0)
-          .u8(0)
-          .u8(0)
-          .u8(0)
-          .u32(index)
-          .done(),
-        answer: 'dump',
-      },
+      addrsByIndex(index, link ? seq : seq + 1),
     ],
+  };
+}
+
+/** The dump of one link's addresses, every family (ifa_index; honoured with NETLINK_GET_STRICT_CHK). */
+export function addrsByIndex(index: number, seq: number): Request {
+  return {
+    msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq).u8(0).u8(0).u8(0).u8(0).u32(index).done(),
+    answer: 'dump',
   };
 }

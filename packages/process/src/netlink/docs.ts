@@ -247,3 +247,8 @@ const ERRNO_TEXT: Record<number, string> = {
 export function strerror(errno: number): string {
   return ERRNO_TEXT[errno] ?? `Unknown error ${errno}`;
 }
+
+/** The line `ip` prints for a kernel error answer: the extended-ack message when there is one, else strerror. */
+export function ipErrorText(errno: number, extack: string | undefined): string {
+  return extack ? `Error: ${extack}${extack.endsWith('.') ? '' : '.'}` : `RTNETLINK answers: ${strerror(errno)}`;
+}
