@@ -30,7 +30,9 @@ function add(ctx: Context, open: LoOpener): Result {
     if (prev) return prev;
     const v4 = addrs.find((a) => a.family === 'inet');
     const v6 = addrs.find((a) => a.family === 'inet6');
-    const ips = [v4, v6].filter((a) => !!a?.local).map((a) => ({ interface: 0, address: `${a!.local}/${a!.prefixlen}` }));
+    const ips = [v4, v6]
+      .filter((a) => !!a?.local)
+      .map((a) => ({ interface: 0, address: `${a!.local}/${a!.prefixlen}` }));
     return newResult({
       interfaces: [{ name: 'lo', mac: '00:00:00:00:00:00', sandbox: netns }],
       ...(ips.length ? { ips } : {}),

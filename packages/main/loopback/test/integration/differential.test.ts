@@ -1,5 +1,7 @@
 // Differential tests: our dist/bin/loopback against Debian's Go loopback (/usr/lib/cni/loopback),
-// same inputs, fresh namespaces for each, comparing outputs and the kernel state they leave.
+// same inputs, fresh namespaces for each, comparing outputs and the kernel state they leave (lo's
+// flags and addresses), on both of our paths: rtnetlink requests written in place (the default)
+// and `ip -batch` through nsenter (CNI_TS_NETLINK=0).
 import anyTest, { type TestFn } from 'ava';
 import { existsSync } from 'node:fs';
 import { ALL_VERSIONS } from '@cni-ts/types';
@@ -16,6 +18,11 @@ import {
 const test = rootTest(anyTest as TestFn<{ node: TestNode }>, 'loopback differential');
 const ours = ourPlugin('loopback');
 const go = goPlugin('loopback');
+const PATHS = [
+  ['rtnetlink', {}],
+  ['ip -batch', { CNI_TS_NETLINK: '0' }],
+] as const;
+type Env = (typeof PATHS)[number][1];
 
 test.before((t) => {
   if (!existsSync(go)) t.fail(`${go} is missing: install Debian's containernetworking-plugins (.ci/run does)`);
@@ -36,9 +43,16 @@ function normal(r: PluginOutcome, sandbox: string): unknown {
   return j;
 }
 
-async function both(t: any, version: string, command: string, configExtra: object = {}) {
+interface Outcome {
+  r: PluginOutcome;
+  up: boolean;
+  addrs: string[];
+  pod: string;
+}
+
+async function both(t: any, env: Env, version: string, command: string, configExtra: object = {}) {
   const { node } = t.context as { node: TestNode };
-  const out: Record<string, { r: PluginOutcome; up: boolean; pod: string }> = {};
+  const out: Record<string, Outcome> = {};
   for (const [name, plugin] of [
     ['ours', ours],
     ['go', go],
@@ -53,57 +67,64 @@ async function both(t: any, version: string, command: string, configExtra: objec
       ifname: 'eth0',
       inNetns: node.node.name,
       config: { cniVersion: v, name: 'lo-net', type: 'loopback', ...configExtra },
+      ...(name === 'ours' ? { env } : {}),
     };
     let r = await execPlugin({ ...call, command: 'ADD' });
     if (command !== 'ADD') r = await execPlugin({ ...call, command, config: { ...call.config, prevResult: r.json } });
-    const [lo] = await pod.ipJson<any[]>(['link', 'show', 'dev', 'lo']);
-    out[name] = { r, up: lo.flags.includes('UP'), pod: pod.path };
+    const [lo] = await pod.ipJson<any[]>(['addr', 'show', 'dev', 'lo']);
+    const addrs = (lo.addr_info ?? []).map((a: any) => `${a.local}/${a.prefixlen}`);
+    out[name] = { r, up: lo.flags.includes('UP'), addrs, pod: pod.path };
   }
-  return out as Record<'ours' | 'go', { r: PluginOutcome; up: boolean; pod: string }>;
+  return out as Record<'ours' | 'go', Outcome>;
 }
 
-for (const v of ALL_VERSIONS) {
-  test(`ADD ${v}: same exit code, same lo state, same result`, async (t) => {
-    const { ours: o, go: g } = await both(t, v, 'ADD');
-    t.is(o.r.exitCode, g.r.exitCode);
-    t.is(o.up, g.up);
-    t.true(o.up);
-    const gj = normal(g.r, g.pod) as any;
-    const oj = normal(o.r, o.pod) as any;
-    if (v === '0.1.0' || v === '0.2.0') {
-      // Known upstream bug (Go loopback prints its 1.x-shaped result labelled with the config's
-      // version, unconverted): a 0.2.0 runtime cannot read it. We print the 0.2.0 shape with the
-      // same addresses (docs/compatibility.md).
-      t.deepEqual(oj, { cniVersion: v, ip4: { ip: '127.0.0.1/8' }, ip6: { ip: '::1/128' }, dns: {} });
-      t.deepEqual(
-        gj.ips.map((i: any) => i.address),
-        [oj.ip4.ip, oj.ip6.ip],
-      );
-    } else if (!v.startsWith('1.')) {
-      // Same bug for 0.3.x/0.4.0: Go's ips lack the "version" field the 0.3/0.4 result requires.
-      t.deepEqual(
-        oj.ips.map((i: any) => i.version),
-        ['4', '6'],
-      );
-      for (const ip of oj.ips) delete ip.version;
-      t.deepEqual(oj, gj);
-    } else {
-      t.deepEqual({ ...oj, cniVersion: gj.cniVersion }, gj);
-      t.is(oj.cniVersion, v);
-    }
-  });
-}
-
-for (const v of ['0.4.0', '1.0.0', '1.1.0']) {
-  for (const cmd of ['CHECK', 'DEL']) {
-    test(`${cmd} ${v} after ADD: same exit code, output and lo state`, async (t) => {
-      const { ours: o, go: g } = await both(t, v, cmd);
+for (const [path, env] of PATHS)
+  for (const v of ALL_VERSIONS) {
+    test(`${path}: ADD ${v}: same exit code, same lo state, same result`, async (t) => {
+      const { ours: o, go: g } = await both(t, env, v, 'ADD');
       t.is(o.r.exitCode, g.r.exitCode);
-      t.is(o.r.stdout, g.r.stdout);
       t.is(o.up, g.up);
+      t.true(o.up);
+      t.deepEqual(o.addrs, g.addrs);
+      t.deepEqual(o.addrs, ['127.0.0.1/8', '::1/128']);
+      const gj = normal(g.r, g.pod) as any;
+      const oj = normal(o.r, o.pod) as any;
+      if (v === '0.1.0' || v === '0.2.0') {
+        // Known upstream bug (Go loopback prints its 1.x-shaped result labelled with the config's
+        // version, unconverted): a 0.2.0 runtime cannot read it. We print the 0.2.0 shape with the
+        // same addresses (docs/compatibility.md).
+        t.deepEqual(oj, { cniVersion: v, ip4: { ip: '127.0.0.1/8' }, ip6: { ip: '::1/128' }, dns: {} });
+        t.deepEqual(
+          gj.ips.map((i: any) => i.address),
+          [oj.ip4.ip, oj.ip6.ip],
+        );
+      } else if (!v.startsWith('1.')) {
+        // Same bug for 0.3.x/0.4.0: Go's ips lack the "version" field the 0.3/0.4 result requires.
+        t.deepEqual(
+          oj.ips.map((i: any) => i.version),
+          ['4', '6'],
+        );
+        for (const ip of oj.ips) delete ip.version;
+        t.deepEqual(oj, gj);
+      } else {
+        t.deepEqual({ ...oj, cniVersion: gj.cniVersion }, gj);
+        t.is(oj.cniVersion, v);
+      }
     });
   }
-}
+
+for (const [path, env] of PATHS)
+  for (const v of ['0.4.0', '1.0.0', '1.1.0']) {
+    for (const cmd of ['CHECK', 'DEL']) {
+      test(`${path}: ${cmd} ${v} after ADD: same exit code, output and lo state`, async (t) => {
+        const { ours: o, go: g } = await both(t, env, v, cmd);
+        t.is(o.r.exitCode, g.r.exitCode);
+        t.is(o.r.stdout, g.r.stdout);
+        t.is(o.up, g.up);
+        t.deepEqual(o.addrs, g.addrs);
+      });
+    }
+  }
 
 test('VERSION: our list is Go v1.1.1 list plus 1.1.0', async (t) => {
   const o = await execPlugin({ plugin: ours, command: 'VERSION', config: '' });
