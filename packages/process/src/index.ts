@@ -8,4 +8,5 @@ export * from './lock.js';
 export { batchBegin, batchEnd, opMessage } from './netlink/nf-write.js';
 export { type AsCommand, DirectIp, type LinkState, linkUpRequest, openDirectIp } from './netlink/direct.js';
 export type { AddrDoc } from './netlink/docs.js';
-export type { Rtnl } from './netlink/socket.js';
+export { Builder, type Message, type Request, messages } from './netlink/message.js';
+export { NetnsError, type Rtnl, RtnlError } from './netlink/socket.js';

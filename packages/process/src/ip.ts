@@ -116,7 +116,13 @@ function parseJsonLines(stdout: string): unknown[] {
 // iproute2 reports "Command failed -:<line>"; every command is one line (iprouteToken never
 // writes a continuation), so line N is command N-1. Some errors exit without saying the line.
 /** The ProcessError of a batch of `tool` that exited with `status`, printing `stderr` (also what netlink/direct.ts throws). */
-export function batchError(tool: string, commands: Commands, stderr: string, status: number, netns?: string): ProcessError {
+export function batchError(
+  tool: string,
+  commands: Commands,
+  stderr: string,
+  status: number,
+  netns?: string,
+): ProcessError {
   const m = /Command failed -:(\d+)/.exec(stderr);
   const index = m ? Number(m[1]) - 1 : -1;
   const args = commands[index];

@@ -2,20 +2,15 @@
 import { isMissing } from '@cni-ts/process';
 import { type Context, type Plugin, requireNetns, netnsGone } from '@cni-ts/skel';
 import { ALL_VERSIONS, CniError, ErrorCode, type Result, newResult } from '@cni-ts/types';
-import { type Lo, openLo } from './lo.js';
-
-/** How the plugin reaches a sandbox's lo (tests hand in their own). */
-export type LoOpener = (ctx: Context, netns: string) => Lo;
-
-const byExecutor: LoOpener = (ctx, netns) => openLo(ctx.exec, netns);
+import { openLo } from './lo.js';
 
 // lo's state before, lo up, its addresses after, in one exchange. A refused lo is set down again
 // when ADD brought it up, and prevResult is decoded first, so a failed ADD changes nothing.
-function add(ctx: Context, open: LoOpener): Result {
+function add(ctx: Context): Result {
   const netns = ctx.args.netns;
   requireNetns(netns);
   const prev = ctx.prevResult; // decoded before lo changes: a prevResult that is not a result fails the ADD here
-  const lo = open(ctx, netns);
+  const lo = openLo(ctx.exec, netns);
   try {
     const { wasUp, addrs } = lo.up();
     const foreign = addrs.find((a) => a.local && !isLoopbackAddress(a.local));
@@ -42,11 +37,11 @@ function add(ctx: Context, open: LoOpener): Result {
   }
 }
 
-function del(ctx: Context, open: LoOpener): void {
+function del(ctx: Context): void {
   const netns = ctx.args.netns;
   if (netnsGone(netns)) return; // nothing to undo: the sandbox is already gone
   try {
-    const lo = open(ctx, netns);
+    const lo = openLo(ctx.exec, netns);
     try {
       lo.down();
     } finally {
@@ -57,10 +52,10 @@ function del(ctx: Context, open: LoOpener): void {
   }
 }
 
-function check(ctx: Context, open: LoOpener): void {
+function check(ctx: Context): void {
   const netns = ctx.args.netns;
   requireNetns(netns);
-  const lo = open(ctx, netns);
+  const lo = openLo(ctx.exec, netns);
   let up: boolean;
   try {
     up = lo.isUp();
@@ -81,16 +76,5 @@ export function isLoopbackAddress(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
 }
 
-/** The loopback plugin reaching lo through `open` (the plugin itself: through its executor). */
-export function loopbackWith(open: LoOpener): Plugin {
-  return {
-    name: 'loopback',
-    versions: ALL_VERSIONS,
-    add: (ctx) => add(ctx, open),
-    del: (ctx) => del(ctx, open),
-    check: (ctx) => check(ctx, open),
-  };
-}
-
 /** The loopback plugin. */
-export const loopback: Plugin = loopbackWith(byExecutor);
+export const loopback: Plugin = { name: 'loopback', versions: ALL_VERSIONS, add, del, check };

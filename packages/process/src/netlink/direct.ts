@@ -51,7 +51,8 @@ export class DirectIp {
   /** A link by name (RTM_GETLINK); a missing one fails as `ip` does (its `show` and other wordings). */
   link(name: string, as: AsCommand): LinkState {
     // ip's two wordings: `addr show` and `link show` check the name themselves, the others ask the kernel
-    const missing = as.commands[as.at]?.[1] === 'show' ? `Device "${name}" does not exist.` : `Cannot find device "${name}"`;
+    const missing =
+      as.commands[as.at]?.[1] === 'show' ? `Device "${name}" does not exist.` : `Cannot find device "${name}"`;
     const [m] = this.ask(linkByName(name, ++this.seq), as, (errno) => (errno === ENODEV ? missing : undefined));
     if (!m) throw this.failure(missing, as);
     return { index: m.body.getInt32(4, true), flags: linkFlagsOf(m) };
