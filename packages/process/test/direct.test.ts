@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addrsByIndex } from '../src/netlink/commands.js';
 import { linkUpRequest } from '../src/netlink/direct.js';
+import { normal, written } from './strace.js';
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const RTM_NEWLINK = 16;
@@ -18,31 +19,6 @@ const LO = 1; // lo's index in every network namespace
 const dir = mkdtempSync(join(tmpdir(), 'cts-direct-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-// The netlink messages a traced process wrote to its sockets, from strace's hex dumps.
-function written(trace: string): Uint8Array[] {
-  const out: number[][] = [];
-  let cur: number[] | undefined;
-  for (const line of trace.split('\n')) {
-    if (/^\d+\s+\w+\(/.test(line)) {
-      cur = [];
-      out.push(cur);
-      continue;
-    }
-    const m = /^\s*\|\s+[0-9a-f]{5} {2}(.{1,49})/.exec(line);
-    if (m && cur) for (const b of m[1]!.match(/[0-9a-f]{2}/g) ?? []) cur.push(Number.parseInt(b, 16));
-  }
-  // a datagram's first message (strace dumps the whole buffer handed to the kernel)
-  return out
-    .filter((b) => b.length >= 16)
-    .map((b) => Uint8Array.from(b.slice(0, new DataView(Uint8Array.from(b).buffer).getUint32(0, true))));
-}
-
-const normal = (m: Uint8Array) => {
-  const c = Uint8Array.from(m);
-  c.fill(0, 8, 16);
-  return Buffer.from(c).toString('hex');
-};
-
 // ip's requests of one type for `args`, traced in a namespace of their own (its probe of the
 // kernel's strict checking, an empty RTM_NEWLINK of index 0, aside)
 function ipSends(args: string[], type: number): string[] {
@@ -50,7 +26,9 @@ function ipSends(args: string[], type: number): string[] {
   const cmd = `strace -qq -f -e trace=sendmsg,sendto -e write=3 -o ${trace} ip ${args.join(' ')} > /dev/null`;
   const r = spawnSync('unshare', ['-rn', '--', 'sh', '-c', cmd], { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
   if (r.status !== 0) throw new Error(`strace ip (strace comes with tools/setup-debian.sh): ${r.stderr}`);
+  // a datagram's first message (strace dumps the whole buffer handed to the kernel)
   return written(readFileSync(trace, 'utf8'))
+    .map((b) => b.slice(0, new DataView(b.buffer).getUint32(0, true)))
     .filter(
       (m) => new DataView(m.buffer).getUint16(4, true) === type && new DataView(m.buffer).getUint32(20, true) !== 0,
     )

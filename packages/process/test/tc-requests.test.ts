@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { linkDumpOfKind } from '../src/netlink/link-dump.js';
 import { tcStepOf } from '../src/netlink/tc-commands.js';
+import { normal, written } from './strace.js';
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const RTM_GETLINK = 18;
@@ -42,30 +43,6 @@ const BATCHES: Record<string, string[][]> = {
     ['qdisc', 'del', 'dev', 'veth0', 'root', 'handle', '1:'],
     ['qdisc', 'del', 'dev', 'veth0', 'handle', 'ffff:', 'ingress'],
   ],
-};
-
-// The netlink messages a traced process wrote to fd 3, from strace's hex dumps.
-function written(trace: string): Uint8Array[] {
-  const out: number[][] = [];
-  let cur: number[] | undefined;
-  for (const line of trace.split('\n')) {
-    if (/^\d+\s+\w+\(/.test(line)) {
-      cur = [];
-      out.push(cur);
-      continue;
-    }
-    // " | 00010  xx xx … xx  xx … xx  ascii |": 16 bytes in two groups of 8, 49 characters
-    const m = /^\s*\|\s+[0-9a-f]{5} {2}(.{1,49})/.exec(line);
-    if (m && cur) for (const b of m[1]!.match(/[0-9a-f]{2}/g) ?? []) cur.push(Number.parseInt(b, 16));
-  }
-  return out.filter((b) => b.length >= 16).map((b) => Uint8Array.from(b));
-}
-
-// A message with its sequence number and port id zeroed.
-const normal = (m: Uint8Array) => {
-  const c = Uint8Array.from(m);
-  c.fill(0, 8, 16);
-  return Buffer.from(c).toString('hex');
 };
 
 for (const [name, batch] of Object.entries(BATCHES)) {
