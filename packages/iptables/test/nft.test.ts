@@ -8,7 +8,18 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { batchBegin, batchEnd, opMessage } from '@cni-ts/process';
-import { type Change, type Family, nftOpsOf, renderRestore, rule, xtExprs } from '../src/index.js';
+import {
+  type Change,
+  type Family,
+  type TableName,
+  nftOpsOf,
+  planNft,
+  renderRestore,
+  rule,
+  ruleExprs,
+  splitArgs,
+  xtExprs,
+} from '../src/index.js';
 
 const CHAIN = 'CNI-aaaabbbbccccddddeeeeffff';
 const COMMENT = ['-m', 'comment', '--comment', 'name: "mynet" id: "abc"'];
@@ -25,8 +36,8 @@ function changes(f: Family): Change[] {
   ];
 }
 
-function captured(f: Family): Uint8Array[] {
-  const hex = readFileSync(new URL(`../../test/fixtures/restore-masq-ipv${f}.hex`, import.meta.url), 'utf8');
+function captured(f: Family, name = 'masq'): Uint8Array[] {
+  const hex = readFileSync(new URL(`../../test/fixtures/restore-${name}-ipv${f}.hex`, import.meta.url), 'utf8');
   const bytes = Buffer.from(hex.replace(/\s+/g, ''), 'hex');
   const out: Uint8Array[] = [];
   for (let off = 0; off < bytes.length; ) {
@@ -86,7 +97,24 @@ test('address masks: byte-aligned ones compare whole bytes, others mask the whol
 
 test('outside the subset: no expressions (iptables-restore writes those)', (t) => {
   for (const spec of [
-    ['-p', 'tcp', '-j', 'ACCEPT'],
+    ['!', '-p', 'tcp', '-j', 'ACCEPT'],
+    ['-p', 'sctp', '-j', 'ACCEPT'],
+    ['-m', 'tcp', '--dport', '80', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'tcp', '--sport', '80', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'tcp', '--dport', '80:90', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'udp', '--dport', '80', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'multiport', '--dports', '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16', '-j', 'ACCEPT'],
+    ['-p', 'tcp', '-m', 'multiport', '--dports', '80:90', '-j', 'ACCEPT'],
+    ['-m', 'multiport', '--dports', '80', '-j', 'ACCEPT'],
+    ['-m', 'addrtype', '--dst-type', 'BROADCAST', '-j', 'ACCEPT'],
+    ['-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', 'ACCEPT'],
+    ['-m', 'mark', '!', '--mark', '0x1', '-j', 'ACCEPT'],
+    ['-m', 'conntrack', '--ctstate', 'BOGUS', '-j', 'ACCEPT'],
+    ['-i', 'eth+', '-j', 'ACCEPT'],
+    ['-j', 'DNAT', '--to-destination', '10.0.0.1:80-90'],
+    ['-j', 'DNAT', '--to-destination', '[fd00::1]:80'],
+    ['-j', 'MARK', '--set-mark', '0x1'],
+    ['-j', 'LOG'],
     ['-d', '10.0.0.0/8'],
     ['-d', '0.0.0.0/0', '-j', 'ACCEPT'],
     ['-d', 'fd00::/8', '-j', 'ACCEPT'],
@@ -101,4 +129,113 @@ test('outside the subset: no expressions (iptables-restore writes those)', (t) =
   t.is(nftOpsOf(4, [{ op: 'append', rule: rule('filter', 'FORWARD', '-j', 'ACCEPT') }]), undefined);
   t.is(nftOpsOf(4, [{ op: 'append', rule: rule('nat', 'PREROUTING', '-j', 'ACCEPT') }]), undefined);
   t.is(nftOpsOf(4, [{ op: 'delete', rule: rule('nat', 'POSTROUTING', '-j', 'ACCEPT') }]), undefined);
+});
+
+// A restore input as the changes it stands for, one list per table section (in order).
+function sections(text: string): Array<{ table: TableName; changes: Change[] }> {
+  const out: Array<{ table: TableName; changes: Change[] }> = [];
+  let cur: { table: TableName; changes: Change[] } | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) out.push((cur = { table: line.slice(1) as TableName, changes: [] }));
+    if (!cur || !/^[-:]/.test(line)) continue;
+    const [op, chain, ...rest] = line.startsWith(':') ? ['-N', line.slice(1).split(' ')[0]!] : splitArgs(line);
+    const t = cur.table;
+    if (op === '-N') cur.changes.push({ op: 'create', table: t, chain: chain! });
+    else if (op === '-F') cur.changes.push({ op: 'flush', table: t, chain: chain! });
+    else if (op === '-A') cur.changes.push({ op: 'append', rule: rule(t, chain!, ...rest) });
+    else if (op === '-C') cur.changes.push({ op: 'check', rule: rule(t, chain!, ...rest) });
+    else if (op === '-I' && rest[0] === '1') cur.changes.push({ op: 'insert', rule: rule(t, chain!, ...rest.slice(1)), position: 1 });
+    else throw new Error(`not in the test's parser: ${line}`);
+  }
+  return out;
+}
+
+// The captured messages, one list per NFNL batch.
+function batches(messages: Uint8Array[]): Uint8Array[][] {
+  const out: Uint8Array[][] = [];
+  for (const m of messages) if (type(m) === 0x10) out.push([m]);
+    else out.at(-1)!.push(m);
+  return out;
+}
+
+// portmap's batches (the fixtures' inputs are what its planner writes: its tests compare them),
+// and more of the subset; `exists`: the base chains the node had when the batch was captured.
+const CAPTURES: Array<{ name: string; f: Family; exists: boolean; note: string }> = [
+  { name: 'portmap-setup', f: 4, exists: false, note: 'a fresh node: shared chains, entries, the pod (TCP, UDP, a host IP), the 127/8 guard' },
+  { name: 'portmap-setup', f: 6, exists: false, note: 'a fresh node, IPv6' },
+  { name: 'portmap-create', f: 4, exists: true, note: "a second pod, planned without reading: the probes dropped, the guard's rules checked" },
+  { name: 'portmap-create', f: 6, exists: true, note: 'a second pod, IPv6' },
+  { name: 'misc', f: 4, exists: true, note: '-o, ! -o, conntrack states, mark with and without a mask, RETURN, DROP' },
+];
+
+for (const c of CAPTURES) {
+  test(`IPv${c.f} ${c.name}: every batch is the bytes iptables-nft-restore 1.8.9 sent (${c.note})`, (t) => {
+    const input = readFileSync(new URL(`../../test/fixtures/restore-${c.name}-ipv${c.f}.txt`, import.meta.url), 'utf8');
+    const theirs = batches(captured(c.f, c.name));
+    const ours = sections(input);
+    t.is(theirs.length, ours.length, 'one batch per table section');
+    ours.forEach((sec, b) => {
+      const batch = theirs[b]!;
+      const writes = sec.changes.filter((ch) => ch.op !== 'check');
+      if (writes.length === 0) {
+        // a section of checks only: iptables-nft sends an empty batch, we send none
+        t.is(batch.length, 2, `batch ${b}: empty`);
+        return;
+      }
+      const plan = planNft(c.f, sec.changes);
+      if (!plan) return t.fail(`batch ${b}: outside the subset`);
+      const ops = plan.ops(() => c.exists);
+      // theirs, the repeated NEWTABLEs dropped (iptables-nft names the table before every op)
+      const wanted = batch.filter((m, i) => type(m) !== 0x0a00 || i === 1);
+      t.is(wanted.length, ops.length + 2, `batch ${b}: as many messages`);
+      const genid = new DataView(wanted[0]!.buffer, wanted[0]!.byteOffset).getUint32(24, false);
+      t.is(hex(batchBegin(seq(wanted[0]!), genid)), hex(wanted[0]!));
+      const family = c.f === 4 ? 2 : 10;
+      ops.forEach((op, i) => {
+        const m = wanted[i + 1]!;
+        t.is(hex(noAck(opMessage(family, sec.table, op, seq(m)))), hex(m), `batch ${b} op ${i} (${op.op})`);
+      });
+      t.is(hex(batchEnd(seq(wanted.at(-1)!))), hex(wanted.at(-1)!));
+    });
+  });
+}
+
+test("ADD without reading: the probes become required chains, the checks are the guard's rules as setup wrote them", (t) => {
+  const read = (n: string) => readFileSync(new URL(`../../test/fixtures/restore-portmap-${n}-ipv4.txt`, import.meta.url), 'utf8');
+  const [filter, nat] = sections(read('create'));
+  const plan = planNft(4, [...filter!.changes, ...nat!.changes]);
+  if (!plan) return t.fail('portmap ADD is in the subset');
+  t.deepEqual(plan.needs.chains, ['CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']);
+  t.deepEqual(
+    plan.needs.rules.map((r) => `${r.table} ${r.chain}`),
+    ['filter INPUT', 'filter CNI-HOSTPORT-LOCALNET'],
+  );
+  // the rules checked are, expression for expression, the ones the fresh node's batch wrote
+  const setupFilter = sections(read('setup')).find((s) => s.table === 'filter')!;
+  const written = planNft(4, setupFilter.changes)!.ops(() => false).flatMap((op) => (op.op === 'newRule' ? [op] : []));
+  for (const r of plan.needs.rules) {
+    const w = written.find((op) => op.chain === r.chain);
+    t.deepEqual(w?.exprs, r.exprs, r.chain);
+  }
+  t.is(plan.ops(() => true)[0]?.op, 'newChain');
+});
+
+test('a flush is only of a chain the batch created, after probes only; a check needs a table of ours', (t) => {
+  const c: Change = { op: 'create', table: 'nat', chain: 'CNI-DN-x' };
+  const probe: Change = { op: 'append', rule: rule('nat', 'CNI-DN-x', '-j', 'CNI-HOSTPORT-MASQ') };
+  t.truthy(planNft(4, [c, probe, { op: 'flush', table: 'nat', chain: 'CNI-DN-x' }]));
+  t.is(planNft(4, [{ op: 'flush', table: 'nat', chain: 'CNI-DN-x' }]), undefined);
+  const real: Change = { op: 'append', rule: rule('nat', 'CNI-DN-x', '-p', 'tcp', '-j', 'CNI-HOSTPORT-MASQ') };
+  t.is(planNft(4, [c, real, { op: 'flush', table: 'nat', chain: 'CNI-DN-x' }]), undefined);
+  t.is(planNft(4, [c, { op: 'check', rule: rule('mangle', 'PREROUTING', '-j', 'ACCEPT') }]), undefined);
+  t.is(planNft(4, [c, { op: 'insert', rule: rule('nat', 'POSTROUTING', '-j', 'ACCEPT'), position: 2 }]), undefined);
+  t.is(planNft(4, [c, { op: 'create', table: 'nat', chain: 'POSTROUTING' }]), undefined);
+});
+
+test('jumps: to chains the caller names or with a dash in their name; other names may be xtables targets', (t) => {
+  t.deepEqual(ruleExprs(4, ['-j', 'KUBE-MARK-MASQ'], new Set())?.exprs.at(-1), { expr: 'jump', chain: 'KUBE-MARK-MASQ' });
+  t.deepEqual(ruleExprs(4, ['-j', 'MYCHAIN'], new Set(['MYCHAIN']))?.exprs.at(-1), { expr: 'jump', chain: 'MYCHAIN' });
+  t.is(ruleExprs(4, ['-j', 'MYCHAIN'], new Set()), undefined);
+  t.is(ruleExprs(4, ['-j', 'CT'], new Set()), undefined);
+  t.is(ruleExprs(4, ['-p', 'udp', '-j', 'ACCEPT'], new Set())?.proto, 17);
 });

@@ -26,14 +26,17 @@ export const NFPROTO = { ip: 2, ip6: 10 } as const;
 /** The nf_tables family of a transaction. */
 export type NftFamily = keyof typeof NFPROTO;
 
-/** One expression of a rule to write (the subset iptables-nft uses for the masquerade rules). */
+/** One expression of a rule to write (the subset iptables-nft uses for the bridge's and portmap's rules). */
 export type NftExprSpec =
   | { expr: 'payload'; base: number; offset: number; len: number }
+  | { expr: 'meta'; key: number }
   | { expr: 'bitwise'; len: number; mask: Uint8Array; xor: Uint8Array }
   | { expr: 'cmp'; op: 'eq' | 'neq'; data: Uint8Array }
   | { expr: 'match' | 'target'; name: string; rev: number; info: Uint8Array }
   | { expr: 'counter' }
   | { expr: 'accept' }
+  | { expr: 'drop' }
+  | { expr: 'return' }
   | { expr: 'jump'; chain: string };
 
 /** A base chain's hook, as a NEWCHAIN creating it names it. */
@@ -49,17 +52,31 @@ export interface NftHook {
 export type NftOp =
   | { op: 'newTable' }
   | { op: 'newChain'; chain: string; base?: NftHook; excl?: boolean }
-  | { op: 'newRule'; chain: string; exprs: readonly NftExprSpec[]; compat?: { proto: number; flags: number } }
+  | {
+      op: 'newRule';
+      chain: string;
+      exprs: readonly NftExprSpec[];
+      compat?: { proto: number; flags: number };
+      /** At the chain's head (iptables' `-I chain 1`) instead of its end. */
+      insert?: boolean;
+    }
   | { op: 'delRule'; chain: string; handle: number }
   | { op: 'flush'; chain: string }
   | { op: 'delChain'; chain: string };
 
 /** What a transaction's plan may ask of the kernel before its batch (under the same generation). */
 export interface NftReader {
-  /** True when the chain exists in the table (false also when the table does not). */
-  chainExists(chain: string): boolean;
+  /** True when the chain exists in the table (`table`: another table of the family; false also when the table does not). */
+  chainExists(chain: string, table?: string): boolean;
   /** Handles of the rules of `chain` whose verdict jumps (or goes) to `target`, in order. */
   jumpsTo(chain: string, target: string): number[];
+  /**
+   * True when a rule of `chain` (in the transaction's table, or `table`) holds exactly these
+   * expressions, as the kernel dumps them (a counter's values aside): what `iptables -C` answers
+   * for a rule written in this encoding. A rule encoded otherwise (another iptables version)
+   * does not count, so a caller that then reads the table with iptables-save loses nothing.
+   */
+  hasRule(chain: string, exprs: readonly NftExprSpec[], table?: string): boolean;
 }
 
 /** How a transaction ended: applied, nothing to do, or refused (nothing applied) at op `index`. */
@@ -114,7 +131,7 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
       return b.done();
     }
     case 'newRule': {
-      const b = header(MSG.newRule, f | F_CREATE | F_APPEND, seq, family, 4096)
+      const b = header(MSG.newRule, f | F_CREATE | (op.insert ? 0 : F_APPEND), seq, family, 4096)
         .attrString(1, table)
         .attrString(2, op.chain)
         .nest(4, (l) => {
@@ -139,12 +156,20 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
   }
 }
 
+// NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_JUMP
+const VERDICT = { accept: 1, drop: 0, return: -5, jump: -3 } as const;
+
 // NFTA_EXPR_NAME, then NFTA_EXPR_DATA with the expression's attributes (registers: NFT_REG_1 = 1,
 // the verdict register 0).
 function expr(b: Builder, e: NftExprSpec): void {
   const data = (fill: (d: Builder) => void) => b.nest(2, fill);
   const value = (d: Builder, type: number, bytes: Uint8Array) => d.nest(type, (v) => v.attr(1, bytes));
   switch (e.expr) {
+    case 'meta':
+      // NFTA_META_KEY before NFTA_META_DREG, as libnftnl writes them
+      b.attrString(1, 'meta');
+      data((d) => d.attr(2, u32be(e.key)).attr(1, u32be(1)));
+      return;
     case 'payload':
       b.attrString(1, 'payload');
       data((d) => d.attr(1, u32be(1)).attr(2, u32be(e.base)).attr(3, u32be(e.offset)).attr(4, u32be(e.len)));
@@ -171,12 +196,14 @@ function expr(b: Builder, e: NftExprSpec): void {
       data((d) => d.attr(1, ZERO64).attr(2, ZERO64));
       return;
     case 'accept':
+    case 'drop':
+    case 'return':
     case 'jump':
       b.attrString(1, 'immediate');
       data((d) =>
         d.attr(1, u32be(0)).nest(2, (v) =>
           v.nest(2, (verdict) => {
-            verdict.attr(1, u32be(e.expr === 'accept' ? 1 : -3));
+            verdict.attr(1, u32be(VERDICT[e.expr]));
             if (e.expr === 'jump') verdict.attrString(2, e.chain);
           }),
         ),
@@ -234,9 +261,9 @@ function generation(sock: Rtnl): number {
 
 function reader(sock: Rtnl, fam: number, table: string): NftReader {
   return {
-    chainExists(chain) {
+    chainExists(chain, in_ = table) {
       const msg = header(MSG.getChain, F_REQUEST | F_ACK, ++seqs, fam)
-        .attrString(1, table)
+        .attrString(1, in_)
         .attrString(3, chain)
         .done();
       try {
@@ -248,25 +275,69 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
       }
     },
     jumpsTo(chain, target) {
-      const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam)
-        .attrString(1, table)
-        .attrString(2, chain)
-        .done();
-      let answers: Message[];
-      try {
-        answers = sock.exchange({ msg, answer: 'dump' });
-      } catch (e) {
-        if (e instanceof RtnlError && e.errno === ENOENT) return [];
-        throw e;
-      }
       const handles: number[] = [];
-      for (const m of answers) {
+      for (const m of dumpRules(sock, fam, table, chain)) {
         const h = jumpHandle(m.body, target);
         if (h !== undefined) handles.push(h);
       }
       return handles;
     },
+    hasRule(chain, exprs, in_ = table) {
+      const want = exprList(fam, in_, chain, exprs);
+      return dumpRules(sock, fam, in_, chain).some((m) => {
+        const list = attrAt(m.body, 4, 4);
+        return !!list && sameExprs(list, want);
+      });
+    },
   };
+}
+
+// The rules of one chain, filtered by the kernel (none when the chain or table does not exist).
+function dumpRules(sock: Rtnl, fam: number, table: string, chain: string): Message[] {
+  const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam).attrString(1, table).attrString(2, chain).done();
+  try {
+    return sock.exchange({ msg, answer: 'dump' });
+  } catch (e) {
+    if (e instanceof RtnlError && e.errno === ENOENT) return [];
+    throw e;
+  }
+}
+
+// NFTA_RULE_EXPRESSIONS of the rule we would write, as the kernel dumps it back.
+function exprList(fam: number, table: string, chain: string, exprs: readonly NftExprSpec[]): DataView {
+  const msg = opMessage(fam, table, { op: 'newRule', chain, exprs }, 0);
+  const body = new DataView(msg.buffer, msg.byteOffset + 16, msg.byteLength - 16);
+  return attrAt(body, 4, 4)!;
+}
+
+// The elements of two NFTA_RULE_EXPRESSIONS lists, byte for byte, a counter's packets and bytes aside.
+function sameExprs(a: DataView, b: DataView): boolean {
+  const xs = elements(a);
+  const ys = elements(b);
+  return (
+    xs.length === ys.length &&
+    xs.every((x, i) => {
+      const y = ys[i]!;
+      const name = attrText(attrAt(x, 4, 1));
+      if (name !== attrText(attrAt(y, 4, 1))) return false;
+      if (name === 'counter') return true;
+      if (x.byteLength !== y.byteLength) return false;
+      for (let j = 0; j < x.byteLength; j++) if (x.getUint8(j) !== y.getUint8(j)) return false;
+      return true;
+    })
+  );
+}
+
+// The attributes of a nest, each with its header.
+function elements(list: DataView): DataView[] {
+  const out: DataView[] = [];
+  for (let off = 0; off + 4 <= list.byteLength; ) {
+    const len = list.getUint16(off, true);
+    if (len < 4 || off + len > list.byteLength) break;
+    out.push(new DataView(list.buffer, list.byteOffset + off, len));
+    off += (len + 3) & ~3;
+  }
+  return out;
 }
 
 // Sends the batch and reads one answer per op (acks come after the whole batch ran, in order);
