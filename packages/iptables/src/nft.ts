@@ -10,7 +10,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { type Executor, type NftExprSpec, type NftFamily, type NftOp, netlinkDisabled } from '@cni-ts/process';
 import { type IP, maskOf, parseIP, parsePrefix } from '@cni-ts/netaddr';
-import type { Change, Family, TableName } from './rules.js';
+import type { Change, Family, Rule, TableName } from './rules.js';
 
 const NFT_FAMILY: Record<Family, NftFamily> = { 4: 'ip', 6: 'ip6' };
 const RESTORE: Record<Family, string> = { 4: 'iptables-restore', 6: 'ip6tables-restore' };
@@ -86,7 +86,7 @@ function multiportInfo(ports: readonly number[]): Uint8Array {
   const v = new DataView(info.buffer);
   info[0] = 1;
   info[1] = ports.length;
-  ports.forEach((p, i) => v.setUint16(2 + 2 * i, p, true));
+  for (const [i, p] of ports.entries()) v.setUint16(2 + 2 * i, p, true);
   return info;
 }
 
@@ -207,7 +207,8 @@ function valueMask(text: string | undefined): { value: number; mask: number } | 
 
 // `A:P` (IPv4) or `[A]:P` (IPv6), as `--to-destination` of one address and one port.
 function destinationOf(f: Family, text: string | undefined): { ip: IP; port: number } | undefined {
-  const m = text === undefined ? null : f === 4 ? /^([0-9.]+):(\d+)$/.exec(text) : /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  const m =
+    text === undefined ? null : f === 4 ? /^([0-9.]+):(\d+)$/.exec(text) : /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
   const ip = m ? parseIP(m[1]!) : undefined;
   const port = m ? portOf(m[2]) : undefined;
   return ip && ip.family === f && port !== undefined && port > 0 ? { ip, port } : undefined;
@@ -289,7 +290,11 @@ export function ruleExprs(f: Family, spec: readonly string[], jumpable: Readonly
 }
 
 // One `-m <name> <options>` from spec[at] (the name): its expressions and the index after it.
-function match(spec: readonly string[], at: number, proto: Proto | undefined): { exprs: NftExprSpec[]; next: number } | undefined {
+function match(
+  spec: readonly string[],
+  at: number,
+  proto: Proto | undefined,
+): { exprs: NftExprSpec[]; next: number } | undefined {
   const name = spec[at];
   const opt = spec[at + 1];
   const value = spec[at + 2];
@@ -372,7 +377,8 @@ function target(
     const vm = spec[at + 1] === '--set-xmark' ? valueMask(spec[at + 2]) : undefined;
     return vm && { expr: xt('MARK', 2, markInfo(vm.value, vm.mask)), next: at + 3 };
   }
-  if (jumpable.has(t) || /^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)+$/.test(t)) return { expr: { expr: 'jump', chain: t }, next: at + 1 };
+  if (jumpable.has(t) || /^[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)+$/.test(t))
+    return { expr: { expr: 'jump', chain: t }, next: at + 1 };
   return undefined;
 }
 
@@ -406,7 +412,11 @@ export interface NftPlan {
  * outside the subset. Rules may go into chains that exist already (the kernel refuses the
  * batch when one does not).
  */
-export function planNft(f: Family, changes: readonly Change[], jumpable: ReadonlySet<string> = new Set()): NftPlan | undefined {
+export function planNft(
+  f: Family,
+  changes: readonly Change[],
+  jumpable: ReadonlySet<string> = new Set(),
+): NftPlan | undefined {
   const writes = changes.filter((c) => c.op !== 'check');
   const table = writes.length ? tableOf(writes) : undefined;
   if (!table || !BASE[table]) return undefined;
@@ -520,16 +530,18 @@ export function applyNft(exec: Executor, f: Family, changes: readonly Change[]):
   return out.errno === EEXIST && failed?.op === 'newChain' && failed.excl ? 'exists' : undefined;
 }
 
-/** How applyChangesNft ended: applied, or refused with nothing applied (see there). */
+/** How applyChangesNft ended: applied, or refused with nothing (more) applied (see there). */
 export type NftChangesApplied = 'done' | 'refused';
 
 /**
- * Applies a batch of changes (see planNft) to nf_tables in one atomic transaction, as
- * iptables-restore on iptables-nft would: 'refused', nothing applied, where iptables-restore
- * would refuse it — a rule to check is not there, a probe's target or a chain a rule goes into
- * or jumps to does not exist (ENOENT), a chain to create does (EEXIST). Undefined, nothing
- * applied, when this cannot be done without iptables-restore (see applyNft; also any other
- * refusal, which restore then reports as it does).
+ * Applies a restore batch (see planNft) to nf_tables as iptables-restore on iptables-nft would:
+ * one atomic transaction per table section, in the order restore commits them (a section of
+ * checks only is read with the next one). 'refused' where iptables-restore would refuse a
+ * section — a rule to check is not there, a probe's target or a chain a rule goes into or jumps
+ * to does not exist (ENOENT), a chain to create does (EEXIST) —, that section and the later
+ * ones applied nothing (as with restore, an earlier section stays). Undefined, nothing applied,
+ * when this cannot be done without iptables-restore (see applyNft; also any other refusal of the
+ * first section, which restore then reports as it does; of a later one: 'refused').
  */
 export function applyChangesNft(
   exec: Executor,
@@ -538,11 +550,21 @@ export function applyChangesNft(
   jumpable: ReadonlySet<string> = new Set(),
 ): NftChangesApplied | undefined {
   if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
-  const plan = planNft(f, changes, jumpable);
-  if (!plan) return undefined;
-  const table = tableOf(changes.filter((c) => c.op !== 'check'))!;
+  const plans = sectionsOf(changes).map((s) => ({ table: s.table, plan: planNft(f, s.changes, jumpable) }));
+  if (plans.length === 0 || plans.some((p) => !p.plan)) return undefined;
+  let applied = false;
+  for (const { table, plan } of plans) {
+    const out = transact(exec, f, table, plan!);
+    if (out === 'done') applied = true;
+    else return out === 'refused' || applied ? 'refused' : undefined;
+  }
+  return 'done';
+}
+
+// One section's transaction: its needs read, then its ops, under one generation.
+function transact(exec: Executor, f: Family, table: TableName, plan: NftPlan): NftChangesApplied | undefined {
   let refused = false;
-  const out = exec.nftTransaction(NFT_FAMILY[f], table, (read) => {
+  const out = exec.nftTransaction!(NFT_FAMILY[f], table, (read) => {
     refused =
       plan.needs.chains.some((c) => !read.chainExists(c)) ||
       plan.needs.rules.some((r) => !read.hasRule(r.chain, r.exprs, r.table));
@@ -554,15 +576,38 @@ export function applyChangesNft(
   return out.index >= 0 && (out.errno === EEXIST || out.errno === ENOENT) ? 'refused' : undefined;
 }
 
+// The changes by table in the order restore's sections commit (renderRestore's: first use), a
+// section of checks only joined to the next one (or the last, at the end).
+function sectionsOf(changes: readonly Change[]): Array<{ table: TableName; changes: Change[] }> {
+  const by = new Map<TableName, Change[]>();
+  for (const c of changes) {
+    const t = 'rule' in c ? c.rule.table : c.table;
+    by.set(t, [...(by.get(t) ?? []), c]);
+  }
+  const out: Array<{ table: TableName; changes: Change[] }> = [];
+  let pending: Change[] = [];
+  for (const [table, list] of by) {
+    if (list.every((c) => c.op === 'check')) pending.push(...list);
+    else {
+      out.push({ table, changes: [...pending, ...list] });
+      pending = [];
+    }
+  }
+  if (pending.length && out.length) out.at(-1)!.changes.push(...pending);
+  return out;
+}
+
 /** What removeChainsNft found: the chain (and its jumps) removed, or no such chain (nothing done). */
 export type NftRemoved = 'removed' | 'absent';
 
 /**
  * Removes user chain `chain` of `table` with every rule of the chains `from` jumping to it, as
  * `iptables -D` of each jump, `-F` and `-X` would: 'removed', or 'absent' when the chain is not
- * there (then nothing is sent: a jump to a missing chain cannot exist). Undefined, nothing
- * applied, when it cannot be done here (see applyNft; also when a rule of another chain still
- * jumps to it: the kernel refuses the delete and restore reads the table).
+ * there (then nothing is sent: a jump to a missing chain cannot exist). With `expected`, the
+ * jumps must be exactly those rules (else nothing is done), as a restore `-D`ing each of them
+ * and then `-X`ing the chain would be refused. Undefined, nothing applied, when it cannot be
+ * done here (see applyNft; also when a rule of another chain still jumps to it: the kernel
+ * refuses the delete, EBUSY, and restore reads the table).
  */
 export function removeChainsNft(
   exec: Executor,
@@ -570,19 +615,26 @@ export function removeChainsNft(
   table: TableName,
   chain: string,
   from: readonly string[],
+  expected?: readonly Rule[],
 ): NftRemoved | undefined {
   if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f) || baseOf(table, chain)) return undefined;
+  // the jumps the caller knows it wrote: each must be there, and no other (as `-D` of each, then `-X`)
+  const known = expected?.map((r) => ({ chain: r.chain, exprs: ruleExprs(f, r.spec, new Set([chain]))?.exprs }));
+  if (known?.some((k) => !k.exprs || !from.includes(k.chain))) return undefined;
   let absent = false;
+  let differs = false;
   const out = exec.nftTransaction(NFT_FAMILY[f], table, (read) => {
     absent = !read.chainExists(chain);
     if (absent) return [];
     const ops: NftOp[] = from.flatMap((c) =>
       read.jumpsTo(c, chain).map((handle): NftOp => ({ op: 'delRule', chain: c, handle })),
     );
+    differs = !!known && (ops.length !== known.length || !known.every((k) => read.hasRule(k.chain, k.exprs!)));
+    if (differs) return [];
     ops.push({ op: 'flush', chain }, { op: 'delChain', chain });
     return ops;
   });
-  if (!out?.ok) return undefined;
+  if (!out?.ok || differs) return undefined;
   return absent ? 'absent' : 'removed';
 }
 

@@ -6,7 +6,20 @@
 // created the chain meanwhile; then the tables are read again and the plan redone. A batch that
 // only adds or replaces this container's chain needs no lock: iptables applies it atomically, and
 // nothing else writes that chain.
-import { type Family, type Rule, restore, saveTables } from '@cni-ts/iptables';
+//
+// On a node whose iptables is iptables-nft each of these batches is first written straight to
+// nf_tables in iptables-nft's own encoding (applyChangesNft, removeChainsNft: no process), where
+// it is in the encoded subset; a batch the kernel refuses there is refused as iptables-restore
+// would refuse it (nothing applied), and anything that path cannot do goes to iptables-restore.
+import {
+  type Family,
+  type Rule,
+  applyChangesNft,
+  chainExistsNft,
+  removeChainsNft,
+  restore,
+  saveTables,
+} from '@cni-ts/iptables';
 import { type Executor, ProcessError, isKind } from '@cni-ts/process';
 import type { PortmapConf } from './config.js';
 import type { ContainerNet } from './container.js';
@@ -38,7 +51,15 @@ export function readNat(exec: Executor, family: Family, o?: Owner): Tables['nat'
 
 // A failed batch changed nothing; it is worth planning again when the tables may have moved under it.
 function retryable(e: unknown): boolean {
+  if (e instanceof NftRefused) return true;
   return e instanceof ProcessError && e.kind !== 'not-found' && e.kind !== 'timeout' && e.kind !== 'busy';
+}
+
+/** A batch nf_tables refused as iptables-restore would have (a chain created meanwhile, one gone): nothing applied. */
+class NftRefused extends Error {
+  constructor() {
+    super('the iptables changes were refused by nf_tables (the tables changed meanwhile); nothing was applied');
+  }
 }
 
 /** True when a restore stopped at one of this container's jump rules (where the configured conditions are). */
@@ -53,8 +74,11 @@ export function failedAtJump(e: unknown, o: Owner): boolean {
  * chain already), which changed nothing. A missing tool, a timeout or a held lock is thrown.
  */
 export function createFamily(exec: Executor, conf: PortmapConf, o: Owner, net: ContainerNet): boolean {
+  const changes = planCreate(conf, o, net);
+  const direct = applyChangesNft(exec, net.family, changes);
+  if (direct) return direct === 'done';
   try {
-    restore(exec, net.family, planCreate(conf, o, net));
+    restore(exec, net.family, changes);
     return true;
   } catch (e) {
     if (!retryable(e)) throw e;
@@ -68,6 +92,14 @@ export function createFamily(exec: Executor, conf: PortmapConf, o: Owner, net: C
  * nothing of this pod's DNAT chain; "unknown" (refused, or iptables not usable) means read and see.
  */
 export function removeKnown(exec: Executor, family: Family, o: Owner, jumps?: readonly Rule[]): Removal {
+  const chain = dnatChainName(o);
+  if (jumps) {
+    const direct = removeChainsNft(exec, family, 'nat', chain, [DNAT_CHAIN], jumps);
+    if (direct) return direct;
+  } else {
+    const exists = chainExistsNft(exec, family, 'nat', chain);
+    if (exists !== undefined) return exists ? 'unknown' : 'absent';
+  }
   try {
     restore(exec, family, jumps ? planRemoveKnown(o, jumps) : planProbeAbsent(o));
     return jumps ? 'removed' : 'unknown';
@@ -110,7 +142,9 @@ export async function setupFamily(
         continue;
       }
       try {
-        restore(exec, net.family, plan.changes);
+        const direct = applyChangesNft(exec, net.family, plan.changes);
+        if (direct === 'refused') throw new NftRefused();
+        if (!direct) restore(exec, net.family, plan.changes);
         return;
       } catch (e) {
         // a refused jump rule is refused again: its conditions are what iptables does not take

@@ -2,6 +2,7 @@
 // same ADD (test/fixtures/go-v1.1.1-*.save, captured from /usr/lib/cni/portmap), and golden text
 // for the cases the fixture does not cover.
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { type Change, parseSave, renderRestore } from '@cni-ts/iptables';
 import { type Context, decodeNetConf } from '@cni-ts/skel';
 import {
@@ -15,6 +16,7 @@ import {
   loadConf,
   markOf,
   oldSnatChainName,
+  planCreate,
   planGc,
   planSetup,
   planTeardown,
@@ -352,3 +354,25 @@ test('on a node with many pods, reads parse only the own jumps of CNI-HOSTPORT-D
   t.deepEqual(planGc(parseSave(text, 'nat', chainsOf()), 'podnet', keep), planGc(whole, 'podnet', keep));
   t.is(planGc(parseSave(text, 'nat', chainsOf()), 'podnet', keep).length, 49 * 4, 'GC still sees every pod');
 });
+
+// The batches whose bytes iptables-nft-restore sent are pinned in the iptables package's tests
+// (its fixtures restore-portmap-*.txt and .hex): they must be what this planner writes.
+for (const f of [4, 6] as const) {
+  test(`IPv${f}: the fresh node's and the second pod's batches are the inputs of the captured nf_tables batches`, (t) => {
+    const maps = [
+      { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 8443, containerPort: 443, protocol: 'tcp', hostIP: f === 4 ? '192.0.2.1' : 'fd00:1::1' },
+      { hostPort: 5353, containerPort: 53, protocol: 'udp' },
+    ];
+    const c = conf({ runtimeConfig: { portMappings: maps } });
+    const captured = (name: string) =>
+      readFileSync(
+        new URL(`../../../../iptables/test/fixtures/restore-portmap-${name}-ipv${f}.txt`, import.meta.url),
+        'utf8',
+      );
+    const net = (ip: string) => containerNets({ cniVersion: '1.0.0', ips: [{ address: ip }] }, 'eth0')[0]!;
+    const [a, b] = f === 4 ? ['10.22.0.5/24', '10.22.0.6/24'] : ['fd00:22::5/64', 'fd00:22::6/64'];
+    t.is(renderRestore(planSetup(empty, c, O, net(a)).changes), captured('setup'));
+    t.is(renderRestore(planCreate(c, { network: 'podnet', containerId: 'ctr2' }, net(b))), captured('create'));
+  });
+}

@@ -294,7 +294,10 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
 
 // The rules of one chain, filtered by the kernel (none when the chain or table does not exist).
 function dumpRules(sock: Rtnl, fam: number, table: string, chain: string): Message[] {
-  const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam).attrString(1, table).attrString(2, chain).done();
+  const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam)
+    .attrString(1, table)
+    .attrString(2, chain)
+    .done();
   try {
     return sock.exchange({ msg, answer: 'dump' });
   } catch (e) {
@@ -310,22 +313,35 @@ function exprList(fam: number, table: string, chain: string, exprs: readonly Nft
   return attrAt(body, 4, 4)!;
 }
 
-// The elements of two NFTA_RULE_EXPRESSIONS lists, byte for byte, a counter's packets and bytes aside.
-function sameExprs(a: DataView, b: DataView): boolean {
-  const xs = elements(a);
-  const ys = elements(b);
+// The elements of two NFTA_RULE_EXPRESSIONS lists (the kernel's, ours), attribute by attribute, a
+// counter's packets and bytes aside.
+function sameExprs(kernel: DataView, ours: DataView): boolean {
+  const xs = elements(kernel);
+  const ys = elements(ours);
   return (
     xs.length === ys.length &&
     xs.every((x, i) => {
       const y = ys[i]!;
-      const name = attrText(attrAt(x, 4, 1));
-      if (name !== attrText(attrAt(y, 4, 1))) return false;
-      if (name === 'counter') return true;
-      if (x.byteLength !== y.byteLength) return false;
-      for (let j = 0; j < x.byteLength; j++) if (x.getUint8(j) !== y.getUint8(j)) return false;
-      return true;
+      const name = attrText(attrAt(y, 4, 1));
+      if (name !== attrText(attrAt(x, 4, 1))) return false;
+      return name === 'counter' || sameAttr(x, y);
     })
   );
+}
+
+// One attribute, header included: the same type and length, and the same members (a nest: the
+// kernel dumps nests without NLA_F_NESTED, which we set) or bytes.
+function sameAttr(kernel: DataView, ours: DataView): boolean {
+  const type = ours.getUint16(2, true);
+  if (kernel.byteLength !== ours.byteLength || (kernel.getUint16(2, true) & 0x3fff) !== (type & 0x3fff)) return false;
+  const body = (v: DataView) => new DataView(v.buffer, v.byteOffset + 4, v.byteLength - 4);
+  if (type & 0x8000) {
+    const xs = elements(body(kernel));
+    const ys = elements(body(ours));
+    return xs.length === ys.length && xs.every((x, i) => sameAttr(x, ys[i]!));
+  }
+  for (let j = 4; j < ours.byteLength; j++) if (kernel.getUint8(j) !== ours.getUint8(j)) return false;
+  return true;
 }
 
 // The attributes of a nest, each with its header.
