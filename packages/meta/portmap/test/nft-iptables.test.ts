@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { restoreIsNft } from '@cni-ts/iptables';
 import { SYSTEM_PATH } from '@cni-ts/testutils';
 
 const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
@@ -26,6 +27,7 @@ writeFileSync(
   `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${JSON.stringify(import.meta.resolve('@cni-ts/process'))};
 import { openNetlink } from ${JSON.stringify(new URL('netlink/socket.js', import.meta.resolve('@cni-ts/process')).href)};
+import { Builder, attrText, attrs } from ${JSON.stringify(new URL('netlink/message.js', import.meta.resolve('@cni-ts/process')).href)};
 import { dispatch } from ${JSON.stringify(import.meta.resolve('@cni-ts/skel'))};
 import { makePortmap } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
 const sh = (cmd, args, input, env) => spawnSync(cmd, args, { input, encoding: 'utf8', env: env ?? process.env });
@@ -33,27 +35,15 @@ const execs = [];
 const exec = Object.create(systemExecutor);
 exec.run = (file, args, opts) => { execs.push(file); return systemExecutor.run(file, args, opts); };
 const host = { routeDevice: () => undefined, writeSysctl() {}, async lock() { return { release() {} }; } };
+// the kernel's rule dump of one table (NFT_MSG_GETRULE, NLM_F_DUMP), each rule's chain and expression bytes
 function dump(fam, table) {
   const sock = openNetlink(12);
-  const name = Buffer.from(table + '\\0');
-  const len = 20 + 4 + ((name.length + 3) & ~3);
-  const m = new Uint8Array(len); const v = new DataView(m.buffer);
-  v.setUint32(0, len, true); v.setUint16(4, (10 << 8) | 7, true); v.setUint16(6, 0x301, true); v.setUint32(8, 7, true);
-  m[16] = fam; v.setUint16(20, 4 + name.length, true); v.setUint16(22, 1, true); m.set(name, 24);
+  const req = new Builder((10 << 8) | 7, 0x301, 7, 64).u8(fam).u8(0).u16(0).attrString(1, table).done();
   let answers = [];
-  try { answers = sock.exchange({ msg: m, answer: 'dump' }); } catch {}
+  try { answers = sock.exchange({ msg: req, answer: 'dump' }); } catch {}
   sock.close();
-  return answers.map((a) => {
-    const out = {};
-    for (let off = 4; off + 4 <= a.body.byteLength; ) {
-      const len = a.body.getUint16(off, true), type = a.body.getUint16(off + 2, true) & 0x3fff;
-      const bytes = Buffer.from(a.body.buffer, a.body.byteOffset + off + 4, len - 4);
-      if (type === 2) out.chain = bytes.toString('latin1').replace(/\\0.*/s, '');
-      if (type === 4) out.exprs = bytes.toString('hex');
-      off += (len + 3) & ~3;
-    }
-    return out;
-  });
+  const hex = (d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex');
+  return answers.map((a) => { const at = attrs(a.body, 4); return { chain: attrText(at.get(2)), exprs: hex(at.get(4)) }; });
 }
 function state(f) {
   const fam = f === 4 ? 'ip' : 'ip6';
@@ -108,21 +98,18 @@ interface Verb {
   execs?: string[];
 }
 
+// A command in a fresh user and network namespace, with the system's tools on PATH (or `path`).
+const unshared = (args: string[], path = SYSTEM_PATH) =>
+  spawnSync('unshare', ['-rn', '--', ...args], { encoding: 'utf8', env: { PATH: path } });
+
 function run(steps: Step[], path = SYSTEM_PATH): unknown[] {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify(steps)], {
-    encoding: 'utf8',
-    env: { PATH: path },
-  });
+  const r = unshared([bun, driver, JSON.stringify(steps)], path);
   if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as unknown[];
 }
 
-const here = spawnSync('unshare', ['-rn', '--', 'iptables-nft-save', '-t', 'nat'], { env: { PATH: SYSTEM_PATH } });
-const nftOnPath = spawnSync('sh', ['-c', 'readlink -f "$(command -v iptables-restore)"'], {
-  encoding: 'utf8',
-  env: { PATH: SYSTEM_PATH },
-}).stdout.trim();
-const usable = here.status === 0 && nftOnPath.endsWith('/xtables-nft-multi');
+// unshare works here, and the iptables on PATH is iptables-nft (what the path writes for)
+const usable = unshared(['iptables-nft-save', '-t', 'nat']).status === 0 && restoreIsNft(4) && restoreIsNft(6);
 const maybe = usable ? test : test.skip;
 const maybeGo = usable && existsSync(GO) ? test : test.skip;
 
@@ -133,6 +120,10 @@ const MAPS = (f: 4 | 6) => [
   { hostPort: 5353, containerPort: 53, protocol: 'udp' },
 ];
 const pod = (id: string, addrs: string[], extra: Step = {}) => ({ id, addrs, mappings: [TCP], ...extra });
+const BOTH = [
+  { do: 'state', f: 4 },
+  { do: 'state', f: 6 },
+];
 const add = (path: string, p: Step) => ({ do: 'verb', cmd: 'ADD', path, ...p });
 const del = (path: string, p: Step) => ({ do: 'verb', cmd: 'DEL', path, ...p });
 
@@ -230,13 +221,9 @@ for (const c of CASES) {
 maybe('DEL: ours removes what iptables-restore wrote and the restore path what ours wrote, to the same state', (t) => {
   const p1 = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { mappings: MAPS(6) });
   const p2 = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { mappings: MAPS(6) });
-  const st = [
-    { do: 'state', f: 4 },
-    { do: 'state', f: 6 },
-  ];
-  const base = run([add('restore', p1), ...st]);
-  const ours = run([add('restore', p1), add('restore', p2), del('ours', p2), ...st]);
-  const theirs = run([add('ours', p1), add('ours', p2), del('restore', p2), ...st]);
+  const base = run([add('restore', p1), ...BOTH]);
+  const ours = run([add('restore', p1), add('restore', p2), del('ours', p2), ...BOTH]);
+  const theirs = run([add('ours', p1), add('ours', p2), del('restore', p2), ...BOTH]);
   ok(t, ours.slice(0, 3), 'ours');
   ok(t, theirs.slice(0, 3), 'restore');
   t.deepEqual((ours[2] as Verb).execs, [], 'our DEL starts no iptables process');
@@ -313,14 +300,10 @@ maybe('a batch refused by the kernel applied nothing: an ADD whose chain exists 
 maybeGo("Go's portmap removes our rules, ours remove Go's; the shared rules stay once", (t) => {
   const p = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { mappings: MAPS(6) });
   const q = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { mappings: MAPS(6) });
-  const st = [
-    { do: 'state', f: 4 },
-    { do: 'state', f: 6 },
-  ];
   const go = (cmd: string, s: Step) => ({ do: 'go', cmd, ...s });
-  const base = run([go('ADD', p), ...st]);
-  const a = run([go('ADD', p), add('ours', q), go('DEL', q), ...st]);
-  const b = run([go('ADD', p), go('ADD', q), del('ours', q), ...st]);
+  const base = run([go('ADD', p), ...BOTH]);
+  const a = run([go('ADD', p), add('ours', q), go('DEL', q), ...BOTH]);
+  const b = run([go('ADD', p), go('ADD', q), del('ours', q), ...BOTH]);
   ok(t, base.slice(0, 1), 'Go ADD');
   ok(t, a.slice(0, 3), 'Go, ours, Go DEL');
   ok(t, b.slice(0, 3), 'Go, Go, our DEL');
