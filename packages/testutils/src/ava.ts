@@ -13,8 +13,11 @@ export function rootTest<T>(test: TestFn<T>, file: string): TestFn<T> {
   return skippingTest(test);
 }
 
-// ava's test.skip has no hooks, so files that register hooks on it would crash instead of skip.
-function skippingTest<T>(test: TestFn<T>): TestFn<T> {
+/**
+ * A stand-in for `test` whose tests are all skipped and whose hooks never run (ava's test.skip has
+ * no hooks, so files that register hooks on it would crash instead of skip).
+ */
+export function skippingTest<T>(test: TestFn<T>): TestFn<T> {
   const skip = (...args: unknown[]) => (test.skip as unknown as (...a: unknown[]) => void)(...args);
   const hook = Object.assign(() => {}, { always: Object.assign(() => {}, { skip: () => {} }), skip: () => {} });
   const chain = Object.assign(skip, { skip, only: skip, failing: Object.assign(skip, { skip }) });

@@ -7,3 +7,4 @@ export * from './conflist.js';
 export * from './libcni-shapes.js';
 export * from './scratch.js';
 export * from './values.js';
+export * from './userns.js';

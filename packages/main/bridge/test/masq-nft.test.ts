@@ -5,25 +5,19 @@
 // expression bytes in the kernel's rule dump; ours must be deleted by `iptables -D/-F/-X` as the
 // Go bridge's DEL does, and iptables-restore's by ours; and the path must stand aside where it is
 // not what iptables-restore would do (a legacy iptables on PATH, CNI_TS_NETLINK=0).
-import test from 'ava';
+import anyTest, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatComment } from '@cni-ts/iptables';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import { SYSTEM_PATH, runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 import { masqChain } from '../src/plan-masq-iptables.js';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'cts-masq-nft-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url, ['iptables-nft-save', '-t', 'nat']);
 
 const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawnSync } from 'node:child_process';
+const driver = `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${JSON.stringify(import.meta.resolve('@cni-ts/process'))};
 import { openNetlink } from ${JSON.stringify(new URL('netlink/socket.js', import.meta.resolve('@cni-ts/process')).href)};
 import { applyNft, removeChainNft, renderRestore } from ${JSON.stringify(import.meta.resolve('@cni-ts/iptables'))};
@@ -71,8 +65,7 @@ for (const s of JSON.parse(process.argv[2])) {
   else if (s.do === 'state') out.push(state(f));
 }
 process.stdout.write(JSON.stringify(out));
-`,
-);
+`;
 
 type Step = Record<string, unknown>;
 interface State {
@@ -81,22 +74,16 @@ interface State {
   dump: Record<string, string[]>;
 }
 
-function run(steps: Step[], env: Record<string, string> = {}): unknown[] {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify(steps)], {
-    encoding: 'utf8',
-    env: { PATH: SYSTEM_PATH, ...env },
-  });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as unknown[];
+function run(t: ExecutionContext, steps: Step[], env: Record<string, string> = {}): unknown[] {
+  return runInUserNetns<unknown[]>(t, driver, { input: steps, env });
 }
 
-const here = spawnSync('unshare', ['-rn', '--', 'iptables-nft-save', '-t', 'nat'], { env: { PATH: SYSTEM_PATH } });
 const nftOnPath = spawnSync('sh', ['-c', 'readlink -f "$(command -v iptables-restore)"'], {
   encoding: 'utf8',
   env: { PATH: SYSTEM_PATH },
 }).stdout.trim();
-const usable = here.status === 0 && nftOnPath.endsWith('/xtables-nft-multi');
-const maybe = usable ? test : test.skip;
+// the path under test is taken only where iptables-restore is iptables-nft
+const maybe = nftOnPath.endsWith('/xtables-nft-multi') ? test : test.skip;
 
 const pod = (id: string, addrs: string[], f: 4 | 6 = 4) => ({ net: 'mynet', id, addrs, f });
 const C1 = formatComment('mynet', 'ctr1');
@@ -119,8 +106,8 @@ const CASES: Array<{ name: string; pods: Array<ReturnType<typeof pod>> }> = [
 for (const c of CASES) {
   maybe(`same kernel state as iptables-nft-restore: ${c.name}`, (t) => {
     const f = c.pods[0]!.f;
-    const ours = run([...c.pods.map((p) => ({ do: 'ours', ...p })), { do: 'state', f }]);
-    const theirs = run([...c.pods.map((p) => ({ do: 'restore', ...p })), { do: 'state', f }]);
+    const ours = run(t, [...c.pods.map((p) => ({ do: 'ours', ...p })), { do: 'state', f }]);
+    const theirs = run(t, [...c.pods.map((p) => ({ do: 'restore', ...p })), { do: 'state', f }]);
     t.deepEqual(
       ours.slice(0, -1),
       c.pods.map(() => 'done'),
@@ -139,7 +126,7 @@ for (const c of CASES) {
 
 maybe("ours are removed by iptables -D, -F and -X as the Go bridge's DEL does, and read by iptables -C", (t) => {
   const spec = ['-s', '10.22.0.5/32', '-m', 'comment', '--comment', C1, '-j', CH1];
-  const r = run([
+  const r = run(t, [
     { do: 'ours', ...pod('ctr1', ['10.22.0.5/24']) },
     { do: 'run', cmd: ['iptables', '-t', 'nat', '-C', 'POSTROUTING', ...spec] },
     {
@@ -173,15 +160,15 @@ maybe("ours are removed by iptables -D, -F and -X as the Go bridge's DEL does, a
 
 maybe("iptables-restore's are removed by ours, and only that pod's", (t) => {
   const [removed, left, only] = [
-    run([
+    run(t, [
       { do: 'restore', ...pod('ctr1', ['10.22.0.5/24']) },
       { do: 'restore', ...pod('ctr2', ['10.22.0.6/24']) },
       { do: 'remove', ...pod('ctr1', []) },
       { do: 'remove', ...pod('ctr1', []) },
       { do: 'state' },
     ]),
-    run([{ do: 'restore', ...pod('ctr2', ['10.22.0.6/24']) }, { do: 'state' }]),
-    run([
+    run(t, [{ do: 'restore', ...pod('ctr2', ['10.22.0.6/24']) }, { do: 'state' }]),
+    run(t, [
       { do: 'restore', ...pod('ctr1', ['fd00::5/64'], 6) },
       { do: 'remove', ...pod('ctr1', [], 6) },
       { do: 'state', f: 6 },
@@ -198,7 +185,7 @@ maybe("iptables-restore's are removed by ours, and only that pod's", (t) => {
 maybe(
   'a chain that exists already is "exists", nothing applied; a chain still jumped to elsewhere is left to restore',
   (t) => {
-    const r = run([
+    const r = run(t, [
       { do: 'restore', ...pod('ctr1', ['10.22.0.5/24']) },
       { do: 'state' },
       { do: 'ours', ...pod('ctr1', ['10.22.0.7/24']) },
@@ -219,20 +206,23 @@ maybe(
 maybe(
   'stands aside where iptables-restore would not write nf_tables: legacy iptables on PATH, CNI_TS_NETLINK=0',
   (t) => {
-    const legacy = join(dir, 'legacy-bin');
-    mkdirSync(legacy, { recursive: true });
-    for (const tool of ['iptables-restore', 'ip6tables-restore'])
-      symlinkSync('/usr/sbin/xtables-legacy-multi', join(legacy, tool));
-    const steps = [
-      { do: 'ours', ...pod('ctr1', ['10.22.0.5/24']) },
-      { do: 'remove', ...pod('ctr1', []) },
-      { do: 'state' },
-    ];
-    const envs: Array<Record<string, string>> = [{ PATH: `${legacy}:${SYSTEM_PATH}` }, { CNI_TS_NETLINK: '0' }];
-    for (const env of envs) {
-      const r = run(steps, env);
-      t.deepEqual(r.slice(0, 2), [null, null], JSON.stringify(env));
-      t.deepEqual((r[2] as State).dump, {});
+    const legacy = mkdtempSync(join(tmpdir(), 'cts-masq-legacy-'));
+    try {
+      for (const tool of ['iptables-restore', 'ip6tables-restore'])
+        symlinkSync('/usr/sbin/xtables-legacy-multi', join(legacy, tool));
+      const steps = [
+        { do: 'ours', ...pod('ctr1', ['10.22.0.5/24']) },
+        { do: 'remove', ...pod('ctr1', []) },
+        { do: 'state' },
+      ];
+      const envs: Array<Record<string, string>> = [{ PATH: `${legacy}:${SYSTEM_PATH}` }, { CNI_TS_NETLINK: '0' }];
+      for (const env of envs) {
+        const r = run(t, steps, env);
+        t.deepEqual(r.slice(0, 2), [null, null], JSON.stringify(env));
+        t.deepEqual((r[2] as State).dump, {});
+      }
+    } finally {
+      rmSync(legacy, { recursive: true, force: true });
     }
   },
 );

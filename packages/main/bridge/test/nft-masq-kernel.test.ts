@@ -7,17 +7,10 @@
 // one whose comment is the bare hash, one the hash cut short), every attachment's rules must come
 // back rule for rule as nft lists them, and the setup and teardown scripts planned from either
 // read must be the same.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import anyTest, { type ExecutionContext } from 'ava';
+import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'cts-br-nftk-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url, ['nft', 'list', 'tables']);
 const src = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
 
 const LONG_ID = `ctr-${'x'.repeat(120)}`;
@@ -38,10 +31,7 @@ const PODS: Pod[] = [
 const ASKED = [...PODS, { network: 'n3', ifname: 'eth0', containerId: 'ctr-a', addresses: ['10.9.0.2/24'] }];
 
 // Runs in the namespace: applies the ADD scripts, extra rules, then reads both ways per attachment.
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawnSync } from 'node:child_process';
+const driver = `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${src('../../../../process/dist/src/index.js')};
 import { nftList } from ${src('../../../../nftables/dist/src/index.js')};
 import { MASQ_LIST, nftInstanceHash, planNftMasqSetup, planNftMasqTeardown } from ${src('../src/plan-masq-nft.js')};
@@ -71,8 +61,7 @@ const out = asked.map((p) => {
   };
 });
 process.stdout.write(JSON.stringify({ all, out }));
-`,
-);
+`;
 
 interface Read {
   hash: string;
@@ -82,24 +71,12 @@ interface Read {
   teardown: [string | null, string];
 }
 
-function run(pods: Pod[], extra: Array<[Pod, string]>, asked: Pod[]) {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify([pods, extra, asked])], {
-    encoding: 'utf8',
-    env: { PATH: SYSTEM_PATH },
-  });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as { all: Read['nft']; out: Read[] };
+function run(t: ExecutionContext, pods: Pod[], extra: Array<[Pod, string]>, asked: Pod[]) {
+  return runInUserNetns<{ all: Read['nft']; out: Read[] }>(t, driver, { input: [pods, extra, asked] });
 }
 
-const nftHere = spawnSync('unshare', ['-rn', '--', 'nft', 'list', 'tables'], { env: { PATH: SYSTEM_PATH } });
-
 test("the kernel read of an attachment's masquerade rules equals nft -j list chain, rule for rule", (t) => {
-  if (nftHere.status !== 0) {
-    t.log('nft cannot run in a user namespace here: skipped');
-    t.pass();
-    return;
-  }
-  const none = run([], [], ASKED);
+  const none = run(t, [], [], ASKED);
   for (const r of none.out) {
     t.deepEqual(r.kernel, [], 'no table: no rules, and no error');
     t.deepEqual(r.nft, []);
@@ -110,7 +87,7 @@ test("the kernel read of an attachment's masquerade rules equals nft -j list cha
     [PODS[1]!, 'NONE'], // an operator's rule without a comment
     [PODS[1]!, 'SHORT'], // a comment that is the start of the hash: not the attachment's
   ];
-  const got = run(PODS, extra, ASKED);
+  const got = run(t, PODS, extra, ASKED);
   // one rule per address, plus the extra ones
   t.is(got.all.length, PODS.flatMap((p) => p.addresses).length + extra.length, 'the ADDs wrote their rules');
   const counts: number[] = [];

@@ -4,24 +4,14 @@
 // UDP, SCTP, hostIPs of both families, masqAll, two addresses of one container), every rule of
 // the chains must come back with the same handle, comment and expressions as nft's JSON, so
 // ownRules, the re-ADD cleanup and DEL's conntrack flows read the same from both.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import anyTest, { type ExecutionContext } from 'ava';
+import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'cts-pm-nftk-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url, ['nft', 'list', 'tables']);
 const src = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
 
 // Runs in the namespace: applies ADD scripts planned by portmap itself, then reads both ways.
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawnSync } from 'node:child_process';
+const driver = `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${src('../../../../process/dist/src/index.js')};
 import { nftList } from ${src('../../../../nftables/dist/src/index.js')};
 import { decodeNetConf } from ${src('../../../../skel/dist/src/index.js')};
@@ -44,31 +34,20 @@ for (const f of [4, 6]) {
   out[f] = { kernel: kernelListing(systemExecutor, f)?.rules ?? null, nft, byId };
 }
 process.stdout.write(JSON.stringify(out));
-`,
-);
+`;
 
-function run(pods: unknown[]) {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify(pods)], {
-    encoding: 'utf8',
-    env: { PATH: SYSTEM_PATH },
-  });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Record<
-    4 | 6,
-    { kernel: unknown[] | null; nft: Array<{ comment?: string }>; byId: Record<string, unknown[] | null> }
-  >;
+function run(t: ExecutionContext, pods: unknown[]) {
+  return runInUserNetns<
+    Record<
+      4 | 6,
+      { kernel: unknown[] | null; nft: Array<{ comment?: string }>; byId: Record<string, unknown[] | null> }
+    >
+  >(t, driver, { input: pods });
 }
-
-const nftHere = spawnSync('unshare', ['-rn', '--', 'nft', 'list', 'tables'], { env: { PATH: SYSTEM_PATH } });
 const pm = (...m: Array<Record<string, unknown>>) => ({ runtimeConfig: { portMappings: m } });
 
 test('the kernel read of the per-container chains equals nft -j list: handles, comments, expressions', (t) => {
-  if (nftHere.status !== 0) {
-    t.log('nft cannot run in a user namespace here: skipped');
-    t.pass();
-    return;
-  }
-  const none = run([]);
+  const none = run(t, []);
   t.deepEqual(
     none[4],
     { kernel: [], nft: [], byId: { ctr: [], 'ctr-tcpx': [], 'ctr-tc': [] } },
@@ -99,7 +78,7 @@ test('the kernel read of the per-container chains equals nft -j list: handles, c
     // a second attachment of one container: another address, the same comment
     { id: 'ctr-tcp', ips: ['10.23.0.5/24'], conf: pm({ hostPort: 8081, containerPort: 81, protocol: 'tcp' }) },
   ];
-  const got = run(pods);
+  const got = run(t, pods);
   // hostports and masquerading rules per family (IPv6: no localhost rule; masqAll: none either)
   const expected = { 4: 3 + 5 + 2 + 1 + 3, 6: 3 + 2 };
   for (const f of [4, 6] as const) {
