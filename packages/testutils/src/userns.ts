@@ -20,7 +20,7 @@ export interface UserNetnsOptions {
   input?: unknown;
   /** Added to the driver's environment, which is otherwise only PATH=SYSTEM_PATH. */
   env?: Record<string, string>;
-  /** The driver is killed (and the run fails) after this long; default 30 s. */
+  /** The driver is killed (and the run fails) after this long; default 60 s. */
   timeoutMs?: number;
 }
 
@@ -43,7 +43,7 @@ export function runInUserNetns<R = unknown>(
     const driver = join(dir, 'driver.mjs');
     writeFileSync(driver, driverSource);
     const args = opts.input === undefined ? [] : [JSON.stringify(opts.input)];
-    const timeout = opts.timeoutMs ?? 30_000;
+    const timeout = opts.timeoutMs ?? 60_000;
     const r = spawnSync('unshare', ['-rn', '--', bunBin, driver, ...args], {
       encoding: 'utf8',
       env: { PATH: SYSTEM_PATH, ...opts.env },
