@@ -10,3 +10,5 @@ export { type AsCommand, DirectIp, type LinkState, linkUpRequest, openDirectIp }
 export type { AddrDoc } from './netlink/docs.js';
 export { Builder, type Message, type Request, messages } from './netlink/message.js';
 export { NetnsError, type Rtnl, RtnlError } from './netlink/socket.js';
+export { type SyncFs, fs, useFs } from './fs.js';
+export { libcFs } from './netlink/libc-fs.js';

@@ -1,6 +1,6 @@
 // Network namespaces by path: CNI_NETNS is a path such as /proc/123/ns/net or /run/netns/x,
 // which `ip -n` cannot take, so commands enter it with nsenter(1).
-import { statSync, statfsSync } from 'node:fs';
+import { type SyncFs, fs } from './fs.js';
 
 const NSFS_MAGIC = 0x6e736673;
 
@@ -15,19 +15,19 @@ export type NetnsState = 'ok' | 'missing' | 'not-netns' | 'self';
 
 /** Checks a netns path: missing, not a network namespace, our own namespace, or ok. */
 export function probeNetns(path: string): NetnsState {
-  let st: ReturnType<typeof statSync>;
+  let st: ReturnType<SyncFs['statSync']>;
   try {
-    st = statSync(path);
+    st = fs().statSync(path);
   } catch {
     return 'missing';
   }
   try {
-    if (statfsSync(path).type !== NSFS_MAGIC) return 'not-netns';
+    if (Number(fs().statfsSync(path).type) !== NSFS_MAGIC) return 'not-netns';
   } catch {
     return 'missing';
   }
   try {
-    const own = statSync('/proc/self/ns/net');
+    const own = fs().statSync('/proc/self/ns/net');
     if (own.dev === st.dev && own.ino === st.ino) return 'self';
   } catch {
     // without /proc we cannot compare; treat as another namespace

@@ -1,5 +1,5 @@
 // Kernel parameters under /proc/sys: directly in our own netns, through one `sh` in another.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { fs } from './fs.js';
 import type { Executor } from './run.js';
 import { runChecked } from './run.js';
 import { inNetns } from './netns.js';
@@ -18,18 +18,18 @@ export function sysctlPath(name: string): string {
 
 /** Reads a sysctl of the current netns (trimmed). */
 export function readSysctl(name: string): string {
-  return readFileSync(sysctlPath(name), 'utf8').trim();
+  return fs().readFileSync(sysctlPath(name), 'utf8').trim();
 }
 
 /** Writes a sysctl of the current netns unless it already has that value. */
 export function writeSysctl(name: string, value: string): void {
   const path = sysctlPath(name);
   try {
-    if (readFileSync(path, 'utf8').trim() === value) return;
+    if (fs().readFileSync(path, 'utf8').trim() === value) return;
   } catch {
     // fall through: the write reports the real error
   }
-  writeFileSync(path, value);
+  fs().writeFileSync(path, value);
 }
 
 // Writes "path value" pairs up to "--" (or the end), then becomes the command after "--" if any.

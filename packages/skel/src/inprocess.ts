@@ -6,8 +6,7 @@
 // exactly as from a process; so its answer, its errors and the undo contract of delegateAdd
 // cannot differ. Anything else on CNI_PATH (another file, a Go plugin, a name we do not carry) is
 // exec'd. docs/performance.md has the figures.
-import { statSync } from 'node:fs';
-import type { Executor } from '@cni-ts/process';
+import { type Executor, fs } from '@cni-ts/process';
 import { dispatch } from './dispatch.js';
 import type { Plugin, PluginSource } from './plugin.js';
 
@@ -58,8 +57,8 @@ export async function loadInProcessPlugin(file: string): Promise<Plugin | undefi
 
 function identity(path: string): { dev: number; ino: number } | null {
   try {
-    const st = statSync(path);
-    return st.isFile() ? { dev: st.dev, ino: st.ino } : null;
+    const st = fs().statSync(path);
+    return st.isFile() ? { dev: Number(st.dev), ino: Number(st.ino) } : null;
   } catch {
     return null;
   }

@@ -1,6 +1,5 @@
 // Binds dispatch to the real process: env, fd 0, fd 1/2 and the exit code.
-import { readFileSync, writeSync } from 'node:fs';
-import { systemExecutor } from '@cni-ts/process';
+import { fs, systemExecutor } from '@cni-ts/process';
 import { dispatch } from './dispatch.js';
 import type { Plugin } from './plugin.js';
 
@@ -14,7 +13,7 @@ export function runPlugin(plugin: Plugin): void {
     plugin,
     {
       env: process.env,
-      readStdin: () => readFileSync(0, 'utf8'),
+      readStdin: () => fs().readFileSync(0, 'utf8'),
       stdout: (s) => writeAll(1, s),
       stderr: (s) => writeAll(2, s),
       exec: systemExecutor,
@@ -38,7 +37,7 @@ export function writeAll(fd: number, text: string): void {
   let off = 0;
   while (off < buf.length) {
     try {
-      off += writeSync(fd, buf, off, buf.length - off);
+      off += fs().writeSync(fd, buf, off, buf.length - off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
     }

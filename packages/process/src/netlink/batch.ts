@@ -4,7 +4,7 @@
 // so ipBatch's caller gets the same result and the same ProcessError (kind, failing command,
 // missing object) either way. A batch with a command outside the subset (netlink/commands.ts), or
 // run where bun:ffi is missing, is undefined: the caller spawns `ip`.
-import { closeSync, openSync } from 'node:fs';
+import { fs } from '../fs.js';
 import { linkByIndex, linkByName, stepOf } from './commands.js';
 import { type ShowContext, ipErrorText, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc } from './docs.js';
 import type { Message } from './message.js';
@@ -95,7 +95,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
       }
       if (step.netns !== undefined) {
         try {
-          nsFd = l.nsFd = openSync(step.netns, 'r');
+          nsFd = l.nsFd = fs().openSync(step.netns, 'r');
         } catch {
           return badArg(step.netns, 'Invalid "netns" value');
         }
@@ -130,7 +130,7 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
       if (!(e instanceof RtnlError)) throw e;
       return failed(ipErrorText(e.errno, e.extack));
     } finally {
-      if (nsFd !== undefined) closeSync(nsFd);
+      if (nsFd !== undefined) fs().closeSync(nsFd);
     }
   }
   return { docs };

@@ -2,10 +2,12 @@
 // the namespace (setns), writes the sysctls it was asked to (/proc/sys/net shows the namespace
 // of the thread that opens a file), opens the socket — a socket belongs to the namespace it was
 // created in, whatever the thread does afterwards — and returns to its own namespace before
-// anything else runs. libc's socket, setns and setsockopt come through bun:ffi; files and the
-// socket's reads and writes go through node:fs, so only four symbols are bound (each costs start-up).
+// anything else runs. libc's socket, setns and setsockopt come through bun:ffi, with the file
+// calls netlink/libc-fs.ts makes for a run without node:fs (one binding: the number of symbols
+// costs nothing measurable, a second dlopen would); files and the socket's reads and writes go
+// through the run's file calls (fs.ts: node:fs unless the plugin chose libc).
 // Only in Bun; elsewhere, or when libc cannot be loaded, `openRtnl` returns null and callers spawn `ip`.
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { fs } from '../fs.js';
 import { NLMSG_DONE, NLMSG_ERROR, type Message, type Request, errorOf, messages } from './message.js';
 
 const AF_NETLINK = 16;
@@ -22,6 +24,13 @@ interface Libc {
   setns(fd: number, nstype: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   errno(): number;
+  /** The file calls (netlink/libc-fs.ts): paths are NUL-terminated bytes, results as libc's. */
+  open(path: Uint8Array, flags: number, mode: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: Uint8Array, off: number, len: number): number;
+  write(fd: number, buf: Uint8Array, off: number, len: number): number;
+  stat(path: Uint8Array, out: Uint8Array): number;
+  statfs(path: Uint8Array, out: Uint8Array): number;
 }
 
 /** A failure before any command ran: the namespace cannot be entered, a sysctl cannot be written. */
@@ -64,18 +73,32 @@ export function loadLibc(): Libc | null {
   try {
     // a synchronous require (Bun provides it in ES modules; the bundlers keep bun:ffi external)
     const { dlopen, FFIType, ptr, read } = require('bun:ffi') as typeof import('bun:ffi');
-    const { i32, ptr: p } = FFIType;
+    const { i32, u64, ptr: p } = FFIType;
     const { symbols: s } = dlopen('libc.so.6', {
       socket: { args: [i32, i32, i32], returns: i32 },
       setns: { args: [i32, i32], returns: i32 },
       setsockopt: { args: [i32, i32, i32, p, i32], returns: i32 },
       __errno_location: { args: [], returns: p },
+      open: { args: [p, i32, i32], returns: i32 },
+      close: { args: [i32], returns: i32 },
+      // ssize_t as its low 32 bits: a count (our buffers are far below 2 GiB) or -1
+      read: { args: [i32, p, u64], returns: i32 },
+      write: { args: [i32, p, u64], returns: i32 },
+      stat: { args: [p, p], returns: i32 },
+      statfs: { args: [p, p], returns: i32 },
     });
     libc = {
       socket: (d, t, pr) => s.socket(d, t, pr),
       setns: (fd, t) => s.setns(fd, t),
       setsockopt: (fd, l, n, v, len) => s.setsockopt(fd, l, n, ptr(v), len),
       errno: () => read.i32(s.__errno_location()!, 0),
+      open: (path, flags, mode) => s.open(ptr(path), flags, mode),
+      close: (fd) => s.close(fd),
+      // a zero-length buffer has no address to hand over
+      read: (fd, buf, off, len) => (len === 0 ? 0 : s.read(fd, ptr(buf, off), len)),
+      write: (fd, buf, off, len) => (len === 0 ? 0 : s.write(fd, ptr(buf, off), len)),
+      stat: (path, out) => s.stat(ptr(path), ptr(out)),
+      statfs: (path, out) => s.statfs(ptr(path), ptr(out)),
     };
   } catch {
     libc = null;
@@ -155,7 +178,7 @@ function inNetns<T>(c: Libc, path: string, f: () => T): T {
   const target = openNetns(path);
   let own = -1;
   try {
-    own = openSync('/proc/thread-self/ns/net', 'r');
+    own = fs().openSync('/proc/thread-self/ns/net', 'r');
     if (c.setns(target, CLONE_NEWNET) !== 0)
       throw new NetnsError(
         `cannot enter ${path}`,
@@ -175,15 +198,15 @@ function inNetns<T>(c: Libc, path: string, f: () => T): T {
     if ('error' in out) throw out.error;
     return out.value;
   } finally {
-    closeSync(target);
-    if (own >= 0) closeSync(own);
+    fs().closeSync(target);
+    if (own >= 0) fs().closeSync(own);
   }
 }
 
 // The namespace file, failing as nsenter does ("cannot open <path>: No such file or directory").
 function openNetns(path: string): number {
   try {
-    return openSync(path, 'r');
+    return fs().openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -199,7 +222,7 @@ function errnoText(e: number): string {
 // Fails as sysctlShellArgs' shell does ("cannot write sysctl <path>", which ipBatch's error names).
 function writeSysctlHere(path: string, value: string): void {
   try {
-    writeFileSync(path, value);
+    fs().writeFileSync(path, value);
   } catch (e) {
     throw new NetnsError(`cannot write sysctl ${path}`, `${(e as Error).message}\ncannot write sysctl ${path}\n`);
   }
@@ -209,11 +232,11 @@ function socketOf(fd: number): Rtnl {
   const buf = new Uint8Array(64 * 1024);
   return {
     exchange(req: Request): Message[] {
-      writeSync(fd, req.msg);
+      fs().writeSync(fd, req.msg, 0, req.msg.length);
       const seq = new DataView(req.msg.buffer, req.msg.byteOffset).getUint32(8, true);
       const out: Message[] = [];
       for (;;) {
-        const n = readSync(fd, buf);
+        const n = fs().readSync(fd, buf);
         // a copy: the next read reuses the buffer
         for (const m of messages(buf.slice(0, n))) {
           if (m.seq !== seq) continue;
@@ -229,14 +252,14 @@ function socketOf(fd: number): Rtnl {
       }
     },
     talk(msg, done) {
-      writeSync(fd, msg);
+      fs().writeSync(fd, msg, 0, msg.length);
       for (;;) {
-        const n = readSync(fd, buf);
+        const n = fs().readSync(fd, buf);
         for (const m of messages(buf.slice(0, n))) if (done(m)) return;
       }
     },
     close() {
-      closeSync(fd);
+      fs().closeSync(fd);
     },
   };
 }

@@ -4,7 +4,7 @@
 // NLA_F_NESTED where tc leaves it off, and tbf's rate table and buffer in ticks computed as
 // tc_core.c does from /proc/net/psched). A command in any other form is outside the subset
 // (undefined), and the batch goes to `tc`.
-import { readFileSync } from 'node:fs';
+import { fs } from '../fs.js';
 import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Request } from './message.js';
 
 const RTM_NEWQDISC = 36;
@@ -190,7 +190,7 @@ export function psched(): number | undefined {
   if (tickInUsec === undefined) {
     tickInUsec = null;
     try {
-      const [a, b, c] = readFileSync('/proc/net/psched', 'latin1').trim().split(/\s+/);
+      const [a, b, c] = fs().readFileSync('/proc/net/psched', 'latin1').trim().split(/\s+/);
       let t2us = Number.parseInt(a!, 16);
       const us2t = Number.parseInt(b!, 16);
       const clockRes = Number.parseInt(c!, 16);

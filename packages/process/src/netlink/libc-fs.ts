@@ -1,0 +1,130 @@
+// The run's file calls (fs.ts) through libc, bound by bun:ffi with the rtnetlink symbols
+// (netlink/socket.ts): for a plugin whose run would otherwise load node:fs for nothing else
+// (loopback; docs/startup.md). Errors are node:fs's: an Error with `code`, `errno`, `syscall` and
+// `path`, and its message; a read interrupted or a non-blocking stdin not ready yet is retried.
+import type { SyncFs } from '../fs.js';
+import { loadLibc } from './socket.js';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+const O_CLOEXEC = 0o2000000;
+const EINTR = 4;
+const EAGAIN = 11;
+
+// errno → node's code and text (uv's wording), for the errors the shared path can meet
+const ERRNOS: Record<number, readonly [string, string]> = {
+  1: ['EPERM', 'operation not permitted'],
+  2: ['ENOENT', 'no such file or directory'],
+  4: ['EINTR', 'interrupted system call'],
+  9: ['EBADF', 'bad file descriptor'],
+  11: ['EAGAIN', 'resource temporarily unavailable'],
+  13: ['EACCES', 'permission denied'],
+  20: ['ENOTDIR', 'not a directory'],
+  21: ['EISDIR', 'illegal operation on a directory'],
+  22: ['EINVAL', 'invalid argument'],
+  28: ['ENOSPC', 'no space left on device'],
+  32: ['EPIPE', 'broken pipe'],
+};
+
+const cString = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+
+/** The file calls through libc; null outside Bun or when libc cannot be bound. */
+export function libcFs(): SyncFs | null {
+  const c = loadLibc();
+  if (!c) return null;
+  const fail = (syscall: string, path?: string): Error => {
+    const n = c.errno();
+    const [code, text] = ERRNOS[n] ?? [`Unknown system error -${n}`, `unknown error ${n}`];
+    const at = path === undefined ? '' : ` '${path}'`;
+    return Object.assign(new Error(`${code}: ${text}, ${syscall}${at}`), {
+      code,
+      errno: -n,
+      syscall,
+      ...(path === undefined ? {} : { path }),
+    });
+  };
+  const open = (path: string, flags: number, mode = 0): number => {
+    for (;;) {
+      const fd = c.open(cString(path), flags | O_CLOEXEC, mode);
+      if (fd >= 0) return fd;
+      if (c.errno() !== EINTR) throw fail('open', path);
+    }
+  };
+  const readSync = (fd: number, buf: Uint8Array, off = 0): number => {
+    for (;;) {
+      const n = c.read(fd, buf, off, buf.length - off);
+      if (n >= 0) return n;
+      const e = c.errno();
+      if (e === EAGAIN) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      else if (e !== EINTR) throw fail('read');
+    }
+  };
+  const writeSync = (fd: number, buf: Uint8Array, off: number, len: number): number => {
+    for (;;) {
+      const n = c.write(fd, buf, off, len);
+      if (n >= 0) return n;
+      // EAGAIN goes to the caller, as with node:fs (skel's writeAll retries)
+      if (c.errno() !== EINTR) throw fail('write');
+    }
+  };
+  const readAll = (fd: number): Uint8Array => {
+    let buf = new Uint8Array(16 * 1024);
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) {
+        const bigger = new Uint8Array(buf.length * 2);
+        bigger.set(buf);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, len);
+      if (n === 0) return buf.subarray(0, len);
+      len += n;
+    }
+  };
+  // st_dev and st_ino: the first two 64-bit fields of struct stat on x86-64 and arm64 alike;
+  // st_mode follows st_nlink (64-bit) on x86-64, and comes right after st_ino on arm64
+  const modeAt = process.arch === 'x64' ? 24 : 16;
+  const u64 = (b: Uint8Array, at: number) => {
+    const v = new DataView(b.buffer, b.byteOffset);
+    return v.getUint32(at + 4, true) * 2 ** 32 + v.getUint32(at, true);
+  };
+  return {
+    openSync: (path) => open(path, O_RDONLY),
+    closeSync(fd) {
+      c.close(fd);
+    },
+    readSync: (fd, buf) => readSync(fd, buf),
+    writeSync,
+    readFileSync(path, encoding) {
+      const fd = typeof path === 'number' ? path : open(path, O_RDONLY);
+      try {
+        return Buffer.from(readAll(fd)).toString(encoding);
+      } finally {
+        if (typeof path !== 'number') c.close(fd);
+      }
+    },
+    writeFileSync(path, data) {
+      const fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o666);
+      try {
+        const b = Buffer.from(data, 'utf8');
+        for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+      } finally {
+        c.close(fd);
+      }
+    },
+    statSync(path) {
+      const out = new Uint8Array(256);
+      if (c.stat(cString(path), out) !== 0) throw fail('stat', path);
+      const mode = new DataView(out.buffer).getUint32(modeAt, true);
+      return { dev: u64(out, 0), ino: u64(out, 8), isFile: () => (mode & 0o170000) === 0o100000 };
+    },
+    statfsSync(path) {
+      const out = new Uint8Array(256);
+      if (c.statfs(cString(path), out) !== 0) throw fail('statfs', path);
+      // f_type, the first field
+      return { type: u64(out, 0) };
+    },
+  };
+}
