@@ -65,9 +65,11 @@ function delLink(exec: Executor, name: string, netns?: string): void {
 }
 
 // We own the routes of the links we create: no router advertisements (errors ignored, as upstream).
-function acceptRaOff(host: Host, link: string): void {
+// A link created by this ADD has the default (1, or what conf/default says): written, not read first.
+function acceptRaOff(host: Host, link: string, created = false): void {
   try {
-    host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
+    if (created) host.setSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
+    else host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
   } catch {
     // a node without IPv6 has no accept_ra to turn off
   }
@@ -87,7 +89,7 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
   }
   acceptRaOff(host, plan.bridge);
   runPortBatch(host, exec, plan.batch, hostVeth, undo);
-  for (const link of plan.acceptRa) acceptRaOff(host, link);
+  for (const link of plan.acceptRa) acceptRaOff(host, link, true);
   for (const [k, v] of plan.forwarding) {
     try {
       host.writeSysctl(k, v);

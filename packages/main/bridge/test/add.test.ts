@@ -34,7 +34,7 @@ test('ADD on a fresh node: IPAM, bridge, one node batch, one pod process (sysctl
   ]);
   t.deepEqual(host.sysctls, [
     ['net/ipv6/conf/cni0/accept_ra', '0'],
-    [`net/ipv6/conf/${VETH}/accept_ra`, '0'],
+    [`!net/ipv6/conf/${VETH}/accept_ra`, '0'], // the veth is new: written without a read first
     ['net/ipv4/ip_forward', '1'],
   ]);
   t.deepEqual(host.sleeps, [0], 'the port was up at the first look');

@@ -186,6 +186,10 @@ export class FakeHost implements Host {
   writeSysctl(k: string, v: string) {
     this.sysctls.push([k, v]);
   }
+  /** Written without a read first (recorded with a "!" so tests see which way each went). */
+  setSysctl(k: string, v: string) {
+    this.sysctls.push([`!${k}`, v]);
+  }
   readSysctl() {
     return undefined;
   }
