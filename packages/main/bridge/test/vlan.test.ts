@@ -107,7 +107,10 @@ test('ADD with vlan and isGateway: the gateway goes on <bridge>.<vlan>, a veth w
   ]);
   t.is(s.at(-1), `ip -d -j -batch - << addr show dev ${VETH} ; addr show dev cni0 ; addr show dev cni0.100`);
   t.deepEqual(r.interfaces?.[3], { name: 'cni0.100', mac: '02:00:00:00:01:00' });
-  t.true(host.sysctls.some(([k]) => k === `!net/ipv6/conf/${PEER}/accept_ra`), 'new: written without a read');
+  t.true(
+    host.sysctls.some(([k]) => k === `!net/ipv6/conf/${PEER}/accept_ra`),
+    'new: written without a read',
+  );
 });
 
 test('a VLAN gateway a concurrent ADD created first is left to that ADD to finish', async (t) => {
