@@ -1,6 +1,6 @@
 // iproute2 through one `ip -batch -` (or `bridge -batch -`, `tc -batch -`) spawn per namespace,
 // with every value written by iprouteToken and JSON output parsed per line.
-import type { Executor, LinkBrief } from './run.js';
+import type { Executor, LinkBrief, NetlinkFailure } from './run.js';
 import { ProcessError, classify } from './errors.js';
 import { iprouteLine } from './iproute2.js';
 import { inNetns } from './netns.js';
@@ -88,6 +88,19 @@ export function ipLinksOfKind(exec: Executor, kind: string): LinkBrief[] | undef
   if (!nl) return undefined;
   if ('links' in nl) return nl.links;
   throw batchError('ip', [['link', 'show', 'type', kind]], nl.failure.stderr, nl.failure.status);
+}
+
+/**
+ * The ProcessError of a batch that failed through netlink (an Executor.rtnl operation): the one
+ * ipBatch or tcBatch throws for the same commands and failure.
+ */
+export function netlinkError(
+  tool: 'ip' | 'tc',
+  commands: Commands,
+  failure: NetlinkFailure,
+  netns?: string,
+): ProcessError {
+  return batchError(tool, commands, failure.stderr, failure.status, netns);
 }
 
 /** Runs one `ip -j …` command and returns what it printed (undefined when it printed nothing). */

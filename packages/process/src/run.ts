@@ -6,11 +6,15 @@ import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from 
 
 export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
 export type { NftExprSpec, NftFamily, NftHook, NftOp, NftOutcome, NftReader } from './netlink/nf-write.js';
-import { type Rtnl, openRtnl } from './netlink/socket.js';
+import { type Rtnl, loadLibc, openRtnl } from './netlink/socket.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
 import { type LinksOutcome, linksOfKind } from './netlink/link-dump.js';
+import { type NetlinkDirect, netlinkDirect } from './netlink/typed.js';
 
 export type { LinkBrief, LinksOutcome } from './netlink/link-dump.js';
+export type { NetlinkDirect } from './netlink/typed.js';
+export type { NetlinkFailure, NetlinkOutcome } from './netlink/batch.js';
+export type { TcFilter, TcQdisc } from './netlink/tc-docs.js';
 
 /** Options for one command. */
 export interface RunOptions {
@@ -98,6 +102,13 @@ export interface Executor {
    * pin the `ip` command.
    */
   linksOfKind?(kind: string): LinksOutcome | undefined;
+  /**
+   * Typed rtnetlink work without batch text or documents (netlink/typed.ts) for a plugin that
+   * knows what it asks: the same requests and failures as its batches through ipNetlink and
+   * tcNetlink; undefined when it cannot (no bun:ffi, CNI_TS_NETLINK=0 or ip), and the plugin runs
+   * its batches. Fakes leave it out, so golden tests pin the `ip` and `tc` commands.
+   */
+  rtnl?(): NetlinkDirect | undefined;
 }
 
 /** CNI_TS_NETLINK=ip keeps rtnetlink for ip batches only (tc batches spawn `tc`); CNI_TS_NETLINK=0 makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
@@ -144,6 +155,9 @@ export const systemExecutor: Executor = {
   },
   linksOfKind(kind) {
     return netlinkDisabled() ? undefined : linksOfKind(kind);
+  },
+  rtnl() {
+    return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip' || !loadLibc() ? undefined : netlinkDirect;
   },
   run(file, args, opts = {}) {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;

@@ -3,7 +3,7 @@
 // qdisc and filter. A failure takes back what was done, on what is left of the run's budget
 // (budget.ts): the ifb first (its tbf goes with it), then the tc commands on the veth that
 // succeeded before the failing one, so a failed ADD leaves nothing.
-import { type Executor, ProcessError, ipBatch, isKind, tcBatch } from '@cni-ts/process';
+import { type Executor, ProcessError, ipBatch, isKind, netlinkError, tcBatch } from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import { undoExecutor } from './budget.js';
 import { parseLinks } from './observe.js';
@@ -32,9 +32,7 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
   if (plan.egress) {
     const { ifb: name } = plan.egress;
     try {
-      const docs = ipBatch(exec, ifbCommands(plan.egress));
-      const link = parseLinks(docs[docs.length - 1])[0];
-      ifb = { name, mac: link?.mac ?? '' };
+      ifb = { name, mac: createIfb(exec, ifbCommands(plan.egress)) };
     } catch (e) {
       // an earlier ADD of this attachment left it: the caller takes that ADD's work off and tries again
       if (isKind(e, 'exists')) throw new IfbExists(kernelError(`create ifb device ${name}`, e));
@@ -45,7 +43,7 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
   }
   const commands = tcCommands(plan);
   try {
-    tcBatch(exec, commands);
+    runTc(exec, commands);
   } catch (e) {
     // the commands before the failing one took effect; when tc did not say which one failed, all may have
     const done = e instanceof ProcessError && e.failed ? e.failed.index : commands.length;
@@ -61,21 +59,46 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
   return ifb;
 }
 
+// The ifb batch ([add, set, show]): the MAC of the new link. Through the executor's typed rtnetlink
+// path where it has one (the lookup before the set has the MAC: no `link show`), else the batch.
+function createIfb(exec: Executor, commands: string[][]): string {
+  const direct = exec.rtnl?.()?.addAndSet(commands[0]!, commands[1]!);
+  if (direct && 'failure' in direct) throw netlinkError('ip', commands, direct.failure);
+  if (direct) return direct.mac;
+  const docs = ipBatch(exec, commands);
+  return parseLinks(docs[docs.length - 1])[0]?.mac ?? '';
+}
+
+/**
+ * Runs tc commands (no listing) as tcBatch does, through the executor's typed rtnetlink path where
+ * it has one (no batch text): the same requests, and the same ProcessError when one fails.
+ */
+export function runTc(exec: Executor, commands: ReadonlyArray<readonly string[]>, force = false): void {
+  if (commands.length === 0) return;
+  const direct = exec.rtnl?.()?.tc(commands, force);
+  if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
+  if (!direct) tcBatch(exec, commands, force ? { options: ['-force'] } : {});
+}
+
 /** Runs the undo of tc commands that succeeded; failures are logged, never thrown. */
 export function undoTc(exec: Executor, applied: ReadonlyArray<readonly string[]>, log: (msg: string) => void): void {
   const undo = undoCommands(applied);
   if (undo.length === 0) return;
   try {
-    tcBatch(exec, undo, { options: ['-force'] });
+    runTc(exec, undo, true);
   } catch (e) {
     log(`undo of tc commands failed: ${(e as Error).message}`);
   }
 }
 
-/** Deletes a link of our netns; a missing one is fine, other failures are logged. */
+/** Deletes a link of our netns (typed rtnetlink where the executor has it); a missing one is fine, other failures are logged. */
 export function deleteLink(exec: Executor, name: string, log: (msg: string) => void): void {
+  const command = [['link', 'del', 'dev', name]];
   try {
-    ipBatch(exec, [['link', 'del', 'dev', name]]);
+    const direct = exec.rtnl?.();
+    const failed = direct?.del(name);
+    if (failed) throw netlinkError('ip', command, failed.failure);
+    if (!direct) ipBatch(exec, command);
   } catch (e) {
     if (!isKind(e, 'missing')) log(`could not delete ${name}: ${(e as Error).message}`);
   }

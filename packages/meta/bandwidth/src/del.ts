@@ -2,10 +2,10 @@
 // ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
 // peer) — so it succeeds after a config change, without prevResult or with one that does not name
 // the veth, without the netns (the veth went with it; only the ifb is left), and a second time.
-import { isKind, tcBatch } from '@cni-ts/process';
+import { isKind } from '@cni-ts/process';
 import { type Context, netnsGone, rawPrevResult } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
-import { deleteLink, kernelError } from './apply-shaping.js';
+import { deleteLink, kernelError, runTc } from './apply-shaping.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
 import { type LinkState, findHostVeth, podLink, rawHostSideNames, showTc } from './observe.js';
@@ -63,7 +63,7 @@ export function teardown(ctx: Context, host: Host, veth: string): boolean {
   const commands = planTeardown(state, veth, ifb, { has: (name) => (links ??= host.linkNames()).has(name) });
   if (commands.length === 0) return false;
   try {
-    tcBatch(ctx.exec, commands);
+    runTc(ctx.exec, commands);
   } catch (e) {
     if (isKind(e, 'missing')) return true;
     throw kernelError(`remove traffic shaping from ${veth}`, e);

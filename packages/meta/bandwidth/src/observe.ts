@@ -1,6 +1,6 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch, ipLinksOfKind, iprouteToken, isKind, tcBatch } from '@cni-ts/process';
+import { type Executor, ipBatch, ipLinksOfKind, iprouteToken, isKind, netlinkError, tcBatch } from '@cni-ts/process';
 import { lenientResult } from '@cni-ts/skel';
 import { type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
@@ -47,14 +47,17 @@ export function podLink(exec: Executor, netns: string, ifname: string): LinkStat
       `container interface ${ifname} does not exist in ${netns}`,
       'list bandwidth after the plugin that creates the pod interface (bridge, ptp), for the same CNI_IFNAME',
     );
-  let doc: unknown;
+  const command = [['link', 'show', 'dev', ifname]];
+  let link: LinkState | undefined;
   try {
-    [doc] = ipBatch(exec, [['link', 'show', 'dev', ifname]], { netns, options: ['-d'] });
+    // the executor's typed rtnetlink path where it has one (no batch text, no document)
+    const direct = exec.rtnl?.()?.link(ifname, netns);
+    if (direct && 'failure' in direct) throw netlinkError('ip', command, direct.failure, netns);
+    link = direct ? direct.links[0] : parseLinks(ipBatch(exec, command, { netns, options: ['-d'] })[0])[0];
   } catch (e) {
     if (isKind(e, 'missing')) throw missing(); // the one object this command names (the netns was checked before)
     throw e;
   }
-  const link = parseLinks(doc)[0];
   if (!link) throw missing();
   return link;
 }
@@ -280,15 +283,16 @@ export interface TcState {
 
 /** Reads the qdiscs of the veth (and the ifb, when it exists) and the veth's ingress filters. */
 export function showTc(exec: Executor, veth: string, ifb: string | undefined): TcState {
-  const docs = tcBatch(
-    exec,
-    [
-      ['qdisc', 'show', 'dev', veth],
-      ['filter', 'show', 'dev', veth, 'parent', 'ffff:'],
-      ...(ifb ? [['qdisc', 'show', 'dev', ifb]] : []),
-    ],
-    { options: ['-j', '-raw'] },
-  );
+  const commands = [
+    ['qdisc', 'show', 'dev', veth],
+    ['filter', 'show', 'dev', veth, 'parent', 'ffff:'],
+    ...(ifb ? [['qdisc', 'show', 'dev', ifb]] : []),
+  ];
+  // the veth alone (DEL, ADD's replace): records straight from the dumps where the executor can
+  const direct = ifb ? undefined : exec.rtnl?.()?.tcListing(veth);
+  if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
+  if (direct) return { veth: direct.qdiscs, filters: direct.filters };
+  const docs = tcBatch(exec, commands, { options: ['-j', '-raw'] });
   return {
     veth: parseQdiscs(docs[0]),
     filters: parseFilters(docs[1]),

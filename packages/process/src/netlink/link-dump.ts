@@ -5,12 +5,14 @@
 // fields `ip -j -d link show` prints that a plugin reads of it: name, index, MTU, MAC, alias, kind,
 // and a peer's index when the peer is in another namespace (ip's `link_index`). Pure but for the
 // socket.
+import { linkByName } from './commands.js';
 import { strerror } from './docs.js';
 import { Builder, F_DUMP, F_REQUEST, type Message, attrText, attrU32, attrs } from './message.js';
 import { RtnlError, withRtnl } from './socket.js';
 import type { NetlinkFailure } from './batch.js';
 
 const RTM_GETLINK = 18;
+const ENODEV = 19;
 const AF_PACKET = 17;
 const IFLA_EXT_MASK = 29;
 const RTEXT_FILTER_VF = 1;
@@ -78,12 +80,16 @@ export function linkBriefOf(m: Message): LinkBrief {
   return l;
 }
 
-// ip's words for a failed dump (libnetlink's rtnl_dump_error, then ip's own)
-function dumpFailure(e: RtnlError): { failure: NetlinkFailure } {
-  const msg = e.extack
+/** ip's words for a kernel error: its extended message when there is one, else strerror. */
+export function kernelWords(e: RtnlError): string {
+  return e.extack
     ? `Error: ${e.extack}${e.extack.endsWith('.') ? '' : '.'}`
     : `RTNETLINK answers: ${strerror(e.errno)}`;
-  return { failure: { stderr: `${msg}\nDump terminated\n`, status: 1 } };
+}
+
+// ip's words for a failed dump (libnetlink's rtnl_dump_error, then ip's own)
+function dumpFailure(e: RtnlError): { failure: NetlinkFailure } {
+  return { failure: { stderr: `${kernelWords(e)}\nDump terminated\n`, status: 1 } };
 }
 
 /** Every link of `kind` in the namespace at `netns` (ours when undefined); undefined without bun:ffi. */
@@ -100,6 +106,23 @@ export function linksOfKind(kind: string, netns?: string): LinksOutcome | undefi
     } catch (e) {
       if (e instanceof RtnlError) return dumpFailure(e);
       throw e;
+    }
+  });
+}
+
+/**
+ * The link named `name` in the namespace at `netns` (ours when undefined), as `ip -d link show dev
+ * <name>` shows it: no links when there is none, else the failure in ip's batch words.
+ */
+export function linkNamed(name: string, netns?: string): LinksOutcome | undefined {
+  return withRtnl(netns, (sock): LinksOutcome => {
+    try {
+      const [m] = sock.exchange(linkByName(name, 1));
+      return { links: m ? [linkBriefOf(m)] : [] };
+    } catch (e) {
+      if (!(e instanceof RtnlError)) throw e;
+      if (e.errno === ENODEV) return { links: [] };
+      return { failure: { stderr: `${kernelWords(e)}\nCommand failed -:1\n`, status: 1 } };
     }
   });
 }

@@ -7,7 +7,7 @@
 import { type NetlinkOutcome, linkIndex } from './batch.js';
 import { linkByIndex } from './commands.js';
 import { strerror } from './docs.js';
-import { attrText } from './message.js';
+import { type Message, attrText } from './message.js';
 import { type Rtnl, RtnlError, withRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
 import { filterDoc, qdiscDoc } from './tc-docs.js';
@@ -52,10 +52,42 @@ export function tcNetlinkBatch(
     if (!s || (s.show && !flags.json)) return undefined;
     steps.push(s);
   }
-  return withRtnl(netns, (sock) => run(sock, steps, flags));
+  return withRtnl(netns, (sock) => run(sock, steps, flags, docDecoder(flags.raw)));
 }
 
-function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutcome {
+/**
+ * What a show step's answers become: `dev` is the index of the device it names, `nameOf` names a
+ * device by index as tc does (ll_index_to_name).
+ */
+export type TcDecoder = (
+  step: TcStep,
+  answers: readonly Message[],
+  dev: number,
+  nameOf: (index: number) => string,
+) => unknown;
+
+// the documents `tc -j` prints
+const docDecoder =
+  (raw: boolean): TcDecoder =>
+  (step, answers, dev, nameOf) =>
+    step.show === 'qdisc' ? qdiscDoc(answers, dev, raw) : filterDoc(answers, raw, nameOf);
+
+/**
+ * Runs tc steps (netlink/tc-commands.ts' builders) on one socket of the namespace at `netns` as
+ * tcNetlinkBatch runs a batch's — the same requests, lookups and failure words — with the answers
+ * of show steps handed to `decode` instead of made into `tc -j` documents; undefined without
+ * bun:ffi. A plugin that knows what it reads (bandwidth) skips the batch text and the documents.
+ */
+export function tcNetlinkSteps(
+  steps: readonly TcStep[],
+  netns: string | undefined,
+  decode: TcDecoder,
+  force = false,
+): NetlinkOutcome | undefined {
+  return withRtnl(netns, (sock) => run(sock, steps, { json: true, raw: true, force }, decode));
+}
+
+function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags, decode: TcDecoder): NetlinkOutcome {
   const docs: unknown[] = [];
   let stderr = '';
   const seq = { next: 1 };
@@ -67,7 +99,7 @@ function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags): NetlinkOutco
   };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    const why = runOne(sock, step, seq, flags, docs, lookup);
+    const why = runOne(sock, step, seq, docs, lookup, decode);
     if (why === undefined) continue;
     stderr += `${why}Command failed -:${i + 1}\n`;
     if (!flags.force) break;
@@ -80,9 +112,9 @@ function runOne(
   sock: Rtnl,
   step: TcStep,
   seq: { next: number },
-  flags: TcFlags,
   docs: unknown[],
   lookup: (name: string) => number | undefined,
+  decode: TcDecoder,
 ): string | undefined {
   try {
     const index = lookup(step.dev);
@@ -95,8 +127,7 @@ function runOne(
         return `Cannot find device "${step.target}"\nbad action parsing\nparse_action: bad value (5:mirred)!\nIllegal "action"\n`;
     }
     const answers = sock.exchange(step.request({ index, ...(target !== undefined ? { target } : {}) }, seq.next++));
-    if (step.show === 'qdisc') docs.push(qdiscDoc(answers, index, flags.raw));
-    else if (step.show === 'filter') docs.push(filterDoc(answers, flags.raw, (ix) => nameOf(sock, ix, seq.next++)));
+    if (step.show) docs.push(decode(step, answers, index, (ix) => nameOf(sock, ix, seq.next++)));
     return undefined;
   } catch (e) {
     if (!(e instanceof RtnlError)) throw e;

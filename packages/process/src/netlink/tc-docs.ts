@@ -143,3 +143,87 @@ function u32Options(
   }
   return out;
 }
+
+/**
+ * A qdisc as a plugin reads `tc -j -raw qdisc show`: kind, handle, root or parent, and a tbf's
+ * rate (B/s), limit (bytes) and buffer (ticks: `burst_raw`). What bandwidth's parseQdiscs makes
+ * of qdiscDoc's document, decoded without the document.
+ */
+export interface TcQdisc {
+  kind: string;
+  handle: string;
+  root: boolean;
+  parent?: string;
+  rate?: number;
+  limit?: number;
+  buffer?: number;
+}
+
+/** The qdiscs of the device with this index, as TcQdisc records. */
+export function qdiscRecords(answers: readonly Message[], index: number): TcQdisc[] {
+  const out: TcQdisc[] = [];
+  for (const m of answers) {
+    const t = tcm(m);
+    if (t.index !== index) continue;
+    const a = attrs(m.body, 20);
+    const kind = attrText(a.get(TCA_KIND)) ?? '';
+    const q: TcQdisc = { kind, handle: `${(t.handle >>> 16).toString(16)}:`, root: t.parent === TC_H_ROOT };
+    if (t.parent && t.parent !== TC_H_ROOT) q.parent = classid(t.parent);
+    const opts = kind === 'tbf' ? a.get(TCA_OPTIONS) : undefined;
+    const o = opts ? attrs(opts, 0) : undefined;
+    const p = o?.get(TCA_TBF_PARMS);
+    if (o && p && p.byteLength >= 36) {
+      const r64 = o.get(TCA_TBF_RATE64);
+      q.rate = r64 && r64.byteLength >= 8 ? Number(r64.getBigUint64(0, true)) : p.getUint32(8, true);
+      q.limit = p.getUint32(24, true);
+      q.buffer = p.getUint32(28, true);
+    }
+    out.push(q);
+  }
+  return out;
+}
+
+/**
+ * A filter as a plugin reads `tc -j filter show`: the u32 entries that carry a match (a handle
+ * with a node and no hash: `800::800`), with the devices their mirred actions redirect to. What
+ * bandwidth's parseFilters makes of filterDoc's document, decoded without the document.
+ */
+export interface TcFilter {
+  kind: string;
+  pref: number;
+  protocol: string;
+  flowid?: string;
+  redirects: string[];
+}
+
+/** The filters of a dump as TcFilter records; `nameOf` names a device by index as tc does. */
+export function filterRecords(answers: readonly Message[], nameOf: (index: number) => string): TcFilter[] {
+  const out: TcFilter[] = [];
+  for (const m of answers) {
+    const t = tcm(m);
+    const h = t.handle;
+    // sprint_u32_handle writes "::" for a handle with a hash table and a node but no hash
+    if (!(h >>> 20 && !((h >>> 12) & 0xff) && h & 0xfff)) continue;
+    const a = attrs(m.body, 20);
+    const kind = attrText(a.get(TCA_KIND)) ?? '';
+    const opts = a.get(TCA_OPTIONS);
+    if (kind !== 'u32' || !opts) continue;
+    const proto = ((t.info & 0xff) << 8) | ((t.info >>> 8) & 0xff);
+    const f: TcFilter = { kind, pref: t.info >>> 16, protocol: PROTOCOLS[proto] ?? `[${proto}]`, redirects: [] };
+    const o = attrs(opts, 0);
+    const cls = attrU32(o.get(TCA_U32_CLASSID));
+    if (cls !== undefined) f.flowid = classid(cls);
+    const acts = o.get(TCA_U32_ACT);
+    if (acts) {
+      for (const act of attrs(acts, 0).values()) {
+        const aa = attrs(act, 0);
+        const ao = attrText(aa.get(TCA_ACT_KIND)) === 'mirred' ? aa.get(TCA_ACT_OPTIONS) : undefined;
+        const p = ao ? attrs(ao, 0).get(TCA_MIRRED_PARMS) : undefined;
+        const eaction = p && p.byteLength >= 28 ? p.getInt32(20, true) : 0;
+        if (eaction === 1 || eaction === 3) f.redirects.push(nameOf(p!.getUint32(24, true)));
+      }
+    }
+    out.push(f);
+  }
+  return out;
+}

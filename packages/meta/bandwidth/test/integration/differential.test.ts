@@ -100,7 +100,41 @@ for (const [what, bw] of EXACT) {
       t.deepEqual(Object.keys(r.interfaces.at(-1)).sort(), ['mac', 'name']);
       t.is(r.interfaces.at(-1).name, ifbName(NETWORK, pod.id));
     }
+    // our batch path (ip and tc processes: Node, CNI_TS_NETLINK=0) makes what the typed rtnetlink path makes
+    const batch = await addPod(w, 'b');
+    const rb = await bandwidth(w, 'ADD', batch, conf, { env: { CNI_TS_NETLINK: '0' } });
+    t.is(rb.exitCode, 0, rb.stdout);
+    t.deepEqual(await shaping(w, batch), so);
+    t.deepEqual(await rawState(w, batch), await rawState(w, ours));
+    t.is((await bandwidth(w, 'DEL', batch, conf, { prevResult: rb.json })).exitCode, 0);
     await crossCheck(t, w, conf, go, ours, rg, ro, true);
+  });
+}
+
+// The kernel's whole account of a pod's shaping (tc -j -d qdisc show of the veth and the ifb, the
+// veth's filters, ip -j -d link show of the ifb), its names, indices, MACs, alias and counters made neutral.
+async function rawState(w: World, pod: Pod) {
+  const veth = vethOf(pod);
+  const ifb = ifbName(NETWORK, pod.id);
+  const STATS = new Set(['bytes', 'packets', 'drops', 'overlimits', 'requeues', 'backlog', 'qlen']);
+  const tcJson = async (args: string[]) =>
+    JSON.parse(await w.node.node.exec('tc', ['-j', ...args])).map((o: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(o).filter(([k]) => !STATS.has(k))),
+    );
+  const [link] = (await ifbs(w)).filter((l) => l.ifname === ifb);
+  const neutral = (x: unknown) =>
+    JSON.parse(JSON.stringify(x).replaceAll(veth, '<veth>').replaceAll(ifb, '<ifb>').replaceAll(pod.id, '<id>'));
+  return neutral({
+    veth: await tcJson(['-d', 'qdisc', 'show', 'dev', veth]),
+    ifb: await tcJson(['-d', 'qdisc', 'show', 'dev', ifb]),
+    filters: (await tcJson(['filter', 'show', 'dev', veth, 'parent', 'ffff:'])).map((f: any) => ({
+      ...f,
+      options: f.options && {
+        ...f.options,
+        actions: f.options.actions?.map((a: any) => ({ ...a, index: undefined, ref: undefined, bind: undefined })),
+      },
+    })),
+    link: link && { ...link, ifindex: undefined, address: undefined },
   });
 }
 

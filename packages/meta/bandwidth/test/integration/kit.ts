@@ -108,7 +108,13 @@ export function bandwidth(
   command: string,
   pod: Pod,
   conf: Record<string, unknown>,
-  opts: { plugin?: string; prevResult?: unknown; netns?: string; cniVersion?: string } = {},
+  opts: {
+    plugin?: string;
+    prevResult?: unknown;
+    netns?: string;
+    cniVersion?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<PluginOutcome> {
   const prev = 'prevResult' in opts ? opts.prevResult : pod.result;
   return execPlugin({
@@ -126,6 +132,7 @@ export function bandwidth(
     ifname: 'eth0',
     inNetns: w.node.node.name,
     cniPath: [binDir],
+    ...(opts.env ? { env: opts.env } : {}),
   });
 }
 

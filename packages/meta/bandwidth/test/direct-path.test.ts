@@ -1,0 +1,213 @@
+// The plugin's typed rtnetlink path (Executor.rtnl: the pod link, the ifb, the tc commands and
+// listings without batch text or documents) against its batch paths: the same batches through
+// rtnetlink (an executor without rtnl) and through `ip` and `tc` processes (an executor with only
+// `run`, what Node and CNI_TS_NETLINK=0 get). On the real kernel, each path in a fresh `unshare
+// -rn` namespace playing the node, with a pod in a nested namespace and a veth into it, each
+// scenario runs the plugin's own verbs in order; every outcome (the result, or the CNI error's
+// code, message and details) and the node's state after each verb (`tc -j -d qdisc show`, the
+// veth's filters with their actions, `ip -j -d link show type ifb`; counters and random MACs
+// aside) must be the same on the three paths, and the typed path must start no process.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SYSTEM_PATH } from '@cni-ts/testutils';
+
+const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
+const lib = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+const dir = mkdtempSync(join(tmpdir(), 'cts-bw-direct-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+/** One verb: its config (limits, prevResult: true for the bridge-like one), and what runs before it. */
+interface Step {
+  verb: 'ADD' | 'DEL' | 'CHECK';
+  conf?: Record<string, unknown>;
+  prev?: boolean;
+  ifname?: string;
+  /** Commands (ip, tc) run in the node before the verb. */
+  before?: string[][];
+}
+
+const driver = join(dir, 'driver.mjs');
+writeFileSync(
+  driver,
+  `import { spawn, spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { systemExecutor } from ${lib('../../../../process/dist/src/index.js')};
+import { makeBandwidth } from ${lib('../src/index.js')};
+import { systemHost } from ${lib('../src/host.js')};
+import { context } from ${lib('./helpers.js')};
+const [path, stepsJson] = process.argv.slice(2);
+const steps = JSON.parse(stepsJson);
+const own = readlinkSync('/proc/self/ns/net');
+const holder = spawn('unshare', ['-n', '--', 'sleep', '60'], { stdio: 'ignore' });
+const ns = '/proc/' + holder.pid + '/ns/net';
+const entered = () => { try { return readlinkSync(ns) !== own; } catch { return false; } };
+for (let i = 0; !entered(); i++) { if (i > 5000) throw new Error('no pod netns'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); }
+const sh = (args) => { const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' }); if (r.status !== 0) throw new Error(args.join(' ') + ': ' + r.stderr); return r.stdout; };
+const json = (args) => JSON.parse(sh(args) || '[]');
+const STATS = new Set(['bytes', 'packets', 'drops', 'overlimits', 'requeues', 'backlog', 'qlen', 'stats', 'stats64']);
+const noStats = (o) => Object.fromEntries(Object.entries(o).filter(([k]) => !STATS.has(k)));
+try {
+  sh(['ip', 'link', 'add', 'vethB', 'mtu', '1450', 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', '1450', 'netns', ns]);
+  sh(['ip', 'link', 'set', 'vethB', 'up']);
+  let spawned = 0;
+  const counting = (e) => ({ ...e, run(f, a, o) { spawned++; return e.run(f, a, o); } });
+  const exec = counting(path === 'direct' ? systemExecutor : path === 'batch' ? { ...systemExecutor, rtnl: undefined } : { run: systemExecutor.run });
+  const plugin = makeBandwidth(systemHost);
+  const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'cni0' }, { name: 'vethB' }, { name: 'eth0', sandbox: ns }] };
+  const out = [];
+  for (const s of steps) {
+    for (const c of s.before ?? []) sh(c);
+    const ctx = context(exec, { ...(s.conf ?? {}), ...(s.prev ? { prevResult } : {}) }, { command: s.verb, netns: ns });
+    if (s.ifname) ctx.args.ifname = s.ifname;
+    const before = spawned;
+    let outcome;
+    try {
+      const verb = s.verb === 'ADD' ? plugin.add : s.verb === 'DEL' ? plugin.del : plugin.check;
+      outcome = { result: (await verb(ctx)) ?? null };
+    } catch (e) {
+      outcome = { error: { name: e.constructor.name, code: e.code, msg: e.message, details: e.details } };
+    }
+    const ifbs = json(['ip', '-j', '-d', 'link', 'show', 'type', 'ifb']);
+    const macs = Object.fromEntries(ifbs.map((l) => [l.address, '<mac of ' + l.ifname + '>']));
+    const state = {
+      qdiscs: json(['tc', '-j', '-d', 'qdisc', 'show']).map(noStats),
+      filters: json(['tc', '-j', 'filter', 'show', 'dev', 'vethB', 'parent', 'ffff:']),
+      ifbs: ifbs.map((l) => ({ ...l, address: '<mac>' })),
+    };
+    out.push({ outcome, spawned: spawned - before, state, macs });
+  }
+  process.stdout.write(JSON.stringify(out).replaceAll(ns, 'PODNS'));
+} finally {
+  holder.kill();
+}
+`,
+);
+
+interface Verb {
+  outcome: { result?: { interfaces?: Array<{ name: string; mac?: string }> } | null; error?: Record<string, unknown> };
+  spawned: number;
+  state: unknown;
+  macs: Record<string, string>;
+}
+
+function runPath(path: 'direct' | 'batch' | 'processes', steps: Step[]): Verb[] {
+  const r = spawnSync('unshare', ['-rn', '--', bun, driver, path, JSON.stringify(steps)], {
+    encoding: 'utf8',
+    env: { PATH: SYSTEM_PATH },
+  });
+  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
+  const verbs = JSON.parse(r.stdout) as Verb[];
+  // a result's ifb MAC is the ifb's own (checked), then neutral
+  for (const v of verbs)
+    for (const i of v.outcome.result?.interfaces ?? [])
+      if (i.mac !== undefined && i.name.startsWith('bwp')) {
+        if (v.macs[i.mac] !== `<mac of ${i.name}>`)
+          throw new Error(`${path}: ${i.name}'s MAC ${i.mac} is not the ifb's`);
+        i.mac = '<mac>';
+      }
+  return verbs;
+}
+
+const BOTH = {
+  runtimeConfig: { bandwidth: { ingressRate: 1e6, ingressBurst: 8e4, egressRate: 2e6, egressBurst: 16e4 } },
+};
+const INGRESS = { ingressRate: 5e6, ingressBurst: 4e5 };
+const TBF_5 = [
+  'tc',
+  'qdisc',
+  'add',
+  'dev',
+  'vethB',
+  'root',
+  'handle',
+  '5:',
+  'tbf',
+  'rate',
+  '1mbit',
+  'burst',
+  '10k',
+  'latency',
+  '10ms',
+];
+const SCENARIOS: Record<string, { steps: Step[]; errors: number }> = {
+  'ADD both ways, CHECK, ADD again (replaces), DEL, DEL again': {
+    steps: [
+      { verb: 'ADD', conf: BOTH, prev: true },
+      { verb: 'CHECK', conf: BOTH, prev: true },
+      { verb: 'ADD', conf: BOTH, prev: true },
+      { verb: 'DEL', conf: BOTH, prev: true },
+      { verb: 'DEL', conf: BOTH, prev: true },
+    ],
+    errors: 0,
+  },
+  'ADD ingress only, then DEL without prevResult': {
+    steps: [
+      { verb: 'ADD', conf: INGRESS, prev: true },
+      { verb: 'DEL', conf: INGRESS },
+    ],
+    errors: 0,
+  },
+  'refusals: no pod interface, a root qdisc someone else made, a left ingress qdisc taken over': {
+    steps: [
+      { verb: 'ADD', conf: BOTH, prev: true, ifname: 'eth9' },
+      { verb: 'ADD', conf: BOTH, prev: true, before: [TBF_5] },
+      { verb: 'ADD', conf: INGRESS, prev: true, before: [['tc', 'qdisc', 'del', 'dev', 'vethB', 'root']] },
+      {
+        verb: 'ADD',
+        conf: BOTH,
+        prev: true,
+        before: [
+          ['tc', 'qdisc', 'del', 'dev', 'vethB', 'root'],
+          ['tc', 'qdisc', 'add', 'dev', 'vethB', 'handle', 'ffff:', 'ingress'],
+        ],
+      },
+      { verb: 'DEL', conf: {}, prev: true },
+    ],
+    errors: 2,
+  },
+  "a filter someone else put on the veth's ingress stays; ours goes": {
+    steps: [
+      { verb: 'ADD', conf: BOTH, prev: true },
+      {
+        verb: 'DEL',
+        conf: {},
+        prev: true,
+        before: [
+          ['ip', 'link', 'add', 'other0', 'type', 'ifb'],
+          [
+            ...['tc', 'filter', 'add', 'dev', 'vethB', 'parent', 'ffff:', 'protocol', 'ip', 'prio', '7', 'u32'],
+            ...['match', 'u32', '0', '0', 'flowid', '1:7', 'action', 'mirred', 'egress', 'redirect', 'dev', 'other0'],
+          ],
+        ],
+      },
+      { verb: 'ADD', conf: INGRESS, prev: true },
+    ],
+    errors: 0,
+  },
+};
+
+for (const [name, { steps, errors }] of Object.entries(SCENARIOS)) {
+  test(`typed rtnetlink = batches through rtnetlink = ip and tc processes: ${name}`, (t) => {
+    const direct = runPath('direct', steps);
+    const batch = runPath('batch', steps);
+    const processes = runPath('processes', steps);
+    const strip = (v: Verb[]) => v.map(({ outcome, state }) => ({ outcome, state }));
+    t.deepEqual(strip(direct), strip(batch));
+    t.deepEqual(strip(direct), strip(processes));
+    t.deepEqual(
+      direct.map((v) => v.spawned),
+      steps.map(() => 0),
+      'the typed path starts no process',
+    );
+    t.true(
+      processes.some((v) => v.spawned > 0),
+      'the process path does (the paths differ)',
+    );
+    // the scenario is what it says: its refusals are refusals, the rest succeeded
+    t.is(direct.filter((v) => v.outcome.error).length, errors, JSON.stringify(direct.map((v) => v.outcome)));
+  });
+}
