@@ -1,6 +1,16 @@
 // Kernel state as `ip -j -d` and `tc -j -raw` report it, reduced to what the plugin needs: the
 // pod's interface and its host-side veth peer, and the qdiscs and filters on a device.
-import { type Executor, ipBatch, ipLinksOfKind, iprouteToken, isKind, netlinkError, tcBatch } from '@cni-ts/process';
+import {
+  type Executor,
+  type TcFilter,
+  type TcQdisc,
+  ipBatch,
+  ipLinksOfKind,
+  iprouteToken,
+  isKind,
+  netlinkError,
+  tcBatch,
+} from '@cni-ts/process';
 import { lenientResult } from '@cni-ts/skel';
 import { type Result, configError } from '@cni-ts/types';
 import type { Host } from './host.js';
@@ -203,27 +213,11 @@ function fromSysfs(host: Host, name: string): LinkState | undefined {
   return { name, ifindex, peerIndex: iflink, mtu, mac: host.readLinkAttr(name, 'address') ?? '', kind: 'veth' };
 }
 
-/** A qdisc as `tc -j -raw qdisc show` reports it. */
-export interface QdiscState {
-  kind: string;
-  handle: string;
-  root: boolean;
-  parent?: string;
-  /** tbf only: bytes per second, queue bytes, bucket ticks. */
-  rate?: number;
-  limit?: number;
-  buffer?: number;
-}
+/** A qdisc as `tc -j -raw qdisc show` reports it (tbf only: rate in B/s, limit in bytes, buffer in ticks). */
+export type QdiscState = TcQdisc;
 
-/** A filter's redirect as `tc -j filter show` reports it. */
-export interface FilterState {
-  kind: string;
-  pref: number;
-  protocol: string;
-  flowid?: string;
-  /** Devices the filter's mirred actions redirect to, in order. */
-  redirects: string[];
-}
+/** A filter's redirect as `tc -j filter show` reports it (the devices its mirred actions redirect to, in order). */
+export type FilterState = TcFilter;
 
 interface RawQdisc {
   kind?: string;
