@@ -65,9 +65,13 @@ export function cmdAdd(host: Host, ctx: Context): Result {
   };
 }
 
-// The kernel refused a qdisc because one is there already ("File exists", or "Exclusivity flag on"
-// for a root qdisc that is not the default one).
+// The kernel refused a qdisc because one is there already ("File exists"; for a root qdisc that is
+// not the default one "Exclusivity flag on" when it has our handle, and on kernels with extended
+// acks "NLM_F_REPLACE needed to override" when it has another).
 function isConflict(e: unknown): boolean {
   const cause = (e as { cause?: unknown }).cause;
-  return isKind(cause, 'exists') || (isKind(cause, 'failed') && /Exclusivity flag on/.test(cause.stderr));
+  return (
+    isKind(cause, 'exists') ||
+    (isKind(cause, 'failed') && /Exclusivity flag on|NLM_F_REPLACE needed to override/.test(cause.stderr))
+  );
 }

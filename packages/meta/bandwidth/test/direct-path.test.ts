@@ -209,5 +209,11 @@ for (const [name, { steps, errors }] of Object.entries(SCENARIOS)) {
     );
     // the scenario is what it says: its refusals are refusals, the rest succeeded
     t.is(direct.filter((v) => v.outcome.error).length, errors, JSON.stringify(direct.map((v) => v.outcome)));
+    for (const [i, s] of steps.entries())
+      if (s.before?.some((c) => c.join(' ') === TBF_5.join(' ')))
+        t.like(direct[i]!.outcome.error, {
+          code: 999,
+          msg: 'failed to set up traffic shaping on vethB: it already has qdiscs that bandwidth did not create',
+        });
   });
 }
