@@ -91,7 +91,7 @@ export function ipLinksOfKind(exec: Executor, kind: string): LinkBrief[] | undef
 }
 
 /**
- * The ProcessError of a batch that failed through netlink (an Executor.rtnl operation): the one
+ * The ProcessError of a batch that failed through netlink (an Executor.typedNetlink operation): the one
  * ipBatch or tcBatch throws for the same commands and failure.
  */
 export function netlinkError(

@@ -108,7 +108,7 @@ export interface Executor {
    * tcNetlink; undefined when it cannot (no bun:ffi, CNI_TS_NETLINK=0 or ip), and the plugin runs
    * its batches. Fakes leave it out, so golden tests pin the `ip` and `tc` commands.
    */
-  rtnl?(): NetlinkDirect | undefined;
+  typedNetlink?(): NetlinkDirect | undefined;
 }
 
 /** CNI_TS_NETLINK=ip keeps rtnetlink for ip batches only (tc batches spawn `tc`); CNI_TS_NETLINK=0 makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
@@ -156,7 +156,7 @@ export const systemExecutor: Executor = {
   linksOfKind(kind) {
     return netlinkDisabled() ? undefined : linksOfKind(kind);
   },
-  rtnl() {
+  typedNetlink() {
     return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip' || !loadLibc() ? undefined : netlinkDirect;
   },
   run(file, args, opts = {}) {

@@ -62,7 +62,7 @@ export function applyShaping(exec: Executor, plan: ShapingPlan, log: (msg: strin
 // The ifb batch ([add, set, show]): the MAC of the new link. Through the executor's typed rtnetlink
 // path where it has one (the lookup before the set has the MAC: no `link show`), else the batch.
 function createIfb(exec: Executor, commands: string[][]): string {
-  const direct = exec.rtnl?.()?.addAndSet(commands[0]!, commands[1]!);
+  const direct = exec.typedNetlink?.()?.addAndSet(commands[0]!, commands[1]!);
   if (direct && 'failure' in direct) throw netlinkError('ip', commands, direct.failure);
   if (direct) return direct.mac;
   const docs = ipBatch(exec, commands);
@@ -75,7 +75,7 @@ function createIfb(exec: Executor, commands: string[][]): string {
  */
 export function runTc(exec: Executor, commands: ReadonlyArray<readonly string[]>, force = false): void {
   if (commands.length === 0) return;
-  const direct = exec.rtnl?.()?.tc(commands, force);
+  const direct = exec.typedNetlink?.()?.tc(commands, force);
   if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
   if (!direct) tcBatch(exec, commands, force ? { options: ['-force'] } : {});
 }
@@ -95,7 +95,7 @@ export function undoTc(exec: Executor, applied: ReadonlyArray<readonly string[]>
 export function deleteLink(exec: Executor, name: string, log: (msg: string) => void): void {
   const command = [['link', 'del', 'dev', name]];
   try {
-    const direct = exec.rtnl?.();
+    const direct = exec.typedNetlink?.();
     const failed = direct?.del(name);
     if (failed) throw netlinkError('ip', command, failed.failure);
     if (!direct) ipBatch(exec, command);

@@ -57,6 +57,6 @@ function budgeted(exec: Executor, left: () => number): Executor {
   if (exec.tcNetlink) out.tcNetlink = exec.tcNetlink.bind(exec);
   if (exec.nftTableExists) out.nftTableExists = exec.nftTableExists.bind(exec);
   if (exec.linksOfKind) out.linksOfKind = exec.linksOfKind.bind(exec);
-  if (exec.rtnl) out.rtnl = exec.rtnl.bind(exec);
+  if (exec.typedNetlink) out.typedNetlink = exec.typedNetlink.bind(exec);
   return out;
 }

@@ -61,7 +61,7 @@ export function podLink(exec: Executor, netns: string, ifname: string): LinkStat
   let link: LinkState | undefined;
   try {
     // the executor's typed rtnetlink path where it has one (no batch text, no document)
-    const direct = exec.rtnl?.()?.link(ifname, netns);
+    const direct = exec.typedNetlink?.()?.link(ifname, netns);
     if (direct && 'failure' in direct) throw netlinkError('ip', command, direct.failure, netns);
     link = direct ? direct.links[0] : parseLinks(ipBatch(exec, command, { netns, options: ['-d'] })[0])[0];
   } catch (e) {
@@ -283,7 +283,7 @@ export function showTc(exec: Executor, veth: string, ifb: string | undefined): T
     ...(ifb ? [['qdisc', 'show', 'dev', ifb]] : []),
   ];
   // the veth alone (DEL, ADD's replace): records straight from the dumps where the executor can
-  const direct = ifb ? undefined : exec.rtnl?.()?.tcListing(veth);
+  const direct = ifb ? undefined : exec.typedNetlink?.()?.tcListing(veth);
   if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
   if (direct) return { veth: direct.qdiscs, filters: direct.filters };
   const docs = tcBatch(exec, commands, { options: ['-j', '-raw'] });

@@ -1,6 +1,6 @@
-// The plugin's typed rtnetlink path (Executor.rtnl: the pod link, the ifb, the tc commands and
+// The plugin's typed rtnetlink path (Executor.typedNetlink: the pod link, the ifb, the tc commands and
 // listings without batch text or documents) against its batch paths: the same batches through
-// rtnetlink (an executor without rtnl) and through `ip` and `tc` processes (an executor with only
+// rtnetlink (an executor without typedNetlink) and through `ip` and `tc` processes (an executor with only
 // `run`, what Node and CNI_TS_NETLINK=0 get). On the real kernel, each path in a fresh `unshare
 // -rn` namespace playing the node, with a pod in a nested namespace and a veth into it, each
 // scenario runs the plugin's own verbs in order; every outcome (the result, or the CNI error's
@@ -55,7 +55,7 @@ try {
   sh(['ip', 'link', 'set', 'vethB', 'up']);
   let spawned = 0;
   const counting = (e) => ({ ...e, run(f, a, o) { spawned++; return e.run(f, a, o); } });
-  const exec = counting(path === 'direct' ? systemExecutor : path === 'batch' ? { ...systemExecutor, rtnl: undefined } : { run: systemExecutor.run });
+  const exec = counting(path === 'direct' ? systemExecutor : path === 'batch' ? { ...systemExecutor, typedNetlink: undefined } : { run: systemExecutor.run });
   const plugin = makeBandwidth(systemHost);
   const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'cni0' }, { name: 'vethB' }, { name: 'eth0', sandbox: ns }] };
   const out = [];

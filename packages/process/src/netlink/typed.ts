@@ -19,7 +19,7 @@ import { type TcFilter, type TcQdisc, filterRecords, qdiscRecords } from './tc-d
 
 const ENODEV = 19;
 
-/** What the plugin asks of rtnetlink directly (Executor.rtnl). */
+/** What the plugin asks of rtnetlink directly (Executor.typedNetlink). */
 export interface NetlinkDirect {
   /** `ip -d link show dev <name>` in the namespace at `netns`: no links when there is none. */
   link(name: string, netns?: string): LinksOutcome;
