@@ -276,8 +276,9 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
     },
     jumpsTo(chain, target) {
       const handles: number[] = [];
+      const jumpHandle = jumpHandleOf(target);
       for (const m of dumpRules(sock, fam, table, chain)) {
-        const h = jumpHandle(m.body, target);
+        const h = jumpHandle(m.body);
         if (h !== undefined) handles.push(h);
       }
       return handles;
@@ -404,26 +405,75 @@ function attrAt(body: DataView, start: number, type: number, end = body.byteLeng
   return undefined;
 }
 
-// A rule message's handle when its last expression is an immediate verdict jumping or going to
-// `target` (iptables-nft puts the target last), else undefined; walks attributes, decodes nothing else.
-function jumpHandle(body: DataView, target: string): number | undefined {
-  const list = attrAt(body, 4, 4);
-  if (!list) return undefined;
-  let last: DataView | undefined;
-  for (let off = 0; off + 4 <= list.byteLength; ) {
-    const len = list.getUint16(off, true);
-    if (len < 4 || off + len > list.byteLength) return undefined;
-    last = new DataView(list.buffer, list.byteOffset + off + 4, len - 4);
+// The header offset of the attribute of `type` among those in [start, end) of `v`, or -1 (as attrAt,
+// without a view per attribute).
+function attrOff(v: DataView, start: number, end: number, type: number): number {
+  for (let off = start; off + 4 <= end; ) {
+    const len = v.getUint16(off, true);
+    if (len < 4 || off + len > end) return -1;
+    if ((v.getUint16(off + 2, true) & 0x3fff) === type) return off;
     off += (len + 3) & ~3;
   }
-  if (!last || attrText(attrAt(last, 0, 1)) !== 'immediate') return undefined;
-  const data = attrAt(last, 0, 2);
-  const value = data && attrAt(data, 0, 2);
-  const verdict = value && attrAt(value, 0, 2);
-  const code = verdict && attrAt(verdict, 0, 1);
-  if (!code || code.byteLength < 4) return undefined;
-  const c = code.getInt32(0, false);
-  if ((c !== -3 && c !== -4) || attrText(attrAt(verdict, 0, 2)) !== target) return undefined;
-  const handle = attrAt(body, 4, 3);
-  return handle && handle.byteLength >= 8 ? Number(handle.getBigUint64(0, false)) : undefined;
+  return -1;
+}
+
+// True when the string attribute at header offset `off` reads `want` up to its NUL (attrText's
+// reading), comparing bytes.
+function textIs(v: DataView, off: number, want: Uint8Array): boolean {
+  const n = v.getUint16(off, true) - 4;
+  if (n < want.length || (n > want.length && v.getUint8(off + 4 + want.length) !== 0)) return false;
+  for (let i = 0; i < want.length; i++) if (v.getUint8(off + 4 + i) !== want[i]) return false;
+  return true;
+}
+
+const IMMEDIATE = new TextEncoder().encode('immediate');
+
+/**
+ * The handle of a rule message (its body after nlmsghdr) when its last expression is an immediate
+ * verdict jumping or going to `target` (iptables-nft puts the target last), else undefined. The
+ * expression's name and the verdict's chain are compared as bytes against the encoded `immediate`
+ * and `target`: a dump of POSTROUTING on a node with many pods decodes nothing for the rules that
+ * jump elsewhere. A target that is not plain ASCII (or holds a NUL) is compared as decoded text.
+ */
+export function jumpHandleOf(target: string): (body: DataView) => number | undefined {
+  let ascii = true;
+  for (let i = 0; i < target.length; i++) if (target.charCodeAt(i) === 0 || target.charCodeAt(i) > 0x7f) ascii = false;
+  const want = new TextEncoder().encode(target);
+  return (body) => {
+    const end = body.byteLength;
+    const list = attrOff(body, 4, end, 4);
+    if (list < 0) return undefined;
+    const listEnd = list + body.getUint16(list, true);
+    let last = -1;
+    for (let off = list + 4; off + 4 <= listEnd; ) {
+      const len = body.getUint16(off, true);
+      if (len < 4 || off + len > listEnd) return undefined;
+      last = off;
+      off += (len + 3) & ~3;
+    }
+    if (last < 0) return undefined;
+    const lastEnd = last + body.getUint16(last, true);
+    const name = attrOff(body, last + 4, lastEnd, 1);
+    if (name < 0 || !textIs(body, name, IMMEDIATE)) return undefined;
+    const verdict = inner(body, inner(body, attrOff(body, last + 4, lastEnd, 2), 2), 2);
+    if (verdict < 0) return undefined;
+    const verdictEnd = verdict + body.getUint16(verdict, true);
+    const code = attrOff(body, verdict + 4, verdictEnd, 1);
+    if (code < 0 || body.getUint16(code, true) < 8) return undefined;
+    const c = body.getInt32(code + 4, false);
+    if (c !== -3 && c !== -4) return undefined;
+    const chain = attrOff(body, verdict + 4, verdictEnd, 2);
+    if (chain < 0) return undefined;
+    const hit = ascii
+      ? textIs(body, chain, want)
+      : attrText(new DataView(body.buffer, body.byteOffset + chain + 4, body.getUint16(chain, true) - 4)) === target;
+    if (!hit) return undefined;
+    const handle = attrOff(body, 4, end, 3);
+    return handle >= 0 && body.getUint16(handle, true) >= 12 ? Number(body.getBigUint64(handle + 4, false)) : undefined;
+  };
+}
+
+// The attribute of `type` inside the nest at header offset `off` (-1: none, or no nest).
+function inner(v: DataView, off: number, type: number): number {
+  return off < 0 ? -1 : attrOff(v, off + 4, off + v.getUint16(off, true), type);
 }
