@@ -71,11 +71,17 @@ try {
     } catch (e) {
       outcome = { error: { name: e.constructor.name, code: e.code, msg: e.message, details: e.details } };
     }
+    const noActionIndex = (f) =>
+      f.options?.actions
+        ? { ...f, options: { ...f.options, actions: f.options.actions.map((a) => ({ ...a, index: a.index === undefined ? undefined : '<index>' })) } }
+        : f;
     const ifbs = json(['ip', '-j', '-d', 'link', 'show', 'type', 'ifb']);
     const macs = Object.fromEntries(ifbs.map((l) => [l.address, '<mac of ' + l.ifname + '>']));
     const state = {
       qdiscs: json(['tc', '-j', '-d', 'qdisc', 'show']).map(noStats),
-      filters: json(['tc', '-j', 'filter', 'show', 'dev', 'vethB', 'parent', 'ffff:']),
+      // an action's index is the kernel's allocation (a re-ADD's new mirred may get 1 or 2, by
+      // whether the replaced one was freed yet), not the plugin's behaviour: set aside
+      filters: json(['tc', '-j', 'filter', 'show', 'dev', 'vethB', 'parent', 'ffff:']).map(noActionIndex),
       ifbs: ifbs.map((l) => ({ ...l, address: '<mac>' })),
     };
     out.push({ outcome, spawned: spawned - before, state, macs });
