@@ -339,3 +339,27 @@ maybe('legacy iptables on PATH, or CNI_TS_NETLINK=0: iptables-restore writes, as
   const n = run([add('restore', pod('ctr1', ['10.22.0.5/24'])), add('restore', pod('ctr2', ['10.22.0.6/24']))]);
   t.deepEqual((n[1] as Verb).execs, ['iptables-restore']);
 });
+
+// Jumps whose conditions hold a mask that is not whole bytes: the kernel dumps their bitwise with
+// an NFTA_BITWISE_OP the rules were written without, which removeChainsNft's comparison of the
+// expected jumps must see past (before, DEL fell back to iptables-restore on every such pod).
+maybe(
+  'DEL of a pod whose jumps carry masked conditions: no iptables process, the same state as the restore path',
+  (t) => {
+    const conf = { conditionsV4: ['-s', '10.0.0.0/12'], conditionsV6: ['-s', 'fd00::/60'] };
+    const p = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { conf, mappings: MAPS(6) });
+    const q = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { conf, mappings: MAPS(6) });
+    const ours = run([add('ours', p), add('ours', q), del('ours', q), ...BOTH]);
+    const theirs = run([add('ours', p), add('ours', q), del('restore', q), ...BOTH]);
+    ok(t, ours.slice(0, 3), 'ours');
+    ok(t, theirs.slice(0, 3), 'restore');
+    t.deepEqual((ours[2] as Verb).execs, [], 'our DEL starts no iptables process');
+    t.true(
+      (theirs[2] as Verb).execs!.some((e) => e.endsWith('tables-restore')),
+      'the restore path restores',
+    );
+    t.deepEqual(ours.slice(3), theirs.slice(3));
+    t.false(JSON.stringify(ours.slice(3)).includes('ctr2'), 'no rule names ctr2');
+    t.true(JSON.stringify(ours.slice(3)).includes('ctr1'), 'ctr1 stays');
+  },
+);

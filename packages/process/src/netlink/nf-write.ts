@@ -72,7 +72,8 @@ export interface NftReader {
   jumpsTo(chain: string, target: string): number[];
   /**
    * True when a rule of `chain` (in the transaction's table, or `table`) holds exactly these
-   * expressions, as the kernel dumps them (a counter's values aside): what `iptables -C` answers
+   * expressions, as the kernel dumps them (a counter's values aside, an attribute the kernel
+   * adds only with its default: see dumpedExprsMatch): what `iptables -C` answers
    * for a rule written in this encoding. A rule encoded otherwise (another iptables version)
    * does not count, so a caller that then reads the table with iptables-save loses nothing.
    */
@@ -314,8 +315,32 @@ function exprList(fam: number, table: string, chain: string, exprs: readonly Nft
   return attrAt(body, 4, 4)!;
 }
 
-// The elements of two NFTA_RULE_EXPRESSIONS lists (the kernel's, ours), attribute by attribute, a
-// counter's packets and bytes aside.
+/**
+ * Attributes the kernel dumps in an expression's NFTA_EXPR_DATA that iptables-nft (and our
+ * encoder) never send, with the value the kernel gives them when they are absent: a dumped rule
+ * holding one of these with exactly that value is the rule that was written without it. Linux's
+ * nft_bitwise_dump (and nft_bitwise_fast_dump) put NFTA_BITWISE_OP (6) since 5.6, between
+ * NFTA_BITWISE_LEN and NFTA_BITWISE_MASK; absent, nft_bitwise_init takes NFT_BITWISE_BOOL (0,
+ * NFT_BITWISE_MASK_XOR in 6.13+). The other expressions of the subset (payload, meta, cmp,
+ * immediate, counter, match, target) dump exactly what they were given (checked against rules
+ * iptables-nft wrote, on kernel 6.18: test/nft-has-rule.test.ts in @cni-ts/iptables).
+ */
+const KERNEL_DEFAULTS: Readonly<Record<string, ReadonlyArray<{ type: number; value: Uint8Array }>>> = {
+  bitwise: [{ type: 6, value: u32be(0) }],
+};
+
+/**
+ * True when `kernel`, a rule's NFTA_RULE_EXPRESSIONS as the kernel dumps it (the attribute's
+ * payload), holds exactly the expressions `exprs` as opMessage encodes them: the same
+ * expressions in the same order, attribute for attribute and byte for byte, a counter's packets
+ * and bytes aside, and an attribute the kernel adds only where it holds the default of what was
+ * sent (KERNEL_DEFAULTS). Any other difference, one byte or one attribute, is a different rule.
+ */
+export function dumpedExprsMatch(kernel: DataView, exprs: readonly NftExprSpec[]): boolean {
+  return sameExprs(kernel, exprList(NFPROTO.ip, 'x', 'x', exprs));
+}
+
+// The elements of two NFTA_RULE_EXPRESSIONS lists (the kernel's, ours), expression by expression.
 function sameExprs(kernel: DataView, ours: DataView): boolean {
   const xs = elements(kernel);
   const ys = elements(ours);
@@ -324,25 +349,60 @@ function sameExprs(kernel: DataView, ours: DataView): boolean {
     xs.every((x, i) => {
       const y = ys[i]!;
       const name = attrText(attrAt(y, 4, 1));
-      if (name !== attrText(attrAt(x, 4, 1))) return false;
-      return name === 'counter' || sameAttr(x, y);
+      if (typeOf(x) !== typeOf(y) || name === undefined || name !== attrText(attrAt(x, 4, 1))) return false;
+      // NFTA_EXPR_NAME and NFTA_EXPR_DATA; the data's members with the kernel's additions allowed
+      const a = elements(payload(x));
+      const b = elements(payload(y));
+      return (
+        a.length === b.length &&
+        a.every((m, j) =>
+          typeOf(m) === 2 && name === 'counter'
+            ? typeOf(b[j]!) === 2
+            : sameAttr(m, b[j]!, typeOf(m) === 2 ? KERNEL_DEFAULTS[name] : undefined),
+        )
+      );
     })
   );
 }
 
-// One attribute, header included: the same type and length, and the same members (a nest: the
-// kernel dumps nests without NLA_F_NESTED, which we set) or bytes.
-function sameAttr(kernel: DataView, ours: DataView): boolean {
-  const type = ours.getUint16(2, true);
-  if (kernel.byteLength !== ours.byteLength || (kernel.getUint16(2, true) & 0x3fff) !== (type & 0x3fff)) return false;
-  const body = (v: DataView) => new DataView(v.buffer, v.byteOffset + 4, v.byteLength - 4);
-  if (type & 0x8000) {
-    const xs = elements(body(kernel));
-    const ys = elements(body(ours));
-    return xs.length === ys.length && xs.every((x, i) => sameAttr(x, ys[i]!));
+const typeOf = (a: DataView) => a.getUint16(2, true) & 0x3fff;
+const payload = (a: DataView) => new DataView(a.buffer, a.byteOffset + 4, a.byteLength - 4);
+
+// One attribute, header included: the same type, and the same members (a nest: the kernel dumps
+// nests without NLA_F_NESTED, which we set) or the same length and bytes. `added`: attributes the
+// kernel may hold among this nest's members that ours lacks, each only with its default value.
+function sameAttr(
+  kernel: DataView,
+  ours: DataView,
+  added?: ReadonlyArray<{ type: number; value: Uint8Array }>,
+): boolean {
+  if (typeOf(kernel) !== typeOf(ours)) return false;
+  if (ours.getUint16(2, true) & 0x8000) {
+    const xs = elements(payload(kernel));
+    const ys = elements(payload(ours));
+    let j = 0;
+    const skipped: number[] = [];
+    for (const x of xs) {
+      const y = ys[j];
+      if (y && typeOf(x) === typeOf(y)) {
+        if (!sameAttr(x, y)) return false;
+        j++;
+      } else if (isDefault(x, added) && !skipped.includes(typeOf(x)) && !ys.some((o) => typeOf(o) === typeOf(x)))
+        skipped.push(typeOf(x));
+      else return false;
+    }
+    return j === ys.length;
   }
+  if (kernel.byteLength !== ours.byteLength) return false;
   for (let j = 4; j < ours.byteLength; j++) if (kernel.getUint8(j) !== ours.getUint8(j)) return false;
   return true;
+}
+
+// True when attribute `a` is one of `added` holding its default value.
+function isDefault(a: DataView, added: ReadonlyArray<{ type: number; value: Uint8Array }> | undefined): boolean {
+  const d = added?.find((x) => x.type === typeOf(a));
+  if (!d || a.byteLength !== 4 + d.value.length) return false;
+  return d.value.every((b, i) => a.getUint8(4 + i) === b);
 }
 
 // The attributes of a nest, each with its header.
