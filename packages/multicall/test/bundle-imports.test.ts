@@ -1,7 +1,10 @@
 // Guards what a plugin run loads from the built bundle: loopback's run must load no `node:*`
 // module (about 2 ms of CPU in Bun for node:fs, docs/startup.md "A loopback run without node:fs"),
 // so a new `node:fs` import anywhere on its path (skel, process, types) fails here, not in a bench.
-// Runs on dist/bundle (rollup's chunks, what bun compiles), by walking their static imports.
+// Runs on dist/bundle (rollup's chunks, what bun compiles), by walking their static imports and
+// their import() of other chunks (loaded on some paths only, e.g. skel's prevResult schemas when a
+// prevResult is given: every path of a run counts). The entry's own import()s are not followed:
+// they choose what a run is (a plugin's loader, the CLI; its Node-only node:fs in writeOut).
 import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import { parseAst } from 'rollup/parseAst';
@@ -17,6 +20,8 @@ interface AstNode {
 /** What one chunk does at load: its static imports, top-level `node:*` calls, its declarations. */
 interface Chunk {
   imports: string[]; // specifiers of import and export-from declarations
+  dynamicImports: string[]; // specifiers of import() anywhere in the chunk (also inside functions)
+  computedImports: number; // import() whose specifier is not a string literal
   loadCalls: string[]; // `node:*` strings passed to a call run at load (require, getBuiltinModule)
   exports: string[];
   functions: string[]; // names of top-level function declarations
@@ -40,13 +45,27 @@ function* nodes(node: AstNode, atLoad = false): Generator<AstNode> {
 
 function analyse(source: string): Chunk {
   const ast = parseAst(source) as unknown as AstNode;
-  const chunk: Chunk = { imports: [], loadCalls: [], exports: [], functions: [], ast };
+  const chunk: Chunk = {
+    imports: [],
+    dynamicImports: [],
+    computedImports: 0,
+    loadCalls: [],
+    exports: [],
+    functions: [],
+    ast,
+  };
   for (const stmt of ast.body as AstNode[]) {
     const from = literal(stmt.source);
     if (from !== undefined && /^(Import|ExportNamed|ExportAll)Declaration$/.test(stmt.type)) chunk.imports.push(from);
     if (stmt.type === 'ExportNamedDeclaration')
       for (const s of stmt.specifiers as AstNode[]) chunk.exports.push(String((s.exported as AstNode).name));
     if (stmt.type === 'FunctionDeclaration') chunk.functions.push(String((stmt.id as AstNode).name));
+  }
+  for (const n of nodes(ast)) {
+    if (n.type !== 'ImportExpression') continue;
+    const from = literal(n.source);
+    if (from === undefined) chunk.computedImports += 1;
+    else chunk.dynamicImports.push(from);
   }
   for (const n of nodes(ast, true))
     if (n.type === 'CallExpression')
@@ -55,23 +74,31 @@ function analyse(source: string): Chunk {
   return chunk;
 }
 
-/** The chunks of dist/bundle by file name, each parsed at its first use (a walk parses only its own). */
+/** A bundle's chunks by file name, each parsed at its first use (a walk parses only its own). */
 interface Bundle {
   get(name: string): Chunk | undefined;
 }
 
-function readBundle(edit: (name: string, source: string) => string = (_, s) => s): Bundle {
-  const names = new Set(readdirSync(bundleDir).filter((f) => f.endsWith('.mjs')));
+function bundleOf(names: Set<string>, read: (name: string) => string): Bundle {
   const parsed = new Map<string, Chunk>();
   return {
     get(name) {
       if (!names.has(name)) return undefined;
-      if (!parsed.has(name))
-        parsed.set(name, analyse(edit(name, readFileSync(new URL(name, bundleDir), 'utf8').replace(/^#!.*/, ''))));
+      if (!parsed.has(name)) parsed.set(name, analyse(read(name)));
       return parsed.get(name);
     },
   };
 }
+
+/** dist/bundle, each chunk's source passed through `edit` (a test adds an import). */
+function readBundle(edit: (name: string, source: string) => string = (_, s) => s): Bundle {
+  const names = new Set(readdirSync(bundleDir).filter((f) => f.endsWith('.mjs')));
+  return bundleOf(names, (name) => edit(name, readFileSync(new URL(name, bundleDir), 'utf8').replace(/^#!.*/, '')));
+}
+
+/** A bundle made of these sources (tests of the walker that do not depend on rollup's chunking). */
+const syntheticBundle = (sources: Record<string, string>) =>
+  bundleOf(new Set(Object.keys(sources)), (name) => sources[name]!);
 
 /** The chunk file a plugin's loader in the entry's PLUGINS table imports. */
 function pluginChunk(bundle: Bundle, plugin: string): string {
@@ -98,23 +125,44 @@ function runChunk(bundle: Bundle): string {
 
 const chunkName = (specifier: string) => specifier.replace(/^\.\//, '');
 
-/** Every chunk a run loads from `roots` by static imports, each with the path it was reached by. */
+/**
+ * Every chunk a run may load from `roots`, each with the path it was first reached by (its steps:
+ * a chunk name, `import() <name>` for a step through import()). Static imports are followed first,
+ * so a chunk that is also loaded at start shows its static path; then each import() of a chunk,
+ * and what that chunk loads. The entry's own import()s are not followed (the roots stand for them).
+ */
 function walk(bundle: Bundle, roots: string[]) {
   const via = new Map<string, string[]>(roots.map((r) => [r, [r]]));
   const nodeImports: string[] = [];
   const queue = [...roots];
-  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+  const later: [string, string[]][] = []; // chunks reached by import(), walked once the static ones are
+  const reach = (next: string, steps: string[]) => {
+    if (via.has(next)) return;
+    via.set(next, steps);
+    queue.push(next);
+  };
+  for (;;) {
+    const name = queue.shift();
+    if (name === undefined) {
+      const dynamic = later.shift();
+      if (!dynamic) break;
+      reach(...dynamic);
+      continue;
+    }
     const chunk = bundle.get(name);
-    if (!chunk) throw new Error(`${via.get(name)!.join(' → ')}: no such chunk in dist/bundle`);
-    const path = via.get(name)!.join(' → ');
+    const steps = via.get(name)!;
+    const path = steps.join(' → ');
+    if (!chunk) throw new Error(`${path}: no such chunk in the bundle`);
     for (const spec of chunk.imports) {
       if (spec.startsWith('node:')) nodeImports.push(`${path} imports ${spec}`);
-      if (!spec.startsWith('./')) continue;
-      const next = chunkName(spec);
-      if (!via.has(next)) {
-        via.set(next, [...via.get(name)!, next]);
-        queue.push(next);
+      if (spec.startsWith('./')) reach(chunkName(spec), [...steps, chunkName(spec)]);
+    }
+    if (name !== ENTRY) {
+      for (const spec of chunk.dynamicImports) {
+        if (spec.startsWith('node:')) nodeImports.push(`${path} imports ${spec} by import()`);
+        if (spec.startsWith('./')) later.push([chunkName(spec), [...steps, `import() ${chunkName(spec)}`]]);
       }
+      if (chunk.computedImports) nodeImports.push(`${path} has an import() of a computed specifier`);
     }
     for (const spec of chunk.loadCalls) nodeImports.push(`${path} calls for ${spec} at load`);
   }
@@ -144,7 +192,8 @@ test("the walk of loopback's run reaches its plugin, skel and libc-fs", (t) => {
   t.not(plugin, run);
   t.deepEqual(exporting(bundle, [plugin], 'loopback'), [plugin]);
   t.deepEqual(exporting(bundle, [run], 'runPlugin'), [run]);
-  // libcFs (process/netlink/libc-fs.ts) sits below the plugin chunk: the walk follows imports
+  // libcFs (process/netlink/libc-fs.ts, loopback's file reads without node:fs) is in one chunk
+  // of the run (today loopback's own: rollup puts a module only one loader reaches in its chunk)
   const libc = [...via.keys()].filter((c) => bundle.get(c)!.functions.includes('libcFs'));
   t.is(libc.length, 1, `libcFs declared in one chunk of the run: ${[...via.keys()].join(', ')}`);
   // skel's dispatch (the ADD path) is declared in a chunk the run chunk imports, not in the run chunk
@@ -183,4 +232,59 @@ test('a node:* call at load is found, one inside a function is not', (t) => {
   t.deepEqual(atLoad, [`${plugin} calls for node:os at load`]);
   const lazy = added(edit("function os() { return require('node:os'); }"));
   t.deepEqual(lazy, []);
+});
+
+test("the walk follows skel's import() of the prevResult schemas, and finds a node:fs import there", (t) => {
+  // a loopback ADD with a prevResult the lean reader leaves to the schemas loads skel/prev-schema.ts
+  const { via } = runOf(bundle, 'loopback');
+  const prev = exporting(bundle, via.keys(), 'decodePrevResult');
+  t.is(prev.length, 1, `decodePrevResult exported by one chunk of the run: ${[...via.keys()].join(', ')}`);
+  const path = via.get(prev[0]!)!;
+  t.is(path.at(-1), `import() ${prev[0]}`, path.join(' → '));
+  const edited = readBundle((name, s) => (name === prev[0] ? `import 'node:fs';\n${s}` : s));
+  t.deepEqual(added(edited), [`${path.join(' → ')} imports node:fs`]);
+});
+
+/** A bundle shaped as rollup writes ours: the entry's PLUGINS loaders and Promise.all([load(), import(run)]). */
+const ENTRY_SOURCE = `
+const PLUGINS = { loopback: () => import('./p.mjs').then((m) => m.loopback), other: () => import('./o.mjs') };
+const load = PLUGINS[process.argv0];
+Promise.all([load(), import('./run.mjs')]).then(([plugin, { runPlugin }]) => runPlugin(plugin));
+function writeOut(text) { return import('node:fs').then((fs) => fs.writeSync(1, text)); }
+`;
+const synthetic = (sources: Record<string, string>) =>
+  runOf(
+    syntheticBundle({ [ENTRY]: ENTRY_SOURCE, 'run.mjs': 'export function runPlugin() {}', ...sources }),
+    'loopback',
+  );
+
+test('on a synthetic bundle: node:fs behind an import() of a chunk fails the guard, with its path', (t) => {
+  const { nodeImports, via } = synthetic({
+    'p.mjs': "import './a.mjs';\nexport const loopback = {};",
+    'a.mjs': "export async function prev() { return (await import('./lazy.mjs')).decode; }",
+    'lazy.mjs': "import { readFileSync } from 'node:fs';\nexport const decode = readFileSync;",
+    'o.mjs': "import 'node:os';", // another plugin's chunk: not part of loopback's run
+  });
+  t.deepEqual(nodeImports, ['p.mjs → a.mjs → import() lazy.mjs imports node:fs']);
+  t.false(via.has('o.mjs'));
+});
+
+test('on a synthetic bundle: import() of node:* or of a computed name in a chunk is reported, not in the entry', (t) => {
+  const { nodeImports } = synthetic({
+    'p.mjs': "export const loopback = () => import('node:os');\nexport const any = (m) => import(m);",
+  });
+  t.deepEqual(nodeImports, [`p.mjs imports node:os by import()`, 'p.mjs has an import() of a computed specifier']);
+});
+
+test('on a synthetic bundle: a chunk reached statically and by import() keeps its static path', (t) => {
+  const { nodeImports, via } = synthetic({
+    'p.mjs': "export const loopback = () => import('./shared.mjs');\nimport './b.mjs';",
+    'b.mjs': "import './shared.mjs';",
+    'shared.mjs': "import 'node:fs';",
+  });
+  t.deepEqual(via.get('shared.mjs'), ['p.mjs', 'b.mjs', 'shared.mjs']);
+  t.deepEqual(nodeImports, ['p.mjs → b.mjs → shared.mjs imports node:fs']);
+  t.throws(() => synthetic({ 'p.mjs': "export const l = () => import('./gone.mjs');" }), {
+    message: 'p.mjs → import() gone.mjs: no such chunk in the bundle',
+  });
 });
