@@ -6,7 +6,7 @@
 // is undefined: the caller spawns `tc`.
 import { type NetlinkOutcome, linkIndex } from './batch.js';
 import { linkByIndex } from './commands.js';
-import { strerror } from './docs.js';
+import { ipErrorText } from './docs.js';
 import { type Message, attrText } from './message.js';
 import { type Rtnl, RtnlError, withRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
@@ -131,12 +131,17 @@ function runOne(
     return undefined;
   } catch (e) {
     if (!(e instanceof RtnlError)) throw e;
-    // libnetlink prints the kernel's extended message when there is one, else strerror
-    const msg = e.extack
-      ? `Error: ${e.extack}${e.extack.endsWith('.') ? '' : '.'}\n`
-      : `RTNETLINK answers: ${strerror(e.errno)}\n`;
-    return step.filter ? `${msg}We have an error talking to the kernel\n` : msg;
+    return tcErrorText(e.errno, e.extack, step.filter === true);
   }
+}
+
+/**
+ * What tc prints on stderr when the kernel refuses a command: libnetlink's line, as ip prints it
+ * (docs.ts' ipErrorText), and for a filter command the line tc's filter code adds.
+ */
+export function tcErrorText(errno: number, extack: string | undefined, filter: boolean): string {
+  const line = `${ipErrorText(errno, extack)}\n`;
+  return filter ? `${line}We have an error talking to the kernel\n` : line;
 }
 
 // The first attribute of a type (a link's name comes early: no need to index all of its attributes).
