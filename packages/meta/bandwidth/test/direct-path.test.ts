@@ -7,18 +7,11 @@
 // code, message and details) and the node's state after each verb (`tc -j -d qdisc show`, the
 // veth's filters with their actions, `ip -j -d link show type ifb`; counters and random MACs
 // aside) must be the same on the three paths, and the typed path must start no process.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import anyTest, { type ExecutionContext } from 'ava';
+import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
 const lib = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
-const dir = mkdtempSync(join(tmpdir(), 'cts-bw-direct-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url, ['tc', 'qdisc', 'show']);
 
 /** One verb: its config (limits, prevResult: true for the bridge-like one), and what runs before it. */
 interface Step {
@@ -30,17 +23,13 @@ interface Step {
   before?: string[][];
 }
 
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawn, spawnSync } from 'node:child_process';
+const DRIVER = `import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { systemExecutor } from ${lib('../../../../process/dist/src/index.js')};
 import { makeBandwidth } from ${lib('../src/index.js')};
 import { systemHost } from ${lib('../src/host.js')};
 import { context } from ${lib('./helpers.js')};
-const [path, stepsJson] = process.argv.slice(2);
-const steps = JSON.parse(stepsJson);
+const { path, steps } = JSON.parse(process.argv[2]);
 const own = readlinkSync('/proc/self/ns/net');
 const holder = spawn('unshare', ['-n', '--', 'sleep', '60'], { stdio: 'ignore' });
 const ns = '/proc/' + holder.pid + '/ns/net';
@@ -90,8 +79,7 @@ try {
 } finally {
   holder.kill();
 }
-`,
-);
+`;
 
 interface Verb {
   outcome: { result?: { interfaces?: Array<{ name: string; mac?: string }> } | null; error?: Record<string, unknown> };
@@ -100,13 +88,8 @@ interface Verb {
   macs: Record<string, string>;
 }
 
-function runPath(path: 'direct' | 'batch' | 'processes', steps: Step[]): Verb[] {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, path, JSON.stringify(steps)], {
-    encoding: 'utf8',
-    env: { PATH: SYSTEM_PATH },
-  });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  const verbs = JSON.parse(r.stdout) as Verb[];
+function runPath(t: ExecutionContext, path: 'direct' | 'batch' | 'processes', steps: Step[]): Verb[] {
+  const verbs = runInUserNetns<Verb[]>(t, DRIVER, { input: { path, steps } });
   // a result's ifb MAC is the ifb's own (checked), then neutral
   for (const v of verbs)
     for (const i of v.outcome.result?.interfaces ?? [])
@@ -198,9 +181,9 @@ const SCENARIOS: Record<string, { steps: Step[]; errors: number }> = {
 
 for (const [name, { steps, errors }] of Object.entries(SCENARIOS)) {
   test(`typed rtnetlink = batches through rtnetlink = ip and tc processes: ${name}`, (t) => {
-    const direct = runPath('direct', steps);
-    const batch = runPath('batch', steps);
-    const processes = runPath('processes', steps);
+    const direct = runPath(t, 'direct', steps);
+    const batch = runPath(t, 'batch', steps);
+    const processes = runPath(t, 'processes', steps);
     const strip = (v: Verb[]) => v.map(({ outcome, state }) => ({ outcome, state }));
     t.deepEqual(strip(direct), strip(batch));
     t.deepEqual(strip(direct), strip(processes));

@@ -7,13 +7,8 @@
 // failing command, message) and the namespace's tc state afterwards (`tc -s -d qdisc show`,
 // `tc -d filter show`, `tc -j -s -d qdisc show`, counters aside) must be equal, and the netlink
 // run must have started no process.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import anyTest, { type ExecutionContext } from 'ava';
+import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 import type { BandwidthConf } from '../src/config.js';
 import { parseFilters, parseQdiscs } from '../src/observe.js';
 import { planShaping, redirectCommand, tbfCommand, tcCommands } from '../src/plan-shaping.js';
@@ -21,10 +16,8 @@ import { delIngress, delRootTbf, planTeardown, undoCommands } from '../src/plan-
 import { CRI_NO_BURST, tbfFor } from '../src/tbf.js';
 import { ifbName } from '../src/names.js';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
 const processLib = new URL('../../../../process/dist/src/index.js', import.meta.url).href;
-const dir = mkdtempSync(join(tmpdir(), 'cts-tc-netlink-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url, ['tc', 'qdisc', 'show']);
 
 const VETH = 'veth0a1b2c3d';
 const IFB = ifbName('bwnet', 'ctr1');
@@ -47,10 +40,7 @@ interface Scenario {
 
 // Runs inside `unshare -rn`: makes the veth pair and the ifb, runs the setup through tc, then
 // each call through tcBatch, and prints the outcomes, the processes started and the tc state.
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawnSync } from 'node:child_process';
+const DRIVER = `import { spawnSync } from 'node:child_process';
 import { tcBatch, systemExecutor } from ${JSON.stringify(processLib)};
 const sc = JSON.parse(process.argv[2]);
 const sh = (f, args) => { const r = spawnSync(f, args, { encoding: 'utf8' }); if (r.status !== 0) throw new Error(f + ' ' + args.join(' ') + ': ' + r.stderr); return r.stdout; };
@@ -75,8 +65,7 @@ const state = {
   json: JSON.parse(sh('tc', ['-j', '-s', '-d', 'qdisc', 'show'])),
 };
 process.stdout.write(JSON.stringify({ outcomes, spawned, state }));
-`,
-);
+`;
 
 interface Run {
   outcomes: Array<{ docs?: unknown[]; error?: Record<string, unknown> }>;
@@ -84,13 +73,8 @@ interface Run {
   state: { text: string; filters: string[]; json: Array<Record<string, unknown>> };
 }
 
-function runPath(sc: Scenario, netlink: boolean): Run {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver, JSON.stringify(sc)], {
-    encoding: 'utf8',
-    env: { PATH: SYSTEM_PATH, ...(netlink ? {} : { CNI_TS_NETLINK: '0' }) },
-  });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as Run;
+function runPath(t: ExecutionContext, sc: Scenario, netlink: boolean): Run {
+  return runInUserNetns<Run>(t, DRIVER, { input: sc, env: netlink ? {} : { CNI_TS_NETLINK: '0' } });
 }
 
 // The state without counters (packets, bytes, drops, backlog): equal kernels may count differently.
@@ -228,8 +212,8 @@ const SCENARIOS: Record<string, Scenario> = {
 
 for (const [name, sc] of Object.entries(SCENARIOS)) {
   test(`tc through rtnetlink = tc -batch: ${name}`, (t) => {
-    const viaTc = runPath(sc, false);
-    const viaNl = runPath(sc, true);
+    const viaTc = runPath(t, sc, false);
+    const viaNl = runPath(t, sc, true);
     t.is(viaNl.spawned, 0, 'the rtnetlink run starts no process');
     t.true(viaTc.spawned > 0, 'the fallback run spawns tc');
     t.deepEqual(withoutCounters(viaNl.state), withoutCounters(viaTc.state), 'the kernel state');
@@ -250,7 +234,7 @@ for (const [name, sc] of Object.entries(SCENARIOS)) {
 }
 
 test('the scenarios can fail: the shaped listing shows the plugin qdiscs, the errors are errors', (t) => {
-  const r = runPath(SCENARIOS['ADD with ingress and egress limits, then the listing']!, true);
+  const r = runPath(t, SCENARIOS['ADD with ingress and egress limits, then the listing']!, true);
   const [veth, filters, ifb] = r.outcomes[1]!.docs!;
   t.deepEqual(
     parseQdiscs(veth).map((q) => q.kind),
@@ -261,7 +245,7 @@ test('the scenarios can fail: the shaped listing shows the plugin qdiscs, the er
     [[IFB]],
   );
   t.is(parseQdiscs(ifb)[0]?.rate, 2_500_000);
-  const e = runPath(SCENARIOS['error: the veth does not exist']!, true).outcomes[0]!.error!;
+  const e = runPath(t, SCENARIOS['error: the veth does not exist']!, true).outcomes[0]!.error!;
   t.is(e.kind, 'missing');
   t.is(e.object, 'nosuchveth0');
 });

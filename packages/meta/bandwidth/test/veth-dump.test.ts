@@ -7,32 +7,22 @@
 // with no process started; the host veth found for each pod interface (by ifindex and peer index,
 // as DEL finds it) must be its own on both paths; and the plugin's DEL without prevResult, after its
 // ADD, must take the pod's shaping off on both paths, without a process on the rtnetlink one.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import anyTest from 'ava';
+import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
 const processLib = new URL('../../../../process/dist/src/index.js', import.meta.url).href;
 const observe = new URL('../src/observe.js', import.meta.url).href;
 const hostLib = new URL('../src/host.js', import.meta.url).href;
 const pluginLib = new URL('../src/index.js', import.meta.url).href;
 const helpersLib = new URL('./helpers.js', import.meta.url).href;
-const dir = mkdtempSync(join(tmpdir(), 'cts-veth-dump-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const test = userNetnsTest(anyTest, import.meta.url);
 
 // kinds this kernel knows; it has no dummy links (KINDS' last), see below
 const KINDS = ['veth', 'ifb', 'bridge', 'dummy'];
 // pod interface → the host veth it must be found to belong to
 const PODS: Record<string, string> = { 'A/eth0': 'vethA', 'B/eth0': 'vethB', 'B/eth1': 'vethB2' };
 
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawn, spawnSync } from 'node:child_process';
+const DRIVER = `import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { systemExecutor } from ${JSON.stringify(processLib)};
 import { findHostVeth, linksOfKind, podLink } from ${JSON.stringify(observe)};
@@ -99,8 +89,7 @@ try {
 } finally {
   for (const h of holders) h.kill();
 }
-`,
-);
+`;
 
 interface Path {
   kinds: Record<string, Array<Record<string, unknown>>>;
@@ -110,9 +99,7 @@ interface Path {
 }
 
 test('every veth of the node through one kernel-filtered link dump: the links ip shows, no process; DEL finds each pod’s host veth as before', (t) => {
-  const r = spawnSync('unshare', ['-rn', '--', bun, driver], { encoding: 'utf8', env: { PATH: SYSTEM_PATH } });
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  const out = JSON.parse(r.stdout) as { netlink: Path; ip: Path };
+  const out = runInUserNetns<{ netlink: Path; ip: Path }>(t, DRIVER);
   t.is(out.netlink.listSpawned, 0, 'the dump starts no process');
   t.is(out.ip.listSpawned, KINDS.length, 'the fallback runs one ip per listing');
   const { dummy: ipDummy, ...ipKnown } = out.ip.kinds;

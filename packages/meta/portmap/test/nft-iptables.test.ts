@@ -6,25 +6,30 @@
 // --debug=netlink list table` and the same expression bytes in the kernel's rule dump; each must
 // remove the other's rules, and Go's portmap (/usr/lib/cni/portmap) ours and ours Go's; the
 // nfnetlink path must start no iptables process where it writes, and must stand aside on a
-// legacy iptables.
-import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// legacy iptables. (Where unshare -rn or iptables-nft cannot run, or the iptables on PATH is
+// legacy, the tests skip, saying so, except as root: CI runs them.)
+import anyTest, { type ExecutionContext } from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { restoreIsNft } from '@cni-ts/iptables';
-import { SYSTEM_PATH } from '@cni-ts/testutils';
+import { SYSTEM_PATH, isRoot, runInUserNetns, skippingTest, userNetnsTest } from '@cni-ts/testutils';
 
-const bun = fileURLToPath(new URL('../../../../../node_modules/.bin/bun', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'cts-pm-nft-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 const GO = '/usr/lib/cni/portmap';
 
-const driver = join(dir, 'driver.mjs');
-writeFileSync(
-  driver,
-  `import { spawnSync } from 'node:child_process';
+const inNetns = userNetnsTest(anyTest, import.meta.url, ['iptables-nft-save', '-t', 'nat']);
+/** inNetns, or (not as root) skipped, saying why, when `needs` does not hold. */
+function gated(needs: boolean, why: string) {
+  if (needs || isRoot()) return inNetns;
+  process.stderr.write(`# SKIP ${import.meta.url}: ${why}\n`);
+  return skippingTest(inNetns);
+}
+// the iptables on PATH is iptables-nft (what the path writes for)
+const nft = restoreIsNft(4) && restoreIsNft(6);
+const test = gated(nft, 'the iptables-restore on PATH is not iptables-nft');
+const testGo = gated(nft && existsSync(GO), `no ${GO}, or the iptables on PATH is not iptables-nft`);
+
+const DRIVER = `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${JSON.stringify(import.meta.resolve('@cni-ts/process'))};
 import { openNetlink } from ${JSON.stringify(new URL('netlink/socket.js', import.meta.resolve('@cni-ts/process')).href)};
 import { Builder, attrText, attrs } from ${JSON.stringify(new URL('netlink/message.js', import.meta.resolve('@cni-ts/process')).href)};
@@ -87,8 +92,7 @@ for (const s of JSON.parse(process.argv[2])) {
   else if (s.do === 'state') out.push(state(s.f ?? 4));
 }
 process.stdout.write(JSON.stringify(out));
-`,
-);
+`;
 
 type Step = Record<string, unknown>;
 type State = Record<string, unknown>;
@@ -98,20 +102,9 @@ interface Verb {
   execs?: string[];
 }
 
-// A command in a fresh user and network namespace, with the system's tools on PATH (or `path`).
-const unshared = (args: string[], path = SYSTEM_PATH) =>
-  spawnSync('unshare', ['-rn', '--', ...args], { encoding: 'utf8', env: { PATH: path } });
-
-function run(steps: Step[], path = SYSTEM_PATH): unknown[] {
-  const r = unshared([bun, driver, JSON.stringify(steps)], path);
-  if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as unknown[];
-}
-
-// unshare works here, and the iptables on PATH is iptables-nft (what the path writes for)
-const usable = unshared(['iptables-nft-save', '-t', 'nat']).status === 0 && restoreIsNft(4) && restoreIsNft(6);
-const maybe = usable ? test : test.skip;
-const maybeGo = usable && existsSync(GO) ? test : test.skip;
+// The steps in a fresh user and network namespace, with the system's tools on PATH (or `path`).
+const run = (t: ExecutionContext, steps: Step[], path = SYSTEM_PATH) =>
+  runInUserNetns<unknown[]>(t, DRIVER, { input: steps, env: { PATH: path } });
 
 const TCP = { hostPort: 8080, containerPort: 80, protocol: 'tcp' };
 const MAPS = (f: 4 | 6) => [
@@ -190,40 +183,37 @@ function ok(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, verb
 }
 
 for (const c of CASES) {
-  maybe(
-    `ADD: the same kernel state as through iptables-restore, no iptables process for the second pod: ${c.name}`,
-    (t) => {
-      const families = c.name.startsWith('dual') ? [4, 6] : [c.f];
-      const states = families.map((f) => ({ do: 'state', f }));
-      const setup = c.setup ?? [];
-      const ours = run([...setup, ...c.pods.map((p) => add('ours', p)), ...states]).slice(setup.length);
-      const theirs = run([...setup, ...c.pods.map((p) => add('restore', p)), ...states]).slice(setup.length);
-      ok(t, ours.slice(0, c.pods.length), 'ours');
-      ok(t, theirs.slice(0, c.pods.length), 'iptables-restore');
-      // the first pod of a fresh node reads the tables (per family, and again under the lock); the second writes without a process
-      t.deepEqual(
-        (ours as Verb[]).slice(0, c.pods.length).map((v) => v.execs),
-        [families.flatMap((f) => Array<string>(2).fill(f === 4 ? 'iptables-save' : 'ip6tables-save')), []],
-      );
-      t.true(
-        (theirs[0] as Verb).execs!.some((e) => e.endsWith('tables-restore')),
-        'the restore path restores',
-      );
-      families.forEach((f, i) => {
-        const [a, b] = [ours[c.pods.length + i] as State, theirs[c.pods.length + i] as State];
-        t.true(String(b['nat.save']).includes('-A CNI-HOSTPORT-DNAT'), 'iptables-restore wrote the rules');
-        t.deepEqual(a, b, `IPv${f}`);
-      });
-    },
-  );
+  test(`ADD: the same kernel state as through iptables-restore, no iptables process for the second pod: ${c.name}`, (t) => {
+    const families = c.name.startsWith('dual') ? [4, 6] : [c.f];
+    const states = families.map((f) => ({ do: 'state', f }));
+    const setup = c.setup ?? [];
+    const ours = run(t, [...setup, ...c.pods.map((p) => add('ours', p)), ...states]).slice(setup.length);
+    const theirs = run(t, [...setup, ...c.pods.map((p) => add('restore', p)), ...states]).slice(setup.length);
+    ok(t, ours.slice(0, c.pods.length), 'ours');
+    ok(t, theirs.slice(0, c.pods.length), 'iptables-restore');
+    // the first pod of a fresh node reads the tables (per family, and again under the lock); the second writes without a process
+    t.deepEqual(
+      (ours as Verb[]).slice(0, c.pods.length).map((v) => v.execs),
+      [families.flatMap((f) => Array<string>(2).fill(f === 4 ? 'iptables-save' : 'ip6tables-save')), []],
+    );
+    t.true(
+      (theirs[0] as Verb).execs!.some((e) => e.endsWith('tables-restore')),
+      'the restore path restores',
+    );
+    families.forEach((f, i) => {
+      const [a, b] = [ours[c.pods.length + i] as State, theirs[c.pods.length + i] as State];
+      t.true(String(b['nat.save']).includes('-A CNI-HOSTPORT-DNAT'), 'iptables-restore wrote the rules');
+      t.deepEqual(a, b, `IPv${f}`);
+    });
+  });
 }
 
-maybe('DEL: ours removes what iptables-restore wrote and the restore path what ours wrote, to the same state', (t) => {
+test('DEL: ours removes what iptables-restore wrote and the restore path what ours wrote, to the same state', (t) => {
   const p1 = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { mappings: MAPS(6) });
   const p2 = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { mappings: MAPS(6) });
-  const base = run([add('restore', p1), ...BOTH]);
-  const ours = run([add('restore', p1), add('restore', p2), del('ours', p2), ...BOTH]);
-  const theirs = run([add('ours', p1), add('ours', p2), del('restore', p2), ...BOTH]);
+  const base = run(t, [add('restore', p1), ...BOTH]);
+  const ours = run(t, [add('restore', p1), add('restore', p2), del('ours', p2), ...BOTH]);
+  const theirs = run(t, [add('ours', p1), add('ours', p2), del('restore', p2), ...BOTH]);
   ok(t, ours.slice(0, 3), 'ours');
   ok(t, theirs.slice(0, 3), 'restore');
   t.deepEqual((ours[2] as Verb).execs, [], 'our DEL starts no iptables process');
@@ -231,10 +221,10 @@ maybe('DEL: ours removes what iptables-restore wrote and the restore path what o
   t.deepEqual(theirs.slice(3), base.slice(1));
 });
 
-maybe('DEL with the pod gone, half there, or without mappings: succeeds and leaves no rule of the pod', (t) => {
+test('DEL with the pod gone, half there, or without mappings: succeeds and leaves no rule of the pod', (t) => {
   const p = pod('ctr1', ['10.22.0.5/24'], { mappings: MAPS(4) });
   const bare = { id: 'ctr1', addrs: ['10.22.0.5/24'] };
-  const r = run([
+  const r = run(t, [
     add('ours', pod('ctr0', ['10.22.0.4/24'])),
     { do: 'state', f: 4 },
     // nothing there: nothing to do, no process
@@ -281,9 +271,9 @@ maybe('DEL with the pod gone, half there, or without mappings: succeeds and leav
   t.regex(String(end['nat.save']), /:CNI-HOSTPORT-DNAT/);
 });
 
-maybe('a batch refused by the kernel applied nothing: an ADD whose chain exists reads and repairs it', (t) => {
+test('a batch refused by the kernel applied nothing: an ADD whose chain exists reads and repairs it', (t) => {
   const p = pod('ctr1', ['10.22.0.5/24'], { mappings: MAPS(4) });
-  const r = run([
+  const r = run(t, [
     add('ours', pod('ctr0', ['10.22.0.4/24'])),
     // the pod's chain is there (a leftover) with a stray rule: the batch's NEWCHAIN gets EEXIST
     { do: 'run', cmd: ['iptables', '-t', 'nat', '-N', 'CNI-DN-ee871de47c845415462cc'] },
@@ -291,19 +281,19 @@ maybe('a batch refused by the kernel applied nothing: an ADD whose chain exists 
     add('ours', p),
     { do: 'state', f: 4 },
   ]);
-  const theirs = run([add('restore', pod('ctr0', ['10.22.0.4/24'])), add('restore', p), { do: 'state', f: 4 }]);
+  const theirs = run(t, [add('restore', pod('ctr0', ['10.22.0.4/24'])), add('restore', p), { do: 'state', f: 4 }]);
   ok(t, [r[0], r[3]], 'ours');
   t.deepEqual((r[3] as Verb).execs, ['iptables-save', 'iptables-restore'], 'refused, then read and planned');
   t.deepEqual(r[4], theirs[2]);
 });
 
-maybeGo("Go's portmap removes our rules, ours remove Go's; the shared rules stay once", (t) => {
+testGo("Go's portmap removes our rules, ours remove Go's; the shared rules stay once", (t) => {
   const p = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { mappings: MAPS(6) });
   const q = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { mappings: MAPS(6) });
   const go = (cmd: string, s: Step) => ({ do: 'go', cmd, ...s });
-  const base = run([go('ADD', p), ...BOTH]);
-  const a = run([go('ADD', p), add('ours', q), go('DEL', q), ...BOTH]);
-  const b = run([go('ADD', p), go('ADD', q), del('ours', q), ...BOTH]);
+  const base = run(t, [go('ADD', p), ...BOTH]);
+  const a = run(t, [go('ADD', p), add('ours', q), go('DEL', q), ...BOTH]);
+  const b = run(t, [go('ADD', p), go('ADD', q), del('ours', q), ...BOTH]);
   ok(t, base.slice(0, 1), 'Go ADD');
   ok(t, a.slice(0, 3), 'Go, ours, Go DEL');
   ok(t, b.slice(0, 3), 'Go, Go, our DEL');
@@ -318,7 +308,9 @@ maybeGo("Go's portmap removes our rules, ours remove Go's; the shared rules stay
   }
 });
 
-maybe('legacy iptables on PATH, or CNI_TS_NETLINK=0: iptables-restore writes, as before', (t) => {
+test('legacy iptables on PATH, or CNI_TS_NETLINK=0: iptables-restore writes, as before', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cts-pm-nft-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, 'legacy');
   mkdirSync(bin, { recursive: true });
   for (const tool of [
@@ -331,35 +323,33 @@ maybe('legacy iptables on PATH, or CNI_TS_NETLINK=0: iptables-restore writes, as
   ])
     symlinkSync(`/usr/sbin/${tool.replace(/^(ip6?tables)/, '$1-legacy')}`, join(bin, tool));
   const r = run(
+    t,
     [add('ours', pod('ctr1', ['10.22.0.5/24'])), add('ours', pod('ctr2', ['10.22.0.6/24']))],
     `${bin}:${SYSTEM_PATH}`,
   );
   ok(t, r, 'legacy');
   t.true((r[1] as Verb).execs!.includes('iptables-restore'));
-  const n = run([add('restore', pod('ctr1', ['10.22.0.5/24'])), add('restore', pod('ctr2', ['10.22.0.6/24']))]);
+  const n = run(t, [add('restore', pod('ctr1', ['10.22.0.5/24'])), add('restore', pod('ctr2', ['10.22.0.6/24']))]);
   t.deepEqual((n[1] as Verb).execs, ['iptables-restore']);
 });
 
 // Jumps whose conditions hold a mask that is not whole bytes: the kernel dumps their bitwise with
 // an NFTA_BITWISE_OP the rules were written without, which removeChainsNft's comparison of the
 // expected jumps must see past (before, DEL fell back to iptables-restore on every such pod).
-maybe(
-  'DEL of a pod whose jumps carry masked conditions: no iptables process, the same state as the restore path',
-  (t) => {
-    const conf = { conditionsV4: ['-s', '10.0.0.0/12'], conditionsV6: ['-s', 'fd00::/60'] };
-    const p = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { conf, mappings: MAPS(6) });
-    const q = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { conf, mappings: MAPS(6) });
-    const ours = run([add('ours', p), add('ours', q), del('ours', q), ...BOTH]);
-    const theirs = run([add('ours', p), add('ours', q), del('restore', q), ...BOTH]);
-    ok(t, ours.slice(0, 3), 'ours');
-    ok(t, theirs.slice(0, 3), 'restore');
-    t.deepEqual((ours[2] as Verb).execs, [], 'our DEL starts no iptables process');
-    t.true(
-      (theirs[2] as Verb).execs!.some((e) => e.endsWith('tables-restore')),
-      'the restore path restores',
-    );
-    t.deepEqual(ours.slice(3), theirs.slice(3));
-    t.false(JSON.stringify(ours.slice(3)).includes('ctr2'), 'no rule names ctr2');
-    t.true(JSON.stringify(ours.slice(3)).includes('ctr1'), 'ctr1 stays');
-  },
-);
+test('DEL of a pod whose jumps carry masked conditions: no iptables process, the same state as the restore path', (t) => {
+  const conf = { conditionsV4: ['-s', '10.0.0.0/12'], conditionsV6: ['-s', 'fd00::/60'] };
+  const p = pod('ctr1', ['10.22.0.5/24', 'fd00:22::5/64'], { conf, mappings: MAPS(6) });
+  const q = pod('ctr2', ['10.22.0.6/24', 'fd00:22::6/64'], { conf, mappings: MAPS(6) });
+  const ours = run(t, [add('ours', p), add('ours', q), del('ours', q), ...BOTH]);
+  const theirs = run(t, [add('ours', p), add('ours', q), del('restore', q), ...BOTH]);
+  ok(t, ours.slice(0, 3), 'ours');
+  ok(t, theirs.slice(0, 3), 'restore');
+  t.deepEqual((ours[2] as Verb).execs, [], 'our DEL starts no iptables process');
+  t.true(
+    (theirs[2] as Verb).execs!.some((e) => e.endsWith('tables-restore')),
+    'the restore path restores',
+  );
+  t.deepEqual(ours.slice(3), theirs.slice(3));
+  t.false(JSON.stringify(ours.slice(3)).includes('ctr2'), 'no rule names ctr2');
+  t.true(JSON.stringify(ours.slice(3)).includes('ctr1'), 'ctr1 stays');
+});
