@@ -1,5 +1,9 @@
 // Throwaway network namespaces for root integration tests: a "node" netns plays the host and
-// pod netns play sandboxes. Everything made here is removed by destroy(), also after failures.
+// pod netns play sandboxes. Everything made here is removed by destroy(), also after failures;
+// what a killed worker could not destroy is removed with its run's scratch parent
+// (tools/test-runner/run-dir.mjs), where each namespace is recorded until destroyed.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { SYSTEM_PATH } from './paths.js';
 
@@ -40,6 +44,7 @@ export class Netns {
   /** Creates the namespace; `lo` is brought up unless loUp is false (loopback tests want it down). */
   static async create(name: string, opts: { loUp?: boolean } = {}): Promise<Netns> {
     await sh('ip', ['netns', 'add', name]);
+    record(name);
     const ns = new Netns(name);
     if (opts.loUp !== false) await ns.exec('ip', ['link', 'set', 'lo', 'up']);
     return ns;
@@ -58,7 +63,26 @@ export class Netns {
 
   async destroy(): Promise<void> {
     await execa('ip', ['netns', 'del', this.name], { reject: false, env: { PATH: SYSTEM_PATH } });
+    unrecord(this.name);
   }
+}
+
+/** The file recording a netns in this run's scratch parent (CTS_RUN_DIR, set by the ava configs), if any. */
+function recordOf(name: string): string | undefined {
+  const run = process.env.CTS_RUN_DIR;
+  return run ? join(run, 'netns', name) : undefined;
+}
+
+function record(name: string): void {
+  const file = recordOf(name);
+  if (!file) return;
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, '');
+}
+
+function unrecord(name: string): void {
+  const file = recordOf(name);
+  if (file) rmSync(file, { force: true });
 }
 
 /** A test node: one "node" netns and any number of pod netns, all removed by destroy(). */
@@ -90,14 +114,5 @@ export class TestNode {
   async destroy(): Promise<void> {
     for (const p of this.pods) await p.destroy();
     await this.node.destroy();
-  }
-}
-
-/** Removes namespaces left by an earlier crashed run of this prefix family (names starting with `start`). */
-export async function removeStaleNetns(start: string): Promise<void> {
-  const out = await sh('ip', ['netns', 'list']);
-  for (const line of out.split('\n')) {
-    const name = line.split(' ')[0];
-    if (name?.startsWith(start)) await execa('ip', ['netns', 'del', name], { reject: false });
   }
 }

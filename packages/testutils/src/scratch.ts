@@ -1,7 +1,8 @@
 // A scratch network namespace for tests that feed text to the real tools (nft, iptables-restore,
-// ip): a fresh user+network namespace (`unshare -rn`, no root needed) held open by one sleeping
-// process we start, and a real Executor that runs every command inside it. Nothing on the
-// machine's own namespaces changes; stop() ends the process and the namespace goes with it.
+// ip): a fresh user+network namespace (`unshare -rn`, no root needed) held open by one process
+// we start, and a real Executor that runs every command inside it. Nothing on the machine's own
+// namespaces changes; stop() ends the process and the namespace goes with it. The holder is `cat`
+// reading a pipe from us, so it also ends when we do, even SIGKILLed (ava's after.always unrun).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Executor, systemExecutor } from '@cni-ts/process';
@@ -16,14 +17,14 @@ export class ScratchNetns {
 
   /** Starts the namespace; resolves once it exists. */
   static async start(): Promise<ScratchNetns> {
-    const child = spawn('unshare', ['-rn', 'sleep', '3600'], { stdio: 'ignore', env: { PATH: SYSTEM_PATH } });
+    const child = spawn('unshare', ['-rn', 'cat'], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: SYSTEM_PATH } });
     const pid = child.pid;
     if (pid === undefined) throw new Error('unshare could not be started');
-    // ready once unshare has exec'd sleep: by then the namespaces exist and the uid map is
+    // ready once unshare has exec'd cat: by then the namespaces exist and the uid map is
     // written (entering the user namespace before that would leave us without privileges)
     for (let i = 0; i < 500; i++) {
       try {
-        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return new ScratchNetns(child, pid);
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'cat') return new ScratchNetns(child, pid);
       } catch {
         // not there yet
       }
