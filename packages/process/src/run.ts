@@ -6,7 +6,8 @@ import { type NfCommentMatch, type NfRule, nftChainRules, nftTableExists } from 
 
 export type { NfCommentMatch, NfExpr, NfRule } from './netlink/nfnetlink.js';
 export type { NftExprSpec, NftFamily, NftHook, NftOp, NftOutcome, NftReader } from './netlink/nf-write.js';
-import { type Rtnl, loadLibc, openRtnl } from './netlink/socket.js';
+import { type Rtnl, loadLibc, openRtnl, withRtnl } from './netlink/socket.js';
+import { readSysctls } from './netlink/devconf.js';
 import { tcNetlinkBatch } from './netlink/tc-batch.js';
 import { type LinksOutcome, linksOfKind } from './netlink/link-dump.js';
 import { type NetlinkDirect, netlinkDirect } from './netlink/typed.js';
@@ -109,6 +110,13 @@ export interface Executor {
    * its batches. Fakes leave it out, so golden tests pin the `ip` and `tc` commands.
    */
   typedNetlink?(): NetlinkDirect | undefined;
+  /**
+   * Sysctls of our namespace read through rtnetlink (netlink/devconf.ts: the forwarding switches,
+   * an interface's IPv4 and IPv6 settings), each as /proc/sys prints it, or undefined where it
+   * cannot read that one; undefined altogether when it cannot (no bun:ffi, CNI_TS_NETLINK=0), and
+   * the caller reads /proc/sys. Fakes leave it out, so golden tests see the /proc/sys reads.
+   */
+  sysctlsNetlink?(names: readonly string[]): Array<string | undefined> | undefined;
 }
 
 /** CNI_TS_NETLINK=ip keeps rtnetlink for ip batches only (tc batches spawn `tc`); CNI_TS_NETLINK=0 makes every ip and tc batch spawn `ip` / `tc` (the fallback path: tests, the bench, an operator's way out). */
@@ -158,6 +166,11 @@ export const systemExecutor: Executor = {
   },
   typedNetlink() {
     return netlinkDisabled() || process.env.CNI_TS_NETLINK === 'ip' || !loadLibc() ? undefined : netlinkDirect;
+  },
+  sysctlsNetlink(names) {
+    if (netlinkDisabled()) return undefined;
+    const r = withRtnl(undefined, (sock) => readSysctls(sock, names));
+    return Array.isArray(r) ? r : undefined;
   },
   run(file, args, opts = {}) {
     const bun = (globalThis as { Bun?: BunSpawn }).Bun;

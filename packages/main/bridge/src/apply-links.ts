@@ -65,10 +65,12 @@ function delLink(exec: Executor, name: string, netns?: string): void {
 }
 
 // We own the routes of the links we create: no router advertisements (errors ignored, as upstream).
-// A link created by this ADD has the default (1, or what conf/default says): written, not read first.
-function acceptRaOff(host: Host, link: string, created = false): void {
+// A link created by this ADD has the default (1, or what conf/default says): written, not read
+// first; `now` is the value already read through rtnetlink (then only a different one is written).
+function acceptRaOff(host: Host, link: string, created = false, now?: string): void {
+  if (now === '0') return;
   try {
-    if (created) host.setSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
+    if (created || now !== undefined) host.setSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
     else host.writeSysctl(`net/ipv6/conf/${link}/accept_ra`, '0');
   } catch {
     // a node without IPv6 has no accept_ra to turn off
@@ -87,12 +89,19 @@ export function applyNode(host: Host, exec: Executor, plan: NodePlan, hostVeth: 
         });
     }
   }
-  acceptRaOff(host, plan.bridge);
+  // the bridge's accept_ra and the forwarding switches read through rtnetlink where the executor
+  // can: a /proc/sys/net lookup from the node walks past every pod netns's dentry (0.2-0.46 ms each
+  // with 250 pods, docs/performance.md); else (Node, CNI_TS_NETLINK=0) read from /proc/sys
+  const now = exec.sysctlsNetlink?.([`net/ipv6/conf/${plan.bridge}/accept_ra`, ...plan.forwarding.map(([k]) => k)]);
+  acceptRaOff(host, plan.bridge, false, now?.[0]);
   runPortBatch(host, exec, plan.batch, hostVeth, undo);
   for (const link of plan.acceptRa) acceptRaOff(host, link, true);
-  for (const [k, v] of plan.forwarding) {
+  for (const [i, [k, v]] of plan.forwarding.entries()) {
+    const known = now?.[i + 1];
+    if (known === v) continue;
     try {
-      host.writeSysctl(k, v);
+      if (known !== undefined) host.setSysctl(k, v);
+      else host.writeSysctl(k, v);
     } catch (e) {
       throw new CniError(ErrorCode.internal, `failed to enable forwarding (${k}): ${(e as Error).message}`);
     }

@@ -6,7 +6,16 @@
 // run where bun:ffi is missing, is undefined: the caller spawns `ip`.
 import { fs } from '../fs.js';
 import { linkByIndex, linkByName, stepOf } from './commands.js';
-import { type ShowContext, ipErrorText, linkFlagsOf, masterIndexOf, samePeerIndexOf, showDoc } from './docs.js';
+import { type InetConfWrite, inetConfRequest, inetConfWrite } from './devconf.js';
+import {
+  type ShowContext,
+  ipErrorText,
+  linkFlagsOf,
+  masterIndexOf,
+  samePeerIndexOf,
+  showDoc,
+  strerror,
+} from './docs.js';
 import type { Message } from './message.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import type { Lookups, Step } from './step.js';
@@ -37,7 +46,10 @@ export function stepsOf(commands: ReadonlyArray<readonly string[]>): Step[] | un
 /**
  * Runs `commands` (iproute2 argument lists) in the namespace at `netns` through rtnetlink, after
  * writing `sysctls` (/proc/sys paths and values) there; undefined when a command is outside the
- * subset or bun:ffi is missing. Like `ip -batch`, it stops at the first failing command.
+ * subset or bun:ffi is missing. Like `ip -batch`, it stops at the first failing command. The IPv4
+ * ARP settings of an interface among the sysctls are written through rtnetlink after the others
+ * (netlink/devconf.ts: no /proc/sys/net/ipv4 lookup, which walks every netns's dentry), before the
+ * commands; the rest through /proc/sys, in their order.
  */
 export function netlinkBatch(
   commands: ReadonlyArray<readonly string[]>,
@@ -47,22 +59,34 @@ export function netlinkBatch(
 ): NetlinkOutcome | undefined {
   const steps = stepsOf(commands);
   if (!steps) return undefined;
+  const confs: Array<{ path: string; w: InetConfWrite }> = [];
+  const proc: Array<readonly [string, string]> = [];
+  for (const [path, v] of sysctls) {
+    const w = inetConfWrite(path, v);
+    if (w) confs.push({ path, w });
+    else proc.push([path, v]);
+  }
   let sock: Rtnl | null;
   try {
-    sock = openRtnl(netns, sysctls);
+    sock = openRtnl(netns, proc);
   } catch (e) {
     if (e instanceof NetnsError) return { failure: { stderr: e.stderr, status: 1 } };
     throw e;
   }
   if (!sock) return undefined;
   try {
-    return run(sock, steps, opts.details === true);
+    return run(sock, steps, opts.details === true, confs);
   } finally {
     sock.close();
   }
 }
 
-function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutcome {
+function run(
+  sock: Rtnl,
+  steps: readonly Step[],
+  details: boolean,
+  confs: ReadonlyArray<{ path: string; w: InetConfWrite }>,
+): NetlinkOutcome {
   const docs: unknown[] = [];
   let seq = 1;
   // Names resolved once per batch, as ip's own name cache (ll_map) does: a name is forgotten after
@@ -77,6 +101,18 @@ function run(sock: Rtnl, steps: readonly Step[], details: boolean): NetlinkOutco
     if (found) indexes.set(name, found.index);
     return found;
   };
+  // the sysctls written through rtnetlink fail as their /proc/sys write would: naming the path, before any command
+  for (const { path, w } of confs) {
+    try {
+      const found = resolve(w.dev);
+      if (!found) throw new RtnlError(ENODEV);
+      sock.exchange(inetConfRequest(found.index, [w], seq++));
+    } catch (e) {
+      if (!(e instanceof RtnlError)) throw e;
+      const why = e.errno === ENODEV ? `ENOENT: no such file or directory, open '${path}'` : strerror(e.errno);
+      return { failure: { stderr: `${why}\ncannot write sysctl ${path}\n`, status: 1 } };
+    }
+  }
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
     const failed = (msg: string): NetlinkOutcome => ({
