@@ -1,7 +1,8 @@
 // The pod side through rtnetlink (the built executables' default) against `ip -batch`
 // (CNI_TS_NETLINK=0): loopback and a dual-stack bridge ADD, CHECK and DEL of the same pod config,
 // each path on a pod of its own. Results, the pod's links, addresses, routes and sysctls after
-// ADD, and the pod after DEL must be the same. The netlink run gets a PATH with the firewall
+// ADD, the node's forwarding switches and accept_ra of the bridge and the host veth (reset before
+// each path's ADD), and the pod after DEL must be the same. The netlink run gets a PATH with the firewall
 // tools, an `ip` that logs its calls, and neither nsenter nor sh: its ADD and DEL must have made
 // and removed links, addresses and routes without a process (CHECK, whose reads are outside the
 // subset, gets the whole PATH).
@@ -102,12 +103,27 @@ test('rtnetlink and ip -batch give the same results and leave the same pod, afte
         inNetns: w.node.node.name,
         env,
       });
+    // the node's switches as a fresh node has them, so each path reads and writes them (the bridge,
+    // made by the first ADD, gets its accept_ra back)
+    await w.node.node.exec('sh', [
+      '-c',
+      'echo 0 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv6/conf/all/forwarding; [ ! -e /proc/sys/net/ipv6/conf/cni0 ] || echo 1 > /proc/sys/net/ipv6/conf/cni0/accept_ra',
+    ]);
     const loAdd = await lo('ADD');
     const add = await run(w, 'ADD', pod, conf, { env });
     t.is(add.exitCode, 0, `${mode} ADD: ${add.stdout}${add.stderr}`);
     // CHECK reads the pod with `ip -d` (details netlink/docs.ts does not carry): ip on either path
     const check = await run(w, 'CHECK', pod, { ...conf, prevResult: add.json }, { env: { ...env, PATH: SYSTEM_PATH } });
     const afterAdd = await podState(pod);
+    const veth = (add.json as { interfaces?: Array<{ name: string }> } | undefined)?.interfaces?.[1]?.name ?? 'none';
+    const nodeSysctls = Object.values(
+      await sysctls(w.node.node, [
+        'net/ipv4/ip_forward',
+        'net/ipv6/conf/all/forwarding',
+        'net/ipv6/conf/cni0/accept_ra',
+        `net/ipv6/conf/${veth}/accept_ra`,
+      ]),
+    );
     const del = await run(w, 'DEL', pod, { ...conf, prevResult: add.json }, { env });
     const loDel = await lo('DEL');
     if (mode === 'netlink') t.deepEqual(tools.ipCalls(), [], 'ADD and DEL ran no ip');
@@ -120,6 +136,7 @@ test('rtnetlink and ip -batch give the same results and leave the same pod, afte
         check: outcome(check),
         del: outcome(del),
         afterAdd,
+        nodeSysctls,
         afterDel,
       },
       pod,
@@ -127,6 +144,11 @@ test('rtnetlink and ip -batch give the same results and leave the same pod, afte
   }
   t.is(seen.netlink, seen['ip -batch']);
   t.regex(seen.netlink!, /10\.22\.0\.2\/24/, 'the pod got its address');
+  t.regex(
+    seen.netlink!,
+    /"nodeSysctls":\["1","1","0","0"\]/,
+    'forwarding on, accept_ra off on the bridge and the veth',
+  );
 });
 
 test('the ip -batch path does need nsenter: without it on PATH, loopback ADD fails', async (t) => {
