@@ -14,6 +14,12 @@ export interface SyncFs {
   readFileSync(path: string | number, encoding: 'utf8' | 'latin1'): string;
   writeFileSync(path: string, data: string): void;
   statSync(path: string): { dev: number | bigint; ino: number | bigint; isFile(): boolean };
+  /** With `throwIfNoEntry: false`: undefined where the path does not exist (ENOENT; Node also for ENOTDIR). */
+  statSync(
+    path: string,
+    opts: { throwIfNoEntry: false },
+  ): { dev: number | bigint; ino: number | bigint; isFile(): boolean } | undefined;
+  readlinkSync(path: string): string;
   statfsSync(path: string): { type: number | bigint };
 }
 

@@ -10,8 +10,8 @@
 //    in 0.7 ms; only when it is busy, `flock -w <s> 3` (util-linux) joins the queue on our inherited
 //    descriptor (spawnSync) — it locks our open file description and exits, leaving the lock with us;
 //  - elsewhere (Node, tests): that flock(1) helper straight away, asynchronously.
-import { closeSync, constants, openSync } from 'node:fs';
 import { ProcessError } from './errors.js';
+import { bindLibc } from './ffi.js';
 
 /** A held lock; release() drops it (closing the descriptor). */
 export interface FileLock {
@@ -49,6 +49,7 @@ export async function lockFile(path: string, opts: LockOptions = {}): Promise<Fi
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let fd: number;
   try {
+    const { openSync, constants } = nodeFs();
     fd = openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_NOFOLLOW, opts.mode ?? 0o750);
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message;
@@ -68,7 +69,7 @@ export async function lockFile(path: string, opts: LockOptions = {}): Promise<Fi
     }
     return held(path, fd, 'flock(1)', ffi ? () => ffi.flock(fd, LOCK_UN) : undefined);
   } catch (e) {
-    closeSync(fd);
+    nodeFs().closeSync(fd);
     throw e;
   }
 }
@@ -82,7 +83,7 @@ function held(path: string, fd: number, via: FileLock['via'], unlock?: () => voi
       if (!open) return;
       open = false;
       unlock?.();
-      closeSync(fd);
+      nodeFs().closeSync(fd);
     },
   };
 }
@@ -173,31 +174,24 @@ function helperFlock(fd: number, path: string, timeoutMs: number): Promise<void>
   });
 }
 
+// node:fs on first use: a run that takes no lock (portmap's usual ADD and DEL) does not load it
+// (about 1.5 ms of CPU in a compiled plugin, docs/performance.md).
+const nodeFs = () => process.getBuiltinModule('node:fs');
+
 // node:child_process on first use: a free lock (nearly always) needs no helper, and importing the
 // module costs a compiled plugin 1.6 ms of CPU (run.ts).
 const childProcess = () => process.getBuiltinModule('node:child_process');
 
-/** libc's flock through bun:ffi; null outside Bun or when libc cannot be opened. */
+/** libc's flock through bun:ffi (ffi.ts); null outside Bun or when libc cannot be opened. */
 async function loadLibc(): Promise<Libc | null> {
   if (libc !== undefined) return libc;
-  libc = null;
-  if (!process.versions.bun) return libc;
-  try {
-    const { dlopen, FFIType, read } = await import('bun:ffi');
-    for (const name of ['libc.so.6', 'libc.so', `libc.musl-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}.so.1`]) {
-      try {
-        const { symbols } = dlopen(name, {
-          flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-          __errno_location: { args: [], returns: FFIType.ptr },
-        });
-        libc = { flock: (fd, op) => symbols.flock(fd, op), errno: () => read.i32(symbols.__errno_location(), 0) };
-        break;
-      } catch {
-        // try the next name
-      }
-    }
-  } catch {
-    // no bun:ffi: the helper takes over
-  }
+  const lib = bindLibc(['libc.so.6', 'libc.so', `libc.musl-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}.so.1`], {
+    flock: { args: ['i32', 'i32'], returns: 'i32' },
+    __errno_location: { args: [], returns: 'ptr' },
+  });
+  libc = lib && {
+    flock: (fd, op) => lib.symbols.flock(fd | 0, op | 0),
+    errno: () => lib.readI32(lib.symbols.__errno_location()),
+  };
   return libc;
 }

@@ -4,7 +4,7 @@
 // its end, a non-blocking pipe that is full, a file written and read back.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,15 @@ out.readFileMissing = outcome(() => fs.readFileSync(dir + '/missing', 'utf8'));
 out.stdin = outcome(() => fs.readFileSync(0, 'utf8'));
 out.writeFile = outcome(() => { fs.writeFileSync(dir + '/w-' + which, 'written\\n'); return nodeFs.readFileSync(dir + '/w-' + which, 'utf8'); });
 out.writeFileNoDir = outcome(() => fs.writeFileSync(dir + '/missing/x', 'x'));
+out.statNoEntry = outcome(() => fs.statSync(dir + '/missing', { throwIfNoEntry: false }) ?? 'none');
+out.statNotDir = outcome(() => fs.statSync(dir + '/a.txt/x', { throwIfNoEntry: false }) ?? 'none');
+out.statNoEntryFile = outcome(() => fs.statSync(dir + '/a.txt', { throwIfNoEntry: false }).isFile());
+out.statNoEntryStillThrows = outcome(() => fs.statSync(dir + '/locked/x', { throwIfNoEntry: false }) ?? 'none');
+out.readlink = outcome(() => fs.readlinkSync(dir + '/link'));
+out.readlinkChain = outcome(() => fs.readlinkSync(dir + '/link2'));
+out.readlinkFile = outcome(() => fs.readlinkSync(dir + '/a.txt'));
+out.readlinkMissing = outcome(() => fs.readlinkSync(dir + '/missing'));
+out.readlinkOpened = outcome(() => { const fd = fs.openSync(dir + '/link2', 'r'); try { return fs.readlinkSync('/proc/self/fd/' + fd); } finally { fs.closeSync(fd); } });
 out.readSync = outcome(() => { const fd = fs.openSync(dir + '/a.txt', 'r'); const b = new Uint8Array(4); const n = fs.readSync(fd, b); fs.closeSync(fd); return [n, [...b]]; });
 // a pipe made non-blocking and filled: the write that does not fit fails with EAGAIN
 out.fullPipe = outcome(fill);
@@ -55,6 +64,10 @@ process.stdout.write(JSON.stringify(out));
 `,
 );
 writeFileSync(join(dir, 'a.txt'), 'héllo\nwörld\n');
+symlinkSync('a.txt', join(dir, 'link'));
+symlinkSync('link', join(dir, 'link2'));
+// a directory nobody may search: stat below it is EACCES for a non-root user; as root it is ENOENT
+mkdirSync(join(dir, 'locked'), { mode: 0 });
 
 const STDIN = `{"cniVersion":"1.0.0","name":"ü"}${'x'.repeat(100_000)}`;
 
@@ -85,4 +98,12 @@ test('libc and node:fs make the same file calls, with the same results and error
   t.is(libc.stdin!.result, STDIN, 'stdin whole, read in several chunks, decoded as UTF-8');
   t.is(libc.writeFile!.result, 'written\n');
   t.is(libc.fullPipe!.error!.code, 'EAGAIN');
+  t.is(libc.statNoEntry!.result, 'none');
+  t.is(libc.statNotDir!.error!.code, 'ENOTDIR', "Bun's node:fs throws for it");
+  t.is(libc.statNoEntryFile!.result, true);
+  t.is(libc.readlink!.result, 'a.txt');
+  t.is(libc.readlinkChain!.result, 'link', 'one link read, not followed');
+  t.is(libc.readlinkFile!.error!.message, `EINVAL: invalid argument, readlink '${dir}/a.txt'`);
+  t.is(libc.readlinkMissing!.error!.code, 'ENOENT');
+  t.is(libc.readlinkOpened!.result, `${dir}/a.txt`, 'the opened file by its kernel name: every link followed');
 });

@@ -12,6 +12,7 @@ const O_TRUNC = 0o1000;
 const O_CLOEXEC = 0o2000000;
 const EINTR = 4;
 const EAGAIN = 11;
+const ENOENT = 2;
 
 // errno → node's code and text (uv's wording), for the errors the shared path can meet
 const ERRNOS: Record<number, readonly [string, string]> = {
@@ -114,11 +115,24 @@ export function libcFs(): SyncFs | null {
         c.close(fd);
       }
     },
-    statSync(path) {
+    // (an overload: the implementation's signature is the wider one)
+    statSync: ((path: string, opts?: { throwIfNoEntry?: boolean }) => {
       const out = new Uint8Array(256);
-      if (c.stat(cString(path), out) !== 0) throw fail('stat', path);
+      if (c.stat(cString(path), out) !== 0) {
+        const e = c.errno();
+        // as Bun's node:fs: only ENOENT (Node's also takes ENOTDIR)
+        if (opts?.throwIfNoEntry === false && e === ENOENT) return undefined;
+        throw fail('stat', path);
+      }
       const mode = new DataView(out.buffer).getUint32(modeAt, true);
       return { dev: u64(out, 0), ino: u64(out, 8), isFile: () => (mode & 0o170000) === 0o100000 };
+    }) as SyncFs['statSync'],
+    readlinkSync(path) {
+      // PATH_MAX: a longer target is ENAMETOOLONG for the kernel already
+      const buf = new Uint8Array(4096);
+      const n = c.readlink(cString(path), buf, buf.length);
+      if (n < 0) throw fail('readlink', path);
+      return Buffer.from(buf.subarray(0, n)).toString('utf8');
     },
     statfsSync(path) {
       const out = new Uint8Array(256);

@@ -2,11 +2,12 @@
 // the namespace (setns), writes the sysctls it was asked to (/proc/sys/net shows the namespace
 // of the thread that opens a file), opens the socket — a socket belongs to the namespace it was
 // created in, whatever the thread does afterwards — and returns to its own namespace before
-// anything else runs. libc's socket, setns and setsockopt come through bun:ffi, with the file
-// calls netlink/libc-fs.ts makes for a run without node:fs (one binding: the number of symbols
-// costs nothing measurable, a second dlopen would); files and the socket's reads and writes go
-// through the run's file calls (fs.ts: node:fs unless the plugin chose libc).
+// anything else runs. libc's socket, setns and setsockopt come through bun:ffi's native dlopen
+// (ffi.ts), with the file calls netlink/libc-fs.ts makes for a run without node:fs (one binding:
+// eleven symbols cost 0.04 ms more than two, a second dlopen about 0.1 ms); files and the socket's
+// reads and writes go through the run's file calls (fs.ts: node:fs unless the plugin chose libc).
 // Only in Bun; elsewhere, or when libc cannot be loaded, `openRtnl` returns null and callers spawn `ip`.
+import { bindLibc } from '../ffi.js';
 import { fs } from '../fs.js';
 import { NLMSG_DONE, NLMSG_ERROR, type Message, type Request, errorOf, messages } from './message.js';
 
@@ -30,6 +31,7 @@ interface Libc {
   read(fd: number, buf: Uint8Array, off: number, len: number): number;
   write(fd: number, buf: Uint8Array, off: number, len: number): number;
   stat(path: Uint8Array, out: Uint8Array): number;
+  readlink(path: Uint8Array, buf: Uint8Array, len: number): number;
   statfs(path: Uint8Array, out: Uint8Array): number;
 }
 
@@ -65,44 +67,40 @@ export interface Rtnl {
 
 let libc: Libc | null | undefined;
 
-/** libc through bun:ffi, bound on first use; null outside Bun or when it cannot be bound. */
+/** libc through bun:ffi (ffi.ts), bound on first use; null outside Bun or when it cannot be bound. */
 export function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   libc = null;
-  if (!process.versions.bun) return libc;
-  try {
-    // a synchronous require (Bun provides it in ES modules; the bundlers keep bun:ffi external)
-    const { dlopen, FFIType, ptr, read } = require('bun:ffi') as typeof import('bun:ffi');
-    const { i32, u64, ptr: p } = FFIType;
-    const { symbols: s } = dlopen('libc.so.6', {
-      socket: { args: [i32, i32, i32], returns: i32 },
-      setns: { args: [i32, i32], returns: i32 },
-      setsockopt: { args: [i32, i32, i32, p, i32], returns: i32 },
-      __errno_location: { args: [], returns: p },
-      open: { args: [p, i32, i32], returns: i32 },
-      close: { args: [i32], returns: i32 },
-      // ssize_t as its low 32 bits: a count (our buffers are far below 2 GiB) or -1
-      read: { args: [i32, p, u64], returns: i32 },
-      write: { args: [i32, p, u64], returns: i32 },
-      stat: { args: [p, p], returns: i32 },
-      statfs: { args: [p, p], returns: i32 },
-    });
-    libc = {
-      socket: (d, t, pr) => s.socket(d, t, pr),
-      setns: (fd, t) => s.setns(fd, t),
-      setsockopt: (fd, l, n, v, len) => s.setsockopt(fd, l, n, ptr(v), len),
-      errno: () => read.i32(s.__errno_location()!, 0),
-      open: (path, flags, mode) => s.open(ptr(path), flags, mode),
-      close: (fd) => s.close(fd),
-      // a zero-length buffer has no address to hand over
-      read: (fd, buf, off, len) => (len === 0 ? 0 : s.read(fd, ptr(buf, off), len)),
-      write: (fd, buf, off, len) => (len === 0 ? 0 : s.write(fd, ptr(buf, off), len)),
-      stat: (path, out) => s.stat(ptr(path), ptr(out)),
-      statfs: (path, out) => s.statfs(ptr(path), ptr(out)),
-    };
-  } catch {
-    libc = null;
-  }
+  const lib = bindLibc(['libc.so.6'], {
+    socket: { args: ['i32', 'i32', 'i32'], returns: 'i32' },
+    setns: { args: ['i32', 'i32'], returns: 'i32' },
+    setsockopt: { args: ['i32', 'i32', 'i32', 'ptr', 'i32'], returns: 'i32' },
+    __errno_location: { args: [], returns: 'ptr' },
+    open: { args: ['ptr', 'i32', 'i32'], returns: 'i32' },
+    close: { args: ['i32'], returns: 'i32' },
+    // ssize_t as its low 32 bits: a count (our buffers are far below 2 GiB) or -1
+    read: { args: ['i32', 'ptr', 'u64_fast'], returns: 'i32' },
+    write: { args: ['i32', 'ptr', 'u64_fast'], returns: 'i32' },
+    stat: { args: ['ptr', 'ptr'], returns: 'i32' },
+    readlink: { args: ['ptr', 'ptr', 'u64_fast'], returns: 'i32' },
+    statfs: { args: ['ptr', 'ptr'], returns: 'i32' },
+  });
+  if (!lib) return libc;
+  const { symbols: s, ptrOf, readI32 } = lib;
+  libc = {
+    socket: (d, t, pr) => s.socket(d | 0, t | 0, pr | 0),
+    setns: (fd, t) => s.setns(fd | 0, t | 0),
+    setsockopt: (fd, l, n, v, len) => s.setsockopt(fd | 0, l | 0, n | 0, v, len | 0),
+    errno: () => readI32(s.__errno_location()),
+    open: (path, flags, mode) => s.open(path, flags | 0, mode | 0),
+    close: (fd) => s.close(fd | 0),
+    // a zero-length buffer has no address to hand over
+    read: (fd, buf, off, len) => (len === 0 ? 0 : s.read(fd | 0, ptrOf(buf, off), len)),
+    write: (fd, buf, off, len) => (len === 0 ? 0 : s.write(fd | 0, ptrOf(buf, off), len)),
+    stat: (path, out) => s.stat(path, out),
+    readlink: (path, buf, len) => s.readlink(path, buf, len),
+    statfs: (path, out) => s.statfs(path, out),
+  };
   return libc;
 }
 
