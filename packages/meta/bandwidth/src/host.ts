@@ -1,6 +1,7 @@
-// What the plugin reads of its own (the node's) network namespace without starting a process.
-// Injected so contract tests never touch the machine they run on.
-import { readFileSync } from 'node:fs';
+// What the plugin reads of its own (the node's) network namespace without starting a process,
+// through the run's file calls (libc in Bun: bandwidth.ts). Injected so contract tests never touch
+// the machine they run on.
+import { fs } from '@cni-ts/process';
 
 /** The node-side reads the plugin makes directly. */
 export interface Host {
@@ -14,7 +15,7 @@ export interface Host {
 export const systemHost: Host = {
   linkNames() {
     const names = new Set<string>();
-    for (const line of readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
+    for (const line of fs().readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)) {
       const name = line.split(':')[0]?.trim();
       if (name) names.add(name);
     }
@@ -22,7 +23,7 @@ export const systemHost: Host = {
   },
   readLinkAttr(name, attr) {
     try {
-      return readFileSync(`/sys/class/net/${name}/${attr}`, 'utf8').trim();
+      return fs().readFileSync(`/sys/class/net/${name}/${attr}`, 'utf8').trim();
     } catch {
       return undefined;
     }
