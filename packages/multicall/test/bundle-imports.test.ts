@@ -288,3 +288,26 @@ test('on a synthetic bundle: a chunk reached statically and by import() keeps it
     message: 'p.mjs → import() gone.mjs: no such chunk in the bundle',
   });
 });
+
+for (const plugin of ['bandwidth', 'portmap'])
+  test(`a ${plugin} run loads no node:* module`, (t) => {
+    // its file calls go through libc (useFs): node:fs is about 1.5 ms of its CPU (docs/performance.md)
+    const { nodeImports } = runOf(bundle, plugin);
+    t.deepEqual(nodeImports, [], `${plugin} must not load node:* (docs/performance.md, "The first use of bun:ffi")`);
+  });
+
+// zod's modules (about 0.4 ms of a run to load) come in only for a config the hand-written reading
+// leaves to the schema (portmap's config-schema.ts, imported then); zod's core declares $constructor
+// (the chunks a run loads at start: reached by static imports alone; by import(): on some paths)
+const zodChunks = (plugin: string, lazy: boolean) =>
+  [...runOf(bundle, plugin).via]
+    .filter(([, steps]) => steps.some((s) => s.startsWith('import() ')) === lazy)
+    .filter(([c]) => bundle.get(c)!.functions.includes('$constructor'))
+    .map(([c]) => c);
+
+test('a portmap run loads no zod module at start, only behind the import() of its schema', (t) => {
+  t.deepEqual(zodChunks('portmap', false), []);
+  t.not(zodChunks('portmap', true).length, 0, "config-schema.ts' import() reaches zod");
+  // the check sees zod where a run does load it at start (host-local's config schema)
+  t.not(zodChunks('host-local', false).length, 0);
+});

@@ -38,7 +38,7 @@ class Undo {
 
 /** The portmap plugin's ADD. */
 export async function cmdAdd(host: Host, ctx: Context): Promise<Result> {
-  const conf = loadConf(ctx);
+  const conf = await loadConf(ctx);
   const prev = ctx.prevResult;
   if (!prev)
     throw configError(

@@ -11,8 +11,8 @@ import { containerNets } from './container.js';
 import { type Owner, checkSetup, ruleText } from './plan-iptables.js';
 
 /** The portmap plugin's CHECK. */
-export function cmdCheck(ctx: Context): void {
-  const conf = loadConf(ctx);
+export async function cmdCheck(ctx: Context): Promise<void> {
+  const conf = await loadConf(ctx);
   if (!ctx.prevResult)
     throw configError(
       'Required prevResult missing',

@@ -1,10 +1,12 @@
-// The portmap configuration: a zod/mini schema for what users and runtimes write (keys matched
-// case-insensitively, as Go decodes them: containerd's CRI sends "HostPort"), the cross-field
-// rules beside it, and one normalise step. Every value that ends up in iptables-restore or nft
-// input is checked here, before anything on the node is read or changed (see values.ts).
-import * as z from 'zod/mini';
+// The portmap configuration: what users and runtimes write (keys matched case-insensitively, as
+// Go decodes them: containerd's CRI sends "HostPort"), read by hand where it has the right types
+// and through a zod/mini schema (config-schema.ts, imported only then) where it has not; the
+// cross-field rules beside it, and one normalise step. Every value that ends up in
+// iptables-restore or nft input is checked here, before anything on the node is read or changed
+// (see values.ts).
 import { type Context, pick } from '@cni-ts/skel';
-import { configError, foldKeys, isPlainObject, lazySchema, opt, parseWith } from '@cni-ts/types';
+import { configError, isPlainObject } from '@cni-ts/types';
+import type { RawConf } from './config-schema.js';
 import { checkChainName, checkConditions, parseMapping, type PortMapping } from './values.js';
 
 export type { PortMapping, Protocol } from './values.js';
@@ -36,58 +38,25 @@ export const DEFAULT_MARK_BIT = 13;
 /** The keys of a mapping (parseMapping checks the values; the schema only folds the keys' case). */
 const MAPPING_KEYS = ['hostPort', 'containerPort', 'protocol', 'hostIP'] as const;
 
-const schema = lazySchema(() => {
-  const conditions = () => opt(z.array(z.string()));
-  return z.looseObject({
-    cniVersion: z.string(),
-    name: z.string(),
-    backend: opt(z.string()),
-    snat: opt(z.boolean()),
-    masqAll: opt(z.boolean()),
-    markMasqBit: opt(z.int()),
-    externalSetMarkChain: opt(z.string()),
-    conditionsV4: conditions(),
-    conditionsV6: conditions(),
-    runtimeConfig: opt(
-      z.looseObject({
-        portMappings: opt(
-          z.array(
-            z.looseObject({
-              hostPort: opt(z.unknown()),
-              containerPort: opt(z.unknown()),
-              protocol: opt(z.unknown()),
-              hostIP: opt(z.unknown()),
-            }),
-          ),
-        ),
-      }),
-    ),
-  });
-});
-
 /**
  * Parses and validates the config of an invocation; every mistake is a code-7 error saying what to
- * fix. A config of the right types is read without building the schema (rawWithoutSchema: the
- * schema's checks by hand, compared with it by a test); the schema reads the rest and says what is
- * wrong. Building it is zod's first use in a run, about 2 ms of a cold process's CPU, and ADD uses
- * zod for nothing else since prevResult is read without it too (docs/performance.md).
+ * fix. A config of the right types is read without the schema (rawWithoutSchema: the schema's
+ * checks by hand, compared with it by a test); only the rest loads the schema's module, which says
+ * what is wrong. Building the schema is zod's first use in a run, about 2 ms of a cold process's
+ * CPU, and loading zod's modules at all about 0.4 ms, which no usual run pays (docs/performance.md).
  */
-export function loadConf(ctx: Context): PortmapConf {
+export async function loadConf(ctx: Context): Promise<PortmapConf> {
+  return readConf(ctx) ?? (await import('./config-schema.js')).loadConfWithSchema(ctx);
+}
+
+/** The config read without the schema (normalised and checked), or undefined when its types need the schema's reading. */
+export function readConf(ctx: Context): PortmapConf | undefined {
   const raw = rawWithoutSchema(ctx.conf.raw);
-  return raw ? normalise(raw) : loadConfWithSchema(ctx);
+  return raw && normalise(raw);
 }
 
-/** loadConf through the schema alone (what the fast read is tested against). */
-export function loadConfWithSchema(ctx: Context): PortmapConf {
-  const s = schema();
-  return normalise(parseWith(s, foldKeys(s, ctx.conf.raw), 'portmap network configuration'));
-}
-
-/** What the schema gives: every key portmap reads, in its own case. */
-type RawConf = z.output<ReturnType<typeof schema>>;
-
-// The cross-field rules and the values (checked for the batches they go into), after the schema.
-function normalise(raw: RawConf): PortmapConf {
+/** The cross-field rules and the values (checked for the batches they go into), after the schema. */
+export function normalise(raw: RawConf): PortmapConf {
   if (raw.markMasqBit !== undefined && raw.markMasqBit !== null && raw.externalSetMarkChain != null) {
     throw configError(
       'Cannot specify externalSetMarkChain and markMasqBit',

@@ -35,8 +35,8 @@ export function cmdGc(ctx: Context): void {
 }
 
 /** The portmap plugin's STATUS: code 50 when the backend cannot be used. */
-export function cmdStatus(ctx: Context): void {
-  const conf = loadConf(ctx);
+export async function cmdStatus(ctx: Context): Promise<void> {
+  const conf = await loadConf(ctx);
   let backend = conf.backend;
   try {
     backend = chooseBackend(ctx.exec, conf, { network: conf.name, containerId: '' }).backend;

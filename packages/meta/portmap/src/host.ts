@@ -1,8 +1,7 @@
 // What portmap needs from the node besides iptables and nft: the interface that routes to the
 // pod (for route_localnet), sysctls, and the lock that serialises changes to the shared chains.
 // Bound to the real node here; golden tests pass a fake.
-import { readFileSync } from 'node:fs';
-import { type Executor, type FileLock, ipJson, lockFile, readSysctl, writeSysctl } from '@cni-ts/process';
+import { type Executor, type FileLock, fs, ipJson, lockFile, readSysctl, writeSysctl } from '@cni-ts/process';
 
 /** The node as portmap sees it. */
 export interface Host {
@@ -23,7 +22,7 @@ export const systemHost: Host = {
     // the main table answers for pod subnets (and its default route for anything else); only a
     // node without /proc/net/route pays for asking ip
     try {
-      return routeDeviceFrom(readFileSync('/proc/net/route', 'utf8'), ip);
+      return routeDeviceFrom(fs().readFileSync('/proc/net/route', 'utf8'), ip);
     } catch {
       // fall through
     }

@@ -7,18 +7,19 @@ import {
   type PortmapConf,
   backendOfConditions,
   checkForBackend,
-  loadConf,
   loadConfLenient,
+  loadConf,
   loadConfOrUndefined,
-  loadConfWithSchema,
+  readConf,
 } from '../src/index.js';
+import { loadConfNow, loadConfWithSchema } from '../src/config-schema.js';
 
 function ctx(extra: Record<string, unknown>): Context {
   return {
     conf: decodeNetConf(JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'portmap', ...extra })),
   } as Context;
 }
-const conf = (extra: Record<string, unknown>): PortmapConf => loadConf(ctx(extra));
+const conf = (extra: Record<string, unknown>): PortmapConf => loadConfNow(ctx(extra));
 const pm = (...m: unknown[]) => ({ runtimeConfig: { portMappings: m } });
 
 function refused(t: import('ava').ExecutionContext, f: () => unknown, msg: RegExp): void {
@@ -215,7 +216,7 @@ test('the lenient config DEL and GC use keeps the network name when the strict o
   t.is(loadConfLenient(ctx({ backend: 'nftables' })).backend, 'nftables');
 });
 
-test("the config read without the schema (ADD, DEL) equals the schema's: the same result, the same error, undefined for DEL exactly where it refuses", (t) => {
+test("the config read without the schema (ADD, DEL) equals the schema's: the same result, the same error, undefined for DEL exactly where it refuses", async (t) => {
   const M = { hostPort: 8080, containerPort: 80, protocol: 'tcp' };
   const cases: Array<Record<string, unknown>> = [
     {},
@@ -255,6 +256,7 @@ test("the config read without the schema (ADD, DEL) equals the schema's: the sam
     pm({ containerPort: 80 }),
   ];
   let refusedCount = 0;
+  let viaSchema = 0;
   for (const extra of cases) {
     const c = ctx(extra);
     const what = JSON.stringify(extra);
@@ -268,11 +270,29 @@ test("the config read without the schema (ADD, DEL) equals the schema's: the sam
     }
     t.deepEqual(loadConfOrUndefined(c), strict, what);
     if (error) {
-      const e = t.throws(() => loadConf(c), undefined, what);
+      const e = t.throws(() => loadConfNow(c), undefined, what);
       t.true(e instanceof CniError && e.code === 7, what);
       t.is(e?.message, (error as Error).message, what);
-    } else t.deepEqual(loadConf(c), strict, what);
+    } else t.deepEqual(loadConfNow(c), strict, what);
+    // the plugin's loadConf: the same, importing the schema's module only for what readConf leaves
+    const viaVerb = await loadConf(c).then(
+      (conf) => ({ conf }),
+      (e: unknown) => ({ message: (e as Error).message, code: (e as CniError).code }),
+    );
+    t.deepEqual(viaVerb, error ? { message: (error as Error).message, code: 7 } : { conf: strict }, what);
+    // undefined: left to the schema (a value the hand-written reading refuses throws instead)
+    if (
+      (() => {
+        try {
+          return readConf(c);
+        } catch {
+          return null;
+        }
+      })() === undefined
+    )
+      viaSchema++;
   }
+  t.true(viaSchema >= 10, `configs of the wrong types go through the schema's module (${viaSchema})`);
   t.is(refusedCount, 21, 'the broken configs are refused by the schema');
 });
 
@@ -281,7 +301,7 @@ test('a mapping value nested too deep for JSON.stringify is named in a code-7 me
   const text = `{"cniVersion":"1.0.0","name":"podnet","type":"portmap","runtimeConfig":{"portMappings":[{"hostPort":${deep},"containerPort":80,"protocol":"tcp"}]}}`;
   refused(
     t,
-    () => loadConf({ conf: decodeNetConf(text) } as Context),
+    () => loadConfNow({ conf: decodeNetConf(text) } as Context),
     /portMappings\[0\] a value nested too deep to print: hostPort a value nested too deep to print is not a port number/,
   );
 });

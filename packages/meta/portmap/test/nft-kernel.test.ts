@@ -15,11 +15,12 @@ const driver = `import { spawnSync } from 'node:child_process';
 import { systemExecutor } from ${src('../../../../process/dist/src/index.js')};
 import { nftList } from ${src('../../../../nftables/dist/src/index.js')};
 import { decodeNetConf } from ${src('../../../../skel/dist/src/index.js')};
-import { RULE_CHAINS, containerNets, kernelListing, loadConf, nftSetup, nftTableArgs } from ${src('../src/index.js')};
+import { RULE_CHAINS, containerNets, kernelListing, nftSetup, nftTableArgs } from ${src('../src/index.js')};
+import { loadConfNow } from ${src('../src/config-schema.js')};
 const pods = JSON.parse(process.argv[2]);
 const noKernel = { ...systemExecutor, nftChainRules: undefined, nftTableExists: undefined };
 for (const p of pods) {
-  const conf = loadConf({ conf: decodeNetConf(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'portmap', ...p.conf })) });
+  const conf = loadConfNow({ conf: decodeNetConf(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'portmap', ...p.conf })) });
   const nets = containerNets({ cniVersion: '1.0.0', ips: p.ips.map((address) => ({ address })) }, 'eth0');
   const listings = new Map(nets.map((n) => [n.family, nftList(noKernel, nftTableArgs(n.family))]));
   const script = nets.map((n) => nftSetup(conf, p.id, n, listings.get(n.family))).join('');

@@ -13,7 +13,6 @@ import {
   containerNets,
   dnatChainName,
   jumpComment,
-  loadConf,
   markOf,
   oldSnatChainName,
   planCreate,
@@ -23,11 +22,12 @@ import {
   setupProblem,
   udpForwards,
 } from '../src/index.js';
+import { loadConfNow } from '../src/config-schema.js';
 import { EMPTY_SAVE, fixture } from './helpers.js';
 
 function conf(extra: Record<string, unknown>): PortmapConf {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'portmap', ...extra });
-  return loadConf({ conf: decodeNetConf(stdin) } as Context);
+  return loadConfNow({ conf: decodeNetConf(stdin) } as Context);
 }
 const GO_CONF = JSON.parse(fixture('go-v1.1.1-dualstack.conf.json'));
 const GO = {

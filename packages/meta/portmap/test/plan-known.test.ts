@@ -8,12 +8,12 @@ import {
   type PortmapConf,
   containerNets,
   jumpRules,
-  loadConf,
   planConditionsTest,
   planCreate,
   planProbeAbsent,
   planRemoveKnown,
 } from '../src/index.js';
+import { loadConfNow } from '../src/config-schema.js';
 
 function conf(extra: Record<string, unknown> = {}): PortmapConf {
   const stdin = JSON.stringify({
@@ -23,7 +23,7 @@ function conf(extra: Record<string, unknown> = {}): PortmapConf {
     runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] },
     ...extra,
   });
-  return loadConf({ conf: decodeNetConf(stdin) } as Context);
+  return loadConfNow({ conf: decodeNetConf(stdin) } as Context);
 }
 const O = { network: 'podnet', containerId: 'ctr1' };
 const DN = 'CNI-DN-ee871de47c845415462cc';

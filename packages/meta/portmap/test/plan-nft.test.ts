@@ -8,18 +8,18 @@ import {
   type PortmapConf,
   containerNets,
   describeNftRule,
-  loadConf,
   nftCheck,
   nftGc,
   nftSetup,
   nftTeardown,
   nftUdpForwards,
 } from '../src/index.js';
+import { loadConfNow } from '../src/config-schema.js';
 import { fixture } from './helpers.js';
 
 function conf(extra: Record<string, unknown>): PortmapConf {
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'portmap', ...extra });
-  return loadConf({ conf: decodeNetConf(stdin) } as Context);
+  return loadConfNow({ conf: decodeNetConf(stdin) } as Context);
 }
 const MAPPINGS = {
   runtimeConfig: {
