@@ -7,7 +7,7 @@ import { ipBatch } from '@cni-ts/process';
 import { type Context, delegateAsync, requireNetns } from '@cni-ts/skel';
 import { CniError, ErrorCode, type Interface, type Result, configError } from '@cni-ts/types';
 import { loadConf, type BridgeConf } from './config.js';
-import { checkMasqRules } from './apply-masq.js';
+import { masqCheckProblems } from './check-masq.js';
 import { type LinkState, isPromisc, parseLinks } from './observe.js';
 import { type RouteState, parseRoutes, routeMatches } from './routes.js';
 import { spoofCheckProblems } from './apply-spoofcheck.js';
@@ -155,7 +155,7 @@ export async function cmdCheck(ctx: Context): Promise<void> {
       .filter((ip) => ip.interface === undefined || ip.interface === contIdx)
       .map((ip) => ip.address);
     if (addrs.length)
-      problems.push(...checkMasqRules(ctx.exec, conf, { network: conf.name, containerId, ifname }, addrs));
+      problems.push(...masqCheckProblems(ctx.exec, conf, { network: conf.name, containerId, ifname }, addrs));
   }
   if (problems.length) fail(problems);
 }

@@ -122,13 +122,19 @@ export function checkMasq(
   addresses: readonly string[],
 ): string[] {
   const name = masqChain(network, containerId);
-  if (!chainExists(state, name)) return [`chain ${name} is missing from the nat table`];
+  if (!chainExists(state, name)) return masqProblems(name, false, []);
   const { chain, jumps } = masqRules(network, containerId, addresses);
   const present = rulesOf(state, name);
   const missing = [
     ...chain.filter((r) => !present.some((p) => p.spec.join('\0') === r.spec.join('\0'))),
     ...jumps.filter((j) => !hasRule(state, j)),
   ];
+  return masqProblems(name, true, missing);
+}
+
+/** CHECK's words for what is missing of the masquerade chain `name` (checkMasq's, and the nfnetlink reading's). */
+export function masqProblems(name: string, chainExists: boolean, missing: readonly Rule[]): string[] {
+  if (!chainExists) return [`chain ${name} is missing from the nat table`];
   return missing.map((r) => `rule "-A ${r.chain} ${r.spec.join(' ')}" is missing`);
 }
 
