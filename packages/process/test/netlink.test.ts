@@ -108,16 +108,26 @@ const LINK_FIELDS = [
 const ADDR_FIELDS = ['family', 'local', 'prefixlen', 'broadcast', 'scope', 'label', 'tentative', 'dadfailed'];
 const pick = (o: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+// What netlink/route-docs.ts carries of an `ip -j route show` document
+const ROUTE_FIELDS = ['type', 'dst', 'gateway', 'dev', 'table'];
 function carried(docs: unknown[] | undefined): unknown {
   return docs?.map((d) =>
-    (d as Array<Record<string, unknown>>).map((l) => ({
-      ...pick(l, LINK_FIELDS),
-      ...(l.linkinfo ? { linkinfo: linkinfo(l.linkinfo as Record<string, unknown>) } : {}),
-      ...(l.addr_info
-        ? { addr_info: (l.addr_info as Array<Record<string, unknown>>).map((a) => pick(a, ADDR_FIELDS)) }
-        : {}),
-    })),
+    (d as Array<Record<string, unknown>>).map((l) =>
+      'dst' in l
+        ? carriedRoute(l)
+        : {
+            ...pick(l, LINK_FIELDS),
+            ...(l.linkinfo ? { linkinfo: linkinfo(l.linkinfo as Record<string, unknown>) } : {}),
+            ...(l.addr_info
+              ? { addr_info: (l.addr_info as Array<Record<string, unknown>>).map((a) => pick(a, ADDR_FIELDS)) }
+              : {}),
+          },
+    ),
   );
+}
+function carriedRoute(r: Record<string, unknown>): unknown {
+  const hops = r.nexthops as Array<Record<string, unknown>> | undefined;
+  return { ...pick(r, ROUTE_FIELDS), ...(hops ? { nexthops: hops.map((h) => pick(h, ['gateway', 'dev'])) } : {}) };
 }
 
 // ip -d's linkinfo, as far as netlink/docs.ts carries it
@@ -438,6 +448,48 @@ same('bandwidth ADD, node: an ifb with MTU, no queue, an alias, up, and shown', 
     ['link', 'show', 'dev', 'bwp0'],
     ['link', 'set', 'dev', 'bwp0', 'mtu', '1300', 'promisc', 'on', 'down'],
     ['link', 'show', 'dev', 'bwp0'],
+  ],
+});
+
+// bridge CHECK's pod read: the routes of every table (the bridge's ports, `link show master`,
+// stay with ip: decoding 250 ports' dumps in bun cost more than the process, docs/performance.md)
+same('bridge CHECK, pod: routes of both families in every table (gateways, tables, multipath, blackhole, local)', {
+  setup: [
+    V1,
+    ['link', 'set', 'dev', 'eth0', 'up'],
+    ['addr', 'add', '10.22.0.5/24', 'dev', 'eth0'],
+    ['addr', 'add', 'fd00:22::5/64', 'dev', 'eth0', 'nodad'],
+    ['route', 'add', 'default', 'via', '10.22.0.1', 'dev', 'eth0'],
+    ['route', 'add', '10.99.0.0/16', 'via', '10.22.0.1', 'dev', 'eth0', 'table', '100'],
+    ['route', 'add', '10.98.0.0/16', 'dev', 'eth0', 'table', '1000'],
+    ['route', 'add', '10.97.0.7', 'via', '10.22.0.1', 'dev', 'eth0'],
+    [
+      'route',
+      'add',
+      '10.50.0.0/16',
+      'nexthop',
+      'via',
+      '10.22.0.1',
+      'dev',
+      'eth0',
+      'nexthop',
+      'via',
+      '10.22.0.2',
+      'dev',
+      'eth0',
+    ],
+    ['route', 'add', 'blackhole', '10.60.0.0/16'],
+    ['route', 'add', 'default', 'via', 'fd00:22::1', 'dev', 'eth0'],
+    ['route', 'add', 'fd00:99::/48', 'via', 'fd00:22::1', 'dev', 'eth0', 'table', '200'],
+    ['route', 'add', 'fd00:98::1', 'dev', 'eth0'],
+    ['route', 'add', 'unreachable', 'fd00:60::/32'],
+  ],
+  randomMacs: true,
+  options: ['-d'],
+  batch: [
+    ['route', 'show', 'table', 'all', 'root', '0.0.0.0/0'],
+    ['route', 'show', 'table', 'all', 'root', '::/0'],
+    ['addr', 'show', 'dev', 'eth0'],
   ],
 });
 

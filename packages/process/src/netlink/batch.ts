@@ -17,6 +17,7 @@ import {
   strerror,
 } from './docs.js';
 import type { Message } from './message.js';
+import { routeDocs } from './route-docs.js';
 import { NetnsError, type Rtnl, RtnlError, openRtnl } from './socket.js';
 import type { Lookups, Step } from './step.js';
 
@@ -149,7 +150,14 @@ function run(
       const answers = reqs.map((r) => sock.exchange(r));
       for (const name of step.forgets ?? []) indexes.delete(name);
       if (l.link) answers.unshift([l.link]);
-      if (step.show) {
+      if (step.show === 'routes')
+        docs.push(
+          routeDocs(
+            answers[0] ?? [],
+            linkNames(sock, () => seq++),
+          ),
+        );
+      else if (step.show) {
         const link = answers[0]?.[0];
         const ctx: ShowContext = { details };
         const master = link && masterIndexOf(link);
@@ -170,6 +178,15 @@ function run(
     }
   }
   return { docs };
+}
+
+// Link names by index, each asked once (ip's name cache)
+function linkNames(sock: Rtnl, nextSeq: () => number): (index: number) => string | undefined {
+  const known = new Map<number, string | undefined>();
+  return (index) => {
+    if (!known.has(index)) known.set(index, linkAt(sock, index, nextSeq())?.name);
+    return known.get(index);
+  };
 }
 
 // A link's name and whether it is down, by index (ip names a master and a same-namespace peer).

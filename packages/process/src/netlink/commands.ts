@@ -5,6 +5,7 @@
 import { parseAddr, parsePrefix } from './addr.js';
 import { devArg, ifinfo, linkAdd, linkDel, linkSet } from './links.js';
 import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Request } from './message.js';
+import { routeDump } from './route-docs.js';
 import type { Step } from './step.js';
 
 const RTM_GETLINK = 18;
@@ -45,6 +46,7 @@ export function stepOf(cmd: readonly string[]): Step | undefined {
   if (obj === 'addr' && verb === 'show') return addrShow(rest);
   if (obj === 'link' && verb === 'show') return linkShow(rest);
   if (obj === 'route' && verb === 'add') return routeAdd(rest);
+  if (obj === 'route' && verb === 'show') return routeShow(rest);
   return undefined;
 }
 
@@ -201,4 +203,12 @@ export function addrsByIndex(index: number, seq: number): Request {
     msg: new Builder(RTM_GETADDR, F_REQUEST | F_DUMP, seq).u8(0).u8(0).u8(0).u8(0).u32(index).done(),
     answer: 'dump',
   };
+}
+
+// `route show table all root <0.0.0.0/0 | ::/0>`: every route of the family, every table
+function routeShow(rest: readonly string[]): Step | undefined {
+  if (rest.length !== 4 || rest[0] !== 'table' || rest[1] !== 'all' || rest[2] !== 'root') return undefined;
+  const family = rest[3] === '0.0.0.0/0' ? AF_INET : rest[3] === '::/0' ? AF_INET6 : undefined;
+  if (family === undefined) return undefined;
+  return { show: 'routes', requests: (_, seq) => [{ msg: routeDump(family, seq), answer: 'dump' }] };
 }

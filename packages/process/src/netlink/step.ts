@@ -23,8 +23,11 @@ export interface Step {
   /** A namespace file it names (`netns /path`), opened for the request. */
   netns?: string;
   requests(l: Lookups, seq: number): Request[];
-  /** `addr show` / `link show`: the answers become the document `ip -j addr|link show dev X` prints. */
-  show?: 'addr' | 'link';
+  /**
+   * `addr show` / `link show`: the answers become the document `ip -j addr|link show dev X` prints;
+   * `routes`: a route dump, as `ip -j route show` prints it.
+   */
+  show?: 'addr' | 'link' | 'routes';
   /** The names a link creation or deletion makes or frees: the batch forgets their indexes after it, as ip's name cache does. */
   forgets?: readonly string[];
 }
