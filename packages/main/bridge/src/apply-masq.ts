@@ -17,6 +17,7 @@ import {
 } from './plan-masq-iptables.js';
 import { MASQ_LIST, checkNftMasq, planNftMasqGc, planNftMasqSetup, planNftMasqTeardown } from './plan-masq-nft.js';
 import { ownNftMasq } from './nft-masq-kernel.js';
+import { gcMasqNft } from './gc-masq-nft.js';
 import type { UndoStack } from './undo.js';
 
 /** Which attachment the rules belong to. */
@@ -164,6 +165,7 @@ export function gcMasq(
   const keep = new Set(valid.map((a) => a.containerID));
   for (const f of [4, 6] as const) {
     try {
+      if (conf.ipMasqBackend !== 'nftables' && gcMasqNft(exec, f, conf.name, keep) === 'done') continue;
       restore(exec, f, planMasqGc(saveTable(exec, f, 'nat'), conf.name, keep));
     } catch (e) {
       if (matters(conf, 'iptables', e)) errors.push(e as Error);

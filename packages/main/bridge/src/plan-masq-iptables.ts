@@ -146,12 +146,27 @@ const COMMENT_RE = /^name: "([^"\\]*)" id: "([^"\\]*)"$/;
  * name is the hash of that network and container, so other networks and plugins are untouched.
  */
 export function planMasqGc(state: TableState, network: string, keep: ReadonlySet<string>): Change[] {
+  const stale = staleMasqChains(state.rules.map(ruleComment), (c) => state.chains.includes(c), network, keep);
+  return stale.flatMap((name) => removeChain(state, name));
+}
+
+/**
+ * The masquerade chains GC removes, from the rules' comments (iptables-save's `--comment` text,
+ * or nf_tables' comment matches): each existing chain of this network's containers not in `keep`
+ * that a comment names, once, in the order first named.
+ */
+export function staleMasqChains(
+  comments: Iterable<string | undefined>,
+  exists: (chain: string) => boolean,
+  network: string,
+  keep: ReadonlySet<string>,
+): string[] {
   const stale = new Set<string>();
-  for (const r of state.rules) {
-    const m = COMMENT_RE.exec(ruleComment(r) ?? '');
+  for (const c of comments) {
+    const m = COMMENT_RE.exec(c ?? '');
     if (!m || m[1] !== network || keep.has(m[2]!)) continue;
     const name = masqChain(network, m[2]!);
-    if (state.chains.includes(name)) stale.add(name);
+    if (!stale.has(name) && exists(name)) stale.add(name);
   }
-  return [...stale].flatMap((name) => removeChain(state, name));
+  return [...stale];
 }

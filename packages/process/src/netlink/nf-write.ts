@@ -78,6 +78,11 @@ export interface NftReader {
    * does not count, so a caller that then reads the table with iptables-save loses nothing.
    */
   hasRule(chain: string, exprs: readonly NftExprSpec[], table?: string): boolean;
+  /**
+   * Every rule of the transaction's table (one dump): its chain and the text of its first xt
+   * `comment` match, as iptables-save prints it after `--comment` (undefined: no comment match).
+   */
+  ruleComments(): Array<{ chain: string; comment?: string }>;
 }
 
 /** How a transaction ended: applied, nothing to do, or refused (nothing applied) at op `index`. */
@@ -284,6 +289,23 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
       }
       return handles;
     },
+    ruleComments() {
+      const msg = header(MSG.getRule, F_REQUEST | F_DUMP, ++seqs, fam)
+        .attrString(1, table)
+        .done();
+      let rules: Message[] = [];
+      try {
+        rules = sock.exchange({ msg, answer: 'dump' });
+      } catch (e) {
+        if (!(e instanceof RtnlError && e.errno === ENOENT)) throw e;
+      }
+      return rules.map((m) => {
+        const chain = attrText(attrAt(m.body, 4, 2)) ?? '';
+        const list = attrAt(m.body, 4, 4);
+        const comment = list ? commentOf(list) : undefined;
+        return comment === undefined ? { chain } : { chain, comment };
+      });
+    },
     hasRule(chain, exprs, in_ = table) {
       const want = exprList(fam, in_, chain, exprs);
       return dumpRules(sock, fam, in_, chain).some((m) => {
@@ -293,6 +315,27 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
     },
   };
 }
+
+const COMMENT = new TextEncoder().encode('comment');
+
+// The text of the first xt comment match (struct xt_comment_info: up to 256 bytes, NUL-ended) of
+// an NFTA_RULE_EXPRESSIONS list.
+function commentOf(list: DataView): string | undefined {
+  for (const e of elements(list)) {
+    const name = attrOff(e, 4, e.byteLength, 1);
+    if (name < 0 || !textIs(e, name, MATCH)) continue;
+    const data = attrOff(e, 4, e.byteLength, 2);
+    if (data < 0) continue;
+    const end = data + e.getUint16(data, true);
+    const n = attrOff(e, data + 4, end, 1);
+    if (n < 0 || !textIs(e, n, COMMENT)) continue;
+    const info = attrOff(e, data + 4, end, 3);
+    if (info < 0) return undefined;
+    return attrText(new DataView(e.buffer, e.byteOffset + info + 4, e.getUint16(info, true) - 4));
+  }
+  return undefined;
+}
+const MATCH = new TextEncoder().encode('match');
 
 // The rules of one chain, filtered by the kernel (none when the chain or table does not exist).
 function dumpRules(sock: Rtnl, fam: number, table: string, chain: string): Message[] {
