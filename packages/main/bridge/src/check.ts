@@ -3,7 +3,7 @@
 // addresses and routes in the sandbox, and the spoof-check and masquerade rules. Every problem
 // found is reported at once (code 100).
 import { mustParsePrefix, formatNetwork } from '@cni-ts/netaddr';
-import { ipBatch } from '@cni-ts/process';
+import { ProcessError, ipBatch, isKind } from '@cni-ts/process';
 import { type Context, delegateAsync, requireNetns } from '@cni-ts/skel';
 import { CniError, ErrorCode, type Interface, type Result, configError } from '@cni-ts/types';
 import { loadConf, type BridgeConf } from './config.js';
@@ -20,18 +20,24 @@ interface Seen {
   routes: RouteState[];
 }
 
-function observe(ctx: Context, conf: BridgeConf): Seen {
+// The bridge and its ports that prevResult names (`link show dev` of each: constant in the node's
+// pods, where `link show master` lists every port); when a named one is gone, every port, as before.
+function observeNode(ctx: Context, conf: BridgeConf, named: readonly string[]): unknown[] {
+  const bridge = ['addr', 'show', 'dev', conf.bridge];
+  try {
+    const docs = ipBatch(ctx.exec, [bridge, ...named.map((n) => ['link', 'show', 'dev', n])], { options: ['-d'] });
+    return [docs[0], docs.slice(1).flatMap((d) => (Array.isArray(d) ? d : []))];
+  } catch (e) {
+    if (!(e instanceof ProcessError) || !e.failed || e.failed.index === 0 || !isKind(e, 'missing')) throw e;
+  }
+  return ipBatch(ctx.exec, [bridge, ['link', 'show', 'master', conf.bridge]], { options: ['-d'] });
+}
+
+function observe(ctx: Context, conf: BridgeConf, named: readonly string[]): Seen {
   const problems: string[] = [];
   let node: unknown[] = [];
   try {
-    node = ipBatch(
-      ctx.exec,
-      [
-        ['addr', 'show', 'dev', conf.bridge],
-        ['link', 'show', 'master', conf.bridge],
-      ],
-      { options: ['-d'] },
-    );
+    node = observeNode(ctx, conf, named);
   } catch (e) {
     problems.push(`bridge ${conf.bridge} in the host namespace was not found (${(e as Error).message})`);
   }
@@ -53,7 +59,7 @@ function observe(ctx: Context, conf: BridgeConf): Seen {
   if (problems.length) fail(problems);
   return {
     bridge: parseLinks(node[0])[0],
-    ports: parseLinks(node[1]),
+    ports: parseLinks(node[1]).filter((l) => l.master === conf.bridge),
     container: parseLinks(pod[2])[0],
     routes: [...parseRoutes(pod[0], 4), ...parseRoutes(pod[1], 6)],
   };
@@ -145,7 +151,8 @@ export async function cmdCheck(ctx: Context): Promise<void> {
   const brIf = ifs.find((i) => i.name === conf.bridge && !i.sandbox);
   const contIdx = ifs.findIndex((i) => i.name === ifname && i.sandbox === netns);
   if (contIdx < 0) fail([`prevResult has no interface ${ifname} in sandbox ${netns}`]);
-  const seen = observe(ctx, conf);
+  const named = [...new Set(ifs.filter((i) => !i.sandbox && i.name !== conf.bridge).map((i) => i.name))];
+  const seen = observe(ctx, conf, named);
   const links = checkLinks(conf, seen, brIf, ifs[contIdx]!, prev);
   const problems = [...links.problems, ...checkAddresses(seen, prev, contIdx)];
   if (conf.macspoofchk && links.hostVeth)

@@ -77,7 +77,7 @@ test('CHECK passes for what ADD set up: IPAM CHECK, one node read, one pod read'
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
     'IPAM CHECK',
-    'ip -d -j -batch - << addr show dev cni0 ; link show master cni0',
+    'ip -d -j -batch - << addr show dev cni0 ; link show dev veth01020304',
     `nsenter --net=${NETNS} -- ip -d -j -batch - << route show table all root 0.0.0.0/0 ; route show table all root ::/0 ; addr show dev eth0`,
   ]);
 });
@@ -110,6 +110,19 @@ test('CHECK reports every difference at once with code 100', async (t) => {
       "interface eth0 MAC 02:00:00:00:00:99 doesn't match 02:00:00:00:00:02; hairpin mode of veth01020304 is true, the config says false; " +
       'failed to match addr 10.22.0.2/24 on interface eth0; expected route 0.0.0.0/0 via 10.22.0.1 not found in routing table',
   );
+});
+
+test("CHECK reads the bridge's ports that prevResult names; when one is gone, every port, as before", async (t) => {
+  const { exec, error } = await check({}, { node: { cni0: NODE.cni0 }, pod: POD, fail: ROUTES });
+  t.deepEqual(exec.script().slice(0, 2), [
+    'ip -d -j -batch - << addr show dev cni0 ; link show dev veth01020304',
+    'ip -d -j -batch - << addr show dev cni0 ; link show master cni0',
+  ]);
+  t.is(error?.message, 'bridge CHECK failed: CNI veth created for bridge cni0 was not found');
+  // a named link that is on another bridge is not a port of this one
+  const other = { ...NODE, veth01020304: { ...NODE.veth01020304, master: 'cni9' } };
+  const r = await check({}, { node: other, pod: POD, fail: ROUTES });
+  t.is(r.error?.message, 'bridge CHECK failed: CNI veth created for bridge cni0 was not found');
 });
 
 test("CHECK fails when the host veth is not the container's peer on the bridge", async (t) => {

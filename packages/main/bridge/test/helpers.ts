@@ -70,7 +70,7 @@ function answerIp(links: Record<string, FakeLink>, c: Call) {
   const out: string[] = [];
   const lines = batchLines(c);
   for (let i = 0; i < lines.length; i++) {
-    const m = /^addr show dev (\S+)$/.exec(lines[i]!);
+    const m = /^(?:addr|link) show dev (\S+)$/.exec(lines[i]!);
     const master = /^link show master (\S+)$/.exec(lines[i]!);
     if (m) {
       const l = links[m[1]!];
