@@ -60,23 +60,34 @@ export interface Classified {
 
 // "missing" only where the message names what is missing, so a caller can tell "the link I am
 // deleting is gone" from any other "No such file or directory" (a missing tool, a bad path).
-const MISSING_NAMED: readonly RegExp[] = [
-  /Cannot find device "([^"\n]*)"/, // ip, bridge, tc
-  /Device "([^"\n]*)" does not exist/, // ip link/addr show
-  /Cannot open network namespace "([^"\n]*)": No such file or directory/, // ip … netns <path>
-  /^nsenter: cannot open (.*): No such file or directory$/m, // nsenter --net=<path>
-];
-const MISSING_UNNAMED =
-  /No chain\/target\/match by that name|Bad rule \(does a matching rule exist|^Error: No such file or directory|Could not process rule: No such file or directory/m;
-
-const PATTERNS: ReadonlyArray<[RegExp, ProcessErrorKind]> = [
-  [/File exists|already exists|[Aa]ddress already assigned/, 'exists'],
-  [
-    /Resource temporarily unavailable|Device or resource busy|holding the xtables lock|Another app is currently holding/,
-    'busy',
-  ],
-  [/Operation not supported/, 'unsupported'],
-];
+// Built at the first classification, not at load: every plugin run loads this module and most
+// never classify anything, and regular expressions built at load cost a run JavaScriptCore heap
+// blocks towards the 64 that start its warm-up thread (docs/startup.md).
+interface Patterns {
+  missingNamed: readonly RegExp[];
+  missingUnnamed: RegExp;
+  kinds: ReadonlyArray<[RegExp, ProcessErrorKind]>;
+}
+let patterns: Patterns | undefined;
+const stderrPatterns = (): Patterns =>
+  (patterns ??= {
+    missingNamed: [
+      /Cannot find device "([^"\n]*)"/, // ip, bridge, tc
+      /Device "([^"\n]*)" does not exist/, // ip link/addr show
+      /Cannot open network namespace "([^"\n]*)": No such file or directory/, // ip … netns <path>
+      /^nsenter: cannot open (.*): No such file or directory$/m, // nsenter --net=<path>
+    ],
+    missingUnnamed:
+      /No chain\/target\/match by that name|Bad rule \(does a matching rule exist|^Error: No such file or directory|Could not process rule: No such file or directory/m,
+    kinds: [
+      [/File exists|already exists|[Aa]ddress already assigned/, 'exists'],
+      [
+        /Resource temporarily unavailable|Device or resource busy|holding the xtables lock|Another app is currently holding/,
+        'busy',
+      ],
+      [/Operation not supported/, 'unsupported'],
+    ],
+  });
 
 // nft echoes the command under its error and marks the word it could not find with carets.
 function nftMissingObject(stderr: string): string | undefined {
@@ -91,14 +102,15 @@ function nftMissingObject(stderr: string): string | undefined {
 
 /** Classifies a tool's stderr. */
 export function classify(stderr: string): Classified {
-  for (const [re, kind] of PATTERNS) if (re.test(stderr)) return { kind };
-  for (const re of MISSING_NAMED) {
+  const { kinds, missingNamed, missingUnnamed } = stderrPatterns();
+  for (const [re, kind] of kinds) if (re.test(stderr)) return { kind };
+  for (const re of missingNamed) {
     const m = re.exec(stderr);
     if (m) return { kind: 'missing', object: m[1] };
   }
   const nft = nftMissingObject(stderr);
   if (nft !== undefined) return { kind: 'missing', object: nft };
-  if (MISSING_UNNAMED.test(stderr)) return { kind: 'missing' };
+  if (missingUnnamed.test(stderr)) return { kind: 'missing' };
   return { kind: 'failed' };
 }
 

@@ -58,7 +58,6 @@ const LINK_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [0x40000, 'ECHO'],
 ];
 const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
-const SCOPE_NAMES: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
 
 /** A link as `ip -j addr show` prints it (the fields above). */
 export interface LinkDoc {
@@ -177,7 +176,7 @@ export function addrOf(m: Message): { ifindex: number; addr: AddrDoc } | undefin
   };
   const bcast = a.get(IFA_BROADCAST);
   if (bcast) addr.broadcast = formatAddr(attrBytes(bcast));
-  addr.scope = SCOPE_NAMES[b.getUint8(3)] ?? String(b.getUint8(3));
+  addr.scope = scopeName(b.getUint8(3));
   const label = attrText(a.get(IFA_LABEL));
   if (label !== undefined) addr.label = label;
   if (flags & IFA_F_TENTATIVE) addr.tentative = true;
@@ -226,26 +225,61 @@ export function showDoc(link: Message | undefined, addrMsgs: readonly Message[],
   return [doc];
 }
 
-const ERRNO_TEXT: Record<number, string> = {
-  1: 'Operation not permitted',
-  2: 'No such file or directory',
-  3: 'No such process',
-  11: 'Resource temporarily unavailable',
-  12: 'Cannot allocate memory',
-  13: 'Permission denied',
-  16: 'Device or resource busy',
-  17: 'File exists',
-  19: 'No such device',
-  22: 'Invalid argument',
-  34: 'Numerical result out of range',
-  95: 'Operation not supported',
-  99: 'Cannot assign requested address',
-  101: 'Network is unreachable',
-};
+// strerror and the scope names are switches, not tables built at load: an object with number keys
+// built at load costs a run JavaScriptCore heap blocks (docs/startup.md).
 
 /** strerror(errno) as glibc words it (what `ip` prints; the texts errors.ts classifies). */
 export function strerror(errno: number): string {
-  return ERRNO_TEXT[errno] ?? `Unknown error ${errno}`;
+  switch (errno) {
+    case 1:
+      return 'Operation not permitted';
+    case 2:
+      return 'No such file or directory';
+    case 3:
+      return 'No such process';
+    case 11:
+      return 'Resource temporarily unavailable';
+    case 12:
+      return 'Cannot allocate memory';
+    case 13:
+      return 'Permission denied';
+    case 16:
+      return 'Device or resource busy';
+    case 17:
+      return 'File exists';
+    case 19:
+      return 'No such device';
+    case 22:
+      return 'Invalid argument';
+    case 34:
+      return 'Numerical result out of range';
+    case 95:
+      return 'Operation not supported';
+    case 99:
+      return 'Cannot assign requested address';
+    case 101:
+      return 'Network is unreachable';
+    default:
+      return `Unknown error ${errno}`;
+  }
+}
+
+/** An address scope's name as `ip` prints it (rtnl_rtscope_n2a; a number it has no name for as the number). */
+function scopeName(scope: number): string {
+  switch (scope) {
+    case 0:
+      return 'global';
+    case 200:
+      return 'site';
+    case 253:
+      return 'link';
+    case 254:
+      return 'host';
+    case 255:
+      return 'nowhere';
+    default:
+      return String(scope);
+  }
 }
 
 /** The line `ip` prints for a kernel error answer: the extended-ack message when there is one, else strerror. */
