@@ -111,6 +111,20 @@ function pluginChunk(bundle: Bundle, plugin: string): string {
   throw new Error(`no loader for ${plugin} in ${ENTRY}'s PLUGINS`);
 }
 
+/** The chunk of a plugin whose whole run is built apart: its loader in the entry's ALONE table (main.ts), if it has one. */
+function aloneChunk(bundle: Bundle, plugin: string): string | undefined {
+  for (const n of nodes(bundle.get(ENTRY)!.ast)) {
+    if (n.type !== 'VariableDeclarator' || (n.id as AstNode).name !== 'ALONE') continue;
+    for (const m of nodes(n.init as AstNode)) {
+      const key = m.type === 'Property' ? (m.key as AstNode) : undefined;
+      if (!key || (key.name ?? key.value) !== plugin) continue;
+      const target = [...nodes(m.value as AstNode)].find((i) => i.type === 'ImportExpression');
+      if (target) return chunkName(literal(target.source)!);
+    }
+  }
+  return undefined;
+}
+
 /** The chunk the entry imports beside the plugin's loader, `Promise.all([load(), import(run)])`: skel. */
 function runChunk(bundle: Bundle): string {
   for (const n of nodes(bundle.get(ENTRY)!.ast)) {
@@ -169,7 +183,12 @@ function walk(bundle: Bundle, roots: string[]) {
   return { via, nodeImports };
 }
 
-const runOf = (bundle: Bundle, plugin: string) => walk(bundle, [ENTRY, pluginChunk(bundle, plugin), runChunk(bundle)]);
+/** A run's roots: a plugin built apart (loopback) its own chunk; the others their chunk beside skel's run chunk. */
+const rootsOf = (bundle: Bundle, plugin: string) => {
+  const alone = aloneChunk(bundle, plugin);
+  return alone ? [ENTRY, alone] : [ENTRY, pluginChunk(bundle, plugin), runChunk(bundle)];
+};
+const runOf = (bundle: Bundle, plugin: string) => walk(bundle, rootsOf(bundle, plugin));
 const exporting = (bundle: Bundle, chunks: Iterable<string>, symbol: string) =>
   [...chunks].filter((c) => bundle.get(c)!.exports.includes(symbol));
 
@@ -185,21 +204,21 @@ test('a loopback run loads no node:* module', (t) => {
   t.deepEqual(nodeImports, [], 'loopback must not load node:* (docs/startup.md "A loopback run without node:fs")');
 });
 
-test("the walk of loopback's run reaches its plugin, skel and libc-fs", (t) => {
+test("the walk of loopback's run reaches its plugin, skel and libc-fs (one chunk built apart)", (t) => {
   const { via } = runOf(bundle, 'loopback');
-  const plugin = pluginChunk(bundle, 'loopback');
-  const run = runChunk(bundle);
-  t.not(plugin, run);
-  t.deepEqual(exporting(bundle, [plugin], 'loopback'), [plugin]);
-  t.deepEqual(exporting(bundle, [run], 'runPlugin'), [run]);
+  const alone = aloneChunk(bundle, 'loopback')!;
+  t.truthy(alone, "loopback's run is built apart (main.ts's ALONE)");
+  t.not(alone, pluginChunk(bundle, 'loopback'));
+  t.deepEqual(exporting(bundle, [alone], 'plugin'), [alone]);
+  t.deepEqual(exporting(bundle, [alone], 'runPlugin'), [alone]);
   // libcFs (process/netlink/libc-fs.ts, loopback's file reads without node:fs) is in one chunk
-  // of the run (today loopback's own: rollup puts a module only one loader reaches in its chunk)
+  // of the run (the chunk built apart's)
   const libc = [...via.keys()].filter((c) => bundle.get(c)!.functions.includes('libcFs'));
   t.is(libc.length, 1, `libcFs declared in one chunk of the run: ${[...via.keys()].join(', ')}`);
-  // skel's dispatch (the ADD path) is declared in a chunk the run chunk imports, not in the run chunk
+  // skel's dispatch (the ADD path) is declared in a chunk the alone chunk imports, not in the alone chunk
   const dispatch = [...via.keys()].filter((c) => bundle.get(c)!.functions.includes('dispatch'));
   t.is(dispatch.length, 1);
-  t.true(via.get(dispatch[0]!)!.length > 1 && dispatch[0] !== run, via.get(dispatch[0]!)!.join(' → '));
+  t.true(via.get(dispatch[0]!)!.length > 1 && dispatch[0] !== alone, via.get(dispatch[0]!)!.join(' → '));
 });
 
 test("the walker sees node:fs in host-local's run (it keeps its static imports)", (t) => {
@@ -215,7 +234,7 @@ for (const [module, symbol] of [
 ] as const) {
   test(`a node:fs import added to ${module}, below the run's roots, is found with its path`, (t) => {
     const { via } = runOf(bundle, 'loopback');
-    const roots = [ENTRY, pluginChunk(bundle, 'loopback'), runChunk(bundle)];
+    const roots = rootsOf(bundle, 'loopback');
     const target = [...via.keys()].filter((c) => bundle.get(c)!.functions.includes(symbol));
     t.is(target.length, 1, `${symbol} declared in one chunk of the run`);
     const path = via.get(target[0]!)!;
@@ -226,7 +245,7 @@ for (const [module, symbol] of [
 }
 
 test('a node:* call at load is found, one inside a function is not', (t) => {
-  const plugin = pluginChunk(bundle, 'loopback');
+  const plugin = aloneChunk(bundle, 'loopback')!;
   const edit = (code: string) => readBundle((name, s) => (name === plugin ? `${s}\n${code}\n` : s));
   const atLoad = added(edit("const os = process.getBuiltinModule('node:os');"));
   t.deepEqual(atLoad, [`${plugin} calls for node:os at load`]);
