@@ -1,0 +1,90 @@
+// A loopback run stays under JavaScriptCore's warm-up threshold (64 GC blocks allocated), so it
+// starts no thread (docs/startup.md, "Under JavaScriptCore's warm-up threshold": 61 blocks for
+// ADD, 62 with a prevResult, 56 for DEL). A run that crosses it clones JSCWarmUp and from it
+// mi-scavenger, 1.0–1.5 ms of CPU for nothing; new code evaluated at load on loopback's path can
+// do that silently. Counted with strace, the run's pod a throwaway netns.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import { Netns, SYSTEM_PATH, binDir, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
+
+const test = rootTest(anyTest as TestFn<{ pod: Netns }>, 'loopback warm-up threshold');
+test.beforeEach(async (t) => {
+  t.context.pod = await Netns.create(`${uniquePrefix('lw')}-pod`);
+});
+test.afterEach.always(async (t) => {
+  await t.context.pod?.destroy();
+});
+const ID = 'c0ffee'.repeat(10).slice(0, 64);
+const conf = { cniVersion: '1.1.0', name: 'lo-net', type: 'loopback' };
+const prevResult = {
+  cniVersion: '1.1.0',
+  interfaces: [{ name: 'eth0', mac: '0a:58:0a:16:00:05', sandbox: '/var/run/netns/x' }],
+  ips: [{ address: '10.22.0.5/24', gateway: '10.22.0.1', interface: 0 }],
+};
+
+// Runs loopback under strace in a fresh netns; returns its exit, stdout and the clones it made.
+function traced(netns: string, command: string, stdin: object, extra: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cts-warmup-'));
+  try {
+    const out = join(dir, 'strace');
+    const args = ['-f', '-qq', '-e', 'trace=clone,clone3,fork,vfork', '-o', out];
+    const r = spawnSync('strace', [...args, '--', ourPlugin('loopback')], {
+      input: JSON.stringify(stdin),
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: {
+        PATH: SYSTEM_PATH,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: ID,
+        CNI_NETNS: netns,
+        CNI_IFNAME: 'lo',
+        CNI_PATH: binDir,
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${ID};K8S_POD_UID=8d3c1b7e-2f4a-4c1e-9b1a-1f2e3d4c5b6a`,
+        ...extra,
+      },
+    });
+    const lines = readFileSync(out, 'utf8').split('\n');
+    const clones = lines.filter((l) => /^\d+\s+(clone3?|v?fork)\(/.test(l));
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, clones };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const cases = [
+  ['ADD', conf],
+  ['ADD with a prevResult', { ...conf, prevResult }],
+  [
+    'CHECK',
+    {
+      ...conf,
+      prevResult: {
+        cniVersion: '1.1.0',
+        interfaces: [{ name: 'lo', sandbox: '$NETNS' }],
+        ips: [
+          { address: '127.0.0.1/8', interface: 0 },
+          { address: '::1/128', interface: 0 },
+        ],
+      },
+    },
+  ],
+  ['DEL', conf],
+] as const;
+
+for (const [name, stdin] of cases)
+  test(`a loopback ${name} starts no thread (under the 64-block warm-up threshold)`, (t) => {
+    const verb = name.split(' ')[0]!;
+    const path = t.context.pod.path;
+    const r = traced(path, verb, JSON.parse(JSON.stringify(stdin).replaceAll('$NETNS', path)));
+    t.is(r.status, 0, `loopback ${verb} failed: ${r.stdout}${r.stderr}`);
+    t.deepEqual(r.clones, [], 'the run cloned: it crossed the warm-up threshold (see docs/startup.md)');
+  });
+
+test('the count sees the warm-up thread when the threshold is lowered (the check can fail)', (t) => {
+  const r = traced(t.context.pod.path, 'ADD', conf, { BUN_JSC_warmUpMarkedBlockStartAfterBlocks: '40' });
+  t.is(r.status, 0, r.stdout + r.stderr);
+  t.true(r.clones.length >= 1, `expected the warm-up thread's clone at 40 blocks, strace saw: ${r.clones.join('; ')}`);
+});
