@@ -3,8 +3,8 @@
 // named chains dumped by the kernel and compared with the rules as iptables-nft 1.8.9 encodes
 // them, see nft.ts and nf-write.ts' hasRule), instead of an iptables-save of the whole table,
 // whose cost grows with every pod's rules.
-import { type Executor, netlinkDisabled } from '@cni-ts/process';
-import { restoreIsNft, ruleExprs } from './nft.js';
+import type { Executor } from '@cni-ts/process';
+import { nftHere, ruleExprs } from './nft.js';
 import type { Family, Rule, TableName } from './rules.js';
 
 /** What rulesPresentNft read: per chain asked, whether it exists; per rule, whether it is there. */
@@ -30,11 +30,12 @@ export function rulesPresentNft(
   rules: readonly Rule[],
   jumpable: ReadonlySet<string> = new Set(chains),
 ): NftPresence | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
+  const fam = nftHere(exec, f);
+  if (!fam) return undefined;
   const encoded = rules.map((r) => ruleExprs(f, r.spec, jumpable)?.exprs);
   if (encoded.some((e) => !e)) return undefined;
   let seen: NftPresence = { chains: [], rules: [] };
-  const out = exec.nftTransaction(f === 4 ? 'ip' : 'ip6', table, (read) => {
+  const out = exec.nftTransaction!(fam, table, (read) => {
     seen = {
       chains: chains.map((c) => read.chainExists(c)),
       rules: rules.map((r, i) => read.hasRule(r.chain, encoded[i]!, r.table)),

@@ -12,6 +12,15 @@ import { type IP, maskOf, parseIP, parsePrefix } from '@cni-ts/netaddr';
 import type { Change, Family, Rule, TableName } from './rules.js';
 
 const NFT_FAMILY: Record<Family, NftFamily> = { 4: 'ip', 6: 'ip6' };
+
+/**
+ * The nf_tables family of iptables family `f` when its rules can be read and written here through
+ * nfnetlink (under Bun, CNI_TS_NETLINK not 0, the node's iptables-restore is iptables-nft); else
+ * undefined, and the caller uses iptables-restore or iptables-save as before.
+ */
+export function nftHere(exec: Executor, f: Family): NftFamily | undefined {
+  return exec.nftTransaction && !netlinkDisabled() && restoreIsNft(f) ? NFT_FAMILY[f] : undefined;
+}
 const RESTORE: Record<Family, string> = { 4: 'iptables-restore', 6: 'ip6tables-restore' };
 const EEXIST = 17;
 const ENOENT = 2;
@@ -530,11 +539,11 @@ export type NftApplied = 'done' | 'exists';
  * outside the subset, no nfnetlink, or any other refusal (restore then reports it as it does).
  */
 export function applyNft(exec: Executor, f: Family, changes: readonly Change[]): NftApplied | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
+  if (!nftHere(exec, f)) return undefined;
   const plan = nftOpsOf(f, changes);
   if (!plan) return undefined;
   let sent: readonly NftOp[] = [];
-  const out = exec.nftTransaction(NFT_FAMILY[f], 'nat', (read) => {
+  const out = exec.nftTransaction!(NFT_FAMILY[f], 'nat', (read) => {
     sent = plan((chain) => read.chainExists(chain));
     return sent;
   });
@@ -563,7 +572,7 @@ export function applyChangesNft(
   changes: readonly Change[],
   jumpable: ReadonlySet<string> = new Set(),
 ): NftChangesApplied | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
+  if (!nftHere(exec, f)) return undefined;
   const plans = sectionsOf(changes).map((s) => ({ table: s.table, plan: planNft(f, s.changes, jumpable) }));
   if (plans.length === 0 || plans.some((p) => !p.plan)) return undefined;
   let applied = false;
@@ -631,13 +640,13 @@ export function removeChainsNft(
   from: readonly string[],
   expected?: readonly Rule[],
 ): NftRemoved | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f) || baseOf(table, chain)) return undefined;
+  if (!nftHere(exec, f) || baseOf(table, chain)) return undefined;
   // the jumps the caller knows it wrote: each must be there, and no other (as `-D` of each, then `-X`)
   const known = expected?.map((r) => ({ chain: r.chain, exprs: ruleExprs(f, r.spec, new Set([chain]))?.exprs }));
   if (known?.some((k) => !k.exprs || !from.includes(k.chain))) return undefined;
   let absent = false;
   let differs = false;
-  const out = exec.nftTransaction(NFT_FAMILY[f], table, (read) => {
+  const out = exec.nftTransaction!(NFT_FAMILY[f], table, (read) => {
     absent = !read.chainExists(chain);
     if (absent) return [];
     const ops: NftOp[] = from.flatMap((c) =>
@@ -670,9 +679,9 @@ export function removeChainNft(
  * when that cannot be asked here (as applyNft).
  */
 export function chainExistsNft(exec: Executor, f: Family, table: TableName, chain: string): boolean | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
+  if (!nftHere(exec, f)) return undefined;
   let exists = false;
-  const out = exec.nftTransaction(NFT_FAMILY[f], table, (read) => {
+  const out = exec.nftTransaction!(NFT_FAMILY[f], table, (read) => {
     exists = read.chainExists(chain);
     return [];
   });

@@ -5,8 +5,8 @@
 // iptables-nft, Node or CNI_TS_NETLINK=0, a masquerade-shaped chain (CNI- and 24 hex digits)
 // none of whose rules carries a comment match it can read (rules written in another encoding),
 // a stale chain something other than POSTROUTING jumps to.
-import { type Family, removeChainNft, restoreIsNft } from '@cni-ts/iptables';
-import { type Executor, netlinkDisabled } from '@cni-ts/process';
+import { type Family, nftHere, removeChainNft } from '@cni-ts/iptables';
+import type { Executor } from '@cni-ts/process';
 import { staleMasqChains } from './plan-masq-iptables.js';
 
 const MASQ_SHAPED = /^CNI-[0-9a-f]{24}$/;
@@ -17,9 +17,10 @@ const MASQ_SHAPED = /^CNI-[0-9a-f]{24}$/;
  * must read with iptables-save (see above; what was removed before stays removed).
  */
 export function gcMasqNft(exec: Executor, f: Family, network: string, keep: ReadonlySet<string>): 'done' | undefined {
-  if (!exec.nftTransaction || netlinkDisabled() || !restoreIsNft(f)) return undefined;
+  const fam = nftHere(exec, f);
+  if (!fam) return undefined;
   let stale: string[] | undefined;
-  const out = exec.nftTransaction(f === 4 ? 'ip' : 'ip6', 'nat', (read) => {
+  const out = exec.nftTransaction!(fam, 'nat', (read) => {
     const rules = read.ruleComments();
     const commented = new Set(rules.flatMap((r) => (r.comment === undefined ? [] : [r.chain])));
     const unread = rules.some((r) => MASQ_SHAPED.test(r.chain) && !commented.has(r.chain));
