@@ -4,10 +4,14 @@
 //   last_reserved_ip.<N>  the address last reserved from range set N, no newline, 0600
 //   lock                  empty; flock(2)ed around every operation, created 0750 as go-filemutex does
 // A reservation is written to a temporary file and hard-linked into place, so a plugin killed
-// mid-write never leaves a half-written (empty) reservation behind.
+// mid-write never leaves a half-written (empty) reservation behind. The cursor is rewritten in
+// place, as upstream does (writeCursor: a cursor only says where the next search starts).
 import {
   closeSync,
   constants,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
   linkSync,
   openSync,
   readSync,
@@ -132,7 +136,7 @@ export class DiskStore implements Store {
     if (!this.place(ip, ownerText(id, ifname))) return false;
     // the reservation exists now: if the cursor cannot be written, take it back before failing
     try {
-      this.writeReplace(`${LAST_PREFIX}${rangeId}`, ip);
+      this.writeCursor(`${LAST_PREFIX}${rangeId}`, ip);
     } catch (e) {
       try {
         this.remove(ip);
@@ -244,6 +248,44 @@ export class DiskStore implements Store {
     }
     closeSync(fd);
     return true;
+  }
+
+  // Rewrites the cursor in place, as upstream does, but without emptying it first: written over
+  // from offset 0, then cut to its length when the old text was longer. On ext4 emptying a file
+  // (O_TRUNC, as Go's os.WriteFile) or renaming over one makes the kernel start writing it back at
+  // once (auto_da_alloc), about 0.2 ms; this costs a few microseconds. A run killed between the
+  // write and the cut leaves the new address with the old one's tail ("10.88.0.99" over
+  // "10.88.0.100" reads "10.88.0.990"): garbage, which reads as no cursor here and in Go, or
+  // another address of the range. Either only moves where the next search starts; the cursor
+  // never decides whether an address is free. Only a regular file with one link is written to;
+  // anything else at the name (a symbolic link, a hard link to another file, a FIFO, a directory)
+  // is replaced instead, so nothing outside the store is ever written.
+  private writeCursor(name: string, content: string): void {
+    const path = `${this.dir}/${name}`;
+    let fd: number;
+    try {
+      fd = openSync(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    } catch {
+      this.writeReplace(name, content); // ELOOP (a link), EISDIR, ENXIO (a FIFO nobody reads)…
+      return;
+    }
+    let inPlace = false;
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.nlink === 1) {
+        inPlace = true;
+        // a cursor Go v1.1.1 wrote is 0644; ours are 0600, as a new one is
+        if ((st.mode & 0o7777) !== 0o600) fchmodSync(fd, 0o600);
+        const bytes = Buffer.from(content);
+        if (writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) throw new Error('short write');
+        if (st.size > bytes.length) ftruncateSync(fd, bytes.length);
+      }
+    } catch (e) {
+      throw ioError('write', path, e);
+    } finally {
+      closeSync(fd);
+    }
+    if (!inPlace) this.writeReplace(name, content);
   }
 
   // Replaces a file atomically (readers see the old or the new content, never a partial one).

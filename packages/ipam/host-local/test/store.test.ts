@@ -2,7 +2,9 @@
 // refusals that keep writes inside the store.
 import test from 'ava';
 import {
+  chmodSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -13,6 +15,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockFile } from '@cni-ts/process';
@@ -62,6 +65,56 @@ test('a reservation whose cursor cannot be written is taken back: the failed res
   t.is(e?.code, 5);
   t.regex(e!.message, /last_reserved_ip\.0/);
   t.deepEqual(readdirSync(dir).sort(), ['last_reserved_ip.0'], 'neither the reservation nor a temporary file');
+});
+
+test('the cursor is rewritten in place: same inode, cut to a shorter address, a 0644 one made 0600', (t) => {
+  const { dir, store } = fresh();
+  const cursor = join(dir, 'last_reserved_ip.0');
+  t.true(store.reserve('10.1.0.100', 'a', 'eth0', '0'));
+  const ino = statSync(cursor).ino;
+  t.true(store.reserve('10.1.0.99', 'b', 'eth0', '0'));
+  t.is(readFileSync(cursor, 'utf8'), '10.1.0.99', 'the longer old text is cut off');
+  t.true(store.reserve('2001:db8::1:0:0:100', 'c', 'eth0', '0'));
+  t.is(readFileSync(cursor, 'utf8'), '2001:db8::1:0:0:100');
+  chmodSync(cursor, 0o644); // as Debian's Go v1.1.1 writes it
+  t.true(store.reserve('10.1.0.7', 'd', 'eth0', '0'));
+  t.is(readFileSync(cursor, 'utf8'), '10.1.0.7');
+  t.is(statSync(cursor).ino, ino, 'the same file, written over');
+  t.is(mode(cursor), 0o600);
+  t.false(readdirSync(dir).some((f) => f.startsWith(TEMP_PREFIX)));
+});
+
+test('a cursor killed mid-rewrite (empty, or the new address over the old tail) reads as none or as an address', (t) => {
+  const { dir, store } = fresh();
+  const cursor = join(dir, 'last_reserved_ip.0');
+  for (const [i, [torn, read]] of (
+    [
+      ['', undefined],
+      ['10.1.0.990', undefined], // "10.1.0.99" written over "10.1.0.100", killed before the cut
+      ['10.1.1.100', '10.1.1.100'], // "10.1.1.10" over "10.1.2.100": an address, only where the search starts
+    ] as const
+  ).entries()) {
+    writeFileSync(cursor, torn);
+    t.is(store.lastReserved('0'), read, JSON.stringify(torn));
+    t.true(store.reserve(`10.1.0.${i + 1}`, `c${i}`, 'eth0', '0'), 'and the next reserve writes it whole');
+    t.is(readFileSync(cursor, 'utf8'), `10.1.0.${i + 1}`);
+  }
+});
+
+test('a cursor that is a hard link to another file, or a FIFO, is replaced, never written through or waited on', (t) => {
+  const { dir, store } = fresh();
+  const other = join(root, `other${n}`);
+  writeFileSync(other, '10.1.0.200');
+  linkSync(other, join(dir, 'last_reserved_ip.0'));
+  t.true(store.reserve('10.1.0.5', 'a', 'eth0', '0'));
+  t.is(readFileSync(other, 'utf8'), '10.1.0.200', 'the other name keeps its text');
+  t.is(readFileSync(join(dir, 'last_reserved_ip.0'), 'utf8'), '10.1.0.5');
+  t.is(statSync(join(dir, 'last_reserved_ip.0')).nlink, 1);
+  const fifo = join(dir, 'last_reserved_ip.1');
+  t.is(spawnSync('mkfifo', [fifo]).status, 0);
+  t.true(store.reserve('10.1.0.6', 'b', 'eth0', '1'), 'no reader, and reserve did not block');
+  t.true(lstatSync(fifo).isFile());
+  t.is(store.lastReserved('1'), '10.1.0.6');
 });
 
 test('reservations: owners trimmed, legacy files kept, lock/cursors/odd names/links/dirs ignored', (t) => {
