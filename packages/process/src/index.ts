@@ -6,6 +6,7 @@ export * from './ip.js';
 export * from './sysctl.js';
 export * from './lock.js';
 export { batchBegin, batchEnd, dumpedExprsMatch, jumpHandleOf, opMessage } from './netlink/nf-write.js';
+export { deferNfRelease } from './netlink/nf-write.js';
 export { type AsCommand, DirectIp, type LinkState, linkUpRequest, openDirectIp } from './netlink/direct.js';
 export type { AddrDoc } from './netlink/docs.js';
 export { Builder, type Message, type Request, messages } from './netlink/message.js';

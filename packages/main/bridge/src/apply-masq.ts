@@ -130,6 +130,13 @@ export function teardownMasq(
   addresses: readonly string[] = [],
 ): Error[] {
   const errors: Error[] = [];
+  // nftables first: its read's socket (not held by deferNfRelease) would wait, at its release,
+  // for the grace period the iptables transactions' deletions start
+  try {
+    nftApply(exec, planNftMasqTeardown(ownNftMasq(exec, o), o.network, o.ifname, o.containerId));
+  } catch (e) {
+    if (matters(conf, 'nftables', e)) errors.push(e as Error);
+  }
   for (const f of families) {
     const known = [...new Set(addresses.filter((a) => familyOf(a) === f))];
     try {
@@ -146,11 +153,6 @@ export function teardownMasq(
     } catch (e) {
       if (matters(conf, 'iptables', e)) errors.push(e as Error);
     }
-  }
-  try {
-    nftApply(exec, planNftMasqTeardown(ownNftMasq(exec, o), o.network, o.ifname, o.containerId));
-  } catch (e) {
-    if (matters(conf, 'nftables', e)) errors.push(e as Error);
   }
   return errors;
 }

@@ -3,7 +3,7 @@
 // finding the rules by name (chain = hash of network and container) rather than by netns
 // (upstream leaks them then: containernetworking/plugins#810). Every step runs even when an
 // earlier one failed; repeated DELs succeed.
-import { ipBatch, isMissing } from '@cni-ts/process';
+import { deferNfRelease, ipBatch, isMissing } from '@cni-ts/process';
 import type { Family } from '@cni-ts/iptables';
 import { type Context, delegateAsync, netnsGone } from '@cni-ts/skel';
 import { CniError, toCniError } from '@cni-ts/types';
@@ -25,24 +25,28 @@ export function hostVethOf(
   )?.name;
 }
 
-// Deletes the container interface and returns its global addresses ("ip/len").
-function deleteInSandbox(ctx: Context, errors: Error[]): string[] {
+// The container interface's global addresses ("ip/len"), read before anything is removed: they
+// name the masquerade rules' families.
+function sandboxAddresses(ctx: Context, errors: Error[]): string[] | undefined {
   try {
-    const docs = ipBatch(
-      ctx.exec,
-      [
-        ['addr', 'show', 'dev', ctx.args.ifname],
-        ['link', 'del', 'dev', ctx.args.ifname],
-      ],
-      { netns: ctx.args.netns },
-    );
-    const addrs = parseLinks(docs[0])[0]?.addrs ?? [];
+    const [doc] = ipBatch(ctx.exec, [['addr', 'show', 'dev', ctx.args.ifname]], { netns: ctx.args.netns });
+    const addrs = parseLinks(doc)[0]?.addrs ?? [];
     return addrs.filter((a) => a.scope !== 'link' && a.scope !== 'host').map((a) => `${a.local}/${a.prefixlen}`);
   } catch (e) {
-    // gone already: the interface, or the whole sandbox (removed since we looked) — nothing else
+    // gone already: the interface, or the whole sandbox (removed since we looked) — nothing to delete
+    if (isMissing(e, ctx.args.ifname) || isMissing(e, ctx.args.netns)) return undefined;
+    errors.push(kernelError(`read ${ctx.args.ifname} in ${ctx.args.netns}`, e));
+    return [];
+  }
+}
+
+// Deletes the container interface (its host end goes with it).
+function deleteInSandbox(ctx: Context, errors: Error[]): void {
+  try {
+    ipBatch(ctx.exec, [['link', 'del', 'dev', ctx.args.ifname]], { netns: ctx.args.netns });
+  } catch (e) {
     if (!isMissing(e, ctx.args.ifname) && !isMissing(e, ctx.args.netns))
       errors.push(kernelError(`delete ${ctx.args.ifname} in ${ctx.args.netns}`, e));
-    return [];
   }
 }
 
@@ -59,7 +63,14 @@ function deleteLeftHostVeth(host: Host, ctx: Context, conf: TeardownConf, prev: 
   }
 }
 
-/** The bridge plugin's DEL. */
+/**
+ * The bridge plugin's DEL. The masquerade rules go before the veth: a transaction through
+ * nfnetlink that deletes rules waits an RCU grace period when its socket is released, and the
+ * veth's deletion waits in the kernel too (netdev_run_todo's rcu_barrier), so the sockets are
+ * held until the end (deferNfRelease) and the two waits overlap instead of adding up
+ * (docs/performance.md). The veth goes whether or not its rules could be removed, and the other
+ * way round.
+ */
 export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   const conf = teardownConf(ctx); // only what finds ADD's work: a config that no longer validates still cleans
   noteInvalidConf(ctx, 'DEL');
@@ -67,30 +78,38 @@ export async function cmdDel(host: Host, ctx: Context): Promise<void> {
   const errors: Error[] = [];
   const prev = teardownPrev(ctx); // DEL cleans up with or without a usable prevResult
   const addresses = [...prev.addresses];
-  if (!netnsGone(ctx.args.netns)) addresses.push(...deleteInSandbox(ctx, errors));
-  else deleteLeftHostVeth(host, ctx, conf, prev, errors);
-  const families = new Set<Family>(addresses.map(familyOf));
-  if (conf.macspoofchk) {
-    try {
-      removeSpoofCheck(ctx.exec, containerId, ifname);
-    } catch (e) {
-      errors.push(kernelError('remove the spoof check', e));
+  const inSandbox = !netnsGone(ctx.args.netns);
+  const own = inSandbox ? sandboxAddresses(ctx, errors) : undefined;
+  if (own) addresses.push(...own);
+  const releaseNf = deferNfRelease();
+  try {
+    if (conf.ipamType && conf.ipMasq) {
+      const families = new Set<Family>(addresses.map(familyOf));
+      const fams: Family[] = families.size ? [...families].sort() : [4, 6];
+      errors.push(
+        ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams, addresses).map((e) =>
+          kernelError('remove masquerade rules', e),
+        ),
+      );
     }
-  }
-  if (conf.ipamType && conf.ipMasq) {
-    const fams: Family[] = families.size ? [...families].sort() : [4, 6];
-    errors.push(
-      ...teardownMasq(ctx.exec, conf, { network: conf.name, containerId, ifname }, fams, addresses).map((e) =>
-        kernelError('remove masquerade rules', e),
-      ),
-    );
-  }
-  if (conf.ipamType) {
-    try {
-      await delegateAsync(ctx, conf.ipamType, 'DEL');
-    } catch (e) {
-      errors.push(e as Error);
+    if (own) deleteInSandbox(ctx, errors);
+    else if (!inSandbox) deleteLeftHostVeth(host, ctx, conf, prev, errors);
+    if (conf.macspoofchk) {
+      try {
+        removeSpoofCheck(ctx.exec, containerId, ifname);
+      } catch (e) {
+        errors.push(kernelError('remove the spoof check', e));
+      }
     }
+    if (conf.ipamType) {
+      try {
+        await delegateAsync(ctx, conf.ipamType, 'DEL');
+      } catch (e) {
+        errors.push(e as Error);
+      }
+    }
+  } finally {
+    releaseNf();
   }
   throwAll(errors);
 }

@@ -30,7 +30,7 @@ async function del(config: Record<string, unknown>, s: Scenario, over: { netns?:
   return { exec, error };
 }
 
-test('DEL with the sandbox: one pod batch reads and deletes the interface; its rules removed without reading the table; IPAM released last', async (t) => {
+test('DEL with the sandbox: the interface read, its rules removed without reading the table (nftables first), then the interface deleted; IPAM released last', async (t) => {
   const { exec, error } = await del(
     { ...L3, prevResult: PREV },
     {
@@ -47,9 +47,10 @@ test('DEL with the sandbox: one pod batch reads and deletes the interface; its r
   );
   t.is(error, undefined);
   t.deepEqual(exec.script(), [
-    `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev eth0 ; link del dev eth0`,
-    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
+    `nsenter --net=${NETNS} -- ip -j -batch - << addr show dev eth0`,
     'nft -j list chain inet cni_plugins_masquerade masq_checks',
+    `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
+    `nsenter --net=${NETNS} -- ip -j -batch - << link del dev eth0`,
     'IPAM DEL',
   ]);
 });
@@ -57,7 +58,7 @@ test('DEL with the sandbox: one pod batch reads and deletes the interface; its r
 test('DEL of rules not as this ADD writes them (no comments): the table is read and what jumps to the chain removed', async (t) => {
   const { exec, error } = await del({ ...L3, prevResult: PREV }, { iptables: { 4: SAVED_OLD } });
   t.is(error, undefined);
-  t.deepEqual(exec.script().slice(1, 4), [
+  t.deepEqual(exec.script().slice(2, 5), [
     `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 ${C} -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
     'iptables-save -t nat',
     `iptables-restore --noflush -w 5 << *nat ; -D POSTROUTING -s 10.22.0.2/32 -j ${CH} ; -F ${CH} ; -X ${CH} ; COMMIT`,
@@ -70,10 +71,10 @@ test('DEL after the sandbox is gone still removes the rules (no netns needed) an
   t.deepEqual(
     exec.script().map((l) => l.split(' << ')[0]),
     [
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'iptables-save -t nat',
       'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
-      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',
     ],
   );
@@ -90,10 +91,10 @@ test('DEL with a prevResult that is not a result cleans as without one (both fam
   t.deepEqual(
     exec.script().map((l) => l.split(' << ')[0]),
     [
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'iptables-save -t nat',
       'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
-      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',
     ],
   );
@@ -114,7 +115,7 @@ test('DEL reads prevResult leniently: the addresses that parse (ips[].address, o
     t.is(error, undefined);
     t.deepEqual(
       exec.script(),
-      [known, 'nft -j list chain inet cni_plugins_masquerade masq_checks', 'IPAM DEL'],
+      ['nft -j list chain inet cni_plugins_masquerade masq_checks', known, 'IPAM DEL'],
       JSON.stringify(prevResult),
     );
   }
@@ -142,9 +143,9 @@ test('repeated DEL: nothing left is fine (the restore of the known rules is refu
     exec.script().map((l) => l.split(' << ')[0]),
     [
       'nsenter --net=/proc/self/ns/net -- ip -j -batch -',
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'iptables-restore --noflush -w 5',
       'iptables-save -t nat',
-      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'IPAM DEL',
     ],
   );

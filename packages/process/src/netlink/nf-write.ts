@@ -252,8 +252,40 @@ export function nftTransaction(
   } catch {
     return undefined;
   } finally {
-    sock.close();
+    release(sock);
   }
+}
+
+// The sockets held by each open deferNfRelease, innermost last.
+const holds: Rtnl[][] = [];
+
+function release(sock: Rtnl): void {
+  const hold = holds.at(-1);
+  if (hold) hold.push(sock);
+  else sock.close();
+}
+
+/**
+ * Holds the nfnetlink sockets of the transactions run from now on open until the returned
+ * function is called (then they are closed, in order; calling it again does nothing). Why: the
+ * release of a NETLINK_NETFILTER socket makes nf_tables flush its netns's destroy work
+ * (nft_rcv_nl_event), which after a transaction that deleted anything waits an RCU grace period
+ * (docs/performance.md); held, that grace period runs while the caller waits on something else
+ * (the bridge's DEL: the veth's deletion). What the transactions changed is in the kernel when
+ * they return either way; only the sockets' release waits. Holds nest: an inner one's sockets
+ * are closed at its own release. A socket of nfnetlink.ts' readers is not held.
+ */
+export function deferNfRelease(): () => void {
+  const mine: Rtnl[] = [];
+  holds.push(mine);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const at = holds.lastIndexOf(mine);
+    if (at >= 0) holds.splice(at, 1);
+    for (const sock of mine.splice(0)) sock.close();
+  };
 }
 
 let seqs = 100;
