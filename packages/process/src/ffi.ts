@@ -36,7 +36,9 @@ export function bindLibc<S extends FfiSymbols>(names: readonly string[], symbols
   if (!process.versions.bun) return null;
   let ffi: NativeFfi | undefined;
   try {
-    ffi = nativeFfi() ?? (require('bun:ffi') as NativeFfi);
+    // getBuiltinModule, not require: a require makes bun add import.meta.require to the chunk (1
+    // JavaScriptCore heap block of a loopback run, docs/startup.md)
+    ffi = nativeFfi() ?? (process.getBuiltinModule('bun:ffi') as unknown as NativeFfi);
   } catch {
     return null;
   }
