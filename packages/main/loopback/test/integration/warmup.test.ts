@@ -74,13 +74,40 @@ const cases = [
   ['DEL', conf],
 ] as const;
 
+// The blocks each run allocates, bisected on the threshold (the lowest at which no thread is
+// cloned), must stay this far under the 64 that start the thread, so that code added to loopback's
+// path fails here while it still costs nothing. Counted 2026-12-02 (docs/startup.md, "Widening the
+// margin"): ADD 60, with a prevResult 63, CHECK 60, DEL 56. Lower a limit when a count drops.
+const LIMIT: Record<(typeof cases)[number][0], number> = {
+  ADD: 62,
+  'ADD with a prevResult': 63,
+  CHECK: 62,
+  DEL: 62,
+};
+
 for (const [name, stdin] of cases)
-  test(`a loopback ${name} starts no thread (under the 64-block warm-up threshold)`, (t) => {
+  test(`a loopback ${name} starts no thread, and stays under the 64-block warm-up threshold by its margin`, (t) => {
     const verb = name.split(' ')[0]!;
     const path = t.context.pod.path;
-    const r = traced(path, verb, JSON.parse(JSON.stringify(stdin).replaceAll('$NETNS', path)));
+    const input = JSON.parse(JSON.stringify(stdin).replaceAll('$NETNS', path));
+    const r = traced(path, verb, input);
     t.is(r.status, 0, `loopback ${verb} failed: ${r.stdout}${r.stderr}`);
     t.deepEqual(r.clones, [], 'the run cloned: it crossed the warm-up threshold (see docs/startup.md)');
+    // bisect the threshold: the count is the lowest at which the run clones nothing
+    let lo = 20;
+    let hi = 64;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = traced(path, verb, input, { BUN_JSC_warmUpMarkedBlockStartAfterBlocks: String(mid) });
+      t.is(m.status, 0, `loopback ${verb} failed at threshold ${mid}: ${m.stdout}${m.stderr}`);
+      if (m.clones.length === 0) hi = mid;
+      else lo = mid + 1;
+    }
+    t.log(`loopback ${name}: ${lo} blocks (limit ${LIMIT[name]}, threshold 64)`);
+    t.true(
+      lo <= LIMIT[name],
+      `loopback ${name} allocates ${lo} JSC blocks, over its limit of ${LIMIT[name]} (64 start the warm-up thread): what was added to its path? (docs/startup.md)`,
+    );
   });
 
 test('the count sees the warm-up thread when the threshold is lowered (the check can fail)', (t) => {
