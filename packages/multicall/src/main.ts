@@ -3,18 +3,9 @@
 // lazily: each plugin, skel (through ./run.js) and the CLI are chunks of their own in the bundle and in the compiled
 // executable, so a run loads the plugin it runs and nothing else (docs/startup.md); VERSION, which
 // needs only the plugin's list of spec versions, loads none of it.
-import type { Plugin } from '@cni-ts/skel';
 import { CURRENT_VERSION } from '@cni-ts/types';
-import { PLUGINS, VERSIONS } from './plugins.js';
+import { ALONE, PLUGINS, VERSIONS } from './plugins.js';
 import { selectPlugin } from './select.js';
-
-/**
- * Plugins whose whole run is one chunk built apart (./loopback-run.js): it brings its own skel,
- * so nothing else is imported beside it, and it never delegates in-process.
- */
-const ALONE: Readonly<Record<string, () => Promise<{ plugin: Plugin; runPlugin(plugin: Plugin): void }>>> = {
-  loopback: () => import('./loopback-run.js'),
-};
 
 const load = selectPlugin(PLUGINS, process.argv0, process.argv[1]);
 const versions = selectPlugin(VERSIONS, process.argv0, process.argv[1]);

@@ -109,3 +109,26 @@ test('a plugin can name its export, and a dependency cycle is refused', (t) => {
   writeFileSync(skel, JSON.stringify(pkg));
   t.throws(() => derive(dir), { message: /dependency cycle/ });
 });
+
+test("multicall's ALONE and cni.alone come from the plugins' cni.runAlone flag, and each names a module that exists", (t) => {
+  const files = derive(root);
+  const mc = JSON.parse(files.get('packages/multicall/package.json'));
+  const flagged = JSON.parse(readFileSync(join(root, 'packages/main/loopback/package.json'), 'utf8')).cni.runAlone;
+  t.true(flagged === true, 'loopback is flagged alone');
+  t.deepEqual(mc.cni.alone, ['loopback-run']);
+  t.regex(
+    files.get('packages/multicall/src/plugins.ts'),
+    /\n {2}loopback: \(\) => import\('\.\/loopback-run\.js'\),\n/,
+  );
+  for (const m of mc.cni.alone) t.notThrows(() => readFileSync(join(root, 'packages/multicall/src', `${m}.ts`)), m);
+  // unflagged, it leaves both
+  const dir = scratch();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const lp = join(dir, 'packages/main/loopback/package.json');
+  const pkg = JSON.parse(readFileSync(lp, 'utf8'));
+  delete pkg.cni.runAlone;
+  writeFileSync(lp, JSON.stringify(pkg));
+  const unflagged = derive(dir);
+  t.deepEqual(JSON.parse(unflagged.get('packages/multicall/package.json')).cni.alone, []);
+  t.notRegex(unflagged.get('packages/multicall/src/plugins.ts'), /loopback-run/);
+});
