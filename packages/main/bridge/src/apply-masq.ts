@@ -1,7 +1,7 @@
 // IP masquerade for the container's addresses through the configured backend (iptables by
 // default, nftables when asked or when iptables is unusable and nft works, as upstream), with
 // teardown and GC that look at both backends: a pod may have been set up by another version.
-import { type Executor, isKind } from '@cni-ts/process';
+import { type Executor, deferNfRelease, isKind } from '@cni-ts/process';
 import { type Family, type TableState, applyNft, removeChainNft, restore, saveTable } from '@cni-ts/iptables';
 import { nftApply, nftList } from '@cni-ts/nftables';
 import type { BridgeConf } from './config.js';
@@ -165,18 +165,26 @@ export function gcMasq(
 ): Error[] {
   const errors: Error[] = [];
   const keep = new Set(valid.map((a) => a.containerID));
-  for (const f of [4, 6] as const) {
-    try {
-      if (conf.ipMasqBackend !== 'nftables' && gcMasqNft(exec, f, conf.name, keep) === 'done') continue;
-      restore(exec, f, planMasqGc(saveTable(exec, f, 'nat'), conf.name, keep));
-    } catch (e) {
-      if (matters(conf, 'iptables', e)) errors.push(e as Error);
-    }
-  }
+  // nftables first (its `nft` would wait for the grace period of the chains removed below); each
+  // stale chain is a transaction of its own, their sockets released together at the end, so their
+  // grace periods overlap one another instead of adding up (deferNfRelease, as in DEL)
   try {
     nftApply(exec, planNftMasqGc(nftList(exec, MASQ_LIST), conf.name, valid));
   } catch (e) {
     if (matters(conf, 'nftables', e)) errors.push(e as Error);
+  }
+  const release = deferNfRelease();
+  try {
+    for (const f of [4, 6] as const) {
+      try {
+        if (conf.ipMasqBackend !== 'nftables' && gcMasqNft(exec, f, conf.name, keep) === 'done') continue;
+        restore(exec, f, planMasqGc(saveTable(exec, f, 'nat'), conf.name, keep));
+      } catch (e) {
+        if (matters(conf, 'iptables', e)) errors.push(e as Error);
+      }
+    }
+  } finally {
+    release();
   }
   return errors;
 }

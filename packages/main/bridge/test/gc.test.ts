@@ -26,14 +26,14 @@ test('GC forwards to IPAM and removes masquerade chains of attachments that are 
     exec.script().map((l) => l.split(' << ')[0]),
     [
       'IPAM GC',
+      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'iptables-save -t nat',
       'iptables-restore --noflush -w 5',
       'ip6tables-save -t nat',
-      'nft -j list chain inet cni_plugins_masquerade masq_checks',
       'nft -j list table bridge nat', // stale spoof checks, whatever macspoofchk says now
     ],
   );
-  t.regex(exec.script()[2]!, new RegExp(`-D POSTROUTING .* ; -F ${CH1} ; -X ${CH1} ; COMMIT$`));
+  t.regex(exec.script()[3]!, new RegExp(`-D POSTROUTING .* ; -F ${CH1} ; -X ${CH1} ; COMMIT$`));
 });
 
 test('GC keeps valid attachments and deletes nothing when the runtime sent no list', async (t) => {
@@ -90,6 +90,6 @@ test('GC after a config change that no longer validates still forwards to IPAM a
   ctx.log = (m) => logs.push(m);
   await makeBridge(new FakeHost()).gc!(ctx);
   t.is(exec.script()[0], 'IPAM GC');
-  t.regex(exec.script()[2]!, new RegExp(`-D POSTROUTING .* ; -F ${CH1} ; -X ${CH1} ; COMMIT$`));
+  t.regex(exec.script()[3]!, new RegExp(`-D POSTROUTING .* ; -F ${CH1} ; -X ${CH1} ; COMMIT$`));
   t.regex(logs.join('\n'), /the configuration no longer validates .*; GC cleans up with what it can read/);
 });
