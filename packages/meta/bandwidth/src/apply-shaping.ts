@@ -71,11 +71,17 @@ function createIfb(exec: Executor, commands: string[][]): string {
 
 /**
  * Runs tc commands (no listing) as tcBatch does, through the executor's typed rtnetlink path where
- * it has one (no batch text): the same requests, and the same ProcessError when one fails.
+ * it has one (no batch text): the same requests, and the same ProcessError when one fails;
+ * `indices` are devices' indices known already (a listing's), not looked up again on that path.
  */
-export function runTc(exec: Executor, commands: ReadonlyArray<readonly string[]>, force = false): void {
+export function runTc(
+  exec: Executor,
+  commands: ReadonlyArray<readonly string[]>,
+  force = false,
+  indices?: ReadonlyMap<string, number>,
+): void {
   if (commands.length === 0) return;
-  const direct = exec.typedNetlink?.()?.tc(commands, force);
+  const direct = exec.typedNetlink?.()?.tc(commands, force, indices);
   if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
   if (!direct) tcBatch(exec, commands, force ? { options: ['-force'] } : {});
 }

@@ -63,7 +63,8 @@ export function teardown(ctx: Context, host: Host, veth: string): boolean {
   const commands = planTeardown(state, veth, ifb, { has: (name) => (links ??= host.linkNames()).has(name) });
   if (commands.length === 0) return false;
   try {
-    runTc(ctx.exec, commands);
+    // the veth's index from the listing: the deletes look it up no second time
+    runTc(ctx.exec, commands, false, state.vethIndex === undefined ? undefined : new Map([[veth, state.vethIndex]]));
   } catch (e) {
     if (isKind(e, 'missing')) return true;
     throw kernelError(`remove traffic shaping from ${veth}`, e);

@@ -273,6 +273,8 @@ export interface TcState {
   veth: QdiscState[];
   filters: FilterState[];
   ifb?: QdiscState[];
+  /** The veth's index, where the listing looked it up (the typed path): its deletes need no lookup. */
+  vethIndex?: number;
 }
 
 /** Reads the qdiscs of the veth (and the ifb, when it exists) and the veth's ingress filters. */
@@ -285,7 +287,7 @@ export function showTc(exec: Executor, veth: string, ifb: string | undefined): T
   // the veth alone (DEL, ADD's replace): records straight from the dumps where the executor can
   const direct = ifb ? undefined : exec.typedNetlink?.()?.tcListing(veth);
   if (direct && 'failure' in direct) throw netlinkError('tc', commands, direct.failure);
-  if (direct) return { veth: direct.qdiscs, filters: direct.filters };
+  if (direct) return { veth: direct.qdiscs, filters: direct.filters, vethIndex: direct.index };
   const docs = tcBatch(exec, commands, { options: ['-j', '-raw'] });
   return {
     veth: parseQdiscs(docs[0]),

@@ -13,6 +13,7 @@ import { type TcStep, tcStepOf } from './tc-commands.js';
 import { filterDoc, qdiscDoc } from './tc-docs.js';
 
 const IFLA_IFNAME = 3;
+const ENODEV = 19;
 
 /** The global options of a tc batch this path takes. */
 interface TcFlags {
@@ -77,29 +78,39 @@ const docDecoder =
  * tcNetlinkBatch runs a batch's — the same requests, lookups and failure words — with the answers
  * of show steps handed to `decode` instead of made into `tc -j` documents; undefined without
  * bun:ffi. A plugin that knows what it reads (bandwidth) skips the batch text and the documents.
+ * `indices` (name → index, undefined for none) is the run's link cache: names already in it are
+ * not looked up (a request's ENODEV for one is then reported as the lookup's "Cannot find
+ * device"), and the names it looks up are left in it (a caller passes them to its next run).
  */
 export function tcNetlinkSteps(
   steps: readonly TcStep[],
   netns: string | undefined,
   decode: TcDecoder,
   force = false,
+  indices?: Map<string, number | undefined>,
 ): NetlinkOutcome | undefined {
-  return withRtnl(netns, (sock) => run(sock, steps, { json: true, raw: true, force }, decode));
+  return withRtnl(netns, (sock) => run(sock, steps, { json: true, raw: true, force }, decode, indices));
 }
 
-function run(sock: Rtnl, steps: readonly TcStep[], flags: TcFlags, decode: TcDecoder): NetlinkOutcome {
+function run(
+  sock: Rtnl,
+  steps: readonly TcStep[],
+  flags: TcFlags,
+  decode: TcDecoder,
+  indices = new Map<string, number | undefined>(),
+): NetlinkOutcome {
   const docs: unknown[] = [];
   let stderr = '';
   const seq = { next: 1 };
   // a name's index, asked once per batch, as tc's own link cache: no tc command creates or deletes a link
-  const indices = new Map<string, number | undefined>();
+  const given = new Set(indices.keys());
   const lookup = (name: string): number | undefined => {
     if (!indices.has(name)) indices.set(name, linkIndex(sock, name, seq.next++));
     return indices.get(name);
   };
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    const why = runOne(sock, step, seq, docs, lookup, decode);
+    const why = runOne(sock, step, seq, docs, lookup, decode, given.has(step.dev));
     if (why === undefined) continue;
     stderr += `${why}Command failed -:${i + 1}\n`;
     if (!flags.force) break;
@@ -115,6 +126,7 @@ function runOne(
   docs: unknown[],
   lookup: (name: string) => number | undefined,
   decode: TcDecoder,
+  given: boolean,
 ): string | undefined {
   try {
     const index = lookup(step.dev);
@@ -131,6 +143,8 @@ function runOne(
     return undefined;
   } catch (e) {
     if (!(e instanceof RtnlError)) throw e;
+    // a device whose index the caller gave is gone: what tc's own lookup would have said
+    if (given && e.errno === ENODEV && !step.target) return `Cannot find device "${step.dev}"\n`;
     return tcErrorText(e.errno, e.extack, step.filter === true);
   }
 }

@@ -11,6 +11,8 @@
 import { iprouteBatchText } from '../ip.js';
 import type { NetlinkFailure, NetlinkOutcome } from './batch.js';
 import { linkByName, stepOf } from './commands.js';
+import { ifinfo } from './links.js';
+import { Builder, F_ACK, F_REQUEST, type Request } from './message.js';
 import { type LinksOutcome, kernelWords, linkBriefOf, linkNamed } from './link-dump.js';
 import { RtnlError, withRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
@@ -18,6 +20,8 @@ import { type TcDecoder, tcNetlinkSteps } from './tc-batch.js';
 import { type TcFilter, type TcQdisc, filterRecords, qdiscRecords } from './tc-docs.js';
 
 const ENODEV = 19;
+const RTM_DELLINK = 17;
+const IFLA_IFNAME = 3;
 
 /** What the plugin asks of rtnetlink directly (Executor.typedNetlink). */
 export interface NetlinkDirect {
@@ -28,12 +32,27 @@ export interface NetlinkDirect {
    * namespace: the new link's MAC, read from the lookup the set needs (no `link show`).
    */
   addAndSet(add: readonly string[], set: readonly string[]): { mac: string } | { failure: NetlinkFailure } | undefined;
-  /** `link del dev X` in our namespace. */
+  /**
+   * `link del dev X` in our namespace: one RTM_DELLINK naming the link (the kernel finds it by
+   * name, as the lookup ip makes first would), so no lookup.
+   */
   del(name: string): { failure: NetlinkFailure } | undefined;
-  /** tc commands (no show) in our namespace, as tcBatch runs them (with -force: on past a failure). */
-  tc(commands: ReadonlyArray<readonly string[]>, force?: boolean): NetlinkOutcome | undefined;
-  /** `qdisc show dev X` and `filter show dev X parent ffff:` (tc -j -raw), as records. */
-  tcListing(dev: string): { qdiscs: TcQdisc[]; filters: TcFilter[] } | { failure: NetlinkFailure } | undefined;
+  /**
+   * tc commands (no show) in our namespace, as tcBatch runs them (with -force: on past a failure);
+   * `indices` holds devices' indices known already (tcListing's), which are not looked up again.
+   */
+  tc(
+    commands: ReadonlyArray<readonly string[]>,
+    force?: boolean,
+    indices?: ReadonlyMap<string, number>,
+  ): NetlinkOutcome | undefined;
+  /**
+   * `qdisc show dev X` and `filter show dev X parent ffff:` (tc -j -raw), as records, with the
+   * device's index (for `tc`'s `indices`); a device a filter redirects to is looked up once.
+   */
+  tcListing(
+    dev: string,
+  ): { qdiscs: TcQdisc[]; filters: TcFilter[]; index: number } | { failure: NetlinkFailure } | undefined;
 }
 
 const failed = (msg: string, line: number): { failure: NetlinkFailure } => ({
@@ -69,27 +88,35 @@ function addAndSet(add: readonly string[], set: readonly string[]) {
   });
 }
 
+/**
+ * RTM_DELLINK of the link named `name` (ifi_index 0, IFLA_IFNAME): rtnl_dellink finds it by name
+ * (its altnames too, as the RTM_GETLINK by name ip sends first), ENODEV when there is none.
+ */
+export function linkDelByName(name: string, seq: number): Request {
+  return {
+    msg: ifinfo(new Builder(RTM_DELLINK, F_REQUEST | F_ACK, seq))
+      .attrString(IFLA_IFNAME, name)
+      .done(),
+    answer: 'ack',
+  };
+}
+
+/** What `ip link del dev <name>` reports for the kernel's error answer to linkDelByName. */
+export function delFailure(name: string, e: RtnlError): { failure: NetlinkFailure } {
+  return failed(e.errno === ENODEV ? `Cannot find device "${name}"` : kernelWords(e), 1);
+}
+
 function del(name: string): { failure: NetlinkFailure } | undefined {
-  const command = ['link', 'del', 'dev', name];
-  iprouteBatchText([command]);
-  const step = stepOf(command)!;
-  const out = withRtnl(undefined, (sock): { failure: NetlinkFailure } | undefined => {
+  iprouteBatchText([['link', 'del', 'dev', name]]);
+  return withRtnl(undefined, (sock): { failure: NetlinkFailure } | undefined => {
     try {
-      let found: ReturnType<typeof sock.exchange>[number] | undefined;
-      try {
-        [found] = sock.exchange(linkByName(name, 1));
-      } catch (e) {
-        if (!(e instanceof RtnlError) || e.errno !== ENODEV) throw e;
-      }
-      if (!found) return failed(`Cannot find device "${name}"`, 1);
-      for (const r of step.requests({ index: found.body.getInt32(4, true) }, 2)) sock.exchange(r);
+      sock.exchange(linkDelByName(name, 1));
       return undefined;
     } catch (e) {
-      if (e instanceof RtnlError) return failed(kernelWords(e), 1);
+      if (e instanceof RtnlError) return delFailure(name, e);
       throw e;
     }
   });
-  return out;
 }
 
 function stepsOf(commands: ReadonlyArray<readonly string[]>): TcStep[] | undefined {
@@ -103,8 +130,12 @@ function stepsOf(commands: ReadonlyArray<readonly string[]>): TcStep[] | undefin
   return steps;
 }
 
-const records: TcDecoder = (step, answers, dev, nameOf) =>
-  step.show === 'qdisc' ? qdiscRecords(answers, dev) : filterRecords(answers, nameOf);
+// a device a filter redirects to named once per dump (the Go plugin's filter redirects twice to its ifb)
+const records: TcDecoder = (step, answers, dev, nameOf) => {
+  if (step.show === 'qdisc') return qdiscRecords(answers, dev);
+  const names = new Map<number, string>();
+  return filterRecords(answers, (ix) => names.get(ix) ?? names.set(ix, nameOf(ix)).get(ix)!);
+};
 
 /** The direct operations (in Bun; callers fall back to their batches where one is undefined). */
 export const netlinkDirect: NetlinkDirect = {
@@ -114,10 +145,10 @@ export const netlinkDirect: NetlinkDirect = {
   },
   addAndSet,
   del,
-  tc(commands, force = false) {
+  tc(commands, force = false, indices) {
     const steps = stepsOf(commands);
     if (!steps || steps.some((s) => s.show)) return undefined;
-    return tcNetlinkSteps(steps, undefined, records, force);
+    return tcNetlinkSteps(steps, undefined, records, force, new Map(indices));
   },
   tcListing(dev) {
     const steps = stepsOf([
@@ -125,8 +156,10 @@ export const netlinkDirect: NetlinkDirect = {
       ['filter', 'show', 'dev', dev, 'parent', 'ffff:'],
     ]);
     if (!steps) return undefined;
-    const out = tcNetlinkSteps(steps, undefined, records);
+    const indices = new Map<string, number | undefined>();
+    const out = tcNetlinkSteps(steps, undefined, records, false, indices);
     if (!out || 'failure' in out) return out;
-    return { qdiscs: out.docs[0] as TcQdisc[], filters: out.docs[1] as TcFilter[] };
+    // the listing succeeded, so its device was found
+    return { qdiscs: out.docs[0] as TcQdisc[], filters: out.docs[1] as TcFilter[], index: indices.get(dev)! };
   },
 };
