@@ -36,4 +36,5 @@ export const VERSIONS: Readonly<Record<string, readonly string[]>> = {
  */
 export const ALONE: Readonly<Record<string, () => Promise<{ plugin: Plugin; runPlugin(plugin: Plugin): void }>>> = {
   loopback: () => import('./loopback-run.js'),
+  portmap: () => import('./portmap-run.js'),
 };

@@ -113,12 +113,14 @@ test('a plugin can name its export, and a dependency cycle is refused', (t) => {
 test("multicall's ALONE and cni.alone come from the plugins' cni.runAlone flag, and each names a module that exists", (t) => {
   const files = derive(root);
   const mc = JSON.parse(files.get('packages/multicall/package.json'));
-  const flagged = JSON.parse(readFileSync(join(root, 'packages/main/loopback/package.json'), 'utf8')).cni.runAlone;
-  t.true(flagged === true, 'loopback is flagged alone');
-  t.deepEqual(mc.cni.alone, ['loopback-run']);
+  for (const dir of ['main/loopback', 'meta/portmap']) {
+    const flagged = JSON.parse(readFileSync(join(root, `packages/${dir}/package.json`), 'utf8')).cni.runAlone;
+    t.true(flagged === true, `${dir} is flagged alone`);
+  }
+  t.deepEqual(mc.cni.alone, ['loopback-run', 'portmap-run']);
   t.regex(
     files.get('packages/multicall/src/plugins.ts'),
-    /\n {2}loopback: \(\) => import\('\.\/loopback-run\.js'\),\n/,
+    /\n {2}loopback: \(\) => import\('\.\/loopback-run\.js'\),\n {2}portmap: \(\) => import\('\.\/portmap-run\.js'\),\n/,
   );
   for (const m of mc.cni.alone) t.notThrows(() => readFileSync(join(root, 'packages/multicall/src', `${m}.ts`)), m);
   // unflagged, it leaves both
@@ -129,6 +131,7 @@ test("multicall's ALONE and cni.alone come from the plugins' cni.runAlone flag, 
   delete pkg.cni.runAlone;
   writeFileSync(lp, JSON.stringify(pkg));
   const unflagged = derive(dir);
-  t.deepEqual(JSON.parse(unflagged.get('packages/multicall/package.json')).cni.alone, []);
+  t.deepEqual(JSON.parse(unflagged.get('packages/multicall/package.json')).cni.alone, ['portmap-run']);
   t.notRegex(unflagged.get('packages/multicall/src/plugins.ts'), /loopback-run/);
+  t.regex(unflagged.get('packages/multicall/src/plugins.ts'), /portmap-run/);
 });

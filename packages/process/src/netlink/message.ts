@@ -76,6 +76,25 @@ export class Builder {
     return this;
   }
 
+  /** An attribute holding a big-endian u32 (nf_tables' values). */
+  attrU32be(type: number, v: number): this {
+    this.view.setUint16(this.len, 8, true);
+    this.view.setUint16(this.len + 2, type, true);
+    this.view.setUint32(this.len + 4, v >>> 0, false);
+    this.len += 8;
+    return this;
+  }
+
+  /** An attribute holding a big-endian u64 (`v` a safe integer: an nf_tables rule handle), or zero. */
+  attrU64be(type: number, v = 0): this {
+    this.view.setUint16(this.len, 12, true);
+    this.view.setUint16(this.len + 2, type, true);
+    this.view.setUint32(this.len + 4, Math.floor(v / 0x1_0000_0000), false);
+    this.view.setUint32(this.len + 8, v >>> 0, false);
+    this.len += 12;
+    return this;
+  }
+
   /** An attribute holding a NUL-terminated string. */
   attrString(type: number, s: string): this {
     const { written } = encoder.encodeInto(s, this.buf.subarray(this.len + 4, this.buf.length - 8));
@@ -160,13 +179,17 @@ export function errorOf(m: Message): { errno: number; extack?: string } {
 
 /** A string attribute (up to its NUL). */
 export function attrText(a: DataView | undefined): string | undefined {
-  if (!a) return undefined;
+  return a ? attrTextAt(a, 0, a.byteLength) : undefined;
+}
+
+/** The string (up to its NUL) held in the `len` bytes at `at` of `v`: an attribute's payload without a view of its own. */
+export function attrTextAt(v: DataView, at: number, len: number): string {
   let end = 0;
-  while (end < a.byteLength && a.getUint8(end) !== 0) end++;
+  while (end < len && v.getUint8(at + end) !== 0) end++;
   let ascii = '';
   for (let i = 0; i < end; i++) {
-    const c = a.getUint8(i);
-    if (c >= 0x80) return new TextDecoder().decode(new Uint8Array(a.buffer, a.byteOffset, end));
+    const c = v.getUint8(at + i);
+    if (c >= 0x80) return new TextDecoder().decode(new Uint8Array(v.buffer, v.byteOffset + at, end));
     ascii += String.fromCharCode(c);
   }
   return ascii;

@@ -5,7 +5,7 @@
 // handles of the rules jumping somewhere) under the ruleset's generation id, and the batch names
 // that generation: the kernel refuses it (ERESTART) when anything changed in between, and the
 // whole transaction is read and planned again, as iptables-nft does. Only in Bun (bun:ffi).
-import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Message, attrText, errorOf } from './message.js';
+import { Builder, F_ACK, F_CREATE, F_DUMP, F_EXCL, F_REQUEST, type Message, attrTextAt, errorOf } from './message.js';
 import { type Rtnl, RtnlError, openNetlink } from './socket.js';
 
 const NETLINK_NETFILTER = 12;
@@ -88,13 +88,6 @@ export interface NftReader {
 /** How a transaction ended: applied, nothing to do, or refused (nothing applied) at op `index`. */
 export type NftOutcome = { ok: true } | { ok: false; index: number; errno: number; extack?: string };
 
-const u32be = (v: number) => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, false);
-  return b;
-};
-const ZERO64 = new Uint8Array(8);
-
 /** nlmsghdr and nfgenmsg of an nf_tables message (version 0, res_id 0). */
 function header(type: number, flags: number, seq: number, family: number, size = 1024): Builder {
   return new Builder(SUBSYS | type, flags, seq, size).u8(family).u8(0).u16(0);
@@ -108,7 +101,7 @@ export function batchBegin(seq: number, genid: number): Uint8Array {
     .u8(0)
     .u8(0)
     .u8(10)
-    .attr(NFNL_BATCH_GENID, u32be(genid))
+    .attrU32be(NFNL_BATCH_GENID, genid)
     .done();
 }
 
@@ -131,8 +124,8 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
         .attrString(3, op.chain);
       const base = op.base;
       if (base)
-        b.nest(4, (h) => h.attr(1, u32be(base.hook)).attr(2, u32be(base.priority)))
-          .attr(5, u32be(base.policy))
+        b.nest(4, (h) => h.attrU32be(1, base.hook).attrU32be(2, base.priority))
+          .attrU32be(5, base.policy)
           .attrString(7, base.type);
       return b.done();
     }
@@ -144,13 +137,15 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
           for (const e of op.exprs) l.nest(1, (x) => expr(x, e));
         });
       const c = op.compat;
-      if (c) b.nest(5, (x) => x.attr(1, u32be(c.proto)).attr(2, u32be(c.flags)));
+      if (c) b.nest(5, (x) => x.attrU32be(1, c.proto).attrU32be(2, c.flags));
       return b.done();
     }
     case 'delRule': {
-      const handle = new Uint8Array(8);
-      new DataView(handle.buffer).setBigUint64(0, BigInt(op.handle), false);
-      return header(MSG.delRule, f, seq, family).attrString(1, table).attrString(2, op.chain).attr(3, handle).done();
+      return header(MSG.delRule, f, seq, family)
+        .attrString(1, table)
+        .attrString(2, op.chain)
+        .attrU64be(3, op.handle)
+        .done();
     }
     case 'flush':
       return header(MSG.delRule, f, seq, family).attrString(1, table).attrString(2, op.chain).done();
@@ -174,32 +169,32 @@ function expr(b: Builder, e: NftExprSpec): void {
     case 'meta':
       // NFTA_META_KEY before NFTA_META_DREG, as libnftnl writes them
       b.attrString(1, 'meta');
-      data((d) => d.attr(2, u32be(e.key)).attr(1, u32be(1)));
+      data((d) => d.attrU32be(2, e.key).attrU32be(1, 1));
       return;
     case 'payload':
       b.attrString(1, 'payload');
-      data((d) => d.attr(1, u32be(1)).attr(2, u32be(e.base)).attr(3, u32be(e.offset)).attr(4, u32be(e.len)));
+      data((d) => d.attrU32be(1, 1).attrU32be(2, e.base).attrU32be(3, e.offset).attrU32be(4, e.len));
       return;
     case 'bitwise':
       b.attrString(1, 'bitwise');
       data((d) => {
-        d.attr(1, u32be(1)).attr(2, u32be(1)).attr(3, u32be(e.len));
+        d.attrU32be(1, 1).attrU32be(2, 1).attrU32be(3, e.len);
         value(d, 4, e.mask);
         value(d, 5, e.xor);
       });
       return;
     case 'cmp':
       b.attrString(1, 'cmp');
-      data((d) => value(d.attr(1, u32be(1)).attr(2, u32be(e.op === 'eq' ? 0 : 1)), 3, e.data));
+      data((d) => value(d.attrU32be(1, 1).attrU32be(2, e.op === 'eq' ? 0 : 1), 3, e.data));
       return;
     case 'match':
     case 'target':
       b.attrString(1, e.expr);
-      data((d) => d.attrString(1, e.name).attr(2, u32be(e.rev)).attr(3, e.info));
+      data((d) => d.attrString(1, e.name).attrU32be(2, e.rev).attr(3, e.info));
       return;
     case 'counter':
       b.attrString(1, 'counter');
-      data((d) => d.attr(1, ZERO64).attr(2, ZERO64));
+      data((d) => d.attrU64be(1).attrU64be(2));
       return;
     case 'accept':
     case 'drop':
@@ -207,9 +202,9 @@ function expr(b: Builder, e: NftExprSpec): void {
     case 'jump':
       b.attrString(1, 'immediate');
       data((d) =>
-        d.attr(1, u32be(0)).nest(2, (v) =>
+        d.attrU32be(1, 0).nest(2, (v) =>
           v.nest(2, (verdict) => {
-            verdict.attr(1, u32be(VERDICT[e.expr]));
+            verdict.attrU32be(1, VERDICT[e.expr]);
             if (e.expr === 'jump') verdict.attrString(2, e.chain);
           }),
         ),
@@ -292,9 +287,9 @@ let seqs = 100;
 
 function generation(sock: Rtnl): number {
   const [m] = sock.exchange({ msg: header(MSG.getGen, F_REQUEST, ++seqs, 0, 32).done(), answer: 'one' });
-  const id = m ? attrAt(m.body, 4, 1) : undefined;
-  if (!id || id.byteLength < 4) throw new Error('no generation id');
-  return id.getUint32(0, false);
+  const id = m ? attrOff(m.body, 4, m.body.byteLength, 1) : -1;
+  if (id < 0 || m!.body.getUint16(id, true) < 8) throw new Error('no generation id');
+  return m!.body.getUint32(id + 4, false);
 }
 
 function reader(sock: Rtnl, fam: number, table: string): NftReader {
@@ -332,42 +327,48 @@ function reader(sock: Rtnl, fam: number, table: string): NftReader {
         if (!(e instanceof RtnlError && e.errno === ENOENT)) throw e;
       }
       return rules.map((m) => {
-        const chain = attrText(attrAt(m.body, 4, 2)) ?? '';
-        const list = attrAt(m.body, 4, 4);
-        const comment = list ? commentOf(list) : undefined;
+        const end = m.body.byteLength;
+        const name = attrOff(m.body, 4, end, 2);
+        const chain = name < 0 ? '' : textAt(m.body, name);
+        const list = attrOff(m.body, 4, end, 4);
+        const comment = list < 0 ? undefined : commentOf(m.body, list);
         return comment === undefined ? { chain } : { chain, comment };
       });
     },
     hasRule(chain, exprs, in_ = table) {
-      const want = exprList(fam, in_, chain, exprs);
+      const [ours, mine] = exprList(fam, in_, chain, exprs);
+      const oEnd = mine + ours.getUint16(mine, true);
       return dumpRules(sock, fam, in_, chain).some((m) => {
-        const list = attrAt(m.body, 4, 4);
-        return !!list && sameExprs(list, want);
+        const list = attrOff(m.body, 4, m.body.byteLength, 4);
+        return list >= 0 && sameExprs(m.body, list + 4, list + m.body.getUint16(list, true), ours, mine + 4, oEnd);
       });
     },
   };
 }
 
-const COMMENT = new TextEncoder().encode('comment');
-
 // The text of the first xt comment match (struct xt_comment_info: up to 256 bytes, NUL-ended) of
-// an NFTA_RULE_EXPRESSIONS list.
-function commentOf(list: DataView): string | undefined {
-  for (const e of elements(list)) {
-    const name = attrOff(e, 4, e.byteLength, 1);
-    if (name < 0 || !textIs(e, name, MATCH)) continue;
-    const data = attrOff(e, 4, e.byteLength, 2);
+// the NFTA_RULE_EXPRESSIONS list whose attribute header is at `list` of `v`.
+function commentOf(v: DataView, list: number): string | undefined {
+  const listEnd = list + v.getUint16(list, true);
+  for (let e = list + 4; e + 4 <= listEnd; ) {
+    const len = v.getUint16(e, true);
+    if (len < 4 || e + len > listEnd) break;
+    const eEnd = e + len;
+    const at = e;
+    e += (len + 3) & ~3;
+    const name = attrOff(v, at + 4, eEnd, 1);
+    if (name < 0 || !textIs(v, name, 'match')) continue;
+    const data = attrOff(v, at + 4, eEnd, 2);
     if (data < 0) continue;
-    const end = data + e.getUint16(data, true);
-    const n = attrOff(e, data + 4, end, 1);
-    if (n < 0 || !textIs(e, n, COMMENT)) continue;
-    const info = attrOff(e, data + 4, end, 3);
+    const end = data + v.getUint16(data, true);
+    const n = attrOff(v, data + 4, end, 1);
+    if (n < 0 || !textIs(v, n, 'comment')) continue;
+    const info = attrOff(v, data + 4, end, 3);
     if (info < 0) return undefined;
-    return attrText(new DataView(e.buffer, e.byteOffset + info + 4, e.getUint16(info, true) - 4));
+    return textAt(v, info);
   }
   return undefined;
 }
-const MATCH = new TextEncoder().encode('match');
 
 // The rules of one chain, filtered by the kernel (none when the chain or table does not exist).
 function dumpRules(sock: Rtnl, fam: number, table: string, chain: string): Message[] {
@@ -383,11 +384,12 @@ function dumpRules(sock: Rtnl, fam: number, table: string, chain: string): Messa
   }
 }
 
-// NFTA_RULE_EXPRESSIONS of the rule we would write, as the kernel dumps it back.
-function exprList(fam: number, table: string, chain: string, exprs: readonly NftExprSpec[]): DataView {
+// The message of the rule we would write (its NFTA_RULE_EXPRESSIONS as the kernel dumps it back),
+// as a view of its body and the list's header offset in it.
+function exprList(fam: number, table: string, chain: string, exprs: readonly NftExprSpec[]): [DataView, number] {
   const msg = opMessage(fam, table, { op: 'newRule', chain, exprs }, 0);
   const body = new DataView(msg.buffer, msg.byteOffset + 16, msg.byteLength - 16);
-  return attrAt(body, 4, 4)!;
+  return [body, attrOff(body, 4, body.byteLength, 4)];
 }
 
 /**
@@ -398,95 +400,109 @@ function exprList(fam: number, table: string, chain: string, exprs: readonly Nft
  * NFTA_BITWISE_LEN and NFTA_BITWISE_MASK; absent, nft_bitwise_init takes NFT_BITWISE_BOOL (0,
  * NFT_BITWISE_MASK_XOR in 6.13+). The other expressions of the subset (payload, meta, cmp,
  * immediate, counter, match, target) dump exactly what they were given (checked against rules
- * iptables-nft wrote, on kernel 6.18: test/nft-has-rule.test.ts in @cni-ts/iptables).
+ * iptables-nft wrote, on kernel 6.18: test/nft-has-rule.test.ts in @cni-ts/iptables). A function,
+ * not a table built at load: a run that reads no rule builds nothing (docs/performance.md).
  */
-const KERNEL_DEFAULTS: Readonly<Record<string, ReadonlyArray<{ type: number; value: Uint8Array }>>> = {
-  bitwise: [{ type: 6, value: u32be(0) }],
-};
+function kernelDefault(expr: string | undefined, type: number): Uint8Array | undefined {
+  return expr === 'bitwise' && type === 6 ? new Uint8Array(4) : undefined;
+}
 
 /**
  * True when `kernel`, a rule's NFTA_RULE_EXPRESSIONS as the kernel dumps it (the attribute's
  * payload), holds exactly the expressions `exprs` as opMessage encodes them: the same
  * expressions in the same order, attribute for attribute and byte for byte, a counter's packets
  * and bytes aside, and an attribute the kernel adds only where it holds the default of what was
- * sent (KERNEL_DEFAULTS). Any other difference, one byte or one attribute, is a different rule.
+ * sent (kernelDefault). Any other difference, one byte or one attribute, is a different rule.
  */
 export function dumpedExprsMatch(kernel: DataView, exprs: readonly NftExprSpec[]): boolean {
-  return sameExprs(kernel, exprList(NFPROTO.ip, 'x', 'x', exprs));
+  const [ours, list] = exprList(NFPROTO.ip, 'x', 'x', exprs);
+  return sameExprs(kernel, 0, kernel.byteLength, ours, list + 4, list + ours.getUint16(list, true));
 }
 
-// The elements of two NFTA_RULE_EXPRESSIONS lists (the kernel's, ours), expression by expression.
-function sameExprs(kernel: DataView, ours: DataView): boolean {
-  const xs = elements(kernel);
-  const ys = elements(ours);
-  return (
-    xs.length === ys.length &&
-    xs.every((x, i) => {
-      const y = ys[i]!;
-      const name = attrText(attrAt(y, 4, 1));
-      if (typeOf(x) !== typeOf(y) || name === undefined || name !== attrText(attrAt(x, 4, 1))) return false;
-      // NFTA_EXPR_NAME and NFTA_EXPR_DATA; the data's members with the kernel's additions allowed
-      const a = elements(payload(x));
-      const b = elements(payload(y));
-      return (
-        a.length === b.length &&
-        a.every((m, j) =>
-          typeOf(m) === 2 && name === 'counter'
-            ? typeOf(b[j]!) === 2
-            : sameAttr(m, b[j]!, typeOf(m) === 2 ? KERNEL_DEFAULTS[name] : undefined),
-        )
-      );
-    })
-  );
+// The elements of two NFTA_RULE_EXPRESSIONS lists (the kernel's in [ks, ke) of `kv`, ours in
+// [os, oe) of `ov`), expression by expression. Attributes are named by their header's offset in
+// their view: no view or array of bytes is made per attribute (each kind of object a run makes
+// first costs it heap blocks: docs/performance.md, "portmap under JavaScriptCore's warm-up threshold").
+function sameExprs(kv: DataView, ks: number, ke: number, ov: DataView, os: number, oe: number): boolean {
+  const xs = elements(kv, ks, ke);
+  const ys = elements(ov, os, oe);
+  if (xs.length !== ys.length) return false;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    const y = ys[i]!;
+    const xEnd = x + kv.getUint16(x, true);
+    const yEnd = y + ov.getUint16(y, true);
+    const yName = attrOff(ov, y + 4, yEnd, 1);
+    const xName = attrOff(kv, x + 4, xEnd, 1);
+    if (typeOf(kv, x) !== typeOf(ov, y) || yName < 0 || xName < 0) return false;
+    const name = textAt(ov, yName);
+    if (name !== textAt(kv, xName)) return false;
+    // NFTA_EXPR_NAME and NFTA_EXPR_DATA; the data's members with the kernel's additions allowed
+    const a = elements(kv, x + 4, xEnd);
+    const b = elements(ov, y + 4, yEnd);
+    if (a.length !== b.length) return false;
+    for (let j = 0; j < a.length; j++) {
+      const m = a[j]!;
+      const same =
+        typeOf(kv, m) === 2 && name === 'counter'
+          ? typeOf(ov, b[j]!) === 2
+          : sameAttr(kv, m, ov, b[j]!, typeOf(kv, m) === 2 ? name : undefined);
+      if (!same) return false;
+    }
+  }
+  return true;
 }
 
-const typeOf = (a: DataView) => a.getUint16(2, true) & 0x3fff;
-const payload = (a: DataView) => new DataView(a.buffer, a.byteOffset + 4, a.byteLength - 4);
+const typeOf = (v: DataView, off: number) => v.getUint16(off + 2, true) & 0x3fff;
 
-// One attribute, header included: the same type, and the same members (a nest: the kernel dumps
-// nests without NLA_F_NESTED, which we set) or the same length and bytes. `added`: attributes the
-// kernel may hold among this nest's members that ours lacks, each only with its default value.
-function sameAttr(
-  kernel: DataView,
-  ours: DataView,
-  added?: ReadonlyArray<{ type: number; value: Uint8Array }>,
-): boolean {
-  if (typeOf(kernel) !== typeOf(ours)) return false;
-  if (ours.getUint16(2, true) & 0x8000) {
-    const xs = elements(payload(kernel));
-    const ys = elements(payload(ours));
+// One attribute, header included (at `k` of `kv`, `o` of `ov`): the same type, and the same
+// members (a nest: the kernel dumps nests without NLA_F_NESTED, which we set) or the same length
+// and bytes. `added`: the expression whose data this nest is, whose kernel defaults (kernelDefault)
+// the kernel's nest may hold among its members where ours lacks them, each only with its value.
+function sameAttr(kv: DataView, k: number, ov: DataView, o: number, added?: string): boolean {
+  if (typeOf(kv, k) !== typeOf(ov, o)) return false;
+  const kLen = kv.getUint16(k, true);
+  const oLen = ov.getUint16(o, true);
+  if (ov.getUint16(o + 2, true) & 0x8000) {
+    const xs = elements(kv, k + 4, k + kLen);
+    const ys = elements(ov, o + 4, o + oLen);
     let j = 0;
     const skipped: number[] = [];
     for (const x of xs) {
       const y = ys[j];
-      if (y && typeOf(x) === typeOf(y)) {
-        if (!sameAttr(x, y)) return false;
+      if (y !== undefined && typeOf(kv, x) === typeOf(ov, y)) {
+        if (!sameAttr(kv, x, ov, y)) return false;
         j++;
-      } else if (isDefault(x, added) && !skipped.includes(typeOf(x)) && !ys.some((o) => typeOf(o) === typeOf(x)))
-        skipped.push(typeOf(x));
+      } else if (
+        isDefault(kv, x, added) &&
+        !skipped.includes(typeOf(kv, x)) &&
+        !ys.some((y2) => typeOf(ov, y2) === typeOf(kv, x))
+      )
+        skipped.push(typeOf(kv, x));
       else return false;
     }
     return j === ys.length;
   }
-  if (kernel.byteLength !== ours.byteLength) return false;
-  for (let j = 4; j < ours.byteLength; j++) if (kernel.getUint8(j) !== ours.getUint8(j)) return false;
+  if (kLen !== oLen) return false;
+  for (let j = 4; j < oLen; j++) if (kv.getUint8(k + j) !== ov.getUint8(o + j)) return false;
   return true;
 }
 
-// True when attribute `a` is one of `added` holding its default value.
-function isDefault(a: DataView, added: ReadonlyArray<{ type: number; value: Uint8Array }> | undefined): boolean {
-  const d = added?.find((x) => x.type === typeOf(a));
-  if (!d || a.byteLength !== 4 + d.value.length) return false;
-  return d.value.every((b, i) => a.getUint8(4 + i) === b);
+// True when the attribute at `a` of `v` is a kernel default of expression `added` holding its value.
+function isDefault(v: DataView, a: number, added: string | undefined): boolean {
+  const d = kernelDefault(added, typeOf(v, a));
+  if (!d || v.getUint16(a, true) !== 4 + d.length) return false;
+  for (let i = 0; i < d.length; i++) if (v.getUint8(a + 4 + i) !== d[i]) return false;
+  return true;
 }
 
-// The attributes of a nest, each with its header.
-function elements(list: DataView): DataView[] {
-  const out: DataView[] = [];
-  for (let off = 0; off + 4 <= list.byteLength; ) {
-    const len = list.getUint16(off, true);
-    if (len < 4 || off + len > list.byteLength) break;
-    out.push(new DataView(list.buffer, list.byteOffset + off, len));
+// The header offsets of the attributes in [start, end) of `v`.
+function elements(v: DataView, start: number, end: number): number[] {
+  const out: number[] = [];
+  for (let off = start; off + 4 <= end; ) {
+    const len = v.getUint16(off, true);
+    if (len < 4 || off + len > end) break;
+    out.push(off);
     off += (len + 3) & ~3;
   }
   return out;
@@ -528,20 +544,8 @@ function commit(
   return out ?? { ok: false, index: -1, errno: 0 };
 }
 
-// The attribute of `type` among those from byte `start` (no map: a dump of a long chain runs this per rule).
-function attrAt(body: DataView, start: number, type: number, end = body.byteLength): DataView | undefined {
-  for (let off = start; off + 4 <= end; ) {
-    const len = body.getUint16(off, true);
-    if (len < 4 || off + len > end) return undefined;
-    if ((body.getUint16(off + 2, true) & 0x3fff) === type)
-      return new DataView(body.buffer, body.byteOffset + off + 4, len - 4);
-    off += (len + 3) & ~3;
-  }
-  return undefined;
-}
-
-// The header offset of the attribute of `type` among those in [start, end) of `v`, or -1 (as attrAt,
-// without a view per attribute).
+// The header offset of the attribute of `type` among those in [start, end) of `v`, or -1 (no view
+// per attribute, no map: a dump of a long chain runs this per rule).
 function attrOff(v: DataView, start: number, end: number, type: number): number {
   for (let off = start; off + 4 <= end; ) {
     const len = v.getUint16(off, true);
@@ -552,16 +556,17 @@ function attrOff(v: DataView, start: number, end: number, type: number): number 
   return -1;
 }
 
-// True when the string attribute at header offset `off` reads `want` up to its NUL (attrText's
-// reading), comparing bytes.
-function textIs(v: DataView, off: number, want: Uint8Array): boolean {
+// True when the string attribute at header offset `off` reads `want` (plain ASCII, no NUL) up to its
+// NUL (attrText's reading), comparing bytes with the string's codes: no encoding made.
+function textIs(v: DataView, off: number, want: string): boolean {
   const n = v.getUint16(off, true) - 4;
   if (n < want.length || (n > want.length && v.getUint8(off + 4 + want.length) !== 0)) return false;
-  for (let i = 0; i < want.length; i++) if (v.getUint8(off + 4 + i) !== want[i]) return false;
+  for (let i = 0; i < want.length; i++) if (v.getUint8(off + 4 + i) !== want.charCodeAt(i)) return false;
   return true;
 }
 
-const IMMEDIATE = new TextEncoder().encode('immediate');
+// The text of the string attribute at header offset `off` of `v`.
+const textAt = (v: DataView, off: number) => attrTextAt(v, off + 4, v.getUint16(off, true) - 4);
 
 /**
  * The handle of a rule message (its body after nlmsghdr) when its last expression is an immediate
@@ -573,7 +578,6 @@ const IMMEDIATE = new TextEncoder().encode('immediate');
 export function jumpHandleOf(target: string): (body: DataView) => number | undefined {
   let ascii = true;
   for (let i = 0; i < target.length; i++) if (target.charCodeAt(i) === 0 || target.charCodeAt(i) > 0x7f) ascii = false;
-  const want = new TextEncoder().encode(target);
   return (body) => {
     const end = body.byteLength;
     const list = attrOff(body, 4, end, 4);
@@ -589,7 +593,7 @@ export function jumpHandleOf(target: string): (body: DataView) => number | undef
     if (last < 0) return undefined;
     const lastEnd = last + body.getUint16(last, true);
     const name = attrOff(body, last + 4, lastEnd, 1);
-    if (name < 0 || !textIs(body, name, IMMEDIATE)) return undefined;
+    if (name < 0 || !textIs(body, name, 'immediate')) return undefined;
     const verdict = inner(body, inner(body, attrOff(body, last + 4, lastEnd, 2), 2), 2);
     if (verdict < 0) return undefined;
     const verdictEnd = verdict + body.getUint16(verdict, true);
@@ -599,12 +603,12 @@ export function jumpHandleOf(target: string): (body: DataView) => number | undef
     if (c !== -3 && c !== -4) return undefined;
     const chain = attrOff(body, verdict + 4, verdictEnd, 2);
     if (chain < 0) return undefined;
-    const hit = ascii
-      ? textIs(body, chain, want)
-      : attrText(new DataView(body.buffer, body.byteOffset + chain + 4, body.getUint16(chain, true) - 4)) === target;
+    const hit = ascii ? textIs(body, chain, target) : textAt(body, chain) === target;
     if (!hit) return undefined;
     const handle = attrOff(body, 4, end, 3);
-    return handle >= 0 && body.getUint16(handle, true) >= 12 ? Number(body.getBigUint64(handle + 4, false)) : undefined;
+    return handle >= 0 && body.getUint16(handle, true) >= 12
+      ? body.getUint32(handle + 4, false) * 0x1_0000_0000 + body.getUint32(handle + 8, false)
+      : undefined;
   };
 }
 
