@@ -16,6 +16,7 @@ export type { LinkBrief, LinksOutcome } from './netlink/link-dump.js';
 export type { NetlinkDirect } from './netlink/typed.js';
 export type { NetlinkFailure, NetlinkOutcome } from './netlink/batch.js';
 export type { TcFilter, TcQdisc } from './netlink/tc-docs.js';
+export type { IngressPlan, TeardownOutcome } from './netlink/tc-teardown.js';
 
 /** Options for one command. */
 export interface RunOptions {

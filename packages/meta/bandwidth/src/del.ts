@@ -2,14 +2,14 @@
 // ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
 // peer) — so it succeeds after a config change, without prevResult or with one that does not name
 // the veth, without the netns (the veth went with it; only the ifb is left), and a second time.
-import { isKind } from '@cni-ts/process';
+import { isKind, netlinkError } from '@cni-ts/process';
 import { type Context, netnsGone, rawPrevResult } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError, runTc } from './apply-shaping.js';
 import type { Host } from './host.js';
 import { ifbName } from './names.js';
 import { type LinkState, findHostVeth, podLink, rawHostSideNames, showTc } from './observe.js';
-import { planTeardown } from './plan-teardown.js';
+import { ourFilters, planTeardown } from './plan-teardown.js';
 
 /** The bandwidth plugin's DEL. */
 export function cmdDel(host: Host, ctx: Context): void {
@@ -53,14 +53,27 @@ export function deleteIfb(ctx: Context): void {
 }
 
 /**
- * Takes our qdiscs and filter off a veth (one tc process to look, one to delete); true when there
- * were any. The node's links are read only to judge a filter that redirects elsewhere than our ifb.
+ * Takes our qdiscs and filter off a veth; true when there were any. The node's links are read only
+ * to judge a filter that redirects elsewhere than our ifb. On the typed rtnetlink path no qdisc is
+ * read (the kernel checks the root delete, the veth's own filters decide the ingress: constant in
+ * the node's qdiscs); elsewhere one tc process looks and one deletes.
  */
 export function teardown(ctx: Context, host: Host, veth: string): boolean {
   const ifb = ifbName(ctx.conf.name, ctx.args.containerId);
-  const state = showTc(ctx.exec, veth, undefined);
   let links: ReadonlySet<string> | undefined;
-  const commands = planTeardown(state, veth, ifb, { has: (name) => (links ??= host.linkNames()).has(name) });
+  const known = { has: (name: string) => (links ??= host.linkNames()).has(name) };
+  const direct = ctx.exec.typedNetlink?.()?.teardown(veth, (filters) => {
+    const { all, mine } = ourFilters(filters, ifb, known);
+    return all ? { qdisc: true } : { prios: mine.map((f) => f.pref) };
+  });
+  if (direct && 'failure' in direct) {
+    const e = netlinkError('tc', direct.commands, direct.failure);
+    if (isKind(e, 'missing')) return true;
+    throw kernelError(`remove traffic shaping from ${veth}`, e);
+  }
+  if (direct) return direct.removed;
+  const state = showTc(ctx.exec, veth, undefined);
+  const commands = planTeardown(state, veth, ifb, known);
   if (commands.length === 0) return false;
   try {
     // the veth's index from the listing: the deletes look it up no second time

@@ -23,6 +23,20 @@ function isIngress(q: QdiscState): boolean {
 }
 
 /**
+ * Which filters on the veth's ingress are ours: those that redirect to our ifb (or to a device that
+ * no longer exists). When every one is (or there is none), the ingress qdisc goes with them.
+ */
+export function ourFilters(
+  filters: readonly FilterState[],
+  ifb: string,
+  links: { has(name: string): boolean },
+): { all: boolean; mine: FilterState[] } {
+  const ours = (f: FilterState) => f.redirects.length > 0 && f.redirects.every((d) => d === ifb || !links.has(d));
+  const mine = filters.filter(ours);
+  return { all: mine.length === filters.length, mine };
+}
+
+/**
  * The tc commands that take our shaping off the veth: its root tbf 1:, and the ingress qdisc when
  * every filter on it redirects to our ifb (or to a device that no longer exists), or when it has no
  * filter at all (left after someone deleted our redirect: it does nothing, and the next ADD needs
@@ -37,9 +51,8 @@ export function planTeardown(
   const out: string[][] = [];
   if (state.veth.some(isOurTbf)) out.push(delRootTbf(veth));
   if (state.veth.some(isIngress)) {
-    const ours = (f: FilterState) => f.redirects.length > 0 && f.redirects.every((d) => d === ifb || !links.has(d));
-    const mine = state.filters.filter(ours);
-    if (mine.length === state.filters.length) out.push(delIngress(veth));
+    const { all, mine } = ourFilters(state.filters, ifb, links);
+    if (all) out.push(delIngress(veth));
     else for (const f of mine) out.push(['filter', 'del', 'dev', veth, 'parent', 'ffff:', 'prio', String(f.pref)]);
   }
   return out;

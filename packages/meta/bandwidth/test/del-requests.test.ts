@@ -3,7 +3,9 @@
 // namespace playing the node with a pod in a nested one. After the plugin's own ADD (both ways), a
 // DEL looks the host veth up by name once and the ifb at most once (by the index the veth's
 // redirect names), deletes the ifb with one RTM_DELLINK naming it (no lookup first), and leaves
-// nothing on the veth and no ifb; the same with the Go plugin's filter (two redirects to the ifb);
+// nothing on the veth and no ifb, without reading any qdisc (the root delete names our tbf 1:, which
+// the kernel checks; the ingress side comes from the veth's own filters); the same with the Go
+// plugin's filter (two redirects to the ifb); someone else's root qdisc (pfifo 1:, tbf 5:) stays;
 // a second DEL succeeds and looks nothing up but the veth. A veth index handed to the tc deletes
 // that is gone fails as tc's own lookup would ("Cannot find device": DEL takes it as missing).
 import anyTest from 'ava';
@@ -93,6 +95,14 @@ try {
   sh(['tc', 'filter', 'add', 'dev', 'vethB', 'parent', 'ffff:', 'protocol', 'all', 'prio', '1', 'u32', 'match', 'u32', '0', '0', 'flowid', '1:1', ...redirect, ...redirect]);
   out.goFilter = json(['tc', '-j', 'filter', 'show', 'dev', 'vethB', 'parent', 'ffff:']).find((f) => f.options?.actions)?.options.actions.length;
   out.go = await del();
+  // someone else's root qdisc on the veth (a pfifo with our handle, then a tbf with another): it stays
+  out.foreign = [];
+  for (const root of [['handle', '1:', 'pfifo'], ['handle', '5:', 'tbf', 'rate', '1mbit', 'burst', '10k', 'latency', '10ms']]) {
+    await plugin.add(context(systemExecutor, { ...conf, runtimeConfig: { bandwidth: { egressRate: 2e6, egressBurst: 16e4 } } }, { netns: ns }));
+    sh(['tc', 'qdisc', 'add', 'dev', 'vethB', 'root', ...root]);
+    out.foreign.push(await del());
+    sh(['tc', 'qdisc', 'del', 'dev', 'vethB', 'root']);
+  }
   // a device whose index the caller gave is gone: the failure tc's own lookup would report
   out.goneIndex = systemExecutor.typedNetlink().tc([['qdisc', 'del', 'dev', 'vethB', 'root', 'handle', '1:']], false, new Map([['vethB', 999999]]));
   process.stdout.write(JSON.stringify(out));
@@ -103,6 +113,8 @@ try {
 
 const RTM_DELLINK = 17;
 const RTM_GETLINK = 18;
+const RTM_DELQDISC = 37;
+const RTM_GETQDISC = 38;
 
 interface Request {
   type: number;
@@ -127,6 +139,7 @@ interface Out {
   goFilter: number;
   go: Del;
   goneIndex: unknown;
+  foreign: Del[];
 }
 
 const CLEAN = { qdiscs: ['noqueue 0:'], ifbs: [] };
@@ -156,6 +169,28 @@ test("DEL looks the veth up once and the ifb at most once, deletes the ifb by na
       `${which}: one RTM_DELLINK, naming the ifb`,
     );
   }
+  for (const d of [out.first, out.go, out.second, ...out.foreign])
+    t.is(
+      d.requests.filter((r) => r.type === RTM_GETQDISC).length,
+      0,
+      'no qdisc is read (a dump is of every qdisc of the node)',
+    );
+  // the root delete names our tbf 1: (the kernel deletes only that), the ingress delete its kind
+  t.deepEqual(
+    out.first.requests.filter((r) => r.type === RTM_DELQDISC),
+    [
+      { type: RTM_DELQDISC, index: out.veth, handle: '10000', parent: 'ffffffff', kind: 'tbf' },
+      { type: RTM_DELQDISC, index: out.veth, handle: 'ffff0000', parent: 'fffffff1', kind: 'ingress' },
+    ],
+  );
+  t.deepEqual(
+    out.foreign.map((d) => ({ error: d.error, after: d.after })),
+    [
+      { error: undefined, after: { qdiscs: ['pfifo 1:'], ifbs: [] } },
+      { error: undefined, after: { qdiscs: ['tbf 5:'], ifbs: [] } },
+    ],
+    "someone else's root qdisc stays; our ingress qdisc and ifb go",
+  );
   t.is(out.second.error, undefined);
   t.deepEqual(out.second.after, CLEAN);
   t.is(

@@ -105,6 +105,7 @@ const BOTH = {
   runtimeConfig: { bandwidth: { ingressRate: 1e6, ingressBurst: 8e4, egressRate: 2e6, egressBurst: 16e4 } },
 };
 const INGRESS = { ingressRate: 5e6, ingressBurst: 4e5 };
+const EGRESS = { egressRate: 2e6, egressBurst: 16e4 };
 const TBF_5 = [
   'tc',
   'qdisc',
@@ -158,6 +159,20 @@ const SCENARIOS: Record<string, { steps: Step[]; errors: number }> = {
     ],
     errors: 2,
   },
+  "someone else's root qdisc on the veth stays (pfifo 1:, tbf 5:): DEL takes only our ingress and ifb": {
+    steps: [
+      { verb: 'ADD', conf: EGRESS, prev: true },
+      {
+        verb: 'DEL',
+        conf: {},
+        prev: true,
+        before: [['tc', 'qdisc', 'add', 'dev', 'vethB', 'root', 'handle', '1:', 'pfifo']],
+      },
+      { verb: 'ADD', conf: EGRESS, prev: true },
+      { verb: 'DEL', conf: {}, prev: true, before: [['tc', 'qdisc', 'del', 'dev', 'vethB', 'root'], TBF_5] },
+    ],
+    errors: 0,
+  },
   "a filter someone else put on the veth's ingress stays; ours goes": {
     steps: [
       { verb: 'ADD', conf: BOTH, prev: true },
@@ -198,8 +213,17 @@ for (const [name, { steps, errors }] of Object.entries(SCENARIOS)) {
     );
     // the scenario is what it says: its refusals are refusals, the rest succeeded
     t.is(direct.filter((v) => v.outcome.error).length, errors, JSON.stringify(direct.map((v) => v.outcome)));
+    // what stays is what the scenario says (so equal states are not three that deleted it)
+    if (name.startsWith("someone else's root qdisc")) {
+      const roots = direct.map((v) =>
+        (v.state as { qdiscs: Array<{ kind: string; handle: string; root?: boolean; dev: string }> }).qdiscs
+          .filter((q) => q.root && q.dev === 'vethB')
+          .map((q) => `${q.kind} ${q.handle}`),
+      );
+      t.deepEqual(roots, [['noqueue 0:'], ['pfifo 1:'], ['pfifo 1:'], ['tbf 5:']]);
+    }
     for (const [i, s] of steps.entries())
-      if (s.before?.some((c) => c.join(' ') === TBF_5.join(' ')))
+      if (s.before?.some((c) => c.join(' ') === TBF_5.join(' ')) && s.verb === 'ADD')
         t.like(direct[i]!.outcome.error, {
           code: 999,
           msg: 'failed to set up traffic shaping on vethB: it already has qdiscs that bandwidth did not create',

@@ -206,13 +206,14 @@ export function psched(): number | undefined {
 }
 
 // qdisc del dev D root handle H: | qdisc del dev D handle ffff: ingress
-function qdiscDel(dev: string, rest: readonly string[]): TcStep | undefined {
+function qdiscDel(dev: string, rest: readonly string[], rootKind?: string): TcStep | undefined {
   let handle: number | undefined;
   let parent: number;
   let kind: string | undefined;
   if (rest.length === 3 && rest[0] === 'root' && rest[1] === 'handle') {
     handle = handleOf(rest[2]);
     parent = TC_H_ROOT;
+    kind = rootKind;
   } else if (rest.length === 3 && rest[0] === 'handle' && rest[1] === 'ffff:' && rest[2] === 'ingress') {
     handle = 0xffff0000;
     parent = TC_H_INGRESS;
@@ -228,6 +229,17 @@ function qdiscDel(dev: string, rest: readonly string[]): TcStep | undefined {
       return { msg: b.done(), answer: 'ack' };
     },
   };
+}
+
+/**
+ * `qdisc del dev D root handle 1:` naming the kind tbf (TCA_KIND): the kernel deletes the root
+ * qdisc only when it is a tbf with handle 1: (tc_get_qdisc: "Invalid handle." for another handle
+ * or the default root, "Invalid qdisc name: must match existing qdisc." for another kind, both
+ * EINVAL). tc cannot send this (naming tbf on `qdisc del` makes it parse tbf's options and refuse),
+ * so it is no command of the subset: only the typed teardown (netlink/tc-teardown.ts) sends it.
+ */
+export function rootTbfDel(dev: string, handle = '1:'): TcStep | undefined {
+  return qdiscDel(dev, ['root', 'handle', handle], 'tbf');
 }
 
 function qdiscShow(dev: string): TcStep {

@@ -18,6 +18,7 @@ import { RtnlError, withRtnl } from './socket.js';
 import { type TcStep, tcStepOf } from './tc-commands.js';
 import { type TcDecoder, tcNetlinkSteps } from './tc-batch.js';
 import { type TcFilter, type TcQdisc, filterRecords, qdiscRecords } from './tc-docs.js';
+import { type IngressPlan, type TeardownOutcome, tcTeardown } from './tc-teardown.js';
 
 const ENODEV = 19;
 const RTM_DELLINK = 17;
@@ -53,6 +54,11 @@ export interface NetlinkDirect {
   tcListing(
     dev: string,
   ): { qdiscs: TcQdisc[]; filters: TcFilter[]; index: number } | { failure: NetlinkFailure } | undefined;
+  /**
+   * bandwidth's shaping taken off `dev` without reading a qdisc (netlink/tc-teardown.ts): the
+   * checked delete of the root tbf 1:, the device's ingress filters, then what `plan` makes of them.
+   */
+  teardown(dev: string, plan: (filters: TcFilter[]) => IngressPlan): TeardownOutcome | undefined;
 }
 
 const failed = (msg: string, line: number): { failure: NetlinkFailure } => ({
@@ -161,5 +167,9 @@ export const netlinkDirect: NetlinkDirect = {
     if (!out || 'failure' in out) return out;
     // the listing succeeded, so its device was found
     return { qdiscs: out.docs[0] as TcQdisc[], filters: out.docs[1] as TcFilter[], index: indices.get(dev)! };
+  },
+  teardown(dev, plan) {
+    iprouteBatchText([['qdisc', 'show', 'dev', dev]]);
+    return tcTeardown(dev, plan);
   },
 };

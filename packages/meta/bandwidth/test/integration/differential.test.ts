@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { ifbName } from '../../src/index.js';
 import {
   GO,
+  OURS,
   NETWORK,
   type Pod,
   type World,
@@ -202,3 +203,44 @@ test('rate without a burst: Go refuses (code 999, kubernetes#70014); we shape wi
   t.is((await bandwidth(w, 'ADD', ours, conf)).exitCode, 0);
   t.deepEqual((await shaping(w, ours)).ifbTbf, { rate: 125_000, limit: 9084, buffer: 378_500 });
 });
+
+// DEL where a root qdisc on the veth is someone else's (not our tbf 1:): Go's DEL never touches the
+// veth, ours takes only our ingress side off (its root delete names tbf 1:, which the kernel
+// checks). Where we mean to agree: the foreign root qdisc is left exactly as it was and the ifb goes,
+// on Go's pod and ours, with either plugin's DEL; our DEL on Go's pod also takes Go's ingress side off.
+for (const foreign of [
+  ['handle', '1:', 'pfifo', 'limit', '77'],
+  ['handle', '5:', 'tbf', 'rate', '1mbit', 'burst', '10k', 'latency', '10ms'],
+]) {
+  test(`DEL leaves someone else's root qdisc (${foreign.slice(1, 3).join(' ')}) as Go's does; the ifb goes either way`, async (t) => {
+    const { w } = t.context;
+    const conf = { runtimeConfig: { bandwidth: { egressRate: 2e6, egressBurst: 16e4 } } };
+    const { go, ours, rg, ro } = await pair(w, conf);
+    const goAgain = await addPod(w, 'h');
+    const rh = await bandwidth(w, 'ADD', goAgain, conf, { plugin: GO });
+    t.is(rh.exitCode, 0, rh.stdout);
+    const pods: Array<[Pod, unknown, string]> = [
+      [go, rg, GO], // Go's DEL on Go's pod
+      [ours, ro, OURS], // ours on ours
+      [goAgain, rh.json, OURS], // ours on Go's
+    ];
+    for (const [pod] of pods) await w.node.node.exec('tc', ['qdisc', 'add', 'dev', vethOf(pod), 'root', ...foreign]);
+    const root = async (pod: Pod) => {
+      const q = (await qdiscs(w, vethOf(pod))).find((x) => x.root);
+      return q && { kind: q.kind, handle: q.handle, options: q.options };
+    };
+    const before = await Promise.all(pods.map(([p]) => root(p)));
+    t.is(before[0]?.kind, foreign[2], 'the foreign root qdisc is there');
+    t.deepEqual(before[1], before[0]);
+    for (const [pod, prev, plugin] of pods) {
+      const r = await bandwidth(w, 'DEL', pod, conf, { plugin, prevResult: prev });
+      t.is(r.exitCode, 0, `${plugin === GO ? 'Go' : 'our'} DEL: ${r.stdout}`);
+    }
+    t.deepEqual(await Promise.all(pods.map(([p]) => root(p))), before, 'every root qdisc as it was');
+    t.deepEqual(await ifbs(w), [], 'every ifb gone');
+    const ingress = async (pod: Pod) => (await qdiscs(w, vethOf(pod))).filter((q) => q.kind === 'ingress').length;
+    t.is(await ingress(go), 1, "Go's DEL leaves its ingress qdisc for the veth's deletion");
+    t.is(await ingress(ours), 0, 'ours takes it off');
+    t.is(await ingress(goAgain), 0, "and Go's too");
+  });
+}
