@@ -6,12 +6,23 @@ export function selectPlugin<T>(
   argv0: string,
   argv1: string | undefined,
 ): T | undefined {
-  for (const candidate of [argv0, argv1]) {
-    if (!candidate) continue;
-    const base = baseName(candidate);
-    if (Object.hasOwn(plugins, base)) return plugins[base];
-  }
+  const [first, second] = baseNames(argv0, argv1);
+  if (first !== undefined && Object.hasOwn(plugins, first)) return plugins[first];
+  if (second !== undefined && Object.hasOwn(plugins, second)) return plugins[second];
   return undefined;
+}
+
+let last: { argv0: string; argv1: string | undefined; names: readonly [string?, string?] } | undefined;
+
+/**
+ * The base names of argv0 and argv1 (undefined for an empty or missing one). main.ts selects from
+ * three tables with the same two names, so they are computed once per pair, not once per table.
+ */
+export function baseNames(argv0: string, argv1: string | undefined): readonly [string?, string?] {
+  if (last && last.argv0 === argv0 && last.argv1 === argv1) return last.names;
+  const names: readonly [string?, string?] = [argv0 ? baseName(argv0) : undefined, argv1 ? baseName(argv1) : undefined];
+  last = { argv0, argv1, names };
+  return names;
 }
 
 // The file name without its directory and a .mjs or .js suffix. No regular expression: a
