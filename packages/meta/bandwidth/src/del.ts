@@ -2,7 +2,7 @@
 // ADD's work — the network name and container ID (the ifb's name) and the pod's interface (its veth
 // peer) — so it succeeds after a config change, without prevResult or with one that does not name
 // the veth, without the netns (the veth went with it; only the ifb is left), and a second time.
-import { isKind, netlinkError } from '@cni-ts/process';
+import { type NetlinkFailure, isKind, netlinkError } from '@cni-ts/process';
 import { type Context, netnsGone, rawPrevResult } from '@cni-ts/skel';
 import { CniError } from '@cni-ts/types';
 import { deleteLink, kernelError, runTc } from './apply-shaping.js';
@@ -15,7 +15,11 @@ import { ourFilters, planTeardown } from './plan-teardown.js';
 export function cmdDel(host: Host, ctx: Context): void {
   let failure: unknown;
   let veth: string | undefined;
-  if (!netnsGone(ctx.args.netns)) {
+  const gone = netnsGone(ctx.args.netns);
+  // the ifb's RTM_DELLINK waits 16-17 ms in the kernel (netdev_run_todo's rcu_barrier): where it
+  // can, a kernel io-wq thread writes it (io_uring) while the veth's teardown runs here
+  const ifb = gone ? undefined : ctx.exec.typedNetlink?.()?.delAsync(ifbName(ctx.conf.name, ctx.args.containerId));
+  if (!gone) {
     try {
       veth = vethOf(ctx, host, podLink(ctx.exec, ctx.args.netns, ctx.args.ifname));
     } catch (e) {
@@ -30,7 +34,9 @@ export function cmdDel(host: Host, ctx: Context): void {
       if (!isKind(e, 'missing')) failure = e; // the veth went away meanwhile: nothing left on it
     }
   }
-  deleteIfb(ctx);
+  // the kernel's answer to the ifb's deletion before DEL ends, or the deletion itself
+  if (ifb) reportIfbDelete(ctx, ifb.wait());
+  else deleteIfb(ctx);
   if (failure) throw kernelError('remove traffic shaping', failure);
 }
 
@@ -50,6 +56,14 @@ function vethOf(ctx: Context, host: Host, pod: LinkState): string {
 /** Deletes the attachment's ifb; one that is not there is fine (one ip process). */
 export function deleteIfb(ctx: Context): void {
   deleteLink(ctx.exec, ifbName(ctx.conf.name, ctx.args.containerId), ctx.log);
+}
+
+// What deleteLink makes of a deletion's outcome: a missing ifb is fine, other failures are logged.
+function reportIfbDelete(ctx: Context, outcome: { failure: NetlinkFailure } | undefined): void {
+  if (!outcome) return;
+  const name = ifbName(ctx.conf.name, ctx.args.containerId);
+  const e = netlinkError('ip', [['link', 'del', 'dev', name]], outcome.failure);
+  if (!isKind(e, 'missing')) ctx.log(`could not delete ${name}: ${(e as Error).message}`);
 }
 
 /**

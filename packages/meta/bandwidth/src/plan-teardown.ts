@@ -24,14 +24,16 @@ function isIngress(q: QdiscState): boolean {
 
 /**
  * Which filters on the veth's ingress are ours: those that redirect to our ifb (or to a device that
- * no longer exists). When every one is (or there is none), the ingress qdisc goes with them.
+ * no longer exists: not among `links`, or "" where the typed teardown found no device with the
+ * index). When every one is (or there is none), the ingress qdisc goes with them.
  */
 export function ourFilters(
   filters: readonly FilterState[],
   ifb: string,
   links: { has(name: string): boolean },
 ): { all: boolean; mine: FilterState[] } {
-  const ours = (f: FilterState) => f.redirects.length > 0 && f.redirects.every((d) => d === ifb || !links.has(d));
+  const ours = (f: FilterState) =>
+    f.redirects.length > 0 && f.redirects.every((d) => d === ifb || d === '' || !links.has(d));
   const mine = filters.filter(ours);
   return { all: mine.length === filters.length, mine };
 }

@@ -8,6 +8,8 @@
 // plugin's filter (two redirects to the ifb); someone else's root qdisc (pfifo 1:, tbf 5:) stays;
 // a second DEL succeeds and looks nothing up but the veth. A veth index handed to the tc deletes
 // that is gone fails as tc's own lookup would ("Cannot find device": DEL takes it as missing).
+// Each with CNI_TS_IO_URING=0 (every request written by the run) and with the ifb's RTM_DELLINK
+// handed to the kernel's io-wq through io_uring (then no run's write carries it, and the ifb is gone).
 import anyTest from 'ava';
 import { runInUserNetns, userNetnsTest } from '@cni-ts/testutils';
 
@@ -19,6 +21,27 @@ import * as nodeFs from 'node:fs';
 import { systemExecutor, useFs } from ${lib('../../../../process/dist/src/index.js')};
 import { makeBandwidth, ifbName } from ${lib('../src/index.js')};
 import { context } from ${lib('./helpers.js')};
+const { uring, seccomp } = JSON.parse(process.argv[2]);
+process.env.CNI_TS_IO_URING = uring ? '1' : '0';
+if (seccomp) {
+  // a seccomp profile that refuses io_uring_setup with this errno (as container runtimes' default
+  // profiles do), on every thread (TSYNC); everything else allowed
+  const { dlopen, ptr } = await import('bun:ffi');
+  const { symbols: c } = dlopen('libc.so.6', {
+    prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' },
+    syscall: { args: ['i64', 'i64', 'i64', 'ptr'], returns: 'i64' },
+  });
+  const insns = [[0x20, 0, 0, 0], [0x15, 0, 1, 425], [0x06, 0, 0, 0x50000 | seccomp], [0x06, 0, 0, 0x7fff0000]];
+  const filter = new Uint8Array(8 * insns.length);
+  const fv = new DataView(filter.buffer);
+  insns.forEach(([code, jt, jf, k], i) => { fv.setUint16(8 * i, code, true); fv.setUint8(8 * i + 2, jt); fv.setUint8(8 * i + 3, jf); fv.setUint32(8 * i + 4, k, true); });
+  const prog = new Uint8Array(16);
+  const pv = new DataView(prog.buffer);
+  pv.setUint16(0, insns.length, true);
+  pv.setBigUint64(8, BigInt(ptr(filter)), true);
+  if (c.prctl(38, 1, 0, 0, 0) !== 0) throw new Error('PR_SET_NO_NEW_PRIVS');
+  if (Number(c.syscall(process.arch === 'arm64' ? 277 : 317, 1, 1, prog)) !== 0) throw new Error('seccomp');
+}
 const own = nodeFs.readlinkSync('/proc/self/ns/net');
 const holder = spawn('unshare', ['-n', '--', 'sleep', '60'], { stdio: 'ignore' });
 const ns = '/proc/' + holder.pid + '/ns/net';
@@ -144,60 +167,75 @@ interface Out {
 
 const CLEAN = { qdiscs: ['noqueue 0:'], ifbs: [] };
 
-test("DEL looks the veth up once and the ifb at most once, deletes the ifb by name, and cleans (ours, Go's filter, a second time)", (t) => {
-  const out = runInUserNetns<Out>(t, DRIVER);
-  t.deepEqual(out.shaped.ifbs, [out.ifb.name], 'ADD made the ifb');
-  t.true(out.shaped.qdiscs.includes('tbf 1:') && out.shaped.qdiscs.includes('ingress ffff:'), 'and shaped the veth');
-  t.is(out.goFilter, 2, 'the Go-like filter has two redirects');
-  const lookups = (d: Del, what: (r: Request) => boolean) =>
-    d.requests.filter((r) => r.type === RTM_GETLINK && what(r)).length;
-  for (const [which, d, ifbIndex] of [
-    ['first', out.first, out.ifb.index],
-    ["Go's filter", out.go, out.goIfb],
-  ] as const) {
-    t.is(d.error, undefined, which);
-    t.deepEqual(d.after, CLEAN, `${which}: nothing left on the veth, no ifb`);
-    t.is(
-      lookups(d, (r) => r.name === 'vethB' || r.index === out.veth),
-      1,
-      `${which}: the veth looked up once`,
-    );
-    t.true(lookups(d, (r) => r.name === out.ifb.name || r.index === ifbIndex) <= 1, `${which}: the ifb at most once`);
+// io_uring off; on; on but refused by a seccomp profile (EPERM, ENOSYS): then DEL writes the
+// RTM_DELLINK itself, as with io_uring off
+const MODES: Array<[string, { uring: boolean; seccomp?: number }]> = [
+  ['', { uring: false }],
+  [': the ifb deleted through io_uring', { uring: true }],
+  [': io_uring refused by seccomp (EPERM), the ifb deleted by our own write', { uring: true, seccomp: 1 }],
+  [': io_uring refused by seccomp (ENOSYS), the ifb deleted by our own write', { uring: true, seccomp: 38 }],
+];
+for (const [what, mode] of MODES)
+  test(`DEL looks the veth up once and the ifb at most once, deletes the ifb by name, and cleans (ours, Go's filter, a second time)${what}`, (t) => {
+    const out = runInUserNetns<Out>(t, DRIVER, { input: mode });
+    const uring = mode.uring && !mode.seccomp;
+    t.deepEqual(out.shaped.ifbs, [out.ifb.name], 'ADD made the ifb');
+    t.true(out.shaped.qdiscs.includes('tbf 1:') && out.shaped.qdiscs.includes('ingress ffff:'), 'and shaped the veth');
+    t.is(out.goFilter, 2, 'the Go-like filter has two redirects');
+    const lookups = (d: Del, what: (r: Request) => boolean) =>
+      d.requests.filter((r) => r.type === RTM_GETLINK && what(r)).length;
+    for (const [which, d, ifbIndex] of [
+      ['first', out.first, out.ifb.index],
+      ["Go's filter", out.go, out.goIfb],
+    ] as const) {
+      t.is(d.error, undefined, which);
+      t.deepEqual(d.after, CLEAN, `${which}: nothing left on the veth, no ifb`);
+      t.is(
+        lookups(d, (r) => r.name === 'vethB' || r.index === out.veth),
+        1,
+        `${which}: the veth looked up once`,
+      );
+      t.true(lookups(d, (r) => r.name === out.ifb.name || r.index === ifbIndex) <= 1, `${which}: the ifb at most once`);
+      t.deepEqual(
+        d.requests.filter((r) => r.type === RTM_DELLINK),
+        // through io_uring the kernel's io-wq sends it, not the run's file calls
+        uring ? [] : [{ type: RTM_DELLINK, index: 0, name: out.ifb.name }],
+        `${which}: one RTM_DELLINK, naming the ifb`,
+      );
+    }
+    for (const d of [out.first, out.go, out.second, ...out.foreign])
+      t.is(
+        d.requests.filter((r) => r.type === RTM_GETQDISC).length,
+        0,
+        'no qdisc is read (a dump is of every qdisc of the node)',
+      );
+    // the root delete names our tbf 1: (the kernel deletes only that), the ingress delete its kind
     t.deepEqual(
-      d.requests.filter((r) => r.type === RTM_DELLINK),
-      [{ type: RTM_DELLINK, index: 0, name: out.ifb.name }],
-      `${which}: one RTM_DELLINK, naming the ifb`,
+      out.first.requests.filter((r) => r.type === RTM_DELQDISC),
+      [
+        { type: RTM_DELQDISC, index: out.veth, handle: '10000', parent: 'ffffffff', kind: 'tbf' },
+        { type: RTM_DELQDISC, index: out.veth, handle: 'ffff0000', parent: 'fffffff1', kind: 'ingress' },
+      ],
     );
-  }
-  for (const d of [out.first, out.go, out.second, ...out.foreign])
+    t.deepEqual(
+      out.foreign.map((d) => ({ error: d.error, after: d.after })),
+      [
+        { error: undefined, after: { qdiscs: ['pfifo 1:'], ifbs: [] } },
+        { error: undefined, after: { qdiscs: ['tbf 5:'], ifbs: [] } },
+      ],
+      "someone else's root qdisc stays; our ingress qdisc and ifb go",
+    );
+    t.is(out.second.error, undefined);
+    t.deepEqual(out.second.after, CLEAN);
     t.is(
-      d.requests.filter((r) => r.type === RTM_GETQDISC).length,
+      lookups(out.second, (r) => r.name === out.ifb.name),
       0,
-      'no qdisc is read (a dump is of every qdisc of the node)',
+      'a second DEL does not look for the ifb',
     );
-  // the root delete names our tbf 1: (the kernel deletes only that), the ingress delete its kind
-  t.deepEqual(
-    out.first.requests.filter((r) => r.type === RTM_DELQDISC),
-    [
-      { type: RTM_DELQDISC, index: out.veth, handle: '10000', parent: 'ffffffff', kind: 'tbf' },
-      { type: RTM_DELQDISC, index: out.veth, handle: 'ffff0000', parent: 'fffffff1', kind: 'ingress' },
-    ],
-  );
-  t.deepEqual(
-    out.foreign.map((d) => ({ error: d.error, after: d.after })),
-    [
-      { error: undefined, after: { qdiscs: ['pfifo 1:'], ifbs: [] } },
-      { error: undefined, after: { qdiscs: ['tbf 5:'], ifbs: [] } },
-    ],
-    "someone else's root qdisc stays; our ingress qdisc and ifb go",
-  );
-  t.is(out.second.error, undefined);
-  t.deepEqual(out.second.after, CLEAN);
-  t.is(
-    lookups(out.second, (r) => r.name === out.ifb.name),
-    0,
-    'a second DEL does not look for the ifb',
-  );
-  t.is(out.second.requests.filter((r) => r.type === RTM_DELLINK).length, 1, 'it asks to delete it (ENODEV is fine)');
-  t.deepEqual(out.goneIndex, { failure: { stderr: 'Cannot find device "vethB"\nCommand failed -:1\n', status: 1 } });
-});
+    t.is(
+      out.second.requests.filter((r) => r.type === RTM_DELLINK).length,
+      uring ? 0 : 1,
+      'it asks to delete it (ENODEV is fine)',
+    );
+    t.deepEqual(out.goneIndex, { failure: { stderr: 'Cannot find device "vethB"\nCommand failed -:1\n', status: 1 } });
+  });

@@ -33,6 +33,11 @@ interface Libc {
   stat(path: Uint8Array, out: Uint8Array): number;
   readlink(path: Uint8Array, buf: Uint8Array, len: number): number;
   statfs(path: Uint8Array, out: Uint8Array): number;
+  /**
+   * syscall(2) with six arguments (netlink/uring.ts: io_uring's calls and mmap): the result, or
+   * -1 (errno() says why).
+   */
+  syscall(nr: number, a: number, b: number, c: number, d: number, e: number, f: number): number;
 }
 
 /** A failure before any command ran: the namespace cannot be entered, a sysctl cannot be written. */
@@ -84,6 +89,12 @@ export function loadLibc(): Libc | null {
     stat: { args: ['ptr', 'ptr'], returns: 'i32' },
     readlink: { args: ['ptr', 'ptr', 'u64_fast'], returns: 'i32' },
     statfs: { args: ['ptr', 'ptr'], returns: 'i32' },
+    // long syscall(long, ...): every value passed and returned here is a non-negative integer
+    // below 2^53 but -1, which comes back as a BigInt (u64_fast)
+    syscall: {
+      args: ['u64_fast', 'u64_fast', 'u64_fast', 'u64_fast', 'u64_fast', 'u64_fast', 'u64_fast'],
+      returns: 'u64_fast',
+    },
   });
   if (!lib) return libc;
   const { symbols: s, ptrOf, readI32 } = lib;
@@ -100,6 +111,10 @@ export function loadLibc(): Libc | null {
     stat: (path, out) => s.stat(path, out),
     readlink: (path, buf, len) => s.readlink(path, buf, len),
     statfs: (path, out) => s.statfs(path, out),
+    syscall: (nr, a, b, c, d, e, f) => {
+      const r = s.syscall(nr, a, b, c, d, e, f) as number | bigint;
+      return typeof r === 'number' ? r : -1;
+    },
   };
   return libc;
 }

@@ -170,8 +170,8 @@ function firstAttr(body: DataView, start: number, type: number): DataView | unde
   return undefined;
 }
 
-/** tc's ll_index_to_name: "*" for no device, the name, or "if<N>" for an index nothing has. */
-export function nameOf(sock: Rtnl, index: number, seq: number): string {
+// tc's ll_index_to_name: "*" for no device, the name, or "if<N>" for an index nothing has
+function nameOf(sock: Rtnl, index: number, seq: number): string {
   if (index === 0) return '*';
   try {
     const [m] = sock.exchange(linkByIndex(index, seq));

@@ -6,14 +6,17 @@
 // batch path (tc processes) keeps its qdisc listing, as tc cannot name a kind on `qdisc del`.
 import { linkIndex } from './batch.js';
 import type { NetlinkFailure } from './batch.js';
-import { RtnlError, withRtnl } from './socket.js';
-import { nameOf as linkName, tcErrorText } from './tc-batch.js';
+import { linkByIndex } from './commands.js';
+import { attrText, attrs } from './message.js';
+import { type Rtnl, RtnlError, withRtnl } from './socket.js';
+import { tcErrorText } from './tc-batch.js';
 import { type TcStep, rootTbfDel, tcStepOf } from './tc-commands.js';
 import { type TcFilter, filterRecords } from './tc-docs.js';
 
 const ENOENT = 2;
 const ENODEV = 19;
 const EINVAL = 22;
+const IFLA_IFNAME = 3;
 
 /** What goes of the veth's ingress: the ingress qdisc (with every filter on it), or these filters only. */
 export type IngressPlan = { qdisc: true } | { prios: readonly number[] };
@@ -32,7 +35,10 @@ export type TeardownOutcome =
  * there), then, from the filters on its ingress (`plan`), the ingress qdisc ffff: (if there is
  * one of kind ingress) or the filters of the prios `plan` names. A device that is gone fails with
  * tc's `Cannot find device`; a root or ingress qdisc that is not ours or not there (EINVAL,
- * ENOENT) is left. Undefined without bun:ffi.
+ * ENOENT) is left. A filter's redirect to an index no device has any more is named "" (not tc's
+ * "if<N>", which a device could be called): the ifb may be going at the same time (bandwidth DEL
+ * deletes it meanwhile), and a redirect to a device that is gone is ours without asking the node's
+ * list of links. Undefined without bun:ffi.
  */
 export function tcTeardown(dev: string, plan: (filters: TcFilter[]) => IngressPlan): TeardownOutcome | undefined {
   const commands: string[][] = [
@@ -90,4 +96,15 @@ export function tcTeardown(dev: string, plan: (filters: TcFilter[]) => IngressPl
   });
   if (out && 'failure' in out && !('commands' in out)) return { ...out, commands };
   return out;
+}
+
+// The name of the link with this index; "" when there is none.
+function linkName(sock: Rtnl, index: number, seq: number): string {
+  try {
+    const [m] = sock.exchange(linkByIndex(index, seq));
+    return (m && attrText(attrs(m.body, 16).get(IFLA_IFNAME))) ?? '';
+  } catch (e) {
+    if (e instanceof RtnlError && (e.errno === ENODEV || e.errno === EINVAL)) return '';
+    throw e;
+  }
 }

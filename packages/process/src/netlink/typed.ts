@@ -19,6 +19,7 @@ import { type TcStep, tcStepOf } from './tc-commands.js';
 import { type TcDecoder, tcNetlinkSteps } from './tc-batch.js';
 import { type TcFilter, type TcQdisc, filterRecords, qdiscRecords } from './tc-docs.js';
 import { type IngressPlan, type TeardownOutcome, tcTeardown } from './tc-teardown.js';
+import { sendAsync } from './uring.js';
 
 const ENODEV = 19;
 const RTM_DELLINK = 17;
@@ -38,6 +39,12 @@ export interface NetlinkDirect {
    * name, as the lookup ip makes first would), so no lookup.
    */
   del(name: string): { failure: NetlinkFailure } | undefined;
+  /**
+   * del's request handed to an io-wq thread of the kernel (netlink/uring.ts), so that its wait in
+   * the kernel runs while the caller does other work; `wait()` returns what del would. Undefined
+   * where io_uring cannot be used (nothing was sent: the caller calls del).
+   */
+  delAsync(name: string): { wait(): { failure: NetlinkFailure } | undefined } | undefined;
   /**
    * tc commands (no show) in our namespace, as tcBatch runs them (with -force: on past a failure);
    * `indices` holds devices' indices known already (tcListing's), which are not looked up again.
@@ -143,6 +150,25 @@ const records: TcDecoder = (step, answers, dev, nameOf) => {
   return filterRecords(answers, (ix) => names.get(ix) ?? names.set(ix, nameOf(ix)).get(ix)!);
 };
 
+function delAsync(name: string): { wait(): { failure: NetlinkFailure } | undefined } | undefined {
+  iprouteBatchText([['link', 'del', 'dev', name]]);
+  const inFlight = sendAsync(linkDelByName(name, 1).msg, 1);
+  if (!inFlight) return undefined;
+  return {
+    wait() {
+      let answer: { errno: number; extack?: string };
+      try {
+        answer = inFlight.wait();
+      } catch {
+        // the completion could not be reaped (io_uring_enter failed): ask again ourselves; the
+        // first request, if it ran, leaves ENODEV (a missing link, which del's callers take)
+        return del(name);
+      }
+      return answer.errno === 0 ? undefined : delFailure(name, new RtnlError(answer.errno, answer.extack));
+    },
+  };
+}
+
 /** The direct operations (in Bun; callers fall back to their batches where one is undefined). */
 export const netlinkDirect: NetlinkDirect = {
   link(name, netns) {
@@ -151,6 +177,7 @@ export const netlinkDirect: NetlinkDirect = {
   },
   addAndSet,
   del,
+  delAsync,
   tc(commands, force = false, indices) {
     const steps = stepsOf(commands);
     if (!steps || steps.some((s) => s.show)) return undefined;
