@@ -18,7 +18,7 @@ export function cmdDel(host: Host, ctx: Context): void {
   const gone = netnsGone(ctx.args.netns);
   // the ifb's RTM_DELLINK waits 16-17 ms in the kernel (netdev_run_todo's rcu_barrier): where it
   // can, a kernel io-wq thread writes it (io_uring) while the veth's teardown runs here
-  const ifb = gone ? undefined : ctx.exec.typedNetlink?.()?.delAsync(ifbName(ctx.conf.name, ctx.args.containerId));
+  const ifb = gone ? undefined : startIfbDelete(ctx);
   if (!gone) {
     try {
       veth = vethOf(ctx, host, podLink(ctx.exec, ctx.args.netns, ctx.args.ifname));
@@ -56,6 +56,15 @@ function vethOf(ctx: Context, host: Host, pod: LinkState): string {
 /** Deletes the attachment's ifb; one that is not there is fine (one ip process). */
 export function deleteIfb(ctx: Context): void {
   deleteLink(ctx.exec, ifbName(ctx.conf.name, ctx.args.containerId), ctx.log);
+}
+
+// The ifb's deletion in flight, or undefined (nothing sent: deleteIfb does it, and words any refusal).
+function startIfbDelete(ctx: Context): { wait(): { failure: NetlinkFailure } | undefined } | undefined {
+  try {
+    return ctx.exec.typedNetlink?.()?.delAsync(ifbName(ctx.conf.name, ctx.args.containerId));
+  } catch {
+    return undefined;
+  }
 }
 
 // What deleteLink makes of a deletion's outcome: a missing ifb is fine, other failures are logged.
