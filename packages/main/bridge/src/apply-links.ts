@@ -2,7 +2,15 @@
 // a missing bridge, one `bridge -batch` for VLANs, one ip batch for missing gateway addresses),
 // one nsenter process for the pod's sysctls and ip batch, and a read-back that the port is up
 // (sysfs, or one ip process). Each step that changes the kernel records its undo first.
-import { type Executor, type ProcessError, bridgeBatch, ipBatch, isKind, isMissing } from '@cni-ts/process';
+import {
+  type Executor,
+  type ProcessError,
+  bridgeBatch,
+  ipBatch,
+  isKind,
+  isMissing,
+  openDirectIp,
+} from '@cni-ts/process';
 import { CniError, ErrorCode } from '@cni-ts/types';
 import type { Host } from './host.js';
 import { type LinkState, parseLinks, showLinks } from './observe.js';
@@ -224,6 +232,27 @@ function fromSysfs(host: Host, names: readonly string[]): LinkBrief[] | undefine
   return out;
 }
 
+// The host veth's operstate follows its peer's carrier through the kernel's link-watch work: the
+// pod batch's `link set eth0 up` queues the host end's event for a kworker, so a sysfs read right
+// after it found the port still down in 32 of 40 ADDs, and ADD slept 1 ms or more before the next
+// look (docs/performance.md). An RTM_GETLINK of the link runs its pending event in our call
+// (rtnl_getlink → linkwatch_sync_dev), so one lookup by name before the first look makes that
+// look current; what the kernel ends up with is the same (the kworker's work, done earlier). Where
+// the executor has no rtnetlink (fakes, Node, CNI_TS_NETLINK=0) nothing is sent and the polls run
+// as before; a failing lookup changes nothing (the read-back reports a missing link itself).
+function syncLinkState(exec: Executor, name: string): void {
+  const commands = [['link', 'show', 'dev', name]];
+  let direct: ReturnType<typeof openDirectIp>;
+  try {
+    direct = openDirectIp(exec, undefined, commands);
+    direct?.link(name, { commands, at: 0 });
+  } catch {
+    // the read-back below finds and reports what is wrong
+  } finally {
+    direct?.close();
+  }
+}
+
 /**
  * Reads the node links back (sysfs when it is ours, else one ip process), waiting for the host
  * veth to be up as upstream does (for 2.55 s in all), unless the container end stays down.
@@ -235,6 +264,7 @@ export function readBack(
   expectUp: boolean,
 ): NodeLinks {
   const list = [names.hostVeth, names.bridge, ...(names.vlanGateway ? [names.vlanGateway] : [])];
+  if (expectUp) syncLinkState(exec, names.hostVeth);
   for (let i = 0; ; i++) {
     host.sleep(PORT_UP_WAITS_MS[i]!);
     const links: LinkBrief[] = fromSysfs(host, list) ?? showLinks(exec, list);

@@ -1,7 +1,7 @@
 // Golden tests of ADD: the exact processes (and their stdin) for each kind of network, and that
 // a failure anywhere undoes what ADD did.
 import test from 'ava';
-import { sysctlShellArgs } from '@cni-ts/process';
+import { type Rtnl, sysctlShellArgs } from '@cni-ts/process';
 import { IPAM_V4, NODE, POD, VETH, runAdd as add } from './add-fixtures.js';
 import { makeBridge } from '../src/index.js';
 import { FakeHost, NETNS, ScriptedExec, context } from './helpers.js';
@@ -278,6 +278,63 @@ test('IPv6 with enabledad: DAD sysctls on, and ADD waits until no address is ten
   );
   t.is(polls, 3);
   t.deepEqual(host.sleeps.slice(0, 3), [50, 50, 50]);
+});
+
+test('read-back: one RTM_GETLINK of the host veth before the first look (it runs the link-watch event), so ADD does not sleep', async (t) => {
+  const exec = new ScriptedExec({ node: NODE, pod: POD });
+  const host = new FakeHost();
+  host.sysfs[VETH] = { address: '6e:00:00:00:00:10', operstate: 'lowerlayerdown' };
+  host.sysfs.cni0 = { address: '02:00:00:00:00:20', operstate: 'up' };
+  // the kernel's behaviour, faked: the port's operstate is current once someone asked for the link
+  const asked: string[] = [];
+  let closed = 0;
+  const sock: Rtnl = {
+    exchange(req) {
+      const text = Buffer.from(req.msg).toString('latin1');
+      asked.push(text.includes(VETH) ? VETH : 'other');
+      if (text.includes(VETH)) host.sysfs[VETH]!.operstate = 'up';
+      const body = new DataView(new ArrayBuffer(16));
+      body.setInt32(4, 7, true);
+      return [{ type: 16, flags: 0, seq: 1, body }];
+    },
+    talk() {
+      throw new Error('not used');
+    },
+    close() {
+      closed++;
+    },
+  };
+  const netnsAsked: Array<string | undefined> = [];
+  Object.assign(exec, {
+    rtnl: (netns: string | undefined) => {
+      netnsAsked.push(netns);
+      return sock;
+    },
+  });
+  const r = await makeBridge(host).add(context(exec, {}));
+  t.deepEqual(asked, [VETH], 'one lookup, of the host veth');
+  t.deepEqual(netnsAsked, [undefined], 'in our (the node) namespace');
+  t.is(closed, 1);
+  t.deepEqual(host.sleeps, [0], 'the port was up at the first look');
+  t.deepEqual(r.interfaces?.slice(0, 2), [
+    { name: 'cni0', mac: '02:00:00:00:00:20' },
+    { name: VETH, mac: '6e:00:00:00:00:10' },
+  ]);
+});
+
+test('read-back: a failing lookup of the host veth changes nothing (the polls run as before)', async (t) => {
+  const exec = new ScriptedExec({ node: NODE, pod: POD });
+  const host = new FakeHost();
+  host.sysfs[VETH] = { address: '6e:00:00:00:00:10', operstate: 'up' };
+  host.sysfs.cni0 = { address: '02:00:00:00:00:20', operstate: 'up' };
+  Object.assign(exec, {
+    rtnl: () => {
+      throw new Error('no socket');
+    },
+  });
+  const r = await makeBridge(host).add(context(exec, {}));
+  t.deepEqual(host.sleeps, [0]);
+  t.is(r.interfaces?.[1]?.name, VETH);
 });
 
 test('read-back from /sys/class/net when it shows our new veth (no process); waits while the port is not up yet', async (t) => {
