@@ -11,7 +11,9 @@
 // of quote.
 import { UnencodableError } from './errors.js';
 
-const NEEDS_QUOTES = /^$|[ \t\r]|^["']|\\$/;
+function needsQuotes() {
+  return /^$|[ \t\r]|^["']|\\$/;
+}
 
 /** One value as an iproute2 batch word that the tool reads back as exactly that value; throws UnencodableError otherwise. */
 export function iprouteToken(value: string): string {
@@ -20,7 +22,7 @@ export function iprouteToken(value: string): string {
   if (value.includes('#'))
     throw new UnencodableError('iproute2', value, 'it contains "#" (the rest of the line is a comment)');
   if (value.includes('\0')) throw new UnencodableError('iproute2', value, 'it contains a NUL byte');
-  if (!NEEDS_QUOTES.test(value)) return value;
+  if (!needsQuotes().test(value)) return value;
   if (!value.includes('"')) return `"${value}"`;
   if (!value.includes("'")) return `'${value}'`;
   throw new UnencodableError(

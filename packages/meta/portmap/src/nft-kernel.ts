@@ -16,7 +16,10 @@ const NFT_META_L4PROTO = 16;
 const NFT_CMP_EQ = 0;
 const NFT_NAT_SNAT = 0;
 const NFT_NAT_DNAT = 1;
-const PROTOCOLS: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+// a switch, not a table built at load (what a run evaluates at load costs JavaScriptCore blocks)
+function protocolName(p: number | undefined): string | undefined {
+  return p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 132 ? 'sctp' : undefined;
+}
 
 /**
  * The rules of the per-container chains of a family's table, through the kernel: with `containerId`,
@@ -107,7 +110,7 @@ function match(family: 4 | 6, src: Loaded | undefined, op: number, data: Uint8Ar
     }
   }
   if (src?.from === 'payload' && src.base === NFT_PAYLOAD_TRANSPORT_HEADER && src.offset === 2 && src.len === 2) {
-    const protocol = (l4proto !== undefined && PROTOCOLS[l4proto]) || `l4proto ${l4proto}`;
+    const protocol = protocolName(l4proto) ?? `l4proto ${l4proto}`;
     return {
       match: { op: opText, left: { payload: { protocol, field: 'dport' } }, right: (data[0]! << 8) | data[1]! },
     };

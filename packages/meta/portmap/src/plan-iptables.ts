@@ -210,14 +210,18 @@ export function setupProblem(conf: PortmapConf, nat: TableState, family: Family)
  * so a read costs about the same with 1 pod or 1000. GC (no owner) reads every pod's jump.
  */
 export function chainsOf(o?: Owner): ChainFilter {
-  if (!o) return (c) => c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c);
+  if (!o) return (c) => c.startsWith('CNI-HOSTPORT-') || isEntryChain(c);
   const own = [dnatChainName(o), oldSnatChainName(o)];
   const names = (line: string) => own.some((name) => line.includes(name));
   return (c, line) =>
-    PER_POD_CHAINS.has(c) ? names(line) : c.startsWith('CNI-HOSTPORT-') || ENTRY_CHAINS.has(c) || own.includes(c);
+    c === DNAT_CHAIN || c === OLD_SNAT_CHAIN
+      ? names(line)
+      : c.startsWith('CNI-HOSTPORT-') || isEntryChain(c) || own.includes(c);
 }
-const PER_POD_CHAINS = new Set([DNAT_CHAIN, OLD_SNAT_CHAIN]);
-const ENTRY_CHAINS = new Set(['PREROUTING', 'OUTPUT', 'POSTROUTING', 'INPUT']);
+// comparisons, not Sets built at load (what a run evaluates at load costs JavaScriptCore blocks)
+function isEntryChain(c: string): boolean {
+  return c === 'PREROUTING' || c === 'OUTPUT' || c === 'POSTROUTING' || c === 'INPUT';
+}
 
 /** The tables an ADD or CHECK reads in a family. */
 export function tablesFor(conf: PortmapConf, family: Family): TableName[] {
@@ -313,8 +317,6 @@ export function ruleText(r: Rule): string {
   return ['-A', r.chain, ...r.spec].map(restoreToken).join(' ');
 }
 
-const COMMENT_RE = /^dnat name: "([^"]*)" id: "([^"]*)"$/;
-
 /**
  * GC: removes the chains of this network's containers that are not in `keep`. A chain counts
  * as this network's only when a jump's comment names the network and the chain is the hash of
@@ -322,8 +324,9 @@ const COMMENT_RE = /^dnat name: "([^"]*)" id: "([^"]*)"$/;
  */
 export function planGc(nat: TableState, network: string, keep: ReadonlySet<string>): Change[] {
   const stale = new Set<string>();
+  const commentRe = /^dnat name: "([^"]*)" id: "([^"]*)"$/;
   for (const r of rulesOf(nat, DNAT_CHAIN)) {
-    const m = COMMENT_RE.exec(ruleComment(r) ?? '');
+    const m = commentRe.exec(ruleComment(r) ?? '');
     if (!m || m[1] !== network || keep.has(m[2]!)) continue;
     const name = dnatChainName({ network, containerId: m[2]! });
     if (ruleTarget(r) === name) stale.add(m[2]!);

@@ -25,8 +25,6 @@ export interface PortMapping {
   hostIP?: HostIP;
 }
 
-const PROTOCOLS: readonly Protocol[] = ['tcp', 'udp', 'sctp'];
-
 /** A mapping from the runtime (keys already folded to hostPort, containerPort, protocol, hostIP), or a code-7 error naming it. */
 export function parseMapping(m: Record<string, unknown>, index: number): PortMapping {
   const bad = (why: string, fix: string) =>
@@ -40,7 +38,7 @@ export function parseMapping(m: Record<string, unknown>, index: number): PortMap
   const hostPort = port('hostPort');
   const containerPort = port('containerPort');
   const proto = typeof m.protocol === 'string' ? m.protocol.toLowerCase() : undefined;
-  if (!proto || !(PROTOCOLS as readonly string[]).includes(proto))
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp')
     throw bad(`protocol ${printValue(m.protocol) ?? 'is missing'} is not tcp, udp or sctp`, 'set "protocol"');
   const out: PortMapping = { hostPort, containerPort, protocol: proto as Protocol };
   if (m.hostIP !== undefined && m.hostIP !== null && m.hostIP !== '') {
@@ -67,11 +65,11 @@ function describe(m: Record<string, unknown>): string {
   return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
-const CHAIN_RE = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,27}$/;
-
 /** An iptables chain name that is one plain token (1–28 characters, no spaces, quotes or leading '-'). */
 export function checkChainName(name: string, key: string): string {
-  if (!CHAIN_RE.test(name))
+  // (the regular expressions and tables of this file are built where they are used, not at load:
+  // what a run evaluates at load costs JavaScriptCore blocks, docs/performance.md)
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,27}$/.test(name))
     throw configError(
       `invalid "${key}" ${JSON.stringify(name)}: not an iptables chain name`,
       'a chain name has 1–28 letters, digits or "_.+-" and does not start with "-", e.g. "KUBE-MARK-MASQ"',
@@ -81,56 +79,59 @@ export function checkChainName(name: string, key: string): string {
 
 // iptables options that would turn a match into another command, another table or another
 // target (long ones also in their getopt abbreviations), or make iptables run a program.
-const IPT_FORBIDDEN_LONG = [
-  'append',
-  'delete',
-  'insert',
-  'replace',
-  'new-chain',
-  'delete-chain',
-  'flush',
-  'zero',
-  'policy',
-  'rename-chain',
-  'list',
-  'list-rules',
-  'check',
-  'table',
-  'jump',
-  'goto',
-  'modprobe',
-  'set-counters',
-];
-const IPT_SHORT_OK = new Set(['-s', '-d', '-i', '-o', '-p', '-m', '-f', '-4', '-6']);
-const PRINTABLE = /^[\x21-\x7e]+$/;
-const IPT_UNSAFE = /["'\\#]/;
+function iptForbiddenLong(): readonly string[] {
+  return [
+    'append',
+    'delete',
+    'insert',
+    'replace',
+    'new-chain',
+    'delete-chain',
+    'flush',
+    'zero',
+    'policy',
+    'rename-chain',
+    'list',
+    'list-rules',
+    'check',
+    'table',
+    'jump',
+    'goto',
+    'modprobe',
+    'set-counters',
+  ];
+}
 
-const NFT_VERDICTS_AND_ACTIONS = new Set([
-  'accept',
-  'drop',
-  'reject',
-  'jump',
-  'goto',
-  'return',
-  'continue',
-  'queue',
-  'dnat',
-  'snat',
-  'masquerade',
-  'redirect',
-  'set',
-  'add',
-  'update',
-  'delete',
-  'notrack',
-  'dup',
-  'fwd',
-  'tproxy',
-  'synproxy',
-  'flow',
-]);
-const NFT_TOKEN = /^[A-Za-z0-9_.:/,!=<>\-[\]{}+*@&|^~]+$/;
-const NFT_STRING = /^"[\x20\x21\x23-\x5b\x5d-\x7e]*"$/;
+function iptShortOk(): readonly string[] {
+  return ['-s', '-d', '-i', '-o', '-p', '-m', '-f', '-4', '-6'];
+}
+
+function nftVerdictsAndActions(): readonly string[] {
+  return [
+    'accept',
+    'drop',
+    'reject',
+    'jump',
+    'goto',
+    'return',
+    'continue',
+    'queue',
+    'dnat',
+    'snat',
+    'masquerade',
+    'redirect',
+    'set',
+    'add',
+    'update',
+    'delete',
+    'notrack',
+    'dup',
+    'fwd',
+    'tproxy',
+    'synproxy',
+    'flow',
+  ];
+}
 
 /** Checks condition tokens in the grammar of the backend that gets them; code 7 naming the token. */
 export function checkConditions(tokens: readonly string[] | undefined, backend: 'iptables' | 'nftables', key: string) {
@@ -148,22 +149,22 @@ export function checkConditions(tokens: readonly string[] | undefined, backend: 
 
 function iptablesTokenProblem(tok: string, prev: string | undefined): string | undefined {
   const plain = prev === '--comment' ? tok.replace(/ /g, '') : tok;
-  if (!PRINTABLE.test(plain) || IPT_UNSAFE.test(plain))
+  if (!/^[\x21-\x7e]+$/.test(plain) || /["'\\#]/.test(plain))
     return 'only printable characters without spaces, quotes, "\\" or "#" are allowed (spaces only in a --comment text)';
   if (tok.startsWith('--')) {
     const name = tok.slice(2).split('=')[0]!;
-    if (name.length > 0 && IPT_FORBIDDEN_LONG.some((f) => f.startsWith(name)))
+    if (name.length > 0 && iptForbiddenLong().some((f) => f.startsWith(name)))
       return 'a condition may only match packets; commands, tables, targets and --modprobe are not allowed';
-  } else if (/^-[A-Za-z]/.test(tok) && !IPT_SHORT_OK.has(tok)) {
-    return `only the options ${[...IPT_SHORT_OK].join(' ')} (and long match options) are allowed`;
+  } else if (/^-[A-Za-z]/.test(tok) && !iptShortOk().includes(tok)) {
+    return `only the options ${iptShortOk().join(' ')} (and long match options) are allowed`;
   }
   return undefined;
 }
 
 function nftTokenProblem(tok: string): string | undefined {
-  if (!NFT_TOKEN.test(tok) && !NFT_STRING.test(tok))
+  if (!/^[A-Za-z0-9_.:/,!=<>\-[\]{}+*@&|^~]+$/.test(tok) && !/^"[\x20\x21\x23-\x5b\x5d-\x7e]*"$/.test(tok))
     return 'not a plain nft token or double-quoted string (no spaces, newlines, ";", "#", "$" or "\\")';
-  if (NFT_VERDICTS_AND_ACTIONS.has(tok.toLowerCase()))
+  if (nftVerdictsAndActions().includes(tok.toLowerCase()))
     return 'a condition may only match packets; verdicts and statements are not allowed';
   return undefined;
 }

@@ -33,7 +33,9 @@ const RTN_UNICAST = 1;
 const RT_SCOPE_UNIVERSE = 0;
 const RT_SCOPE_LINK = 253;
 const RT_SCOPE_HOST = 254;
-const SCOPES: Record<string, number> = { global: 0, universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
+function scopes(): Record<string, number> {
+  return { global: 0, universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
+}
 
 /** The netlink form of one iproute2 command, or undefined when it is outside the subset. */
 export function stepOf(cmd: readonly string[]): Step | undefined {
@@ -135,7 +137,7 @@ function routeAdd(rest: readonly string[]): Step | undefined {
       if (!gw || gw.length !== dst.addr.length) return undefined;
     } else if (k === 'dev') dev = v;
     else if (k === 'scope') {
-      scope = /^\d{1,3}$/.test(v) && Number(v) < 256 ? Number(v) : SCOPES[v];
+      scope = /^\d{1,3}$/.test(v) && Number(v) < 256 ? Number(v) : scopes()[v];
       if (scope === undefined) return undefined;
     } else if (
       (k === 'metric' || k === 'table' || k === 'mtu' || k === 'advmss') &&

@@ -39,20 +39,24 @@ export const INET_CONF_WRITABLE: Readonly<Record<string, number>> = {
 };
 
 /** IPv4 settings read from IFLA_INET_CONF (IPV4_DEVCONF_* ids). */
-const INET_CONF: Readonly<Record<string, number>> = {
-  forwarding: 1,
-  rp_filter: 8,
-  ...INET_CONF_WRITABLE,
-};
+function inetConf(): Readonly<Record<string, number>> {
+  return {
+    forwarding: 1,
+    rp_filter: 8,
+    ...INET_CONF_WRITABLE,
+  };
+}
 
 /** IPv6 settings read from IFLA_INET6_CONF (DEVCONF_* indexes). */
-const INET6_CONF: Readonly<Record<string, number>> = {
-  forwarding: 0,
-  accept_ra: 3,
-  disable_ipv6: 26,
-  accept_dad: 27,
-  keep_addr_on_down: 42,
-};
+function inet6Conf(): Readonly<Record<string, number>> {
+  return {
+    forwarding: 0,
+    accept_ra: 3,
+    disable_ipv6: 26,
+    accept_dad: 27,
+    keep_addr_on_down: 42,
+  };
+}
 
 /** `/proc/sys/net/ipv4/conf/<dev>/<key>` (or the same without /proc/sys) split, when its key is one of `keys`. */
 function confPath(path: string, fam: 'ipv4' | 'ipv6', keys: Readonly<Record<string, number>>) {
@@ -138,8 +142,8 @@ export function readSysctls(sock: Rtnl, names: readonly string[], seq = 1): Arra
         throw e;
       }
     }
-    const v4 = confPath(rel, 'ipv4', INET_CONF);
-    const v6 = v4 ? undefined : confPath(rel, 'ipv6', INET6_CONF);
+    const v4 = confPath(rel, 'ipv4', inetConf());
+    const v6 = v4 ? undefined : confPath(rel, 'ipv6', inet6Conf());
     const c = v4 ?? v6;
     const m = c && link(c.dev);
     // IPv4's array is indexed by IPV4_DEVCONF_* - 1

@@ -37,27 +37,31 @@ const IFA_F_DADFAILED = 0x08;
 const IFA_F_TENTATIVE = 0x40;
 
 // ip's order of link flags (iproute2 print_link_flags)
-const LINK_FLAGS: ReadonlyArray<readonly [number, string]> = [
-  [0x8, 'LOOPBACK'],
-  [0x2, 'BROADCAST'],
-  [0x10, 'POINTOPOINT'],
-  [0x1000, 'MULTICAST'],
-  [0x80, 'NOARP'],
-  [0x200, 'ALLMULTI'],
-  [0x100, 'PROMISC'],
-  [0x400, 'MASTER'],
-  [0x800, 'SLAVE'],
-  [0x4, 'DEBUG'],
-  [0x8000, 'DYNAMIC'],
-  [0x4000, 'AUTOMEDIA'],
-  [0x2000, 'PORTSEL'],
-  [0x20, 'NOTRAILERS'],
-  [0x1, 'UP'],
-  [0x10000, 'LOWER_UP'],
-  [0x20000, 'DORMANT'],
-  [0x40000, 'ECHO'],
-];
-const OPERSTATES = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
+function linkFlags(): ReadonlyArray<readonly [number, string]> {
+  return [
+    [0x8, 'LOOPBACK'],
+    [0x2, 'BROADCAST'],
+    [0x10, 'POINTOPOINT'],
+    [0x1000, 'MULTICAST'],
+    [0x80, 'NOARP'],
+    [0x200, 'ALLMULTI'],
+    [0x100, 'PROMISC'],
+    [0x400, 'MASTER'],
+    [0x800, 'SLAVE'],
+    [0x4, 'DEBUG'],
+    [0x8000, 'DYNAMIC'],
+    [0x4000, 'AUTOMEDIA'],
+    [0x2000, 'PORTSEL'],
+    [0x20, 'NOTRAILERS'],
+    [0x1, 'UP'],
+    [0x10000, 'LOWER_UP'],
+    [0x20000, 'DORMANT'],
+    [0x40000, 'ECHO'],
+  ];
+}
+function operstates() {
+  return ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
+}
 
 /** A link as `ip -j addr show` prints it (the fields above). */
 export interface LinkDoc {
@@ -129,7 +133,7 @@ export function linkOf(m: Message, ctx: ShowContext = { details: false }): LinkD
   const list: string[] = [];
   // ip prints NO-CARRIER first for a link that is up without carrier, M-DOWN for a peer that is down
   if (flags & IFF_UP && !(flags & IFF_LOWER_UP)) list.push('NO-CARRIER');
-  for (const [bit, name] of LINK_FLAGS) if (flags & bit) list.push(name);
+  for (const [bit, name] of linkFlags()) if (flags & bit) list.push(name);
   if (ctx.peer?.down) list.push('M-DOWN');
   const doc: LinkDoc = { ifindex: b.getInt32(4, true), flags: list, operstate: 'UNKNOWN', addr_info: [] };
   const link = attrU32(a.get(IFLA_LINK));
@@ -149,7 +153,7 @@ export function linkOf(m: Message, ctx: ShowContext = { details: false }): LinkD
   const mtu = attrU32(a.get(IFLA_MTU));
   if (mtu !== undefined) doc.mtu = mtu;
   const op = a.get(IFLA_OPERSTATE);
-  doc.operstate = (op && OPERSTATES[op.getUint8(0)]) || 'UNKNOWN';
+  doc.operstate = (op && operstates()[op.getUint8(0)]) || 'UNKNOWN';
   const mac = a.get(IFLA_ADDRESS);
   if (mac) {
     let s = '';

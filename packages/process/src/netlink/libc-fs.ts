@@ -15,19 +15,21 @@ const EAGAIN = 11;
 const ENOENT = 2;
 
 // errno → node's code and text (uv's wording), for the errors the shared path can meet
-const ERRNOS: Record<number, readonly [string, string]> = {
-  1: ['EPERM', 'operation not permitted'],
-  2: ['ENOENT', 'no such file or directory'],
-  4: ['EINTR', 'interrupted system call'],
-  9: ['EBADF', 'bad file descriptor'],
-  11: ['EAGAIN', 'resource temporarily unavailable'],
-  13: ['EACCES', 'permission denied'],
-  20: ['ENOTDIR', 'not a directory'],
-  21: ['EISDIR', 'illegal operation on a directory'],
-  22: ['EINVAL', 'invalid argument'],
-  28: ['ENOSPC', 'no space left on device'],
-  32: ['EPIPE', 'broken pipe'],
-};
+function errnos(): Record<number, readonly [string, string]> {
+  return {
+    1: ['EPERM', 'operation not permitted'],
+    2: ['ENOENT', 'no such file or directory'],
+    4: ['EINTR', 'interrupted system call'],
+    9: ['EBADF', 'bad file descriptor'],
+    11: ['EAGAIN', 'resource temporarily unavailable'],
+    13: ['EACCES', 'permission denied'],
+    20: ['ENOTDIR', 'not a directory'],
+    21: ['EISDIR', 'illegal operation on a directory'],
+    22: ['EINVAL', 'invalid argument'],
+    28: ['ENOSPC', 'no space left on device'],
+    32: ['EPIPE', 'broken pipe'],
+  };
+}
 
 const cString = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 
@@ -37,7 +39,7 @@ export function libcFs(): SyncFs | null {
   if (!c) return null;
   const fail = (syscall: string, path?: string): Error => {
     const n = c.errno();
-    const [code, text] = ERRNOS[n] ?? [`Unknown system error -${n}`, `unknown error ${n}`];
+    const [code, text] = errnos()[n] ?? [`Unknown system error -${n}`, `unknown error ${n}`];
     const at = path === undefined ? '' : ` '${path}'`;
     return Object.assign(new Error(`${code}: ${text}, ${syscall}${at}`), {
       code,

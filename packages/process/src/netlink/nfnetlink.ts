@@ -19,7 +19,9 @@ function openNetfilter(): Rtnl | undefined {
   }
 }
 
-const FAMILIES: Readonly<Record<string, number>> = { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };
+function families(): Readonly<Record<string, number>> {
+  return { inet: 1, ip: 2, arp: 3, netdev: 5, bridge: 7, ip6: 10 };
+}
 
 /**
  * True when table `name` of `family` (nft's word: "inet", "ip", …) exists in our namespace, false
@@ -27,7 +29,7 @@ const FAMILIES: Readonly<Record<string, number>> = { inet: 1, ip: 2, arp: 3, net
  * nf_tables refusing the request for any other reason): then the caller asks `nft`.
  */
 export function nftTableExists(family: string, name: string): boolean | undefined {
-  const fam = FAMILIES[family];
+  const fam = families()[family];
   if (fam === undefined || name === '' || name.length > 255) return undefined;
   const sock = openNetfilter();
   if (!sock) return undefined;
@@ -101,7 +103,7 @@ export function nftChainRules(
   chains: readonly string[],
   comment?: NfCommentMatch,
 ): NfRule[] | undefined {
-  const fam = FAMILIES[family];
+  const fam = families()[family];
   if (fam === undefined || table === '' || table.length > 255 || chains.some((c) => c === '' || c.length > 255))
     return undefined;
   // the comment's bytes as its userdata record holds them (none for a comment nft cannot store)

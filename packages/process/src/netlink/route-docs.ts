@@ -13,22 +13,26 @@ const RTA_MULTIPATH = 9;
 const RTA_TABLE = 15;
 const RTM_F_CLONED = 0x200;
 // rtnl_rtntype_n2a
-const TYPES = [
-  'none',
-  'unicast',
-  'local',
-  'broadcast',
-  'anycast',
-  'multicast',
-  'blackhole',
-  'unreachable',
-  'prohibit',
-  'throw',
-  'nat',
-  'xresolve',
-];
+function routeTypes() {
+  return [
+    'none',
+    'unicast',
+    'local',
+    'broadcast',
+    'anycast',
+    'multicast',
+    'blackhole',
+    'unreachable',
+    'prohibit',
+    'throw',
+    'nat',
+    'xresolve',
+  ];
+}
 // rtnl_rttable_n2a's reserved names (the numbers /etc/iproute2/rt_tables may name are printed as numbers)
-const TABLES: Readonly<Record<number, string>> = { 0: 'unspec', 253: 'default', 254: 'main', 255: 'local' };
+function tableNames(): Readonly<Record<number, string>> {
+  return { 0: 'unspec', 253: 'default', 254: 'main', 255: 'local' };
+}
 
 /** One route as `ip -j route show` prints it, for the fields above. */
 export interface RouteDoc {
@@ -63,13 +67,13 @@ export function routeDocs(msgs: readonly Message[], nameOf: (index: number) => s
     const dst = a.get(RTA_DST);
     const host = family === 2 ? 32 : 128;
     const doc: RouteDoc = {
-      type: TYPES[b.getUint8(7)] ?? String(b.getUint8(7)),
+      type: routeTypes()[b.getUint8(7)] ?? String(b.getUint8(7)),
       dst: dst
         ? `${formatAddr(attrBytes(dst))}${dstLen === host ? '' : `/${dstLen}`}`
         : dstLen
           ? `0/${dstLen}`
           : 'default',
-      table: TABLES[table] ?? String(table),
+      table: tableNames()[table] ?? String(table),
     };
     const gw = a.get(RTA_GATEWAY);
     if (gw) doc.gateway = formatAddr(attrBytes(gw));

@@ -74,13 +74,19 @@ function tcmsg(b: Builder, index: number, handle: number, parent: number, info =
   return b.u8(0).u8(0).u16(0).u32(index).u32(handle).u32(parent).u32(info);
 }
 
-const HANDLE = /^([0-9a-f]{1,4}):$/;
-const CLASSID = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
-const NUMBER = /^[1-9][0-9]{0,9}$/;
+function handleRe() {
+  return /^([0-9a-f]{1,4}):$/;
+}
+function classidRe() {
+  return /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+}
+function numberRe() {
+  return /^[1-9][0-9]{0,9}$/;
+}
 
 // "1:" → 0x10000 (get_qdisc_handle)
 function handleOf(s: string | undefined): number | undefined {
-  const m = s === undefined ? null : HANDLE.exec(s);
+  const m = s === undefined ? null : handleRe().exec(s);
   return m ? Number.parseInt(m[1]!, 16) * 0x10000 : undefined;
 }
 
@@ -108,7 +114,7 @@ function qdiscAdd(dev: string, rest: readonly string[]): TcStep | undefined {
   const [, , , , rk, rv, bk, bv, lk, lv] = rest;
   if (handle === undefined || rk !== 'rate' || bk !== 'burst' || lk !== 'limit') return undefined;
   const rate = /^([1-9][0-9]{0,15})Bps$/.exec(rv!);
-  if (!rate || !NUMBER.test(bv!) || !NUMBER.test(lv!)) return undefined;
+  if (!rate || !numberRe().test(bv!) || !numberRe().test(lv!)) return undefined;
   const rate64 = Number(rate[1]);
   const burst = Number(bv);
   const limit = Number(lv);
@@ -274,10 +280,10 @@ function filterAdd(dev: string, rest: readonly string[]): TcStep | undefined {
   for (const [i, w] of want.entries()) if (w && rest[i] !== w) return undefined;
   for (const [i, w] of tail.entries()) if (rest[want.length + i] !== w) return undefined;
   const parent = handleOf(rest[1]);
-  const prio = NUMBER.test(rest[5]!) ? Number(rest[5]) : 0x10000;
-  const key = rest[9] === '0' || NUMBER.test(rest[9]!) ? Number(rest[9]) : 2 ** 32;
+  const prio = numberRe().test(rest[5]!) ? Number(rest[5]) : 0x10000;
+  const key = rest[9] === '0' || numberRe().test(rest[9]!) ? Number(rest[9]) : 2 ** 32;
   const mask = /^[0-9a-f]{1,8}$/.test(rest[10]!) ? Number.parseInt(rest[10]!, 16) : undefined;
-  const flow = CLASSID.exec(rest[12]!);
+  const flow = classidRe().exec(rest[12]!);
   const target = rest.at(-1)!;
   if (parent === undefined || prio > 0xffff || key >= 2 ** 32 || mask === undefined || !flow || target.length > 15)
     return undefined;
@@ -336,7 +342,7 @@ function selector(key: number, mask: number): Uint8Array {
 
 // filter del dev D parent P: prio N
 function filterDel(dev: string, rest: readonly string[]): TcStep | undefined {
-  if (rest.length !== 4 || rest[0] !== 'parent' || rest[2] !== 'prio' || !NUMBER.test(rest[3]!)) return undefined;
+  if (rest.length !== 4 || rest[0] !== 'parent' || rest[2] !== 'prio' || !numberRe().test(rest[3]!)) return undefined;
   const parent = handleOf(rest[1]);
   const prio = Number(rest[3]);
   if (parent === undefined || prio > 0xffff) return undefined;

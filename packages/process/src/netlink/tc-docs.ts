@@ -69,7 +69,9 @@ function tbfOptions(opts: DataView, raw: boolean): Record<string, unknown> {
   return out;
 }
 
-const PROTOCOLS: Record<number, string> = { 3: 'all', 2048: 'ip', 2054: 'arp', 34525: 'ipv6', 33024: '802.1Q' };
+function protocols(): Record<number, string> {
+  return { 3: 'all', 2048: 'ip', 2054: 'arp', 34525: 'ipv6', 33024: '802.1Q' };
+}
 
 /**
  * The `tc -j filter show dev X parent P` document. `nameOf` names a device by index (tc's
@@ -82,7 +84,7 @@ export function filterDoc(answers: readonly Message[], raw: boolean, nameOf: (in
     const a = attrs(m.body, 20);
     const proto = ((t.info & 0xff) << 8) | ((t.info >>> 8) & 0xff);
     const doc: Record<string, unknown> = {
-      protocol: PROTOCOLS[proto] ?? `[${proto}]`,
+      protocol: protocols()[proto] ?? `[${proto}]`,
       pref: t.info >>> 16,
       kind: attrText(a.get(TCA_KIND)) ?? '',
     };
@@ -209,7 +211,7 @@ export function filterRecords(answers: readonly Message[], nameOf: (index: numbe
     const opts = a.get(TCA_OPTIONS);
     if (kind !== 'u32' || !opts) continue;
     const proto = ((t.info & 0xff) << 8) | ((t.info >>> 8) & 0xff);
-    const f: TcFilter = { kind, pref: t.info >>> 16, protocol: PROTOCOLS[proto] ?? `[${proto}]`, redirects: [] };
+    const f: TcFilter = { kind, pref: t.info >>> 16, protocol: protocols()[proto] ?? `[${proto}]`, redirects: [] };
     const o = attrs(opts, 0);
     const cls = attrU32(o.get(TCA_U32_CLASSID));
     if (cls !== undefined) f.flowid = classid(cls);
