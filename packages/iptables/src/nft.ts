@@ -173,10 +173,14 @@ function prefixOf(f: Family, text: string | undefined): { addr: Uint8Array; mask
   return { addr: bytesOf(f, p.ip.value & mask), mask: bytesOf(f, mask) };
 }
 
+// By 32-bit words: one BigInt operation per word, not per byte (each BigInt is a cell the run
+// allocates; docs/performance.md, "portmap under JavaScriptCore's warm-up threshold").
 function bytesOf(f: Family, v: IP['value']): Uint8Array {
   const n = f === 4 ? 4 : 16;
   const out = new Uint8Array(n);
-  for (let i = n - 1; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  const view = new DataView(out.buffer);
+  if (n === 4) view.setUint32(0, Number(v), false);
+  else for (let i = 12; i >= 0; i -= 4, v >>= 32n) view.setUint32(i, Number(BigInt.asUintN(32, v)), false);
   return out;
 }
 

@@ -115,6 +115,23 @@ export class Builder {
     return this;
   }
 
+  /**
+   * Opens a nested attribute in place (no closure, no buffer of its own): its members follow, then
+   * `close` with the offset returned here writes its length. `flagged` as in `nest`.
+   */
+  open(type: number, flagged = true): number {
+    const at = this.len;
+    this.view.setUint16(at + 2, flagged ? type | NLA_F_NESTED : type, true);
+    this.len += 4;
+    return at;
+  }
+
+  /** Closes the nested attribute `open` started at `at`. */
+  close(at: number): this {
+    this.view.setUint16(at, this.len - at, true);
+    return this;
+  }
+
   private pad(): this {
     while (this.len % 4) this.buf[this.len++] = 0;
     return this;

@@ -123,21 +123,32 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
         .attrString(1, table)
         .attrString(3, op.chain);
       const base = op.base;
-      if (base)
-        b.nest(4, (h) => h.attrU32be(1, base.hook).attrU32be(2, base.priority))
-          .attrU32be(5, base.policy)
-          .attrString(7, base.type);
+      if (base) {
+        const hook = b.open(4);
+        b.attrU32be(1, base.hook).attrU32be(2, base.priority).close(hook);
+        b.attrU32be(5, base.policy).attrString(7, base.type);
+      }
       return b.done();
     }
     case 'newRule': {
       const b = header(MSG.newRule, f | F_CREATE | (op.insert ? 0 : F_APPEND), seq, family, 4096)
         .attrString(1, table)
-        .attrString(2, op.chain)
-        .nest(4, (l) => {
-          for (const e of op.exprs) l.nest(1, (x) => expr(x, e));
-        });
+        .attrString(2, op.chain);
+      // the nests are opened and closed in place (no closure per expression: a rule's write is
+      // on every portmap and bridge run, and what it makes counts towards JavaScriptCore's
+      // warm-up threshold, docs/performance.md)
+      const list = b.open(4);
+      for (const e of op.exprs) {
+        const x = b.open(1);
+        expr(b, e);
+        b.close(x);
+      }
+      b.close(list);
       const c = op.compat;
-      if (c) b.nest(5, (x) => x.attrU32be(1, c.proto).attrU32be(2, c.flags));
+      if (c) {
+        const compat = b.open(5);
+        b.attrU32be(1, c.proto).attrU32be(2, c.flags).close(compat);
+      }
       return b.done();
     }
     case 'delRule': {
@@ -158,58 +169,67 @@ export function opMessage(family: number, table: string, op: NftOp, seq: number)
 }
 
 // NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_JUMP
-const VERDICT = { accept: 1, drop: 0, return: -5, jump: -3 } as const;
+function verdictCode(v: 'accept' | 'drop' | 'return' | 'jump'): number {
+  return v === 'accept' ? 1 : v === 'drop' ? 0 : v === 'return' ? -5 : -3;
+}
+
+// An NFTA_DATA_VALUE nested in attribute `type`.
+function value(b: Builder, type: number, bytes: Uint8Array): Builder {
+  const at = b.open(type);
+  return b.attr(1, bytes).close(at);
+}
 
 // NFTA_EXPR_NAME, then NFTA_EXPR_DATA with the expression's attributes (registers: NFT_REG_1 = 1,
 // the verdict register 0).
 function expr(b: Builder, e: NftExprSpec): void {
-  const data = (fill: (d: Builder) => void) => b.nest(2, fill);
-  const value = (d: Builder, type: number, bytes: Uint8Array) => d.nest(type, (v) => v.attr(1, bytes));
   switch (e.expr) {
-    case 'meta':
+    case 'meta': {
       // NFTA_META_KEY before NFTA_META_DREG, as libnftnl writes them
-      b.attrString(1, 'meta');
-      data((d) => d.attrU32be(2, e.key).attrU32be(1, 1));
+      const d = b.attrString(1, 'meta').open(2);
+      b.attrU32be(2, e.key).attrU32be(1, 1).close(d);
       return;
-    case 'payload':
-      b.attrString(1, 'payload');
-      data((d) => d.attrU32be(1, 1).attrU32be(2, e.base).attrU32be(3, e.offset).attrU32be(4, e.len));
+    }
+    case 'payload': {
+      const d = b.attrString(1, 'payload').open(2);
+      b.attrU32be(1, 1).attrU32be(2, e.base).attrU32be(3, e.offset).attrU32be(4, e.len).close(d);
       return;
-    case 'bitwise':
-      b.attrString(1, 'bitwise');
-      data((d) => {
-        d.attrU32be(1, 1).attrU32be(2, 1).attrU32be(3, e.len);
-        value(d, 4, e.mask);
-        value(d, 5, e.xor);
-      });
+    }
+    case 'bitwise': {
+      const d = b.attrString(1, 'bitwise').open(2);
+      b.attrU32be(1, 1).attrU32be(2, 1).attrU32be(3, e.len);
+      value(b, 4, e.mask);
+      value(b, 5, e.xor).close(d);
       return;
-    case 'cmp':
-      b.attrString(1, 'cmp');
-      data((d) => value(d.attrU32be(1, 1).attrU32be(2, e.op === 'eq' ? 0 : 1), 3, e.data));
+    }
+    case 'cmp': {
+      const d = b.attrString(1, 'cmp').open(2);
+      b.attrU32be(1, 1).attrU32be(2, e.op === 'eq' ? 0 : 1);
+      value(b, 3, e.data).close(d);
       return;
+    }
     case 'match':
-    case 'target':
-      b.attrString(1, e.expr);
-      data((d) => d.attrString(1, e.name).attrU32be(2, e.rev).attr(3, e.info));
+    case 'target': {
+      const d = b.attrString(1, e.expr).open(2);
+      b.attrString(1, e.name).attrU32be(2, e.rev).attr(3, e.info).close(d);
       return;
-    case 'counter':
-      b.attrString(1, 'counter');
-      data((d) => d.attrU64be(1).attrU64be(2));
+    }
+    case 'counter': {
+      const d = b.attrString(1, 'counter').open(2);
+      b.attrU64be(1).attrU64be(2).close(d);
       return;
+    }
     case 'accept':
     case 'drop':
     case 'return':
-    case 'jump':
-      b.attrString(1, 'immediate');
-      data((d) =>
-        d.attrU32be(1, 0).nest(2, (v) =>
-          v.nest(2, (verdict) => {
-            verdict.attrU32be(1, VERDICT[e.expr]);
-            if (e.expr === 'jump') verdict.attrString(2, e.chain);
-          }),
-        ),
-      );
+    case 'jump': {
+      const d = b.attrString(1, 'immediate').open(2);
+      const data = b.attrU32be(1, 0).open(2);
+      const verdict = b.open(2);
+      b.attrU32be(1, verdictCode(e.expr));
+      if (e.expr === 'jump') b.attrString(2, e.chain);
+      b.close(verdict).close(data).close(d);
       return;
+    }
   }
 }
 
