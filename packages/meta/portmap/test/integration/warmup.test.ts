@@ -76,9 +76,10 @@ function traced(node: Netns, pod: Netns, command: string, extra: Record<string, 
 }
 
 // The blocks each verb allocates (the lowest threshold at which it clones nothing), counted
-// 2026-12-03 (docs/performance.md): ADD 71, DEL 63. DEL must stay under 64 (no thread); ADD is
-// held where it is. Lower a limit when a count drops.
-const LIMIT = { ADD: 71, DEL: 64 } as const;
+// 2026-12-03 (docs/performance.md, "portmap's run under the warm-up threshold"): ADD 68, DEL 63
+// (on main before it: 78 and 72). DEL must stay under 64 (no thread); ADD, still over, is held
+// where it is. Lower a limit when a count drops.
+const LIMIT = { ADD: 68, DEL: 64 } as const;
 // What runs before each counted run, so that it meets the node as the bench's pod cycles do:
 // an ADD after the pod's rules were removed, a DEL with them present.
 const BEFORE = { ADD: 'DEL', DEL: 'ADD' } as const;
