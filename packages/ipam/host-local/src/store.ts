@@ -46,6 +46,14 @@ export function looksLikeIP(name: string): boolean {
 /** A printable ASCII byte other than space: a text ending in one has nothing to trim at that end. */
 const plainEnd = (b: number) => b > 0x20 && b < 0x7f;
 
+// Strings are encoded with a TextEncoder, not Buffer.from: the first Buffer.from(string) of a
+// process costs about 0.2 ms of CPU (Bun's builtin is set up on first use), and a bridge ADD
+// that runs host-local in-process made its first one here (docs/performance.md, h4).
+const utf8 = new TextEncoder();
+
+/** True when `t` has no lone surrogate, i.e. its UTF-8 encoding decodes back to `t` (ES2024's isWellFormed). */
+const wellFormed = (t: string) => (t as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /** A network's store directory on disk. */
 export class DiskStore implements Store {
   private readonly buf = Buffer.alloc(4096);
@@ -91,16 +99,14 @@ export class DiskStore implements Store {
   held(id: string, ifname: string): Reservation[] {
     const exactText = ownerText(id, ifname);
     const legacyText = id.trim();
-    const exact = Buffer.from(exactText);
-    const legacy = Buffer.from(legacyText);
+    const exact = utf8.encode(exactText);
+    const legacy = utf8.encode(legacyText);
     // A file is compared byte for byte when that is provably the same as trimming its decoded
     // text: an owner that is its own UTF-8 round trip, already trimmed and without U+FFFD (which
     // invalid UTF-8 decodes to). Then a file whose bytes differ from both owners can only match
     // after trimming when it starts or ends with something other than printable ASCII, and only
     // those are decoded; otherwise every file is decoded and trimmed, as reservations() does.
-    const bytewise = [exactText, legacyText].every(
-      (t) => Buffer.from(t).toString() === t && t.trim() === t && !t.includes('\ufffd'),
-    );
+    const bytewise = [exactText, legacyText].every((t) => wellFormed(t) && t.trim() === t && !t.includes('\ufffd'));
     const out: Reservation[] = [];
     const names: string[] = [];
     for (const ent of this.entries()) {
@@ -153,8 +159,12 @@ export class DiskStore implements Store {
     this.listed = undefined;
     const final = `${this.dir}/${ip}`;
     const tmp = `${this.dir}/${TEMP_PREFIX}${process.pid}.${ip}`;
-    this.unlink(tmp); // a leftover of a killed run that had our pid
-    if (!this.writeNew(tmp, content)) throw ioError('write', tmp, new Error('EEXIST'));
+    // created exclusively; only when that finds a leftover of a killed run that had our pid is it
+    // removed and the creation tried again (no unlink of a missing name, and its ENOENT, per ADD)
+    if (!this.writeNew(tmp, content)) {
+      this.unlink(tmp);
+      if (!this.writeNew(tmp, content)) throw ioError('write', tmp, new Error('EEXIST'));
+    }
     try {
       linkSync(tmp, final);
       return true;
@@ -276,7 +286,7 @@ export class DiskStore implements Store {
         inPlace = true;
         // a cursor Go v1.1.1 wrote is 0644; ours are 0600, as a new one is
         if ((st.mode & 0o7777) !== 0o600) fchmodSync(fd, 0o600);
-        const bytes = Buffer.from(content);
+        const bytes = utf8.encode(content);
         if (writeSync(fd, bytes, 0, bytes.length, 0) !== bytes.length) throw new Error('short write');
         if (st.size > bytes.length) ftruncateSync(fd, bytes.length);
       }

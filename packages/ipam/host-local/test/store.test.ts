@@ -303,6 +303,7 @@ test('held(id, ifname) is heldBy(reservations(), id, ifname) for every owner, by
     'a\r\neth0\r\neth0',
     `${'a'.repeat(4200)}`,
   ];
+  contents.push('\ud800\r\neth0', 'a\r\neth0\udfff'); // written as U+FFFD's bytes
   for (const [i, c] of contents.entries()) writeFileSync(join(dir, `10.1.0.${i + 2}`), c);
   writeFileSync(join(dir, 'notes'), 'a\r\neth0');
   mkdirSync(join(dir, '10.1.9.9'));
@@ -321,6 +322,8 @@ test('held(id, ifname) is heldBy(reservations(), id, ifname) for every owner, by
     ['ctr-x.1_y', 'eth0'],
     ['nobody', 'eth0'],
     ['a'.repeat(4200), 'eth0'],
+    ['\ud800', 'eth0'], // a lone surrogate: not its own UTF-8 round trip, so every file is decoded
+    ['a', 'eth0\udfff'],
   ];
   const byIp = (l: readonly { ip: string }[]) => [...l].sort((x, y) => x.ip.localeCompare(y.ip));
   for (const [id, ifname] of owners) {
@@ -346,4 +349,54 @@ test('after held(), reservedIPs() answers from the same listing; a reservation i
   writeFileSync(join(dir, '10.1.0.4'), 'x\r\neth0'); // not ours: ADD holds the lock, so only a test does this
   t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.2', '10.1.0.3'], 'the listing held() read');
   t.deepEqual([...store.reservedIPs()].sort(), ['10.1.0.2', '10.1.0.3', '10.1.0.4'], 'used once, then listed again');
+});
+
+test('a temporary file left by a killed run with our pid is replaced, and the reservation made', (t) => {
+  const { dir, store } = fresh();
+  const tmp = join(dir, `${TEMP_PREFIX}${process.pid}.10.1.0.7`);
+  writeFileSync(tmp, 'stale');
+  t.true(store.reserve('10.1.0.7', 'a', 'eth0', '0'));
+  t.is(readFileSync(join(dir, '10.1.0.7'), 'utf8'), 'a\r\neth0');
+  t.false(existsSync(tmp));
+  mkdirSync(tmp.replace('10.1.0.7', '10.1.0.8'));
+  t.throws(() => store.reserve('10.1.0.8', 'a', 'eth1', '0'), {
+    instanceOf: CniError,
+    message: /failed to remove .*: EISDIR/,
+  });
+  t.false(existsSync(join(dir, '10.1.0.8')));
+});
+
+// A reserve's file-system calls, traced in a child process: the reservation's temporary name is
+// created exclusively and removed once after the link, with no unlink of a missing name before it.
+const hasStrace = spawnSync('strace', ['-V']).status === 0;
+(hasStrace ? test : test.skip)('reserve unlinks once (the temporary name, after the link), none failing', (t) => {
+  const { dir } = fresh();
+  const out = join(dir, '..', 'trace');
+  const index = new URL('../src/index.js', import.meta.url).href;
+  const script = `import { DiskStore } from ${JSON.stringify(index)};
+    if (!new DiskStore(${JSON.stringify(dir)}, 'net1').reserve('10.1.0.5', 'a', 'eth0', '0')) process.exit(2);`;
+  const r = spawnSync('strace', [
+    '-f',
+    '-qq',
+    '-o',
+    out,
+    '-e',
+    'trace=unlink,unlinkat,openat,link,linkat',
+    process.execPath,
+    '--input-type=module',
+    '-e',
+    script,
+  ]);
+  t.is(r.status, 0, String(r.stderr));
+  const calls = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(dir));
+  const unlinks = calls.filter((l) => /\bunlink(at)?\(/.test(l));
+  t.is(unlinks.length, 1, calls.join('\n'));
+  t.regex(unlinks[0]!, new RegExp(`${TEMP_PREFIX.replace(/\./g, '\\.')}\\d+\\.10\\.1\\.0\\.5"(, 0)?\\) += 0`));
+  t.false(
+    calls.some((l) => /= -1 ENOENT/.test(l)),
+    calls.join('\n'),
+  );
+  t.is(readFileSync(join(dir, '10.1.0.5'), 'utf8'), 'a\r\neth0');
 });
