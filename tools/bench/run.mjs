@@ -4,6 +4,7 @@
 // (tools/bench/runtime), inside throwaway namespaces only. Needs root, Go + libcni's source
 // (tools/setup-debian.sh). Builds what it needs, then prints one table: medians, ratios and the
 // issue's goals. It reports times and never fails on one; it exits 1 when an operation failed.
+// Both sides run from copies read back from disk (setup.mjs installCopies: page cache alike).
 //   npm run bench -- [--quick] [--reps N] [--pods N] [--parallel N] [--rounds N] [--no-build] [--json FILE]
 //                    [--variant exec-ipam]   (also measure ours with host-local exec'd instead of in-process)
 //                    [--variant ip-batch]    (also measure ours with every ip batch spawned, no rtnetlink)
@@ -17,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { root, scratch } from './lib.mjs';
 import { podCycles, parallelRuns, peakMemory, sizes, slopeRun, versionRuns } from './scenarios.mjs';
-import { IMPLS, Namespaces, addVariant, has, writeConfigs } from './setup.mjs';
+import { IMPLS, Namespaces, addVariant, has, installCopies, writeConfigs } from './setup.mjs';
 import { buildRuntime } from './runtime.mjs';
 import { printReport } from './report.mjs';
 
@@ -50,6 +51,7 @@ const load = [loadavg()];
 const started = Date.now();
 try {
   const runtime = buildRuntime(dir);
+  installCopies(dir);
   for (const [i, a] of argv.entries()) if (a === '--variant') addVariant(argv[i + 1], dir);
   const bandwidth = has('ours', 'bandwidth') && has('go', 'bandwidth');
   const conf = writeConfigs(dir, { bandwidth });

@@ -3,7 +3,7 @@
 // the runtime's "lo" list with loopback, then the pod network: bridge + host-local (IPv4,
 // gateway, masquerade, hairpin), portmap with one mapping, bandwidth when we have it.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SYSTEM_PATH, root } from './lib.mjs';
 
@@ -21,6 +21,38 @@ export const IMPL_OP = {};
 
 /** What a variant is measured against: ours, unless it is a variant of Go's. */
 export const VARIANT_OF = {};
+
+/** The Go plugins the bench runs (and sizes). */
+const GO_TYPES = ['loopback', 'bridge', 'host-local', 'portmap', 'bandwidth'];
+
+// A copy of a directory of plugins (`cp -a`, which keeps our plugins' hard links), written back
+// and dropped from the page cache, so that every implementation's executable is read back from
+// disk by its first exec, as on a node after a reboot: how a file was written decides its page
+// cache, and that its exec cost (bun's own output takes about 50 more page faults per start than
+// the same bytes copied, 3-4% of the chain's CPU; docs/performance.md, "The executables' page
+// cache"), so measuring files as their tools wrote them would compare write patterns.
+function installed(from, to, only) {
+  mkdirSync(to, { recursive: true });
+  const files = only ? only.filter((t) => existsSync(join(from, t))).map((t) => join(from, t)) : [`${from}/.`];
+  const run = (file, args) => {
+    const r = spawnSync(file, args, { env: { PATH: SYSTEM_PATH }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench: ${file} ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  run('cp', ['-a', ...files, to]);
+  for (const f of readdirSync(to)) {
+    const path = join(to, f);
+    run('sync', [path]);
+    // GNU dd: with count=0, iflag=nocache drops the whole file's (clean) page cache
+    run('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
+  }
+  return to;
+}
+
+/** Copies ours (dist/bin) and Go's plugins into the scratch directory, out of the page cache, and measures those copies. */
+export function installCopies(dir) {
+  IMPLS.ours = installed(IMPLS.ours, join(dir, 'bin-ours'));
+  IMPLS.go = installed(IMPLS.go, join(dir, 'bin-go'), GO_TYPES);
+}
 
 /** The implementations' names, ours and Go first. */
 export const implNames = () => Object.keys(IMPLS);
@@ -44,7 +76,7 @@ export function addVariant(name, dir) {
     return;
   }
   if (name.startsWith('bin=')) {
-    IMPLS.base = name.slice('bin='.length);
+    IMPLS.base = installed(name.slice('bin='.length), join(dir, 'bin-base'));
     return;
   }
   if (name === 'ip-batch') {
