@@ -8,3 +8,4 @@ export * from './libcni-shapes.js';
 export * from './scratch.js';
 export * from './values.js';
 export * from './userns.js';
+export * from './warmup.js';

@@ -6,12 +6,17 @@
 // the bench's portmap: cniVersion 1.0.0, snat, one TCP mapping in runtimeConfig, a prevResult as
 // the bridge returns it, kubelet's CNI_ARGS and a 64-hex container id, run in a fresh node netns
 // (nf_tables through nfnetlink, as on an iptables-nft node) holding only this pod.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { Netns, SYSTEM_PATH, binDir, ourPlugin, rootTest, uniquePrefix } from '@cni-ts/testutils';
+import {
+  Netns,
+  binDir,
+  ourPlugin,
+  rootTest,
+  tracedClones,
+  uniquePrefix,
+  warmUpAt,
+  warmUpBlocks,
+} from '@cni-ts/testutils';
 
 const test = rootTest(anyTest as TestFn<{ node: Netns; pod: Netns }>, 'portmap warm-up threshold');
 test.beforeEach(async (t) => {
@@ -48,31 +53,20 @@ const conf = (pod: string) => ({
 
 // Runs portmap in the node netns under strace; returns its exit, output and the clones it made.
 function traced(node: Netns, pod: Netns, command: string, extra: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'cts-pm-warmup-'));
-  try {
-    const out = join(dir, 'strace');
-    const args = ['netns', 'exec', node.name, 'strace', '-f', '-qq', '-e', 'trace=clone,clone3,fork,vfork', '-o', out];
-    const r = spawnSync('ip', [...args, '--', ourPlugin('portmap')], {
-      input: JSON.stringify(conf(pod.path)),
-      encoding: 'utf8',
-      timeout: 30_000,
-      env: {
-        PATH: SYSTEM_PATH,
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: ID,
-        CNI_NETNS: pod.path,
-        CNI_IFNAME: 'eth0',
-        CNI_PATH: binDir,
-        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${ID};K8S_POD_UID=8d3c1b7e-2f4a-4c1e-9b1a-1f2e3d4c5b6a`,
-        ...extra,
-      },
-    });
-    const lines = readFileSync(out, 'utf8').split('\n');
-    const clones = lines.filter((l) => /^\d+\s+(clone3?|v?fork)\(/.test(l));
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, clones };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return tracedClones(
+    ourPlugin('portmap'),
+    JSON.stringify(conf(pod.path)),
+    {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: ID,
+      CNI_NETNS: pod.path,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: binDir,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${ID};K8S_POD_UID=8d3c1b7e-2f4a-4c1e-9b1a-1f2e3d4c5b6a`,
+      ...extra,
+    },
+    ['ip', 'netns', 'exec', node.name],
+  );
 }
 
 // The blocks each verb allocates (the lowest threshold at which it clones nothing), counted
@@ -97,13 +91,7 @@ for (const verb of ['ADD', 'DEL'] as const)
     const plain = run();
     if (verb === 'DEL')
       t.deepEqual(plain.clones, [], 'the DEL cloned: it crossed the warm-up threshold (see docs/performance.md)');
-    let lo = 20;
-    let hi = 100;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (run({ BUN_JSC_warmUpMarkedBlockStartAfterBlocks: String(mid) }).clones.length === 0) hi = mid;
-      else lo = mid + 1;
-    }
+    const lo = warmUpBlocks((mid) => run(warmUpAt(mid)), 20, 100);
     t.log(`portmap ${verb}: ${lo} blocks (limit ${LIMIT[verb]}, threshold 64)`);
     t.true(
       lo <= LIMIT[verb],
@@ -114,7 +102,7 @@ for (const verb of ['ADD', 'DEL'] as const)
 test('the count sees the warm-up thread of a portmap DEL when the threshold is lowered (the check can fail)', (t) => {
   const { node, pod } = t.context;
   t.is(traced(node, pod, 'ADD').status, 0);
-  const r = traced(node, pod, 'DEL', { BUN_JSC_warmUpMarkedBlockStartAfterBlocks: '40' });
+  const r = traced(node, pod, 'DEL', warmUpAt(40));
   t.is(r.status, 0, r.stdout + r.stderr);
   t.true(r.clones.length >= 1, `expected the warm-up thread's clone at 40 blocks, strace saw: ${r.clones.join('; ')}`);
 });
