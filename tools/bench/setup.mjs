@@ -3,7 +3,7 @@
 // the runtime's "lo" list with loopback, then the pod network: bridge + host-local (IPv4,
 // gateway, masquerade, hairpin), portmap with one mapping, bandwidth when we have it.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SYSTEM_PATH, root } from './lib.mjs';
 
@@ -39,12 +39,17 @@ function installed(from, to, only) {
     if (r.status !== 0) throw new Error(`bench: ${file} ${args.join(' ')} failed: ${r.stderr}`);
   };
   run('cp', ['-a', ...files, to]);
-  for (const f of readdirSync(to)) {
-    const path = join(to, f);
-    run('sync', [path]);
-    // GNU dd: with count=0, iflag=nocache drops the whole file's (clean) page cache
-    run('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
-  }
+  // each file once (our plugins are hard links of one executable): written back, then dropped
+  const seen = new Set();
+  const paths = readdirSync(to)
+    .map((f) => join(to, f))
+    .filter((path) => {
+      const { ino } = statSync(path);
+      return !seen.has(ino) && seen.add(ino);
+    });
+  run('sync', paths);
+  // GNU dd: with count=0, iflag=nocache drops the whole file's (clean) page cache
+  for (const path of paths) run('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
   return to;
 }
 

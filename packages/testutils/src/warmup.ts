@@ -59,6 +59,10 @@ export function warmUpBlocks(run: (threshold: number) => TracedRun, lo: number, 
   return lo;
 }
 
+/** The CNI_ARGS kubelet (through the CRI runtime) passes for a pod whose sandbox is `id`. */
+export const kubeletArgs = (id: string): string =>
+  `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${id};K8S_POD_UID=8d3c1b7e-2f4a-4c1e-9b1a-1f2e3d4c5b6a`;
+
 /** The environment that sets the warm-up threshold to `blocks`. */
 export const warmUpAt = (blocks: number): Record<string, string> => ({
   BUN_JSC_warmUpMarkedBlockStartAfterBlocks: String(blocks),

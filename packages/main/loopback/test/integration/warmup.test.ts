@@ -7,6 +7,7 @@ import anyTest, { type TestFn } from 'ava';
 import {
   Netns,
   binDir,
+  kubeletArgs,
   ourPlugin,
   rootTest,
   tracedClones,
@@ -38,7 +39,7 @@ function traced(netns: string, command: string, stdin: object, extra: Record<str
     CNI_NETNS: netns,
     CNI_IFNAME: 'lo',
     CNI_PATH: binDir,
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${ID};K8S_POD_UID=8d3c1b7e-2f4a-4c1e-9b1a-1f2e3d4c5b6a`,
+    CNI_ARGS: kubeletArgs(ID),
     ...extra,
   });
 }
