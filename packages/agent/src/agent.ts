@@ -14,6 +14,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { NodeInfo, NodeSource } from './nodes.js';
 import { planRoutes } from './plan-routes.js';
+import { warmExecutables } from './warm.js';
 
 /** What the agent needs from outside. */
 export interface AgentDeps {
@@ -33,6 +34,10 @@ export class Agent {
   /** What the installed executables looked like after the last install (name → ino:size:mtime). */
   private installedStamp: string | undefined;
   private lastConflist: string | undefined;
+  /** Whether the conflist's executables were warmed (once per agent process). */
+  private warmed = false;
+  /** The executables the last install wrote: fresh in the page cache, nothing to warm. */
+  private justWritten: string[] = [];
   private lastRoutesKey: string | undefined;
   /** True once the conflist is installed and the last pass had no failed step. */
   ready = false;
@@ -97,7 +102,10 @@ export class Agent {
     const self = nodes.find((n) => n.name === this.cfg.nodeName);
     if (this.cfg.cni.installBinaries) step('installing the executables', () => this.installBinaries());
     if (!self) problems.push(`node ${this.cfg.nodeName} is not in the node list`);
-    else step('installing the conflist', () => this.installConflist(self));
+    else {
+      if (this.cfg.cni.warmExecutables && !this.warmed) this.warm(self);
+      step('installing the conflist', () => this.installConflist(self));
+    }
     if (this.cfg.routes.enabled) step('syncing routes', () => this.syncRoutes(nodes));
     if (this.cfg.masquerade.enabled) step('syncing the masquerade chain', () => this.syncMasq());
     const ready = problems.length === 0 && this.lastConflist !== undefined;
@@ -115,11 +123,33 @@ export class Agent {
     const { sourceBinDir, binDir, binaries } = this.cfg.cni;
     if (this.installedStamp !== undefined && this.installedStamp === stamp(binDir, sourceBinDir, binaries)) return;
     const written = installBinaries(sourceBinDir, binDir, binaries);
+    this.justWritten = written;
     if (written.length) {
       this.deps.log.info('installed executables', { dir: binDir, written });
       this.deps.metrics.inc('binary_writes_total', written.length);
     }
     this.installedStamp = stamp(binDir, sourceBinDir, binaries);
+  }
+
+  // Once: a failure is logged and not retried (it costs start-up time per plugin, not function).
+  private warm(self: NodeInfo): void {
+    this.warmed = true;
+    const { binDir } = this.cfg.cni;
+    const t0 = performance.now();
+    try {
+      const types = pluginTypes(renderConflist(this.cfg.conflist, self.podCIDRs));
+      const paths = types.filter((t) => !this.justWritten.includes(t)).map((t) => join(binDir, t));
+      const warmed = warmExecutables(this.deps.exec, paths);
+      const bytes = warmed.reduce((n, w) => n + w.bytes, 0);
+      this.deps.metrics.inc('executable_warm_bytes_total', bytes);
+      this.deps.log.info('warmed the executables', {
+        files: warmed.map((w) => w.path),
+        bytes,
+        ms: Math.round(performance.now() - t0),
+      });
+    } catch (e) {
+      this.deps.log.warn('could not warm the executables; plugins start as they are', { error: e });
+    }
   }
 
   private installConflist(self: NodeInfo): void {

@@ -51,6 +51,12 @@ export const AgentConfigSchema = z.object({
       installBinaries: z.boolean().default(true),
       /** Only these executables (default: every file in sourceBinDir). */
       binaries: z.array(z.string().regex(/^[^/]+$/)).optional(),
+      /**
+       * Once at the agent's start, before the conflist is written, drop the conflist's executables
+       * from the page cache and read them back whole, so that every exec maps them with fewer
+       * faults (warm.ts; docs/performance.md, "The executables' page cache").
+       */
+      warmExecutables: z.boolean().default(true),
     })
     .prefault({}),
   conflist: z

@@ -88,6 +88,11 @@ export function agentMetrics(): Metrics {
   m.define('masquerade_changes_total', 'counter', 'iptables-restore batches applied to the masquerade chain');
   m.define('conflist_writes_total', 'counter', 'Times the conflist was (re)written');
   m.define('binary_writes_total', 'counter', 'Plugin executables installed or replaced');
+  m.define(
+    'executable_warm_bytes_total',
+    'counter',
+    'Bytes of the conflist’s executables read back into the page cache at the agent’s start',
+  );
   m.define('reconciles_total', 'counter', 'Reconcile passes, by result');
   m.define('ipam_reservations', 'gauge', 'host-local reservations of this node’s network, at the last GC');
   m.define('ipam_leaks', 'gauge', 'Reservations that belonged to no pod sandbox of the runtime, at the last GC');

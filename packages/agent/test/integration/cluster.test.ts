@@ -78,6 +78,9 @@ test.serial(
 
     // what the agent installed
     const ino = statSync(join(n1.binDir, 'bridge')).ino;
+    // just written, so nothing to read back at this start (a fresh write is in the page cache's fast state)
+    const firstWarm = await n1.agent?.waitFor(/^warmed the executables$/);
+    t.deepEqual(firstWarm?.files, [], 'nothing warmed after writing every executable');
     t.is(
       statSync(join(n1.binDir, 'host-local')).ino,
       ino,
@@ -154,6 +157,11 @@ test.serial(
     t.deepEqual(await snapshot(), before, 'stopping keeps the node configured');
     const again = sb.startAgent(n1);
     await again.waitFor(/^node ready$/);
+    // the restart wrote nothing, so it read the conflist's executables back once: one inode for all
+    const warmed = await again.waitFor(/^warmed the executables$/);
+    t.deepEqual(warmed.files, [join(n1.binDir, 'bridge')], 'the hard links of one executable read once');
+    t.is(warmed.bytes, statSync(join(n1.binDir, 'bridge')).size);
+    t.is(await sb.metric(n1, 'executable_warm_bytes_total'), statSync(join(n1.binDir, 'bridge')).size);
     await new Promise((r) => setTimeout(r, 2500)); // a resync period
     t.deepEqual(await snapshot(), before, 'a restart changes nothing');
     for (const m of ['route_changes_total', 'masquerade_changes_total', 'conflist_writes_total', 'binary_writes_total'])
