@@ -18,4 +18,4 @@ APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 "${APT[@]}" install -y -qq --no-install-recommends \
   iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine time iperf3 curl shellcheck \
   containernetworking-plugins golang-go golang-github-appc-cni-dev \
-  qemu-user-static binutils strace >/dev/null
+  qemu-user-static binutils strace python3-minimal >/dev/null

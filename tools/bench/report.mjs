@@ -22,6 +22,7 @@ export function printReport({ machine, opts, bandwidth, results }) {
   console.log(
     `\nMedians in ms of plugin executions timed by the runtime (fork to exit), ${opts.reps} repetitions, ` +
       'ours and Go interleaved; ratio = ours/Go.' +
+      (machine.pageCache ? ` Executables: ${machine.pageCache}.` : '') +
       (bandwidth ? '' : ' bandwidth: not in our build yet, so the chain has none (for both).'),
   );
   const c = cycles.rows;

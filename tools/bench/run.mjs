@@ -4,12 +4,16 @@
 // (tools/bench/runtime), inside throwaway namespaces only. Needs root, Go + libcni's source
 // (tools/setup-debian.sh). Builds what it needs, then prints one table: medians, ratios and the
 // issue's goals. It reports times and never fails on one; it exits 1 when an operation failed.
-// Both sides run from copies read back from disk (setup.mjs installCopies: page cache alike).
+// Both sides run from copies read back from disk (setup.mjs installCopies: page cache alike); ours
+// then warmed as the node agent warms the executables at its start (--cold: not, as on a node
+// running them without the agent).
 //   npm run bench -- [--quick] [--reps N] [--pods N] [--parallel N] [--rounds N] [--no-build] [--json FILE]
+//                    [--cold]                (ours not warmed by the agent's warm-up: exec reads it back)
 //                    [--variant exec-ipam]   (also measure ours with host-local exec'd instead of in-process)
 //                    [--variant ip-batch]    (also measure ours with every ip batch spawned, no rtnetlink)
 //                    [--variant bin=<dir>]   (also measure another build of ours, "base": a copy of dist/bin from before a change)
 //                    [--variant tc-batch]    (also measure ours with tc batches spawned, ip batches through rtnetlink)
+//                    [--variant unwarmed]    (also measure ours not warmed: the agent's warm-up A/B)
 //                    [--variant setns-only]  (also measure ours with the node entered by setns alone: the root's /sys)
 //                    [--variant go-setns-only] (the same for Go's plugins, against Go's)
 // --quick (CI): 5 repetitions, a 20-pod slope, 5 pods in parallel once.
@@ -51,7 +55,7 @@ const load = [loadavg()];
 const started = Date.now();
 try {
   const runtime = buildRuntime(dir);
-  installCopies(dir);
+  installCopies(dir, { warm: !argv.includes('--cold') });
   for (const [i, a] of argv.entries()) if (a === '--variant') addVariant(argv[i + 1], dir);
   const bandwidth = has('ours', 'bandwidth') && has('go', 'bandwidth');
   const conf = writeConfigs(dir, { bandwidth });
@@ -67,6 +71,9 @@ try {
   results.sizes = sizes(bandwidth);
   load.push(loadavg());
   const machine = describeMachine(load, Date.now() - started);
+  machine.pageCache = argv.includes('--cold')
+    ? 'both read back from disk by exec (--cold)'
+    : 'both read back from disk; ours then warmed as the node agent does at its start';
   // an operation that failed is a bug (the exit code says so); a time never is
   if (printReport({ machine, opts, bandwidth, results }) > 0) process.exitCode = 1;
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ machine, opts, bandwidth, results }, null, 1));

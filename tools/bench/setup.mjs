@@ -5,6 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { systemExecutor } from '../../packages/process/dist/src/index.js';
+import { warmExecutables } from '../../packages/agent/dist/src/warm.js';
 import { SYSTEM_PATH, root } from './lib.mjs';
 
 /** The implementations: each one's CNI_PATH. ours and Go always; variants of ours on request. */
@@ -53,9 +55,24 @@ function installed(from, to, only) {
   return to;
 }
 
+/**
+ * Whether ours (and a bin= build) are warmed as the node agent warms them at its start
+ * (packages/agent/src/warm.ts: dropped, then read back whole with read()); false with --cold, the
+ * state of a node that runs our executables without the agent, after a reboot. Go's plugins are
+ * left as exec reads them back either way (their start does not change with it).
+ */
+export const PAGE_CACHE = { warm: true };
+
+// the agent's own warm-up, on each distinct file of the copy
+function warmed(to) {
+  if (PAGE_CACHE.warm) warmExecutables(systemExecutor, readdirSync(to).map((f) => join(to, f)));
+  return to;
+}
+
 /** Copies ours (dist/bin) and Go's plugins into the scratch directory, out of the page cache, and measures those copies. */
-export function installCopies(dir) {
-  IMPLS.ours = installed(IMPLS.ours, join(dir, 'bin-ours'));
+export function installCopies(dir, { warm = true } = {}) {
+  PAGE_CACHE.warm = warm;
+  IMPLS.ours = warmed(installed(IMPLS.ours, join(dir, 'bin-ours')));
   IMPLS.go = installed(IMPLS.go, join(dir, 'bin-go'), GO_TYPES);
 }
 
@@ -69,6 +86,8 @@ export const implNames = () => Object.keys(IMPLS);
  * "tc-batch": CNI_TS_NETLINK=ip, so only the tc batches spawn `tc` (the ip batches keep rtnetlink);
  * "bin=<dir>": another build of ours (a directory holding cni-ts and its plugin links, e.g. a copy
  * of dist/bin made before a change), named "base": the before/after A/B of a change;
+ * "unwarmed": a second copy of ours that the agent's warm-up leaves alone, read back from disk by
+ * exec (the warm-up's A/B);
  * "setns-only" / "go-setns-only": ours / Go's with the node entered by setns(CLONE_NEWNET) alone,
  * as the runtime did before, so the plugins see the root namespace's /sys instead of the node's.
  */
@@ -80,8 +99,12 @@ export function addVariant(name, dir) {
     VARIANT_OF[name] = of;
     return;
   }
+  if (name === 'unwarmed') {
+    IMPLS[name] = installed(join(root, 'dist', 'bin'), join(dir, 'bin-unwarmed'));
+    return;
+  }
   if (name.startsWith('bin=')) {
-    IMPLS.base = installed(name.slice('bin='.length), join(dir, 'bin-base'));
+    IMPLS.base = warmed(installed(name.slice('bin='.length), join(dir, 'bin-base')));
     return;
   }
   if (name === 'ip-batch') {
@@ -96,7 +119,7 @@ export function addVariant(name, dir) {
   }
   if (name !== 'exec-ipam')
     throw new Error(
-      `unknown variant ${name} (known: exec-ipam, ip-batch, tc-batch, bin=<dir>, setns-only, go-setns-only)`,
+      `unknown variant ${name} (known: exec-ipam, ip-batch, tc-batch, bin=<dir>, unwarmed, setns-only, go-setns-only)`,
     );
   const d = join(dir, name);
   mkdirSync(d, { recursive: true });
