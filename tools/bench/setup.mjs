@@ -65,7 +65,11 @@ export const PAGE_CACHE = { warm: true };
 
 // the agent's own warm-up, on each distinct file of the copy
 function warmed(to) {
-  if (PAGE_CACHE.warm) warmExecutables(systemExecutor, readdirSync(to).map((f) => join(to, f)));
+  if (PAGE_CACHE.warm)
+    warmExecutables(
+      systemExecutor,
+      readdirSync(to).map((f) => join(to, f)),
+    );
   return to;
 }
 
