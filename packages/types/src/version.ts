@@ -12,7 +12,7 @@ export type Triple = readonly [number, number, number];
 /** Parses "1", "1.0" or "1.0.0" into three numbers; anything else is a code-1 error. */
 export function parseVersion(v: string): Triple {
   const parts = v.split('.');
-  if (parts.length > 3 || parts.some((p) => !/^\d+$/.test(p))) {
+  if (parts.length > 3 || !parts.every(isDigits)) {
     throw new CniError(
       ErrorCode.incompatibleVersion,
       `invalid version "${v}"`,
@@ -21,6 +21,17 @@ export function parseVersion(v: string): Triple {
   }
   const [a = 0, b = 0, c = 0] = parts.map(Number);
   return [a, b, c];
+}
+
+// /^\d+$/ without a regular expression: a loopback run then runs none, and the first one costs
+// a run about 0.15 ms of CPU (JavaScriptCore's regular-expression engine set up; docs/startup.md)
+function isDigits(p: string): boolean {
+  if (p === '') return false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /** Negative, zero or positive as version a is older than, equal to or newer than b. */
