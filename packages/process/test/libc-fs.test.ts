@@ -37,6 +37,11 @@ out.openMissing = outcome(() => fs.openSync(dir + '/missing', 'r'));
 out.openDir = outcome(() => { const fd = fs.openSync(dir, 'r'); fs.closeSync(fd); return 'opened'; });
 out.readFile = outcome(() => fs.readFileSync(dir + '/a.txt', 'utf8'));
 out.readFileLatin1 = outcome(() => fs.readFileSync(dir + '/a.txt', 'latin1'));
+out.readAscii = outcome(() => fs.readFileSync(dir + '/ascii.txt', 'utf8'));
+out.readEmpty = outcome(() => fs.readFileSync(dir + '/empty.txt', 'utf8'));
+out.readBom = outcome(() => fs.readFileSync(dir + '/bom.txt', 'utf8'));
+out.readInvalid = outcome(() => fs.readFileSync(dir + '/invalid.txt', 'utf8'));
+out.readInvalidLatin1 = outcome(() => fs.readFileSync(dir + '/invalid.txt', 'latin1'));
 out.readFileDir = outcome(() => fs.readFileSync(dir, 'utf8'));
 out.readFileMissing = outcome(() => fs.readFileSync(dir + '/missing', 'utf8'));
 out.stdin = outcome(() => fs.readFileSync(0, 'utf8'));
@@ -64,6 +69,12 @@ process.stdout.write(JSON.stringify(out));
 `,
 );
 writeFileSync(join(dir, 'a.txt'), 'héllo\nwörld\n');
+// every ASCII byte, across the 8 KiB slices libc-fs decodes in
+const ASCII = Array.from({ length: 20_000 }, (_, i) => String.fromCharCode(i % 128)).join('');
+writeFileSync(join(dir, 'ascii.txt'), ASCII);
+writeFileSync(join(dir, 'empty.txt'), '');
+writeFileSync(join(dir, 'bom.txt'), '\ufeff{"a":1}');
+writeFileSync(join(dir, 'invalid.txt'), Uint8Array.of(0x7b, 0xff, 0xc3, 0x28, 0x80, 0x7d));
 symlinkSync('a.txt', join(dir, 'link'));
 symlinkSync('link', join(dir, 'link2'));
 // a directory nobody may search: stat below it is EACCES for a non-root user; as root it is ENOENT
@@ -94,6 +105,10 @@ test('libc and node:fs make the same file calls, with the same results and error
   t.is(libc.statfsNs!.result, 0x6e736673, 'nsfs');
   t.is(libc.openMissing!.error!.message, `ENOENT: no such file or directory, open '${dir}/missing'`);
   t.is(libc.readFile!.result, 'héllo\nwörld\n');
+  t.is(libc.readAscii!.result, ASCII);
+  t.is(libc.readEmpty!.result, '');
+  t.is(libc.readBom!.result, '\ufeff{"a":1}', 'the BOM kept, as Buffer keeps it');
+  t.is(libc.readInvalid!.result, '{\ufffd\ufffd(\ufffd}');
   t.is(libc.readFileDir!.error!.code, 'EISDIR');
   t.is(libc.stdin!.result, STDIN, 'stdin whole, read in several chunks, decoded as UTF-8');
   t.is(libc.writeFile!.result, 'written\n');

@@ -33,7 +33,8 @@ export function runPlugin(plugin: Plugin): void {
 
 /** Writes all of text to fd, retrying when the fd is non-blocking and full (EAGAIN). */
 export function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text, 'utf8');
+  // TextEncoder, not Buffer: a loopback run then never sets Buffer up (libc-fs.ts)
+  const buf = new TextEncoder().encode(text);
   let off = 0;
   while (off < buf.length) {
     try {

@@ -54,7 +54,7 @@ export function validateIfName(name: string): void {
   const bad = (why: string) =>
     new CniError(ErrorCode.invalidEnvironment, `invalid interface name "${name}": ${why}`, 'CNI_IFNAME');
   if (name === '') throw bad('it is empty');
-  if (Buffer.byteLength(name) > 15) throw bad('it is longer than 15 bytes');
+  if (new TextEncoder().encode(name).length > 15) throw bad('it is longer than 15 bytes');
   if (name === '.' || name === '..') throw bad('it cannot be "." or ".."');
   if (hasSlashColonOrSpace(name)) throw bad("it cannot contain '/', ':' or whitespace");
 }

@@ -31,7 +31,24 @@ function errnos(): Record<number, readonly [string, string]> {
   };
 }
 
-const cString = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+// No Buffer on a loopback run's path: its first use sets up Buffer's constructor and prototype
+// (some 130 native and 150 other functions), about 0.06 ms of the run's CPU (docs/startup.md).
+let utf8: { encode(s: string): Uint8Array } | undefined;
+const cString = (s: string) => (utf8 ??= new TextEncoder()).encode(`${s}\0`);
+
+// As Buffer's toString: bytes all below 0x80 (a runtime's JSON config, as a rule) are the same
+// string in UTF-8 and Latin-1, made natively in 8 KiB slices (a byte above 0x7f makes its UTF-8
+// encoding longer than the bytes, so the check is native too); anything else goes through Buffer,
+// so every result is node:fs's.
+function decode(bytes: Uint8Array, encoding: 'utf8' | 'latin1'): string {
+  if (encoding === 'utf8') {
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192)
+      s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+    if ((utf8 ??= new TextEncoder()).encode(s).length === bytes.length) return s;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString(encoding);
+}
 
 /** The file calls through libc; null outside Bun or when libc cannot be bound. */
 export function libcFs(): SyncFs | null {
@@ -103,7 +120,7 @@ export function libcFs(): SyncFs | null {
     readFileSync(path, encoding) {
       const fd = typeof path === 'number' ? path : open(path, O_RDONLY);
       try {
-        return Buffer.from(readAll(fd)).toString(encoding);
+        return decode(readAll(fd), encoding);
       } finally {
         if (typeof path !== 'number') c.close(fd);
       }
