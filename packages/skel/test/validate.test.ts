@@ -1,6 +1,7 @@
 // The character scans of validate.ts held to the regular expressions they replace, over every
 // UTF-16 code unit and over mixed strings, and through the validators that use them.
 import test from 'ava';
+import { seededStrings } from '@cni-ts/testutils';
 import { CniError } from '@cni-ts/types';
 import {
   hasSlashColonOrSpace,
@@ -12,22 +13,6 @@ import {
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const IFNAME_BAD = /[/:\s]/;
-
-function samples(alphabet: string[], count: number, seed = 3): string[] {
-  let x = seed;
-  const next = () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let s = '';
-    const len = next() % 10;
-    for (let j = 0; j < len; j++) s += alphabet[next() % alphabet.length];
-    out.push(s);
-  }
-  return out;
-}
 
 test('isIdentifier and hasSlashColonOrSpace agree with their expressions on every code unit', (t) => {
   for (let c = 0; c <= 0xffff; c++) {
@@ -62,7 +47,7 @@ test('isIdentifier and hasSlashColonOrSpace agree with their expressions on mixe
     '{',
     '\u00e9',
   ];
-  for (const s of samples(alphabet, 10000)) {
+  for (const s of seededStrings(3, 10000, alphabet, 10)) {
     t.is(isIdentifier(s), ID_RE.test(s), JSON.stringify(s));
     t.is(hasSlashColonOrSpace(s), IFNAME_BAD.test(s), JSON.stringify(s));
   }

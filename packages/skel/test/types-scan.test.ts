@@ -1,27 +1,12 @@
-// The character scans that stand in for regular expressions (json.ts's goEscape, version.ts's
-// digit check) held to the expressions they replace, over every UTF-16 code unit and mixed strings.
+// The character scans that stand in for regular expressions in @cni-ts/types (json.ts's goEscape,
+// version.ts's digit check) held to the expressions they replace, over every UTF-16 code unit and
+// mixed strings. Here rather than in types' tests: testutils (the seeded strings) depends on types.
+import { seededStrings } from '@cni-ts/testutils';
+import { CniError, goEscape, parseVersion } from '@cni-ts/types';
 import test from 'ava';
-import { CniError, goEscape, parseVersion } from '../src/index.js';
 
 const byRegExp = (s: string) =>
   s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-// deterministic pseudo-random strings drawn from characters near the edges of each class
-function samples(alphabet: string[], count: number, seed = 7): string[] {
-  let x = seed;
-  const next = () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x;
-  };
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    let s = '';
-    const len = next() % 12;
-    for (let j = 0; j < len; j++) s += alphabet[next() % alphabet.length];
-    out.push(s);
-  }
-  return out;
-}
 
 test('goEscape escapes what /[<>&\\u2028\\u2029]/g did, every code unit alone and in strings', (t) => {
   for (let c = 0; c <= 0xffff; c++) {
@@ -47,14 +32,14 @@ test('goEscape escapes what /[<>&\\u2028\\u2029]/g did, every code unit alone an
     '%',
     '\u00e9',
   ];
-  for (const s of samples(alphabet, 5000)) t.is(goEscape(s), byRegExp(s), JSON.stringify(s));
+  for (const s of seededStrings(7, 5000, alphabet, 12)) t.is(goEscape(s), byRegExp(s), JSON.stringify(s));
   t.is(goEscape('<a>&'), '\\u003ca\\u003e\\u0026');
   t.is(goEscape('plain'), 'plain');
 });
 
 test('parseVersion takes what /^\\d+$/ took in each part, and refuses the rest with code 1', (t) => {
   const alphabet = ['0', '1', '9', '/', ':', '.', '', 'a', '\u0660', '\uff11', ' ', '+', '-', 'e'];
-  for (const v of samples(alphabet, 5000, 11)) {
+  for (const v of seededStrings(11, 5000, alphabet, 12)) {
     const parts = v.split('.');
     const valid = parts.length <= 3 && parts.every((p) => /^\d+$/.test(p));
     if (valid) t.deepEqual([...parseVersion(v)], [...parts.map(Number), 0, 0, 0].slice(0, 3), v);
