@@ -9,7 +9,8 @@
 #   conflists through the real libcni)
 #   qemu-user-static (the release dry run runs the arm64 executable, and the amd64 one on an
 #   emulated older CPU), binutils (readelf: the ELF reader's tests), strace (the requests tc sends,
-#   compared with ours byte for byte)
+#   compared with ours byte for byte), python3 with its standard library (ctypes: the agent's page-cache
+#   probe reads folios through pagemap and kpageflags)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # wait for another apt/dpkg run (a concurrent CI job) instead of failing on its lock
@@ -18,4 +19,4 @@ APT=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 "${APT[@]}" install -y -qq --no-install-recommends \
   iproute2 util-linux iptables nftables conntrack procps iputils-ping kmod hyperfine time iperf3 curl shellcheck \
   containernetworking-plugins golang-go golang-github-appc-cni-dev \
-  qemu-user-static binutils strace python3-minimal >/dev/null
+  qemu-user-static binutils strace python3 >/dev/null

@@ -61,11 +61,11 @@ function installed(from, to, only) {
  * state of a node that runs our executables without the agent, after a reboot. Go's plugins are
  * left as exec reads them back either way (their start does not change with it).
  */
-export const PAGE_CACHE = { warm: true };
+let warmOurs = true;
 
 // the agent's own warm-up, on each distinct file of the copy
 function warmed(to) {
-  if (PAGE_CACHE.warm)
+  if (warmOurs)
     warmExecutables(
       systemExecutor,
       readdirSync(to).map((f) => join(to, f)),
@@ -75,7 +75,7 @@ function warmed(to) {
 
 /** Copies ours (dist/bin) and Go's plugins into the scratch directory, out of the page cache, and measures those copies. */
 export function installCopies(dir, { warm = true } = {}) {
-  PAGE_CACHE.warm = warm;
+  warmOurs = warm;
   IMPLS.ours = warmed(installed(IMPLS.ours, join(dir, 'bin-ours')));
   IMPLS.go = installed(IMPLS.go, join(dir, 'bin-go'), GO_TYPES);
 }

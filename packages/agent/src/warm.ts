@@ -7,7 +7,7 @@
 // page cache and reads it back whole. Pages mapped by a plugin running at that moment are not
 // dropped (the kernel keeps mapped pages), so a warm-up can never disturb a running plugin; it
 // only leaves those pages as they were.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Executor } from '@cni-ts/process';
 
 /** What warming one executable did. */
@@ -41,7 +41,7 @@ export function warmFile(exec: Executor, path: string): Warmed {
 
 /**
  * Warms each distinct file (by inode) of `paths` once: the plugins are hard links of one
- * executable, and a file's page cache is its inode's. Paths that cannot be opened are skipped.
+ * executable, and a file's page cache is its inode's. Paths that do not exist (or are no regular file) are skipped.
  */
 export function warmExecutables(exec: Executor, paths: readonly string[]): Warmed[] {
   const seen = new Set<string>();
@@ -49,14 +49,9 @@ export function warmExecutables(exec: Executor, paths: readonly string[]): Warme
   for (const path of paths) {
     let key: string;
     try {
-      const fd = openSync(path, 'r');
-      try {
-        const st = fstatSync(fd);
-        if (!st.isFile()) continue;
-        key = `${st.dev}:${st.ino}`;
-      } finally {
-        closeSync(fd);
-      }
+      const st = statSync(path);
+      if (!st.isFile()) continue;
+      key = `${st.dev}:${st.ino}`;
     } catch {
       continue;
     }
